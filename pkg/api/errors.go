@@ -1,0 +1,29 @@
+package api
+
+import "errors"
+
+// Sentinel errors. Implementations wrap them with context
+// (fmt.Errorf("container %q: %w", id, ErrNotExist)); the CLI matches them with
+// errors.Is to choose exit codes and messages.
+var (
+	// ErrNotImplemented: the runtime does not implement this operation.
+	ErrNotImplemented = errors.New("not implemented")
+	// ErrEmptyID: a container id is required.
+	ErrEmptyID = errors.New("container id cannot be empty")
+	// ErrInvalidID: the id has characters or a length that are not allowed.
+	ErrInvalidID = errors.New("invalid container id")
+	// ErrNotExist: no container with that id.
+	ErrNotExist = errors.New("container does not exist")
+	// ErrExist: a container with that id already exists.
+	ErrExist = errors.New("container already exists")
+	// ErrNotRunning: the operation needs a running (or created) container.
+	ErrNotRunning = errors.New("container is not running")
+	// ErrRunning: the operation needs a container that is not running.
+	ErrRunning = errors.New("container is running")
+	// ErrPaused: the operation is refused on a paused container.
+	ErrPaused = errors.New("container is paused")
+	// ErrNotPaused: the operation needs a paused container.
+	ErrNotPaused = errors.New("container is not paused")
+	// ErrUsage: the command line itself is wrong (arguments, flag values).
+	ErrUsage = errors.New("usage")
+)

@@ -1,0 +1,233 @@
+// Package runtime is rt's Linux implementation of pkg/api: the container
+// state machine over the state store, orchestrating the lower packages
+// (spec, rootfs, cgroups, …) for each lifecycle command.
+//
+// It owns the lifecycle rules (which status allows which operation) and the
+// cleanup guarantees: an operation that fails leaves nothing behind, and
+// delete --force removes whatever an interrupted create left.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/spec"
+	"github.com/rtkit/rt/pkg/store"
+)
+
+// Runtime implements api.ContainerOperations, api.SpecGenerator and
+// api.FeatureReporter on Linux.
+type Runtime struct {
+	cfg   api.GlobalConfig
+	store *store.Store
+	log   *slog.Logger
+}
+
+var (
+	_ api.ContainerOperations = (*Runtime)(nil)
+	_ api.SpecGenerator       = (*Runtime)(nil)
+	_ api.FeatureReporter     = (*Runtime)(nil)
+)
+
+// New is the api.Factory of the Linux runtime.
+func New(cfg api.GlobalConfig) (api.ContainerOperations, error) {
+	if cfg.Root == "" {
+		return nil, errors.New("runtime root is not set")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runtime{cfg: cfg, store: store.New(cfg.Root), log: log}, nil
+}
+
+// DefaultSpec implements api.SpecGenerator.
+func (r *Runtime) DefaultSpec(rootless bool) (*specs.Spec, error) {
+	return spec.Default(rootless), nil
+}
+
+// Features implements api.FeatureReporter.
+func (r *Runtime) Features() (*features.Features, error) {
+	return spec.Features(), nil
+}
+
+// status derives a container's status from its recorded state and the live
+// process: a recorded pid that is gone (or reused by another process) means
+// the container has stopped, whatever the file says.
+func (r *Runtime) status(st *store.State) api.Status {
+	if !st.Ready || !alive(st.InitPid, st.InitStartTime) {
+		return api.StatusStopped
+	}
+	if _, err := os.Stat(filepath.Join(r.store.Root(), st.ID, ExecFifo)); err == nil {
+		return api.StatusCreated
+	}
+	return api.StatusRunning
+}
+
+// ExecFifo is the fifo, in the container's state directory, on which a
+// created container's init waits until start opens it.
+const ExecFifo = "exec.fifo"
+
+func (r *Runtime) container(st *store.State) (*api.Container, error) {
+	owner, err := r.store.Owner(st.ID)
+	if err != nil {
+		return nil, err
+	}
+	c := &api.Container{
+		Version:     st.OCIVersion,
+		ID:          st.ID,
+		Status:      r.status(st),
+		Bundle:      st.Bundle,
+		Rootfs:      st.Rootfs,
+		Created:     st.Created,
+		Annotations: st.Annotations,
+		Owner:       owner,
+	}
+	if c.Status != api.StatusStopped {
+		c.InitProcessPid = st.InitPid
+	}
+	return c, nil
+}
+
+// State implements api.ContainerOperations.
+func (r *Runtime) State(_ context.Context, id string) (*api.Container, error) {
+	st, err := r.store.Read(id)
+	if err != nil {
+		return nil, err
+	}
+	return r.container(st)
+}
+
+// List implements api.ContainerOperations. A container that vanishes while
+// the list is made (a concurrent delete) is skipped, not an error.
+func (r *Runtime) List(_ context.Context) ([]api.Container, error) {
+	ids, err := r.store.List()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Container, 0, len(ids))
+	for _, id := range ids {
+		st, err := r.store.Read(id)
+		if errors.Is(err, api.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		c, err := r.container(st)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	return out, nil
+}
+
+// Delete implements api.ContainerOperations.
+func (r *Runtime) Delete(_ context.Context, id string, opts api.DeleteOpts) error {
+	h, err := r.store.Open(id)
+	if err != nil {
+		if opts.Force && errors.Is(err, api.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer h.Close()
+	st, err := h.Load()
+	if err != nil {
+		return err
+	}
+	switch s := r.status(st); s {
+	case api.StatusStopped:
+	default:
+		if !opts.Force {
+			return fmt.Errorf("cannot delete container %q that is %s: stop it first or use --force", id, s)
+		}
+		return fmt.Errorf("delete --force of a %s container: %w", s, api.ErrNotImplemented)
+	}
+	return h.Remove()
+}
+
+func notImplemented(op string) error {
+	return fmt.Errorf("%s: %w in this build of rt", op, api.ErrNotImplemented)
+}
+
+// Create implements api.ContainerOperations.
+func (r *Runtime) Create(_ context.Context, id string, _ api.CreateOpts) error {
+	if err := api.ValidateID(id); err != nil {
+		return err
+	}
+	return notImplemented("create")
+}
+
+// Start implements api.ContainerOperations.
+func (r *Runtime) Start(_ context.Context, id string) error {
+	if _, err := r.store.Read(id); err != nil {
+		return err
+	}
+	return notImplemented("start")
+}
+
+// Run implements api.ContainerOperations.
+func (r *Runtime) Run(_ context.Context, id string, _ api.CreateOpts) (*api.Result, error) {
+	if err := api.ValidateID(id); err != nil {
+		return nil, err
+	}
+	return nil, notImplemented("run")
+}
+
+// Kill implements api.ContainerOperations.
+func (r *Runtime) Kill(_ context.Context, id string, _ api.Signal, _ api.KillOpts) error {
+	st, err := r.store.Read(id)
+	if err != nil {
+		return err
+	}
+	if r.status(st) == api.StatusStopped {
+		return api.NewContainerError(id, api.ErrNotRunning)
+	}
+	return notImplemented("kill")
+}
+
+// Pause implements api.ContainerOperations.
+func (r *Runtime) Pause(_ context.Context, id string) error { return r.existing(id, "pause") }
+
+// Resume implements api.ContainerOperations.
+func (r *Runtime) Resume(_ context.Context, id string) error { return r.existing(id, "resume") }
+
+// PS implements api.ContainerOperations.
+func (r *Runtime) PS(_ context.Context, id string) ([]int, error) { return nil, r.existing(id, "ps") }
+
+// Exec implements api.ContainerOperations.
+func (r *Runtime) Exec(_ context.Context, id string, _ api.ExecOpts) (*api.Result, error) {
+	return nil, r.existing(id, "exec")
+}
+
+// Update implements api.ContainerOperations.
+func (r *Runtime) Update(_ context.Context, id string, _ api.UpdateOpts) error {
+	return r.existing(id, "update")
+}
+
+// Events implements api.ContainerOperations.
+func (r *Runtime) Events(_ context.Context, id string, _ api.EventsOpts) error {
+	return r.existing(id, "events")
+}
+
+// existing reports an unknown id as such before saying op is missing, so
+// clients get the error they branch on.
+func (r *Runtime) existing(id, op string) error {
+	if _, err := r.store.Read(id); err != nil {
+		return err
+	}
+	return notImplemented(op)
+}

@@ -1,0 +1,202 @@
+// Package spec loads, validates and generates OCI bundle configurations
+// (config.json), and describes what rt supports as the OCI features document.
+//
+// Validation here is static: it rejects what no host could run (unknown
+// namespace types, relative hook paths, bad JSON with its position). What
+// depends on the host (a missing mount source, an unsupported sysctl) is
+// reported by the code that applies it, with the step that failed.
+package spec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ConfigFile is the name of the configuration inside a bundle.
+const ConfigFile = "config.json"
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Namespaces maps each namespace type rt can create or join to the
+// /proc/<pid>/ns file that names it.
+var Namespaces = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace:     "pid",
+	specs.NetworkNamespace: "net",
+	specs.MountNamespace:   "mnt",
+	specs.IPCNamespace:     "ipc",
+	specs.UTSNamespace:     "uts",
+	specs.UserNamespace:    "user",
+	specs.CgroupNamespace:  "cgroup",
+	specs.TimeNamespace:    "time",
+}
+
+// Hooks are the hook points rt runs, in the order of the lifecycle.
+var Hooks = []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
+
+// Load reads and validates bundle/config.json. Errors name the file and,
+// for JSON syntax errors, the line and column.
+func Load(bundle string) (*specs.Spec, error) {
+	path := filepath.Join(bundle, ConfigFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s: no such file (is %s a bundle?)", ErrInvalid, path, bundle)
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	s, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Parse decodes and validates a configuration.
+func Parse(data []byte) (*specs.Spec, error) {
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, describeJSONError(data, err))
+	}
+	if err := Validate(&s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func describeJSONError(data []byte, err error) string {
+	var off int64
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		off = syn.Offset
+	case errors.As(err, &typ):
+		off = typ.Offset
+	default:
+		return err.Error()
+	}
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	line := 1 + strings.Count(string(data[:off]), "\n")
+	col := off - int64(strings.LastIndex(string(data[:off]), "\n"))
+	return fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, col, err)
+}
+
+// Validate checks what can be checked without the host.
+func Validate(s *specs.Spec) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
+	}
+	if s.Version == "" {
+		return bad("ociVersion is missing")
+	}
+	if !strings.HasPrefix(s.Version, "1.") {
+		return bad("ociVersion %q not supported (1.x only)", s.Version)
+	}
+	if s.Root == nil || s.Root.Path == "" {
+		return bad("root.path is missing")
+	}
+	if s.Process == nil {
+		return bad("process is missing")
+	}
+	if len(s.Process.Args) == 0 && s.Process.CommandLine == "" {
+		return bad("process.args is empty")
+	}
+	if s.Process.Cwd == "" || !filepath.IsAbs(s.Process.Cwd) {
+		return bad("process.cwd %q must be an absolute path", s.Process.Cwd)
+	}
+	if c := s.Process.Capabilities; c != nil {
+		for set, names := range map[string][]string{
+			"bounding": c.Bounding, "effective": c.Effective, "inheritable": c.Inheritable,
+			"permitted": c.Permitted, "ambient": c.Ambient,
+		} {
+			for _, n := range names {
+				if _, ok := Capability(n); !ok {
+					return bad("process.capabilities.%s: unknown capability %q", set, n)
+				}
+			}
+		}
+	}
+	for i, m := range s.Mounts {
+		if m.Destination == "" {
+			return bad("mounts[%d]: destination is missing", i)
+		}
+		if !filepath.IsAbs(m.Destination) {
+			return bad("mounts[%d]: destination %q must be an absolute path", i, m.Destination)
+		}
+	}
+	if s.Hooks != nil {
+		for name, hooks := range map[string][]specs.Hook{
+			"prestart": s.Hooks.Prestart, "createRuntime": s.Hooks.CreateRuntime,
+			"createContainer": s.Hooks.CreateContainer, "startContainer": s.Hooks.StartContainer,
+			"poststart": s.Hooks.Poststart, "poststop": s.Hooks.Poststop,
+		} {
+			for i, h := range hooks {
+				if !filepath.IsAbs(h.Path) {
+					return bad("hooks.%s[%d]: path %q must be absolute", name, i, h.Path)
+				}
+				if h.Timeout != nil && *h.Timeout <= 0 {
+					return bad("hooks.%s[%d]: timeout %d must be positive", name, i, *h.Timeout)
+				}
+			}
+		}
+	}
+	if s.Linux == nil {
+		return bad("linux section is missing")
+	}
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range s.Linux.Namespaces {
+		if _, ok := Namespaces[ns.Type]; !ok {
+			return bad("linux.namespaces: unknown namespace type %q", ns.Type)
+		}
+		if seen[ns.Type] {
+			return bad("linux.namespaces: %q given twice", ns.Type)
+		}
+		seen[ns.Type] = true
+		if ns.Path != "" && !filepath.IsAbs(ns.Path) {
+			return bad("linux.namespaces: %s path %q must be absolute", ns.Type, ns.Path)
+		}
+	}
+	if (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
+		return bad("linux.uidMappings/gidMappings need a user namespace")
+	}
+	if len(s.Linux.TimeOffsets) > 0 && !seen[specs.TimeNamespace] {
+		return bad("linux.timeOffsets need a time namespace")
+	}
+	return nil
+}
+
+// Capability returns the capability named n ("CAP_SYS_ADMIN"), as known to
+// the capability library rt applies capabilities with.
+func Capability(n string) (capability.Cap, bool) {
+	c, ok := capabilityByName[strings.ToUpper(n)]
+	return c, ok
+}
+
+var capabilityByName = func() map[string]capability.Cap {
+	m := map[string]capability.Cap{}
+	for _, c := range capability.ListKnown() {
+		m["CAP_"+strings.ToUpper(c.String())] = c
+	}
+	return m
+}()
+
+// CapabilityNames lists every capability name rt knows, in kernel order.
+func CapabilityNames() []string {
+	known := capability.ListKnown()
+	names := make([]string, 0, len(known))
+	for _, c := range known {
+		names = append(names, "CAP_"+strings.ToUpper(c.String()))
+	}
+	return names
+}

@@ -1,0 +1,287 @@
+// Package store owns the on-disk state of containers: one directory per
+// container under the runtime root, holding state.json and whatever the
+// runtime keeps beside it (exec.fifo, …).
+//
+// It guarantees three things and nothing more: a container id is validated
+// before any path is built from it; state.json is replaced atomically (temp
+// file, fsync, rename), so a reader sees the old or the new state and never a
+// torn one; and commands on one container are serialised by an exclusive
+// flock on its directory. It never interprets the state beyond what is needed
+// for that; the lifecycle lives in pkg/runtime.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/api"
+)
+
+// StateFile is the name of the state file inside a container's directory.
+const StateFile = "state.json"
+
+// State is what rt records about one container. The api.Container fields are
+// derived from it; the rest is what later commands need to find and check
+// the container's processes and resources.
+type State struct {
+	ID          string            `json:"id"`
+	OCIVersion  string            `json:"ociVersion"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// InitPid is the host pid of the container's init, 0 before it exists.
+	InitPid int `json:"initPid"`
+	// InitStartTime is field 22 of /proc/<pid>/stat when init was started;
+	// together with InitPid it identifies the process across pid reuse.
+	InitStartTime uint64 `json:"initStartTime"`
+	// Created is false until create has finished: a container that never
+	// reached "created" is reported as stopped and can only be deleted.
+	Ready bool `json:"ready"`
+	// CgroupPaths maps each cgroup hierarchy (v1 controller, or "" for
+	// cgroup2) to the container's directory in it.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Spec is the configuration the container was created from, kept so that
+	// later commands (poststop hooks on delete, exec defaults) do not depend
+	// on the bundle still being there or unchanged.
+	Spec *specs.Spec `json:"spec,omitempty"`
+}
+
+// Store is the root directory of all container state.
+type Store struct {
+	root string
+}
+
+// New returns a store rooted at root. It creates nothing: the root is made by
+// the first Create, so read-only commands on a fresh host need no write.
+func New(root string) *Store {
+	return &Store{root: root}
+}
+
+// Root is the store's root directory.
+func (s *Store) Root() string { return s.root }
+
+// Dir is the state directory of id. It validates id first, so a caller can
+// never be handed a path that escapes the root.
+func (s *Store) Dir(id string) (string, error) {
+	if err := api.ValidateID(id); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.root, id), nil
+}
+
+// Handle is an open, locked container directory. Close releases the lock.
+type Handle struct {
+	ID  string
+	Dir string
+	f   *os.File
+}
+
+// Create makes the state directory of a new container and returns it locked.
+// An existing directory is api.ErrExist.
+func (s *Store) Create(id string) (*Handle, error) {
+	dir, err := s.Dir(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.root, 0o711); err != nil {
+		return nil, fmt.Errorf("create state root %s: %w", s.root, err)
+	}
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, api.NewContainerError(id, api.ErrExist)
+		}
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	h, err := lockDir(id, dir)
+	if err != nil {
+		os.Remove(dir)
+		return nil, err
+	}
+	return h, nil
+}
+
+// Open locks the state directory of an existing container, waiting for any
+// other command holding it. An unknown id is api.ErrNotExist.
+func (s *Store) Open(id string) (*Handle, error) {
+	dir, err := s.Dir(id)
+	if err != nil {
+		return nil, err
+	}
+	return lockDir(id, dir)
+}
+
+func lockDir(id, dir string) (*Handle, error) {
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, api.NewContainerError(id, api.ErrNotExist)
+		}
+		return nil, fmt.Errorf("open state dir: %w", err)
+	}
+	if err := flockRetry(int(f.Fd())); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock state dir %s: %w", dir, err)
+	}
+	// The holder we waited for may have been a delete: the directory we
+	// locked is then unlinked, and a new container may even have taken the
+	// name. Only the directory still reachable under the name counts.
+	var held, cur unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &held); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat state dir: %w", err)
+	}
+	if err := unix.Stat(dir, &cur); err != nil || cur.Ino != held.Ino || cur.Dev != held.Dev || held.Nlink == 0 {
+		f.Close()
+		return nil, api.NewContainerError(id, api.ErrNotExist)
+	}
+	return &Handle{ID: id, Dir: dir, f: f}, nil
+}
+
+func flockRetry(fd int) error {
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// Close releases the lock.
+func (h *Handle) Close() error {
+	if h.f == nil {
+		return nil
+	}
+	err := h.f.Close()
+	h.f = nil
+	return err
+}
+
+// Path is the path of name inside the container's directory.
+func (h *Handle) Path(name string) string { return filepath.Join(h.Dir, name) }
+
+// Load reads the container's state. A directory without a state file is a
+// container whose create was interrupted before it wrote one; it is returned
+// as a State with only ID set, so that delete can still clean it up.
+func (h *Handle) Load() (*State, error) {
+	return readState(h.ID, h.Dir)
+}
+
+// Save replaces state.json atomically: a crash leaves the old or the new file.
+func (h *Handle) Save(st *State) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	tmp, err := os.CreateTemp(h.Dir, "."+StateFile+".*")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), h.Path(StateFile)); err != nil {
+		return fmt.Errorf("replace state: %w", err)
+	}
+	return nil
+}
+
+// Remove deletes the container's directory and everything in it. The handle
+// stays locked until Close, so a command waiting on the lock sees the
+// container gone.
+func (h *Handle) Remove() error {
+	if err := os.RemoveAll(h.Dir); err != nil {
+		return fmt.Errorf("remove state dir: %w", err)
+	}
+	return nil
+}
+
+// Read returns the state of id without taking the lock. Writers replace the
+// file atomically, so this is safe for state and list, which must not block
+// behind a long create.
+func (s *Store) Read(id string) (*State, error) {
+	dir, err := s.Dir(id)
+	if err != nil {
+		return nil, err
+	}
+	return readState(id, dir)
+}
+
+func readState(id, dir string) (*State, error) {
+	data, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(dir); serr != nil {
+				return nil, api.NewContainerError(id, api.ErrNotExist)
+			}
+			return &State{ID: id}, nil
+		}
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("container %q: corrupt state file %s: %w", id, filepath.Join(dir, StateFile), err)
+	}
+	if st.ID != id {
+		return nil, fmt.Errorf("container %q: state file %s names container %q", id, filepath.Join(dir, StateFile), st.ID)
+	}
+	return &st, nil
+}
+
+// List returns the ids of every container directory under the root. Entries
+// that are not valid ids (temp files, foreign files) are skipped. A missing
+// root is an empty list.
+func (s *Store) List() ([]string, error) {
+	entries, err := os.ReadDir(s.root)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list %s: %w", s.root, err)
+	}
+	ids := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if !e.IsDir() || api.ValidateID(e.Name()) != nil {
+			continue
+		}
+		ids = append(ids, e.Name())
+	}
+	return ids, nil
+}
+
+// Owner is the owner of the container's directory, the `owner` of runc's
+// state: the user name, or "#uid" when the uid has no name.
+func (s *Store) Owner(id string) (string, error) {
+	dir, err := s.Dir(id)
+	if err != nil {
+		return "", err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return "", fmt.Errorf("stat %s: %w", dir, err)
+	}
+	uid := strconv.FormatUint(uint64(st.Uid), 10)
+	if u, err := user.LookupId(uid); err == nil {
+		return u.Username, nil
+	}
+	return "#" + uid, nil
+}
