@@ -1,0 +1,61 @@
+# rt — build, test, benchmark and demo. `make demo` and `make test` do all the
+# set-up a fresh Debian machine needs (run them as root).
+GO       ?= go
+BIN      ?= bin
+PREFIX   ?= /usr/local
+CONFDIR  ?= /etc/rt
+PKG      := github.com/rtkit/rt
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
+# Test flags: `make test TESTFLAGS='-run Lifecycle -v'`.
+TESTFLAGS ?=
+SOURCES  := $(shell find cmd pkg -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+
+.PHONY: all deps build test unit lint bench install demo clean
+
+all: build
+
+# deps installs the Debian packages the project needs and a working CRIU.
+deps:
+	@scripts/deps.sh
+
+build: $(BIN)/rt $(BIN)/rt-checkpoint $(BIN)/rt-init
+
+# rt and rt-checkpoint are static: no dynamic loader on every call.
+$(BIN)/rt $(BIN)/rt-checkpoint: $(SOURCES)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/$(notdir $@)
+
+$(BIN)/rt-init: $(SOURCES)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/rt-init
+
+lint:
+	@test -z "$$(gofmt -l cmd pkg test)" || { echo "gofmt needed:"; gofmt -l cmd pkg test; exit 1; }
+	$(GO) vet ./...
+
+# test runs the whole suite: unit tests and the integration tests, which
+# build the binaries themselves and need root.
+test: deps build lint
+	$(GO) test -count=1 -timeout 20m $(TESTFLAGS) ./...
+
+unit:
+	$(GO) test -count=1 -short ./pkg/...
+
+bench: deps build
+	$(GO) run ./test/bench -rt $(abspath $(BIN))/rt
+
+install: build
+	install -D -m 0755 $(BIN)/rt $(DESTDIR)$(PREFIX)/bin/rt
+	install -D -m 0755 $(BIN)/rt-checkpoint $(DESTDIR)$(PREFIX)/bin/rt-checkpoint
+	install -D -m 0755 $(BIN)/rt-init $(DESTDIR)$(PREFIX)/bin/rt-init
+	@if [ -e $(DESTDIR)$(CONFDIR)/config.yaml ]; then \
+		echo "keeping existing $(DESTDIR)$(CONFDIR)/config.yaml (the default is in configs/config.yaml)"; \
+	else \
+		install -D -m 0644 configs/config.yaml $(DESTDIR)$(CONFDIR)/config.yaml; \
+	fi
+
+demo: deps build
+	@scripts/demo.sh $(abspath $(BIN))
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,26 @@
+// Command rt-checkpoint checkpoints and restores rt containers with CRIU.
+// `rt checkpoint` and `rt restore` hand over to it with their command line
+// unchanged, so it takes rt's global flags too.
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rtkit/rt/pkg/cli"
+	"github.com/rtkit/rt/pkg/runtime"
+)
+
+func main() {
+	os.Exit(cli.Main(cli.Program{
+		Name:    "rt-checkpoint",
+		Short:   "rt-checkpoint checkpoints and restores rt containers with CRIU",
+		Factory: runtime.New,
+		Commands: []func(*cli.Env) *cobra.Command{
+			cli.NewCheckpointCommand,
+			cli.NewRestoreCommand,
+			cli.NewConfigCommand,
+		},
+	}, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/rtkit/rt/pkg/api"
+)
+
+// checkpointFlags registers the CRIU options checkpoint and restore share.
+func checkpointFlags(fs *pflag.FlagSet, o *api.CheckpointOpts) {
+	fs.StringVar(&o.ImagePath, "image-path", "", "path for saving criu image files (default: ./checkpoint)")
+	fs.StringVar(&o.WorkPath, "work-path", "", "path for saving work files and logs")
+	fs.BoolVar(&o.TCPEstablished, "tcp-established", false, "allow open tcp connections")
+	fs.BoolVar(&o.ExtUnixSk, "ext-unix-sk", false, "allow external unix sockets")
+	fs.BoolVar(&o.ShellJob, "shell-job", false, "allow shell jobs")
+	fs.BoolVar(&o.FileLocks, "file-locks", false, "handle file locks, for safety")
+	fs.StringVar(&o.ManageCgroupsMode, "manage-cgroups-mode", "", "cgroups mode: soft (default), full, strict or ignore")
+	fs.StringArrayVar(&o.EmptyNs, "empty-ns", nil, "create a namespace, but don't restore its properties (repeatable)")
+	fs.BoolVar(&o.AutoDedup, "auto-dedup", false, "enable auto deduplication of memory images")
+	fs.BoolVar(&o.LazyPages, "lazy-pages", false, "use userfaultfd to lazily restore memory pages")
+}
+
+// finishCheckpointOpts checks the shared options and fills defaults.
+func finishCheckpointOpts(cmd *cobra.Command, o *api.CheckpointOpts) error {
+	switch o.ManageCgroupsMode {
+	case "", "soft", "full", "strict", "ignore":
+	default:
+		return usageError(cmd, "--manage-cgroups-mode %q: must be soft, full, strict or ignore", o.ManageCgroupsMode)
+	}
+	for _, ns := range o.EmptyNs {
+		if ns != "network" {
+			return usageError(cmd, "--empty-ns %q: only network is supported", ns)
+		}
+	}
+	if o.ImagePath == "" {
+		cwd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("default --image-path: %w", err)
+		}
+		o.ImagePath = filepath.Join(cwd, "checkpoint")
+	}
+	return nil
+}
+
+// NewCheckpointCommand is `checkpoint` (rt-checkpoint's, which `rt
+// checkpoint` hands over to).
+func NewCheckpointCommand(e *Env) *cobra.Command {
+	opts := api.CheckpointOpts{StatusFd: -1}
+	var pageServer string
+	cmd := &cobra.Command{
+		Use:   "checkpoint [flags] <container-id>",
+		Short: "checkpoint a running container",
+		Long:  "Checkpoint saves the state of a running container with CRIU, so that restore can recreate it.",
+		Args:  exactArgs("container-id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := containerID(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			if err := finishCheckpointOpts(cmd, &opts); err != nil {
+				return err
+			}
+			if pageServer != "" {
+				host, port, err := net.SplitHostPort(pageServer)
+				p, perr := strconv.ParseUint(port, 10, 16)
+				if err != nil || perr != nil || host == "" {
+					return usageError(cmd, "--page-server %q: must be ADDRESS:PORT", pageServer)
+				}
+				opts.PageServer = api.PageServer{Address: host, Port: int32(p)}
+			}
+			ops, err := e.Runtime()
+			if err != nil {
+				return err
+			}
+			cr, ok := ops.(api.CheckpointOperations)
+			if !ok {
+				return fmt.Errorf("checkpoint: %w", api.ErrNotImplemented)
+			}
+			return cr.Checkpoint(cmd.Context(), id, opts)
+		},
+	}
+	f := cmd.Flags()
+	checkpointFlags(f, &opts)
+	f.StringVar(&opts.ParentPath, "parent-path", "", "path for previous criu image files in pre-dump")
+	f.BoolVar(&opts.LeaveRunning, "leave-running", false, "leave the process running after checkpointing")
+	f.BoolVar(&opts.PreDump, "pre-dump", false, "dump the container's memory only, leaving it running")
+	f.StringVar(&pageServer, "page-server", "", "ADDRESS:PORT of the page server")
+	f.IntVar(&opts.StatusFd, "status-fd", -1, "criu writes \\0 to this fd once lazy-pages is ready")
+	return cmd
+}
+
+// NewRestoreCommand is `restore`.
+func NewRestoreCommand(e *Env) *cobra.Command {
+	var opts api.RestoreOpts
+	opts.StatusFd = -1
+	cmd := &cobra.Command{
+		Use:   "restore [flags] <container-id>",
+		Short: "restore a container from a previous checkpoint",
+		Long:  "Restore recreates a container from CRIU images made by checkpoint.",
+		Args:  exactArgs("container-id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := containerID(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			if err := finishCheckpointOpts(cmd, &opts.CheckpointOpts); err != nil {
+				return err
+			}
+			ops, err := e.Runtime()
+			if err != nil {
+				return err
+			}
+			cr, ok := ops.(api.CheckpointOperations)
+			if !ok {
+				return fmt.Errorf("restore: %w", api.ErrNotImplemented)
+			}
+			opts.Stdio = e.stdio()
+			res, err := cr.Restore(cmd.Context(), id, opts)
+			if err != nil {
+				return err
+			}
+			if res != nil && res.Status != 0 {
+				return &ExitError{Code: res.Status}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	checkpointFlags(f, &opts.CheckpointOpts)
+	f.StringVarP(&opts.Bundle, "bundle", "b", "", "path to the root of the bundle directory")
+	f.StringVar(&opts.ConsoleSocket, "console-socket", "", "path to an AF_UNIX socket which will receive the pty master")
+	f.BoolVarP(&opts.Detach, "detach", "d", false, "detach from the container's process")
+	f.StringVar(&opts.PidFile, "pid-file", "", "file to write the process id to")
+	f.BoolVar(&opts.NoSubreaper, "no-subreaper", false, "disable the use of the subreaper used to reap reparented processes")
+	f.BoolVar(&opts.NoPivot, "no-pivot", false, "do not use pivot_root to jail the process inside the rootfs")
+	f.StringVar(&opts.LSMProfile, "lsm-profile", "", "LSM profile to restore the container with (type:label)")
+	f.StringVar(&opts.LSMMountContext, "lsm-mount-context", "", "LSM mount context to restore the container with")
+	return cmd
+}

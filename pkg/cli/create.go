@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/rtkit/rt/pkg/api"
+)
+
+// createFlags registers the flags create and run share and returns the
+// options they fill.
+func createFlags(fs *pflag.FlagSet) *api.CreateOpts {
+	o := &api.CreateOpts{}
+	fs.StringVarP(&o.Bundle, "bundle", "b", "", "path to the root of the bundle directory (default: the current directory)")
+	fs.StringVar(&o.ConsoleSocket, "console-socket", "", "path to an AF_UNIX socket which will receive the pty master")
+	fs.StringVar(&o.PidFile, "pid-file", "", "file to write the process id to")
+	fs.BoolVar(&o.NoPivot, "no-pivot", false, "do not use pivot_root to jail the process inside the rootfs")
+	fs.BoolVar(&o.NoNewKeyring, "no-new-keyring", false, "do not create a new session keyring for the container")
+	fs.IntVar(&o.PreserveFDs, "preserve-fds", 0, "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N)")
+	return o
+}
+
+// NewCreateCommand is `create`.
+func NewCreateCommand(e *Env) *cobra.Command {
+	var opts *api.CreateOpts
+	cmd := &cobra.Command{
+		Use:   "create [flags] <container-id>",
+		Short: "create a container",
+		Long: `Create a container from a bundle. The container's process is set up and waits
+until 'start' lets it run the process given in config.json.`,
+		Args: exactArgs("container-id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := containerID(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			if opts.PreserveFDs < 0 {
+				return usageError(cmd, "--preserve-fds %d: must not be negative", opts.PreserveFDs)
+			}
+			ops, err := e.Runtime()
+			if err != nil {
+				return err
+			}
+			opts.Stdio = e.stdio()
+			return ops.Create(cmd.Context(), id, *opts)
+		},
+	}
+	opts = createFlags(cmd.Flags())
+	return cmd
+}
+
+func (e *Env) stdio() api.Stdio {
+	return api.Stdio{Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr}
+}

@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/rtkit/rt/pkg/api"
+)
+
+// NewRunCommand is `run`: create and start, and unless detached wait for the
+// process and exit with its status.
+func NewRunCommand(e *Env) *cobra.Command {
+	var opts *api.CreateOpts
+	cmd := &cobra.Command{
+		Use:   "run [flags] <container-id>",
+		Short: "create and run a container",
+		Long: `Create and start a container. In the foreground, rt relays stdio and signals
+and exits with the container process's exit status (128+N if signal N
+killed it).`,
+		Args: exactArgs("container-id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := containerID(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			if opts.PreserveFDs < 0 {
+				return usageError(cmd, "--preserve-fds %d: must not be negative", opts.PreserveFDs)
+			}
+			ops, err := e.Runtime()
+			if err != nil {
+				return err
+			}
+			opts.Stdio = e.stdio()
+			res, err := ops.Run(cmd.Context(), id, *opts)
+			if err != nil {
+				return err
+			}
+			if res != nil && res.Status != 0 {
+				return &ExitError{Code: res.Status}
+			}
+			return nil
+		},
+	}
+	opts = createFlags(cmd.Flags())
+	cmd.Flags().BoolVarP(&opts.Detach, "detach", "d", false, "detach from the container's process")
+	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "do not delete the container after it exits")
+	cmd.Flags().BoolVar(&opts.NoSubreaper, "no-subreaper", false, "disable the use of the subreaper used to reap reparented processes")
+	return cmd
+}

@@ -1,0 +1,248 @@
+// Package harness is what rt's integration tests share: the binaries (built
+// once per test binary, or taken from $RT_TEST_BIN), a busybox rootfs and
+// bundle made by the test itself, and a runner that gives each test its own
+// --root and deletes whatever the test left there, even when it fails.
+package harness
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Bins are the paths of the three binaries under test.
+type Bins struct {
+	Dir        string
+	RT         string
+	Checkpoint string
+	Init       string
+}
+
+var bins Bins
+
+// Main builds the binaries (unless $RT_TEST_BIN names a directory holding
+// them), runs the tests and removes what it built. Call it from TestMain.
+func Main(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "harness:", err)
+		os.Exit(2)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	dir := os.Getenv("RT_TEST_BIN")
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "rt-test-bin-")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(tmp)
+		if err := build(tmp); err != nil {
+			return 0, err
+		}
+		dir = tmp
+	}
+	dir, _ = filepath.Abs(dir)
+	bins = Bins{Dir: dir, RT: filepath.Join(dir, "rt"), Checkpoint: filepath.Join(dir, "rt-checkpoint"), Init: filepath.Join(dir, "rt-init")}
+	for _, p := range []string{bins.RT, bins.Checkpoint, bins.Init} {
+		if _, err := os.Stat(p); err != nil {
+			return 0, fmt.Errorf("binary under test: %w", err)
+		}
+	}
+	return m.Run(), nil
+}
+
+func build(out string) error {
+	mod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(mod)))
+	for _, name := range []string{"rt", "rt-checkpoint", "rt-init"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(out, name), "./cmd/"+name)
+		cmd.Dir = root
+		if name != "rt-init" {
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		}
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", name, err, b)
+		}
+	}
+	return nil
+}
+
+// Binaries returns the binaries under test; TestMain must have called Main.
+func Binaries(t testing.TB) Bins {
+	t.Helper()
+	if bins.RT == "" {
+		t.Fatal("harness.Main was not called from TestMain")
+	}
+	return bins
+}
+
+// RequireRoot skips a test that needs root, saying so.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: containers need namespaces, mounts and cgroups")
+	}
+}
+
+// Busybox is the static busybox the rootfs is made from.
+const Busybox = "/bin/busybox"
+
+// Rootfs makes a busybox root filesystem in dir: /bin/busybox with a link
+// for every applet, and the directories and /etc files a shell expects.
+func Rootfs(t testing.TB, dir string) {
+	t.Helper()
+	out, err := exec.Command(Busybox, "--list").Output()
+	if err != nil {
+		t.Skipf("needs busybox-static at %s (make deps installs it): %v", Busybox, err)
+	}
+	for _, d := range []string{"bin", "dev", "etc", "proc", "sys", "tmp", "root", "home", "var", "usr/bin", "usr/sbin", "sbin"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(dir, "tmp"), 0o1777)
+	data, err := os.ReadFile(Busybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "busybox" {
+			continue
+		}
+		os.Symlink("busybox", filepath.Join(dir, "bin", applet))
+	}
+	files := map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nuser:x:1000:1000:user:/home:/bin/sh\n",
+		"etc/group":  "root:x:0:\ntty:x:5:\nnogroup:x:65534:\nuser:x:1000:\n",
+		"etc/hosts":  "127.0.0.1 localhost\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Bundle makes a bundle in a temp dir: a busybox rootfs and the config.json
+// of `rt spec`, changed by edit (which may be nil). It returns the bundle dir.
+func Bundle(t testing.TB, edit func(*specs.Spec)) string {
+	t.Helper()
+	b := Binaries(t)
+	dir := t.TempDir()
+	Rootfs(t, filepath.Join(dir, "rootfs"))
+	if out, err := exec.Command(b.RT, "spec", "--bundle", dir).CombinedOutput(); err != nil {
+		t.Fatalf("rt spec: %v: %s", err, out)
+	}
+	if edit != nil {
+		path := filepath.Join(dir, "config.json")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s specs.Spec
+		if err := json.Unmarshal(data, &s); err != nil {
+			t.Fatal(err)
+		}
+		edit(&s)
+		if data, err = json.MarshalIndent(&s, "", "\t"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// Runner runs rt for one test with its own --root. At cleanup it deletes
+// every container left under that root (delete --force) and fails the test
+// if any state directory remains.
+type Runner struct {
+	t    testing.TB
+	Bins Bins
+	Root string
+	// Env is the environment of each command; nil means the test's.
+	Env []string
+}
+
+// NewRunner returns a runner with a fresh root.
+func NewRunner(t testing.TB) *Runner {
+	t.Helper()
+	r := &Runner{t: t, Bins: Binaries(t), Root: filepath.Join(t.TempDir(), "root")}
+	t.Cleanup(r.cleanup)
+	return r
+}
+
+var seq atomic.Int64
+
+// ID returns a container id unique in this test run.
+func ID(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), seq.Add(1))
+}
+
+// Result is a finished command.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+}
+
+// RT runs `rt --root <root> args...`.
+func (r *Runner) RT(args ...string) Result {
+	return r.Exec(r.Bins.RT, append([]string{"--root", r.Root}, args...)...)
+}
+
+// Exec runs any binary with the runner's environment.
+func (r *Runner) Exec(bin string, args ...string) Result {
+	r.t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = r.Env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		res.Code = ee.ExitCode()
+	case err != nil:
+		r.t.Fatalf("run %s %v: %v", bin, args, err)
+	}
+	return res
+}
+
+func (r *Runner) cleanup() {
+	entries, err := os.ReadDir(r.Root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if res := r.RT("delete", "--force", e.Name()); res.Code != 0 {
+			r.t.Errorf("cleanup: delete --force %s: %s", e.Name(), res)
+		}
+	}
+	if left, _ := os.ReadDir(r.Root); len(left) > 0 {
+		r.t.Errorf("cleanup: %d entries left in %s", len(left), r.Root)
+	}
+}
