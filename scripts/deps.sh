@@ -1,0 +1,99 @@
+#!/bin/bash
+# scripts/deps.sh - install the Debian packages rt needs (build, tests, the
+# runtimes it is compared with, and CRIU), then make sure a working criu exists
+# via scripts/install-criu.sh, whose last stdout line (the criu path) is also
+# ours. Non-interactive and idempotent: when everything is present it runs one
+# dpkg-query plus one `criu check` (well under a second) and never touches apt.
+#
+# Podman: what `podman run --runtime X` needs on these hosts (root, cgroup v1
+# hybrid, no systemd), found with strace -f -e execve:
+#   --network none : podman, conmon, an OCI runtime, and the config files
+#                    from golang-github-containers-common (its dependency
+#                    golang-github-containers-image comes along);
+#   default bridge : + netavark (golang-github-containers-common depends on
+#                    the virtual container-network-stack; naming netavark
+#                    avoids apt choosing) + iptables (netavark's firewall);
+#   --init         : + catatonit.
+# uidmap, slirp4netns, fuse-overlayfs, dbus-user-session and buildah are only
+# for rootless use or extra tools and are not installed. Two host quirks:
+#   * the sandbox lacks CAP_SYS_RESOURCE, so podman's default root rlimits
+#     (RLIMIT_NOFILE/RLIMIT_NPROC 1048576) fail in the runtime with
+#     "error setting rlimit type 7: operation not permitted"; pass e.g.
+#     `--ulimit nofile=1024:1024 --ulimit nproc=1024:1024`;
+#   * crun 1.8.1 refuses this cgroup hybrid layout ("cgroups in hybrid mode
+#     not supported, drop all controllers from cgroupv2"); runc works.
+#
+# CRIU prerequisites installed here: the distro criu package (install-criu.sh
+# tests it first; bookworm's 3.17 is broken on kernel 6.18, so trixie's 4.x is
+# then unpacked into /opt/rt/criu), debian-archive-keyring (verifies the
+# trixie index), iptables (criu's default network locking), iproute2 (criu
+# runs `ip` to save/restore network namespaces). See install-criu.sh for the
+# host limits (fs.pipe-max-size for lazy pages, no soft-dirty/pre-dump).
+set -eu
+
+log() { printf 'deps: %s\n' "$*" >&2; }
+die() { printf 'deps: ERROR: %s\n' "$*" >&2; exit 1; }
+
+PKGS="
+runc crun containerd
+podman conmon golang-github-containers-common netavark iptables catatonit
+busybox-static
+libseccomp-dev pkg-config gcc libc6-dev
+iproute2 procps
+criu debian-archive-keyring
+"
+
+[ "$(id -u)" = 0 ] || die "must run as root (apt-get install)"
+command -v dpkg-query >/dev/null || die "dpkg-query not found: this script is for Debian"
+here=$(cd "$(dirname "$0")" && pwd)
+[ -x "$here/install-criu.sh" ] || die "$here/install-criu.sh is missing or not executable"
+
+# shellcheck disable=SC2086 # the list is split on purpose
+set -- $PKGS
+log "checking $# packages with dpkg-query"
+# shellcheck disable=SC2016 # ${...} is dpkg-query's syntax, not the shell's
+status=$(dpkg-query -W -f='${Package}\t${Status}\n' "$@" 2>/dev/null || true)
+# is_installed PKG: true if dpkg-query reported PKG as "install ok installed"
+NL=$'\n' TAB=$'\t'
+is_installed() {
+	case "$NL$status$NL" in
+	*"$NL$1${TAB}install ok installed$NL"*) return 0 ;;
+	esac
+	return 1
+}
+missing=""
+for p in "$@"; do
+	is_installed "$p" || missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	out=$(mktemp /tmp/rt-deps.XXXXXX.log)
+	trap 'rm -f "$out"' EXIT # on failure; removed by hand before the exec below
+	log "missing:$missing"
+	log "apt-get update"
+	if ! apt-get -q -o DPkg::Lock::Timeout=300 update </dev/null >"$out" 2>&1; then
+		tail -n 5 "$out" | sed 's/^/deps:   /' >&2
+		die "apt-get update failed"
+	fi
+	log "apt-get install --no-install-recommends:$missing"
+	# shellcheck disable=SC2086
+	if ! apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+		$missing </dev/null >"$out" 2>&1; then
+		tail -n 8 "$out" | sed 's/^/deps:   /' >&2
+		die "apt-get install failed for:$missing"
+	fi
+	status=$(dpkg-query -W -f='${Package}\t${Status}\n' "$@" 2>/dev/null || true)
+	for p in $missing; do
+		is_installed "$p" || die "$p is still not installed after apt-get install"
+	done
+	rm -f "$out"
+	export RT_APT_UPDATED=1
+	log "installed:$missing"
+else
+	log "all $# packages already installed"
+fi
+
+log "ensuring a working criu (scripts/install-criu.sh)"
+exec "$here/install-criu.sh"
