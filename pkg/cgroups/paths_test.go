@@ -1,0 +1,177 @@
+package cgroups
+
+import (
+	"errors"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestCleanPath(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"/", "/"},
+		{"/a/b", "/a/b"},
+		{"/a/b/", "/a/b"},
+		{"/../../etc", "/etc"},
+		{"/a/../../b", "/b"},
+		{"//a//b", "/a/b"},
+		{"a", "a"},
+		{"a/b/", "a/b"},
+		{"../../etc", "etc"},
+		{"a/../../b", "b"},
+		{"./a", "a"},
+		{".", ""},
+		{"..", ""},
+		{"../..", ""},
+	} {
+		if got := cleanPath(tc.in); got != tc.want {
+			t.Errorf("cleanPath(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// fakeHybrid is a hybrid host's hierarchies: co-mounted cpu,cpuacct, a named
+// hierarchy and the unified mount.
+var fakeHybrid = []hierarchy{
+	{mountpoint: "/sys/fs/cgroup/cpu,cpuacct", root: "/", keys: []string{"cpu", "cpuacct"}},
+	{mountpoint: "/sys/fs/cgroup/memory", root: "/", keys: []string{"memory"}},
+	{mountpoint: "/sys/fs/cgroup/systemd", root: "/", keys: []string{"name=systemd"}},
+	{mountpoint: "/sys/fs/cgroup/unified", root: "/", keys: []string{""}},
+}
+
+// fakeOwn is the runtime's /proc/self/cgroup on fakeHybrid.
+var fakeOwn = map[string]string{
+	"cpu": "/", "cpuacct": "/",
+	"memory":       "/process_api/f9",
+	"name=systemd": "/user.slice/s.scope",
+	"":             "/user.slice/s.scope",
+}
+
+func TestContainerDirs(t *testing.T) {
+	pureV2 := []hierarchy{{mountpoint: "/sys/fs/cgroup", root: "/", keys: []string{""}}}
+	// A container without a cgroup namespace that has its own subtree of
+	// memory bind-mounted (mountinfo root /docker/c1).
+	boundMemory := []hierarchy{{mountpoint: "/sys/fs/cgroup/memory", root: "/docker/c1", keys: []string{"memory"}}}
+	// everywhere maps each fakeHybrid key to dir below its mountpoint.
+	everywhere := func(dir string) map[string]string {
+		return map[string]string{
+			"cpu": "/sys/fs/cgroup/cpu,cpuacct" + dir, "cpuacct": "/sys/fs/cgroup/cpu,cpuacct" + dir,
+			"memory":       "/sys/fs/cgroup/memory" + dir,
+			"name=systemd": "/sys/fs/cgroup/systemd" + dir,
+			"":             "/sys/fs/cgroup/unified" + dir,
+		}
+	}
+	relative := func(name string) map[string]string {
+		return map[string]string{
+			"cpu": "/sys/fs/cgroup/cpu,cpuacct/" + name, "cpuacct": "/sys/fs/cgroup/cpu,cpuacct/" + name,
+			"memory":       "/sys/fs/cgroup/memory/process_api/f9/" + name,
+			"name=systemd": "/sys/fs/cgroup/systemd/user.slice/s.scope/" + name,
+			// cgroup2: below the parent of the runtime's own cgroup.
+			"": "/sys/fs/cgroup/unified/user.slice/" + name,
+		}
+	}
+	tests := []struct {
+		name    string
+		hs      []hierarchy
+		path    string
+		id      string
+		own     map[string]string // nil: the own cgroups must not be read
+		want    map[string]string
+		wantErr string
+	}{
+		{name: "empty is /id", hs: fakeHybrid, id: "c1", want: everywhere("/c1")},
+		{name: "empty with hostile id", hs: fakeHybrid, id: "../../etc", want: everywhere("/etc")},
+		{name: "absolute", hs: fakeHybrid, path: "/pods/p1/c1", id: "x", want: everywhere("/pods/p1/c1")},
+		{name: "absolute unclean", hs: fakeHybrid, path: "//pods/./p1//c1/", id: "x", want: everywhere("/pods/p1/c1")},
+		{name: "absolute escape", hs: fakeHybrid, path: "/../../etc", id: "x", want: everywhere("/etc")},
+		{name: "absolute escape midway", hs: fakeHybrid, path: "/a/../../../etc/x", id: "x", want: everywhere("/etc/x")},
+		{name: "relative", hs: fakeHybrid, path: "c1", id: "x", own: fakeOwn, want: relative("c1")},
+		{name: "relative nested", hs: fakeHybrid, path: "k/c1", id: "x", own: fakeOwn, want: relative("k/c1")},
+		{name: "relative escape", hs: fakeHybrid, path: "../../etc", id: "x", own: fakeOwn, want: relative("etc")},
+		{name: "relative escape midway", hs: fakeHybrid, path: "a/../../../etc", id: "x", own: fakeOwn, want: relative("etc")},
+		{name: "pure v2 absolute", hs: pureV2, path: "/c1", want: map[string]string{"": "/sys/fs/cgroup/c1"}},
+		{name: "pure v2 relative", hs: pureV2, path: "c1", own: map[string]string{"": "/user.slice/u.service"},
+			want: map[string]string{"": "/sys/fs/cgroup/user.slice/c1"}},
+		{name: "pure v2 relative from root", hs: pureV2, path: "c1", own: map[string]string{"": "/"},
+			want: map[string]string{"": "/sys/fs/cgroup/c1"}},
+		{name: "bind-mounted subtree absolute", hs: boundMemory, path: "/c1", want: map[string]string{"memory": "/sys/fs/cgroup/memory/c1"}},
+		{name: "bind-mounted subtree relative", hs: boundMemory, path: "c1", own: map[string]string{"memory": "/docker/c1/init"},
+			want: map[string]string{"memory": "/sys/fs/cgroup/memory/init/c1"}},
+
+		{name: "root refused", hs: fakeHybrid, path: "/", id: "x", wantErr: `cgroups: cgroups path "/" is the top of the hierarchy`},
+		{name: "root by escape refused", hs: fakeHybrid, path: "/a/../..", id: "x", wantErr: "top of the hierarchy"},
+		{name: "own cgroup refused", hs: fakeHybrid, path: ".", id: "x", wantErr: `cgroups: cgroups path "." is the runtime's own cgroup`},
+		{name: "own cgroup by escape refused", hs: fakeHybrid, path: "../..", id: "x", wantErr: "runtime's own cgroup"},
+		{name: "no path no id", hs: fakeHybrid, wantErr: "cgroups: neither a cgroups path nor a container id"},
+		{name: "own outside bound subtree", hs: boundMemory, path: "c1", own: map[string]string{"memory": "/other"},
+			wantErr: "cgroups: own cgroup /other is outside the part of the hierarchy mounted on /sys/fs/cgroup/memory (/docker/c1)"},
+		{name: "hierarchy missing from own", hs: fakeHybrid, path: "c1", own: map[string]string{"cpu": "/"},
+			wantErr: "cgroups: hierarchy /sys/fs/cgroup/memory (memory) is not in /proc/self/cgroup"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			own := func() (map[string]string, error) {
+				if tc.own == nil {
+					t.Error("own cgroups read for an absolute path")
+					return nil, errors.New("not expected")
+				}
+				return tc.own, nil
+			}
+			got, err := containerDirs(tc.hs, tc.path, tc.id, own)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("got  %v\nwant %v", got, tc.want)
+			}
+			// Whatever the input, each directory is strictly inside its mount.
+			for _, h := range tc.hs {
+				for _, k := range h.keys {
+					if !below(got[k], h.mountpoint) || filepath.Clean(got[k]) != got[k] {
+						t.Errorf("%q: %s is not inside %s", k, got[k], h.mountpoint)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The keys of New's manager and of Load's are the same, and Load groups a
+// co-mounted hierarchy into one directory.
+func TestLoadGroupsCoMounted(t *testing.T) {
+	dirs, err := containerDirs(fakeHybrid, "/c1", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Load(dirs).(*fsManager)
+	if !maps.Equal(m.Paths(), dirs) {
+		t.Errorf("Paths() = %v, want %v", m.Paths(), dirs)
+	}
+	var got []string
+	for _, tg := range m.targets {
+		got = append(got, strings.Join(tg.keys, ",")+"="+tg.dir)
+	}
+	want := []string{
+		"cpu,cpuacct=/sys/fs/cgroup/cpu,cpuacct/c1",
+		"memory=/sys/fs/cgroup/memory/c1",
+		"name=systemd=/sys/fs/cgroup/systemd/c1",
+		"=/sys/fs/cgroup/unified/c1",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("targets = %q, want %q", got, want)
+	}
+	// The map handed out is a copy.
+	m.Paths()["memory"] = "/elsewhere"
+	if m.Paths()["memory"] != dirs["memory"] {
+		t.Error("Paths() shares the manager's map")
+	}
+}
