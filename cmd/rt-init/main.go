@@ -1,20 +1,253 @@
 // Command rt-init is the first process of every rt container. rt starts it
-// in the container's namespaces; it sets up the rootfs and the process and
-// then execve()s the user's program. It is started only by rt.
+// with a socket (fd 3) and the exec fifo (fd 4); the C constructor linked
+// from pkg/nsexec has already joined and created the namespaces by the time
+// main runs. main sets up the rootfs and the process, reports ready, waits
+// for `rt start` on the fifo and execve()s the user's program.
+//
+// It is started only by rt; by hand it only answers --version.
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
 
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/console"
+	"github.com/rtkit/rt/pkg/hooks"
+	"github.com/rtkit/rt/pkg/initproto"
+	_ "github.com/rtkit/rt/pkg/nsexec"
+	"github.com/rtkit/rt/pkg/process"
+	"github.com/rtkit/rt/pkg/rootfs"
 	"github.com/rtkit/rt/pkg/version"
 )
 
+func init() {
+	// Capabilities, the uid switch, no_new_privs and LSM labels are per
+	// thread: everything runs on the main thread that finally calls execve.
+	runtime.LockOSThread()
+}
+
 func main() {
-	if len(os.Args) == 2 && (os.Args[1] == "--version" || os.Args[1] == "-v") {
-		version.Write(os.Stdout, "rt-init")
-		return
+	if os.Getenv(initproto.EnvInitFD) == "" {
+		if len(os.Args) == 2 && (os.Args[1] == "--version" || os.Args[1] == "-v") {
+			version.Write(os.Stdout, "rt-init")
+			return
+		}
+		fmt.Fprintln(os.Stderr, "rt-init: this program is started by rt as a container's init; it is not meant to be run by hand")
+		os.Exit(1)
 	}
-	fmt.Fprintln(os.Stderr, "rt-init: this program is started by rt as a container's init; it is not meant to be run by hand")
-	os.Exit(1)
+	sock := os.NewFile(initproto.FdInit, "init")
+	if err := start(sock); err != nil {
+		// rt turns this into the error of create; if rt is gone (after
+		// start), stderr is the only place left.
+		if werr := initproto.Write(sock, initproto.MsgError, []byte(err.Error())); werr != nil {
+			fmt.Fprintln(os.Stderr, "rt-init:", err)
+		}
+		os.Exit(127)
+	}
+}
+
+// step names the stage an error came from, so that rt can report
+// `create: rootfs: mount proc on /proc: …`.
+func step(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+func start(sock *os.File) error {
+	os.Unsetenv(initproto.EnvInitFD)
+	payload, err := initproto.Read(sock, initproto.MsgConfig)
+	if err != nil {
+		return step("read config", err)
+	}
+	var cfg initproto.InitConfig
+	if err := json.Unmarshal(payload, &cfg); err != nil {
+		return step("read config", err)
+	}
+	s := cfg.Spec
+	proc := s.Process
+	rc := &rootfs.Config{
+		Rootfs: cfg.Rootfs, Spec: s, NoPivot: cfg.NoPivot, UserNS: cfg.NewUserNS,
+		CgroupNS: cfg.CgroupNS, CgroupPaths: cfg.CgroupPaths,
+	}
+	if err := step("rootfs", rootfs.Prepare(rc)); err != nil {
+		return err
+	}
+	if err := step("rootfs", rootfs.MountAll(rc)); err != nil {
+		return err
+	}
+	// prestart and createRuntime run in rt, in the runtime's namespaces,
+	// now that the container's mounts exist.
+	if err := initproto.Write(sock, initproto.MsgHooks, nil); err != nil {
+		return step("sync", err)
+	}
+	if _, err := initproto.Read(sock, initproto.MsgHooksDone); err != nil {
+		return step("sync", err)
+	}
+	ctx := context.Background()
+	if s.Hooks != nil && len(s.Hooks.CreateContainer) > 0 {
+		cfg.State.Status = "created"
+		if err := hooks.Run(ctx, "createContainer", s.Hooks.CreateContainer, &cfg.State); err != nil {
+			return err
+		}
+	}
+	if err := step("rootfs", rootfs.PivotRoot(rc)); err != nil {
+		return err
+	}
+	if err := step("rootfs", rootfs.Finish(rc)); err != nil {
+		return err
+	}
+	if err := setupSystem(&cfg); err != nil {
+		return err
+	}
+	if err := step("process", process.SetRlimits(proc)); err != nil {
+		return err
+	}
+	if err := step("process", process.SetOOMScoreAdj(proc)); err != nil {
+		return err
+	}
+	if proc.Terminal {
+		if err := setupTerminal(sock, &cfg); err != nil {
+			return step("terminal", err)
+		}
+	}
+	path, err := process.LookPath(proc)
+	if err != nil {
+		return err
+	}
+	if err := closeHostFds(cfg.PreserveFDs); err != nil {
+		return step("close fds", err)
+	}
+	if err := step("process", process.Chdir(proc)); err != nil {
+		return err
+	}
+	if err := initproto.Write(sock, initproto.MsgReady, nil); err != nil {
+		return step("sync", err)
+	}
+
+	// Created. `rt start` opens the fifo for reading; until then this open
+	// blocks. The fifo's host path is gone after pivot_root: it is reopened
+	// through the O_PATH fd rt passed.
+	fifo, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", initproto.FdFifo), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return step("open exec fifo", err)
+	}
+	if _, err := fifo.Write([]byte{0}); err != nil {
+		return step("write exec fifo", err)
+	}
+	fifo.Close()
+	if s.Hooks != nil && len(s.Hooks.StartContainer) > 0 {
+		cfg.State.Status = "created"
+		if err := hooks.Run(ctx, "startContainer", s.Hooks.StartContainer, &cfg.State); err != nil {
+			return err
+		}
+	}
+	if err := movePreservedFds(cfg.PreserveFDs); err != nil {
+		return step("preserve fds", err)
+	}
+	if err := step("process", process.SetLSM(proc)); err != nil {
+		return err
+	}
+	if err := step("process", process.Credentials(proc)); err != nil {
+		return err
+	}
+	return process.Exec(path, proc)
+}
+
+// setupSystem applies the namespaced system settings: hostname, domainname,
+// lo, sysctls, personality and the session keyring.
+func setupSystem(cfg *initproto.InitConfig) error {
+	s := cfg.Spec
+	if s.Hostname != "" {
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return fmt.Errorf("sethostname %q: %w", s.Hostname, err)
+		}
+	}
+	if s.Domainname != "" {
+		if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+			return fmt.Errorf("setdomainname %q: %w", s.Domainname, err)
+		}
+	}
+	if cfg.NewNetNS {
+		lo, err := netlink.LinkByName("lo")
+		if err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+		if err != nil {
+			return fmt.Errorf("bring up lo: %w", err)
+		}
+	}
+	for k, v := range s.Linux.Sysctl {
+		path := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		if err := os.WriteFile(path, []byte(v), 0); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", k, v, err)
+		}
+	}
+	if p := s.Linux.Personality; p != nil {
+		dom := map[string]uintptr{"LINUX": 0x0000, "LINUX32": 0x0008}[string(p.Domain)]
+		if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, dom, 0, 0); e != 0 {
+			return fmt.Errorf("personality %s: %w", p.Domain, e)
+		}
+	}
+	if !cfg.NoNewKeyring {
+		// A keyring of its own, so the container cannot see the host's
+		// keys; EDQUOT/ENOSYS hosts run without one, as runc does.
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EDQUOT) {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+	}
+	return nil
+}
+
+// setupTerminal opens a pty in the container's devpts, sends the master to
+// rt and makes the slave this process's stdio and controlling terminal.
+func setupTerminal(sock *os.File, cfg *initproto.InitConfig) error {
+	master, slave, err := console.OpenPty("/dev/ptmx")
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	if sz := cfg.Spec.Process.ConsoleSize; sz != nil {
+		if err := console.Resize(master, sz.Height, sz.Width); err != nil {
+			return err
+		}
+	}
+	if err := initproto.Write(sock, initproto.MsgPty, nil); err != nil {
+		return err
+	}
+	if err := console.SendFd(sock, slave, master); err != nil {
+		return err
+	}
+	return console.SetupSlave(slave)
+}
+
+// closeHostFds marks every fd but stdio, the socket, the fifo and the
+// preserved ones close-on-exec, so no host fd reaches the container's
+// process (CVE-2024-21626 used a leaked host directory fd as cwd).
+func closeHostFds(preserve int) error {
+	first := uint(initproto.FdPreserved + preserve)
+	return unix.CloseRange(first, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+}
+
+// movePreservedFds moves the --preserve-fds from FdPreserved… to 3…, where
+// the process expects them (over the socket and fifo, now done with), and
+// leaves nothing else open.
+func movePreservedFds(n int) error {
+	for i := 0; i < n; i++ {
+		if err := unix.Dup3(initproto.FdPreserved+i, 3+i, 0); err != nil {
+			return err
+		}
+	}
+	// Everything from 3+n up, the socket and fifo included unless a
+	// preserved fd took their place, closes at exec.
+	return unix.CloseRange(uint(3+n), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 }

@@ -40,6 +40,7 @@
 package cgroups
 
 import (
+	"errors"
 	"maps"
 	"slices"
 )
@@ -88,6 +89,10 @@ type Manager interface {
 	// other containers may share them, as runc leaves them too.
 	Destroy() error
 }
+
+// ErrNoCgroup is returned by Pids of a manager with no paths: a container
+// whose create stopped before its cgroups were chosen.
+var ErrNoCgroup = errors.New("the container has no cgroup")
 
 // New returns the manager of a new container with linux.cgroupsPath path and
 // id id; it creates nothing until Apply. An empty path means "/"+id. (runc's

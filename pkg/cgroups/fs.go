@@ -338,7 +338,7 @@ func (m *fsManager) Pids() ([]int, error) {
 		dir = m.targets[0].dir
 	}
 	if dir == "" {
-		return nil, errors.New("cgroups: list processes: the container has no cgroup")
+		return nil, fmt.Errorf("cgroups: list processes: %w", ErrNoCgroup)
 	}
 	var pids []int
 	if err := collectPids(dir, &pids); err != nil {

@@ -134,69 +134,8 @@ func (r *Runtime) List(_ context.Context) ([]api.Container, error) {
 	return out, nil
 }
 
-// Delete implements api.ContainerOperations.
-func (r *Runtime) Delete(_ context.Context, id string, opts api.DeleteOpts) error {
-	h, err := r.store.Open(id)
-	if err != nil {
-		if opts.Force && errors.Is(err, api.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	defer h.Close()
-	st, err := h.Load()
-	if err != nil {
-		return err
-	}
-	switch s := r.status(st); s {
-	case api.StatusStopped:
-	default:
-		if !opts.Force {
-			return fmt.Errorf("cannot delete container %q that is %s: stop it first or use --force", id, s)
-		}
-		return fmt.Errorf("delete --force of a %s container: %w", s, api.ErrNotImplemented)
-	}
-	return h.Remove()
-}
-
 func notImplemented(op string) error {
 	return fmt.Errorf("%s: %w in this build of rt", op, api.ErrNotImplemented)
-}
-
-// Create implements api.ContainerOperations.
-func (r *Runtime) Create(_ context.Context, id string, _ api.CreateOpts) error {
-	if err := api.ValidateID(id); err != nil {
-		return err
-	}
-	return notImplemented("create")
-}
-
-// Start implements api.ContainerOperations.
-func (r *Runtime) Start(_ context.Context, id string) error {
-	if _, err := r.store.Read(id); err != nil {
-		return err
-	}
-	return notImplemented("start")
-}
-
-// Run implements api.ContainerOperations.
-func (r *Runtime) Run(_ context.Context, id string, _ api.CreateOpts) (*api.Result, error) {
-	if err := api.ValidateID(id); err != nil {
-		return nil, err
-	}
-	return nil, notImplemented("run")
-}
-
-// Kill implements api.ContainerOperations.
-func (r *Runtime) Kill(_ context.Context, id string, _ api.Signal, _ api.KillOpts) error {
-	st, err := r.store.Read(id)
-	if err != nil {
-		return err
-	}
-	if r.status(st) == api.StatusStopped {
-		return api.NewContainerError(id, api.ErrNotRunning)
-	}
-	return notImplemented("kill")
 }
 
 // Pause implements api.ContainerOperations.

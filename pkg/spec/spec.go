@@ -173,7 +173,18 @@ func Validate(s *specs.Spec) error {
 	if len(s.Linux.TimeOffsets) > 0 && !seen[specs.TimeNamespace] {
 		return bad("linux.timeOffsets need a time namespace")
 	}
-	return nil
+	for k := range s.Linux.TimeOffsets {
+		if k != "monotonic" && k != "boottime" {
+			return bad("linux.timeOffsets: unknown clock %q (monotonic or boottime)", k)
+		}
+	}
+	if !seen[specs.MountNamespace] {
+		return bad("linux.namespaces: a mount namespace is required")
+	}
+	if p := s.Linux.Personality; p != nil && p.Domain != "LINUX" && p.Domain != "LINUX32" {
+		return bad("linux.personality.domain %q: LINUX or LINUX32", p.Domain)
+	}
+	return validateSysctl(s, seen)
 }
 
 // Capability returns the capability named n ("CAP_SYS_ADMIN"), as known to

@@ -218,10 +218,14 @@ func (r *Runner) Exec(bin string, args ...string) Result {
 	r.t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = r.Env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Files, not pipes: a detached container inherits rt's stdout and
+	// stderr, and a pipe would keep Run waiting until the container exits.
+	stdout, stderr := tempFile(r.t), tempFile(r.t)
+	defer stdout.Close()
+	defer stderr.Close()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
-	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	res := Result{Stdout: readAll(stdout), Stderr: readAll(stderr)}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
@@ -245,4 +249,51 @@ func (r *Runner) cleanup() {
 	if left, _ := os.ReadDir(r.Root); len(left) > 0 {
 		r.t.Errorf("cleanup: %d entries left in %s", len(left), r.Root)
 	}
+}
+
+// AssertNoTrace fails the test if anything of container id is left on the
+// host: its state dir under the runner's root, a cgroup directory named
+// after it in any hierarchy, a mount under dir (the bundle), or a process
+// whose root is inside dir.
+func (r *Runner) AssertNoTrace(t testing.TB, id, dir string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(r.Root, id)); err == nil {
+		t.Errorf("state dir of %s left", id)
+	}
+	if ms, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", id)); len(ms) > 0 {
+		t.Errorf("cgroup dirs of %s left: %v", id, ms)
+	}
+	if ms, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", id)); len(ms) > 0 {
+		t.Errorf("cgroup dir of %s left: %v", id, ms)
+	}
+	if dir != "" {
+		data, _ := os.ReadFile("/proc/self/mountinfo")
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir) {
+				t.Errorf("mount left: %s", line)
+			}
+		}
+		procs, _ := filepath.Glob("/proc/[0-9]*/root")
+		for _, p := range procs {
+			if target, err := os.Readlink(p); err == nil && strings.HasPrefix(target, dir) {
+				t.Errorf("process left with its root in %s: %s", dir, p)
+			}
+		}
+	}
+}
+
+func tempFile(t testing.TB) *os.File {
+	f, err := os.CreateTemp("", "rt-test-out-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(f.Name())
+	return f
+}
+
+func readAll(f *os.File) string {
+	var b bytes.Buffer
+	f.Seek(0, 0)
+	b.ReadFrom(f)
+	return b.String()
 }

@@ -1,0 +1,188 @@
+// Package initproto is the conversation between rt and rt-init over the
+// socketpair rt passes as the fd named by EnvInitFD: framed messages
+// ([type:1][len:4, host order][payload]), the namespace message the C stage
+// in pkg/nsexec reads, and the configuration rt-init receives.
+//
+// The order of a create is fixed:
+//
+//	rt -> stage 0   MsgNamespaces   (nsexec: join, create, fork init)
+//	stage 0 -> rt   MsgPid          host pid of the container's init
+//	rt -> init      MsgGo           uid/gid maps written
+//	rt -> init      MsgConfig       InitConfig as JSON
+//	init -> rt      MsgHooks        mounts done: run prestart/createRuntime
+//	rt -> init      MsgHooksDone
+//	init -> rt      MsgPty          (terminal only) the pty master, SCM_RIGHTS
+//	init -> rt      MsgReady        set up; waiting on exec.fifo
+//
+// Any side may send MsgError instead of its next message: the text names the
+// step that failed. Nothing else crosses: rt-init gets no configuration from
+// argv or the environment.
+package initproto
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// EnvInitFD names the environment variable holding the socket's fd number in
+// rt-init. It carries no configuration; rt-init removes it before exec.
+const EnvInitFD = "_RT_INITFD"
+
+// Message types.
+const (
+	MsgNamespaces byte = 'N'
+	MsgPid        byte = 'P'
+	MsgGo         byte = 'G'
+	MsgConfig     byte = 'C'
+	MsgHooks      byte = 'H'
+	MsgHooksDone  byte = 'h'
+	MsgPty        byte = 'T'
+	MsgReady      byte = 'R'
+	MsgError      byte = 'E'
+)
+
+// maxPayload bounds a message so a corrupt header cannot make a reader
+// allocate without limit. A config.json is far smaller.
+const maxPayload = 16 << 20
+
+// Write sends one message.
+func Write(w io.Writer, typ byte, payload []byte) error {
+	buf := make([]byte, 5+len(payload))
+	buf[0] = typ
+	binary.NativeEndian.PutUint32(buf[1:5], uint32(len(payload)))
+	copy(buf[5:], payload)
+	_, err := w.Write(buf)
+	return err
+}
+
+// RemoteError is a failure reported by the other side with MsgError.
+type RemoteError struct{ Msg string }
+
+func (e *RemoteError) Error() string { return e.Msg }
+
+// ErrClosed means the other side closed the socket without a message: it
+// died before it could report why.
+var ErrClosed = errors.New("closed without a message")
+
+// Read receives one message and checks its type. A MsgError is returned as
+// a *RemoteError.
+func Read(r io.Reader, want byte) ([]byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, ErrClosed
+		}
+		return nil, err
+	}
+	n := binary.NativeEndian.Uint32(hdr[1:5])
+	if n > maxPayload {
+		return nil, fmt.Errorf("message of %d bytes: protocol error", n)
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return nil, fmt.Errorf("read message: %w", err)
+	}
+	if hdr[0] == MsgError {
+		return nil, &RemoteError{Msg: string(payload)}
+	}
+	if hdr[0] != want {
+		return nil, fmt.Errorf("got message %q, want %q: protocol error", hdr[0], want)
+	}
+	return payload, nil
+}
+
+// Join is one namespace to join: its CLONE_NEW* flag and path.
+type Join struct {
+	Type uint32
+	Path string
+}
+
+// Namespaces is the message for the C stage; its encoding matches struct
+// rt_nsmsg in pkg/nsexec/nsexec.c.
+type Namespaces struct {
+	CloneFlags uint32
+	NewTime    bool
+	// Offsets of a new time namespace.
+	MonoSec, MonoNsec, BootSec, BootNsec int64
+	Join                                 []Join
+}
+
+const nsMagic = 0x5254534e
+
+// Encode lays the message out as the C stage reads it.
+func (n *Namespaces) Encode() []byte {
+	b := binary.NativeEndian.AppendUint32(nil, nsMagic)
+	b = binary.NativeEndian.AppendUint32(b, n.CloneFlags)
+	var newTime uint32
+	if n.NewTime {
+		newTime = 1
+	}
+	b = binary.NativeEndian.AppendUint32(b, newTime)
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(n.Join)))
+	for _, v := range []int64{n.MonoSec, n.MonoNsec, n.BootSec, n.BootNsec} {
+		b = binary.NativeEndian.AppendUint64(b, uint64(v))
+	}
+	for _, j := range n.Join {
+		b = binary.NativeEndian.AppendUint32(b, j.Type)
+		b = binary.NativeEndian.AppendUint32(b, uint32(len(j.Path)))
+		b = append(b, j.Path...)
+	}
+	return b
+}
+
+// GoPayload is the MsgGo payload: setid tells init to become uid and gid 0
+// of its new user namespace.
+func GoPayload(setid bool) []byte {
+	var v uint32
+	if setid {
+		v = 1
+	}
+	return binary.NativeEndian.AppendUint32(nil, v)
+}
+
+// Fds are the fd numbers rt-init inherits besides 0-2.
+const (
+	// FdInit is the socket.
+	FdInit = 3
+	// FdFifo is an O_PATH fd of <state dir>/exec.fifo, reopened for
+	// writing through /proc/self/fd after pivot_root hides the host path.
+	FdFifo = 4
+	// FdPreserved is where --preserve-fds start in rt-init; they are moved
+	// to 3… before exec.
+	FdPreserved = 5
+)
+
+// InitConfig is what rt-init needs to set up the container after the C
+// stage: the spec and the host facts rt resolved.
+type InitConfig struct {
+	ID string `json:"id"`
+	// Spec is the container's configuration.
+	Spec *specs.Spec `json:"spec"`
+	// Bundle and Rootfs are absolute host paths.
+	Bundle string `json:"bundle"`
+	Rootfs string `json:"rootfs"`
+	// NoPivot uses MS_MOVE + chroot instead of pivot_root.
+	NoPivot bool `json:"noPivot,omitempty"`
+	// NoNewKeyring keeps rt's session keyring.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
+	// PreserveFDs is the number of fds passed from FdPreserved on.
+	PreserveFDs int `json:"preserveFds,omitempty"`
+	// NewNetNS: the container has a network namespace of its own, so rt-init
+	// brings up lo.
+	NewNetNS bool `json:"newNetNS,omitempty"`
+	// NewUserNS: the container has a new user namespace; devices cannot be
+	// made with mknod and are bound from the host instead.
+	NewUserNS bool `json:"newUserNS,omitempty"`
+	// CgroupNS: the container has a new cgroup namespace.
+	CgroupNS bool `json:"cgroupNS,omitempty"`
+	// CgroupPaths are the container's cgroup dirs on the host, by
+	// hierarchy ("" is cgroup2), for cgroup mounts without a cgroup ns.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// State is the OCI state given to hooks rt-init runs itself
+	// (createContainer, startContainer); its pid is filled by rt.
+	State specs.State `json:"state"`
+}

@@ -1,0 +1,14 @@
+// Package nsexec puts rt-init into the container's namespaces before the Go
+// runtime starts. Importing it (only rt-init does) links a C constructor
+// that, when the process was started by rt with _RT_INITFD set, joins the
+// namespaces given by path, creates the new ones and forks the container's
+// init, following the protocol in nsexec.c. Without _RT_INITFD it does
+// nothing.
+//
+// The Go side of the protocol (what rt sends and reads) is in
+// pkg/initproto. This package must stay free of Go code that runs at init:
+// the constructor has already run by then.
+package nsexec
+
+// #cgo CFLAGS: -Wall -Wextra -O2
+import "C"

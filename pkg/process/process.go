@@ -1,0 +1,281 @@
+// Package process turns the calling process into a container's process as
+// runtime-spec's `process` describes it: rlimits, oom_score_adj, user and
+// groups, capabilities, no_new_privs, LSM labels, umask, cwd, and finally
+// execve. rt-init uses it for the container's init, and exec will use the
+// same code for additional processes.
+//
+// Capabilities, no_new_privs, the uid switch and LSM labels are per-thread
+// in Linux: every function here must run on the one OS thread that will
+// call execve (the caller locks it with runtime.LockOSThread). Nothing here
+// spawns goroutines for that reason.
+package process
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/spec"
+)
+
+// ErrLSM is wrapped when an LSM label is asked for on a host without that
+// LSM.
+var ErrLSM = errors.New("LSM not enabled on this host")
+
+// SetRlimits applies process.rlimits. Raising a hard limit needs
+// CAP_SYS_RESOURCE, which the error then names.
+func SetRlimits(p *specs.Process) error {
+	for _, rl := range p.Rlimits {
+		res, ok := rlimits[rl.Type]
+		if !ok {
+			return fmt.Errorf("rlimit %s: unknown type", rl.Type)
+		}
+		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+		if err := unix.Setrlimit(res, &lim); err != nil {
+			if errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("rlimit %s soft %d hard %d: %w (raising a hard limit needs CAP_SYS_RESOURCE)", rl.Type, rl.Soft, rl.Hard, err)
+			}
+			return fmt.Errorf("rlimit %s soft %d hard %d: %w", rl.Type, rl.Soft, rl.Hard, err)
+		}
+	}
+	return nil
+}
+
+var rlimits = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// RlimitTypes lists the rlimit names SetRlimits knows.
+func RlimitTypes() []string {
+	out := make([]string, 0, len(rlimits))
+	for k := range rlimits {
+		out = append(out, k)
+	}
+	return out
+}
+
+// SetOOMScoreAdj writes process.oomScoreAdj, if set.
+func SetOOMScoreAdj(p *specs.Process) error {
+	if p.OOMScoreAdj == nil {
+		return nil
+	}
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+		return fmt.Errorf("oom_score_adj %d: %w", *p.OOMScoreAdj, err)
+	}
+	return nil
+}
+
+// LookPath finds the program to run the way execvp would, in the PATH of
+// the process's own environment, and checks it can be executed. The error
+// wording ("executable file not found in $PATH", "no such file or
+// directory", "permission denied") is what podman maps to exit codes 127
+// and 126.
+func LookPath(p *specs.Process) (string, error) {
+	name := p.Args[0]
+	if strings.Contains(name, "/") {
+		return name, checkExecutable(name)
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range p.Env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	var denied error
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		cand := filepath.Join(dir, name)
+		err := checkExecutable(cand)
+		if err == nil {
+			return cand, nil
+		}
+		if errors.Is(err, fs.ErrPermission) && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", denied
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+func checkExecutable(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("exec: %q: %w", path, err)
+	}
+	if st.IsDir() {
+		return fmt.Errorf("exec: %q: is a directory: %w", path, fs.ErrPermission)
+	}
+	if st.Mode()&0o111 == 0 {
+		return fmt.Errorf("exec: %q: permission denied: %w", path, fs.ErrPermission)
+	}
+	return nil
+}
+
+// Chdir enters process.cwd, creating it if missing (as runc does). It runs
+// after pivot_root with no host fd open, so the path can only resolve inside
+// the container (CVE-2024-21626); getcwd confirms it.
+func Chdir(p *specs.Process) error {
+	if err := unix.Chdir(p.Cwd); err != nil {
+		if !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("chdir to cwd %q: %w", p.Cwd, err)
+		}
+		if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
+			return fmt.Errorf("create cwd %q: %w", p.Cwd, err)
+		}
+		if err := unix.Chdir(p.Cwd); err != nil {
+			return fmt.Errorf("chdir to cwd %q: %w", p.Cwd, err)
+		}
+	}
+	wd, err := unix.Getwd()
+	if err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("cwd %q is outside the container (getcwd %q): %v", p.Cwd, wd, err)
+	}
+	return nil
+}
+
+// SetLSM asks for the AppArmor profile and SELinux label of process for the
+// next execve. A label the host cannot apply is an error, not ignored.
+func SetLSM(p *specs.Process) error {
+	if p.ApparmorProfile != "" {
+		if _, err := os.Stat("/sys/kernel/security/apparmor"); err != nil {
+			return fmt.Errorf("apparmor profile %q: %w", p.ApparmorProfile, ErrLSM)
+		}
+		if err := writeAttr("apparmor/exec", "exec "+p.ApparmorProfile); err != nil {
+			return fmt.Errorf("apparmor profile %q: %w", p.ApparmorProfile, err)
+		}
+	}
+	if p.SelinuxLabel != "" {
+		if _, err := os.Stat("/sys/fs/selinux/enforce"); err != nil {
+			return fmt.Errorf("selinux label %q: %w", p.SelinuxLabel, ErrLSM)
+		}
+		if err := writeAttr("exec", p.SelinuxLabel); err != nil {
+			return fmt.Errorf("selinux label %q: %w", p.SelinuxLabel, err)
+		}
+	}
+	return nil
+}
+
+// writeAttr writes this thread's /proc attr file: LSM exec labels are per
+// thread.
+func writeAttr(name, value string) error {
+	path := fmt.Sprintf("/proc/thread-self/attr/%s", name)
+	return os.WriteFile(path, []byte(value), 0)
+}
+
+// Credentials switches to process.user and sets the capabilities: bounding
+// set first (dropping needs CAP_SETPCAP, which the switch may lose), then
+// groups, gid and uid with the permitted set kept, then the other sets.
+func Credentials(p *specs.Process) error {
+	caps, err := capability.NewPid2(0)
+	if err != nil {
+		return fmt.Errorf("capabilities: %w", err)
+	}
+	if err := caps.Load(); err != nil {
+		return fmt.Errorf("capabilities: %w", err)
+	}
+	want := p.Capabilities
+	if want == nil {
+		want = &specs.LinuxCapabilities{}
+	}
+	sets := []struct {
+		which capability.CapType
+		names []string
+	}{
+		{capability.BOUNDING, want.Bounding},
+		{capability.EFFECTIVE, want.Effective},
+		{capability.PERMITTED, want.Permitted},
+		{capability.INHERITABLE, want.Inheritable},
+		{capability.AMBIENT, want.Ambient},
+	}
+	caps.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
+	for _, s := range sets {
+		for _, n := range s.names {
+			c, ok := spec.Capability(n)
+			if !ok {
+				return fmt.Errorf("capability %s: unknown", n)
+			}
+			if last, err := capability.LastCap(); err == nil && c > last {
+				// The kernel does not know it: nothing to grant.
+				continue
+			}
+			caps.Set(s.which, c)
+		}
+	}
+	if err := caps.Apply(capability.BOUNDS); err != nil {
+		return fmt.Errorf("set capability bounding set: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("keep capabilities: %w", err)
+	}
+	if err := setUser(p.User); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear keepcaps: %w", err)
+	}
+	if err := caps.Apply(capability.CAPS | capability.AMBS); err != nil {
+		return fmt.Errorf("set capabilities: %w", err)
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privs: %w", err)
+		}
+	}
+	return nil
+}
+
+// setUser switches groups, gid and uid of this thread only (raw syscalls:
+// Go's wrappers would change every thread, which is wasted work just
+// before execve).
+func setUser(u specs.User) error {
+	gids := make([]uint32, 0, len(u.AdditionalGids)+1)
+	gids = append(gids, u.AdditionalGids...)
+	var gp uintptr
+	if len(gids) > 0 {
+		gp = uintptr(unsafe.Pointer(&gids[0]))
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), gp, 0); e != 0 {
+		// setgroups is denied in a user namespace whose setgroups file
+		// says "deny"; without extra groups that is fine.
+		if !(e == unix.EPERM && len(u.AdditionalGids) == 0) {
+			return fmt.Errorf("setgroups %v: %w", u.AdditionalGids, e)
+		}
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("setgid %d: %w", u.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("setuid %d: %w", u.UID, e)
+	}
+	umask := 0o022 // runc's default when the spec has none
+	if u.Umask != nil {
+		umask = int(*u.Umask)
+	}
+	unix.Umask(umask)
+	return nil
+}
+
+// Exec replaces the process with the container's program. Only returns on
+// failure.
+func Exec(path string, p *specs.Process) error {
+	err := unix.Exec(path, p.Args, p.Env)
+	return fmt.Errorf("exec %s: %w", p.Args[0], err)
+}

@@ -1,0 +1,141 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultDevices are the devices every container gets, as the runtime spec
+// lists them.
+var DefaultDevices = []specs.LinuxDevice{
+	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
+	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
+	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
+	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
+	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
+	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
+}
+
+var defaultLinks = [][2]string{
+	{"/proc/self/fd", "/dev/fd"},
+	{"/proc/self/fd/0", "/dev/stdin"},
+	{"/proc/self/fd/1", "/dev/stdout"},
+	{"/proc/self/fd/2", "/dev/stderr"},
+	{"pts/ptmx", "/dev/ptmx"},
+}
+
+// setupDev creates the default devices, linux.devices and the standard
+// links. Devices are made with mknod, or bound from the host where mknod is
+// not allowed (in a user namespace). Links are made only in a /dev the
+// container mounted itself, so that a rootfs's own /dev stays as it is.
+func setupDev(c *Config, r *root, devMounted bool) error {
+	seen := map[string]bool{}
+	devices := append([]specs.LinuxDevice{}, c.Spec.Linux.Devices...)
+	for _, d := range devices {
+		seen[filepath.Clean(d.Path)] = true
+	}
+	for _, d := range DefaultDevices {
+		if !seen[d.Path] {
+			mode := os.FileMode(0o666)
+			d.FileMode = &mode
+			devices = append(devices, d)
+		}
+	}
+	for _, d := range devices {
+		if err := makeDevice(c, r, d); err != nil {
+			return err
+		}
+	}
+	if !devMounted {
+		return nil
+	}
+	for _, l := range defaultLinks {
+		parent, err := r.dir("/dev")
+		if err != nil {
+			return err
+		}
+		err = unix.Symlinkat(l[0], int(parent.Fd()), filepath.Base(l[1]))
+		parent.Close()
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("symlink %s -> %s: %w", l[1], l[0], err)
+		}
+	}
+	return nil
+}
+
+func makeDevice(c *Config, r *root, d specs.LinuxDevice) error {
+	if c.UserNS {
+		return bindDevice(r, d)
+	}
+	var typ uint32
+	switch d.Type {
+	case "c", "u":
+		typ = unix.S_IFCHR
+	case "b":
+		typ = unix.S_IFBLK
+	case "p":
+		typ = unix.S_IFIFO
+	default:
+		return fmt.Errorf("device %s: type %q not supported (c, u, b or p)", d.Path, d.Type)
+	}
+	perm := uint32(0o666)
+	if d.FileMode != nil {
+		perm = uint32(d.FileMode.Perm())
+	}
+	parent, err := r.dir(filepath.Dir(d.Path))
+	if err != nil {
+		return fmt.Errorf("device %s: %w", d.Path, err)
+	}
+	defer parent.Close()
+	name := filepath.Base(d.Path)
+	// A file already there (from the image, or a bind) is replaced: the
+	// spec's device wins.
+	unix.Unlinkat(int(parent.Fd()), name, 0)
+	// O_PATH handles do not allow mknodat; reopen the parent as a dir.
+	dirfd, err := unix.Openat(int(parent.Fd()), ".", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("device %s: open parent: %w", d.Path, err)
+	}
+	defer unix.Close(dirfd)
+	if err := unix.Mknodat(dirfd, name, typ|perm, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return bindDevice(r, d)
+		}
+		return fmt.Errorf("mknod %s: %w", d.Path, err)
+	}
+	// mknod applies the umask; the spec's mode is what counts.
+	if err := unix.Fchmodat(dirfd, name, perm, 0); err != nil {
+		return fmt.Errorf("chmod %s: %w", d.Path, err)
+	}
+	uid, gid := -1, -1
+	if d.UID != nil {
+		uid = int(*d.UID)
+	}
+	if d.GID != nil {
+		gid = int(*d.GID)
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := unix.Fchownat(dirfd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("chown %s: %w", d.Path, err)
+		}
+	}
+	return nil
+}
+
+// bindDevice binds the host's device node at the same path.
+func bindDevice(r *root, d specs.LinuxDevice) error {
+	dst, err := r.file(d.Path)
+	if err != nil {
+		return fmt.Errorf("device %s: %w", d.Path, err)
+	}
+	defer dst.Close()
+	if err := unix.Mount(d.Path, fdPath(dst), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind device %s from the host: %w", d.Path, err)
+	}
+	return nil
+}

@@ -1,0 +1,327 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// parsedOptions is a mounts[].options list split by what applies it.
+type parsedOptions struct {
+	flags       uintptr   // mount(2) flags
+	propagation []uintptr // one mount(2) call each, after the mount
+	attrSet     uint64    // mount_setattr, recursive
+	attrClr     uint64
+	data        []string // filesystem data
+}
+
+func parseOptions(opts []string) parsedOptions {
+	var p parsedOptions
+	for _, o := range opts {
+		def, ok := Options[o]
+		switch {
+		case !ok:
+			p.data = append(p.data, o)
+		case def.Propagation:
+			p.propagation = append(p.propagation, def.Flag)
+		case def.Attr != 0 && def.AttrClear:
+			p.attrClr |= def.Attr
+		case def.Attr != 0:
+			p.attrSet |= def.Attr
+		case def.Clear:
+			p.flags &^= def.Flag
+		default:
+			p.flags |= def.Flag
+		}
+	}
+	return p
+}
+
+// MountAll performs the spec's mounts inside the rootfs, in order, then sets
+// up /dev (default devices, linux.devices, the standard links).
+func MountAll(c *Config) error {
+	r, err := openRoot(c.Rootfs)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	devIsMounted := false
+	for _, m := range c.Spec.Mounts {
+		if err := mountOne(c, r, m); err != nil {
+			return err
+		}
+		if filepath.Clean(m.Destination) == "/dev" {
+			devIsMounted = true
+		}
+	}
+	return setupDev(c, r, devIsMounted)
+}
+
+func mountOne(c *Config, r *root, m specs.Mount) error {
+	p := parseOptions(m.Options)
+	typ := m.Type
+	if p.flags&unix.MS_BIND != 0 {
+		typ = "bind"
+	}
+	fail := func(step string, err error) error {
+		if step != "" {
+			return fmt.Errorf("mount %s on %s: %s: %w", m.Source, m.Destination, step, err)
+		}
+		return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
+	}
+	switch typ {
+	case "bind":
+		src := m.Source
+		if !filepath.IsAbs(src) {
+			// A relative source is relative to the bundle, which is the
+			// working directory rt started rt-init in.
+			abs, err := filepath.Abs(src)
+			if err != nil {
+				return fail("", err)
+			}
+			src = abs
+		}
+		if _, err := os.Stat(src); err != nil {
+			return fail("source", err)
+		}
+		var dst *os.File
+		var err error
+		if isDir(src) {
+			dst, err = r.dir(m.Destination)
+		} else {
+			dst, err = r.file(m.Destination)
+		}
+		if err != nil {
+			return fail("", err)
+		}
+		defer dst.Close()
+		if err := unix.Mount(src, fdPath(dst), "", p.flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
+			return fail("", err)
+		}
+		mnt, err := r.reopen(m.Destination)
+		if err != nil {
+			return fail("", err)
+		}
+		defer mnt.Close()
+		// The bind itself ignores every other flag; they need a remount.
+		if rest := p.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
+			if err := remountBind(fdPath(mnt), rest); err != nil {
+				return fail("remount", err)
+			}
+		}
+		return finishMount(fdPath(mnt), p, fail)
+	case "cgroup", "cgroup2":
+		return mountCgroup(c, r, m, p)
+	default:
+		dst, err := r.dir(m.Destination)
+		if err != nil {
+			return fail("", err)
+		}
+		defer dst.Close()
+		data := strings.Join(p.data, ",")
+		if err := unix.Mount(m.Source, fdPath(dst), typ, p.flags, data); err != nil {
+			if errors.Is(err, unix.EPERM) && typ == "sysfs" && c.UserNS {
+				return fail("", fmt.Errorf("%w (sysfs needs a network namespace owned by the container's user namespace; bind /sys instead)", err))
+			}
+			return fail("", err)
+		}
+		if len(p.propagation) == 0 && p.attrSet == 0 && p.attrClr == 0 {
+			return nil
+		}
+		mnt, err := r.reopen(m.Destination)
+		if err != nil {
+			return fail("", err)
+		}
+		defer mnt.Close()
+		return finishMount(fdPath(mnt), p, fail)
+	}
+}
+
+// remountBind applies flags to a bind mount, keeping the flags the mount
+// already has that the caller cannot clear (a locked nodev from a user
+// namespace, say).
+func remountBind(target string, flags uintptr) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(target, &st); err == nil {
+		flags |= statfsToMountFlags(st.Flags)
+	}
+	return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
+}
+
+func statfsToMountFlags(f int64) uintptr {
+	var out uintptr
+	for st, ms := range map[int64]uintptr{
+		unix.ST_RDONLY: unix.MS_RDONLY, unix.ST_NOSUID: unix.MS_NOSUID, unix.ST_NODEV: unix.MS_NODEV,
+		unix.ST_NOEXEC: unix.MS_NOEXEC, unix.ST_NOATIME: unix.MS_NOATIME, unix.ST_NODIRATIME: unix.MS_NODIRATIME,
+		unix.ST_RELATIME: unix.MS_RELATIME,
+	} {
+		if f&st != 0 {
+			out |= ms
+		}
+	}
+	return out
+}
+
+// finishMount applies propagation and recursive attributes.
+func finishMount(target string, p parsedOptions, fail func(string, error) error) error {
+	for _, fl := range p.propagation {
+		if err := unix.Mount("", target, "", fl, ""); err != nil {
+			return fail("set propagation", err)
+		}
+	}
+	if p.attrSet != 0 || p.attrClr != 0 {
+		attr := &unix.MountAttr{Attr_set: p.attrSet, Attr_clr: p.attrClr}
+		if p.attrClr&unix.MOUNT_ATTR__ATIME != 0 || p.attrSet&unix.MOUNT_ATTR__ATIME != 0 {
+			attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
+		}
+		if err := unix.MountSetattr(-1, target, unix.AT_RECURSIVE, attr); err != nil {
+			return fail("mount_setattr", err)
+		}
+	}
+	return nil
+}
+
+// mountCgroup mounts the cgroup hierarchies at m.Destination. With a cgroup
+// namespace each hierarchy is mounted fresh and shows the container's cgroup
+// as its root; without one the container's own cgroup dirs are bound from
+// the host, so the container still sees only itself. On a v1 (or hybrid)
+// host, Destination becomes a tmpfs holding one dir per hierarchy, as
+// /sys/fs/cgroup looks on the host.
+func mountCgroup(c *Config, r *root, m specs.Mount, p parsedOptions) error {
+	fail := func(step string, err error) error {
+		return fmt.Errorf("mount cgroup on %s: %s: %w", m.Destination, step, err)
+	}
+	hier, err := hostHierarchies()
+	if err != nil {
+		return fail("find hierarchies", err)
+	}
+	dst, err := r.dir(m.Destination)
+	if err != nil {
+		return fail("mkdir", err)
+	}
+	defer dst.Close()
+	ro := p.flags&unix.MS_RDONLY != 0
+	flags := p.flags &^ unix.MS_RDONLY
+	if len(hier) == 1 && hier[0].v2 && hier[0].mountpoint == "/sys/fs/cgroup" {
+		return mountHierarchy(c, r, m.Destination, hier[0], flags, ro, fail)
+	}
+	if err := unix.Mount("tmpfs", fdPath(dst), "tmpfs", flags, "mode=755"); err != nil {
+		return fail("tmpfs", err)
+	}
+	// dst is the directory under the new tmpfs; its root is reached anew.
+	dst.Close()
+	if dst, err = r.reopen(m.Destination); err != nil {
+		return fail("reopen", err)
+	}
+	for _, h := range hier {
+		rel := strings.TrimPrefix(h.mountpoint, "/sys/fs/cgroup/")
+		if err := mountHierarchy(c, r, filepath.Join(m.Destination, rel), h, flags, ro, fail); err != nil {
+			return err
+		}
+	}
+	if ro {
+		if err := remountBind(fdPath(dst), flags|unix.MS_RDONLY); err != nil {
+			return fail("remount tmpfs read-only", err)
+		}
+	}
+	return nil
+}
+
+func mountHierarchy(c *Config, r *root, dest string, h hierarchy, flags uintptr, ro bool, fail func(string, error) error) error {
+	if ro {
+		flags |= unix.MS_RDONLY
+	}
+	dst, err := r.dir(dest)
+	if err != nil {
+		return fail("mkdir", err)
+	}
+	defer dst.Close()
+	target := fdPath(dst)
+	if c.CgroupNS {
+		typ, data := "cgroup", h.options
+		if h.v2 {
+			typ, data = "cgroup2", ""
+		}
+		if err := unix.Mount("cgroup", target, typ, flags, data); err != nil {
+			return fail("mount "+h.mountpoint, err)
+		}
+		return nil
+	}
+	key := h.options
+	if h.v2 {
+		key = ""
+	}
+	// Paths are keyed by controller; a co-mounted hierarchy is found under
+	// any of its names.
+	key, _, _ = strings.Cut(key, ",")
+	src, ok := c.CgroupPaths[key]
+	if !ok {
+		src = h.mountpoint
+	}
+	if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fail("bind "+src, err)
+	}
+	// target names the directory under the bind; remount through the
+	// mount itself.
+	mnt, err := r.reopen(dest)
+	if err != nil {
+		return fail("reopen", err)
+	}
+	defer mnt.Close()
+	if err := remountBind(fdPath(mnt), flags|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+		return fail("remount "+src, err)
+	}
+	return nil
+}
+
+// hierarchy is one cgroup mount of the host.
+type hierarchy struct {
+	mountpoint string
+	// options are the v1 controllers as mount options ("memory",
+	// "name=systemd"); empty for cgroup2.
+	options string
+	v2      bool
+}
+
+// hostHierarchies lists the cgroup mounts under /sys/fs/cgroup as rt-init
+// sees them before pivot_root (the host's, copied into its namespace).
+func hostHierarchies() ([]hierarchy, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var out []hierarchy
+	for _, line := range strings.Split(string(data), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if len(f) < 5 || len(g) < 3 || !strings.HasPrefix(f[4], "/sys/fs/cgroup") {
+			continue
+		}
+		switch g[0] {
+		case "cgroup2":
+			out = append(out, hierarchy{mountpoint: f[4], v2: true})
+		case "cgroup":
+			var ctrl []string
+			for _, o := range strings.Split(g[2], ",") {
+				switch o {
+				case "rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime", "clone_children", "xattr":
+					continue
+				}
+				if strings.HasPrefix(o, "release_agent=") {
+					continue
+				}
+				ctrl = append(ctrl, o)
+			}
+			out = append(out, hierarchy{mountpoint: f[4], options: strings.Join(ctrl, ",")})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,207 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Config is what the rootfs setup needs from the container's configuration.
+type Config struct {
+	// Rootfs is the absolute path of the root filesystem.
+	Rootfs string
+	Spec   *specs.Spec
+	// NoPivot uses MS_MOVE and chroot instead of pivot_root (for rootfs on
+	// ramfs, where pivot_root is not possible).
+	NoPivot bool
+	// UserNS: the container has its own user namespace, where mknod is not
+	// allowed; devices are bound from the host.
+	UserNS bool
+	// CgroupNS: the container has its own cgroup namespace, so cgroup
+	// mounts show its own cgroup as their root.
+	CgroupNS bool
+	// CgroupPaths are the container's cgroup dirs on the host by hierarchy
+	// ("" is cgroup2), bound into cgroup mounts when there is no cgroup ns.
+	CgroupPaths map[string]string
+}
+
+// Prepare makes the mount namespace private to the container (as
+// linux.rootfsPropagation asks, default rslave) and turns the rootfs into a
+// mount point of its own, which pivot_root needs.
+func Prepare(c *Config) error {
+	flag := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if p := c.Spec.Linux.RootfsPropagation; p != "" {
+		o, ok := Options[p]
+		if !ok || !o.Propagation {
+			return fmt.Errorf("linux.rootfsPropagation %q: not a propagation mode", p)
+		}
+		flag = o.Flag
+	}
+	if err := unix.Mount("", "/", "", flag, ""); err != nil {
+		return fmt.Errorf("make / %s: %w", propagationName(flag), err)
+	}
+	// pivot_root refuses a new root whose parent mount is shared.
+	if err := makeParentPrivate(c.Rootfs); err != nil {
+		return err
+	}
+	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs %s onto itself: %w", c.Rootfs, err)
+	}
+	return nil
+}
+
+func propagationName(flag uintptr) string {
+	for n, o := range Options {
+		if o.Propagation && o.Flag == flag {
+			return n
+		}
+	}
+	return "0x" + strconv.FormatUint(uint64(flag), 16)
+}
+
+// makeParentPrivate makes the mount holding path private if it is shared.
+func makeParentPrivate(path string) error {
+	mnt, shared, err := mountOf(path)
+	if err != nil {
+		return err
+	}
+	if !shared {
+		return nil
+	}
+	if err := unix.Mount("", mnt, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s private: %w", mnt, err)
+	}
+	return nil
+}
+
+// mountOf finds the mount point holding path and whether it is shared.
+func mountOf(path string) (string, bool, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", false, err
+	}
+	best, shared := "", false
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 7 {
+			continue
+		}
+		mp := unescapeMountinfo(f[4])
+		if (path == mp || strings.HasPrefix(path, strings.TrimSuffix(mp, "/")+"/")) && len(mp) >= len(best) {
+			best, shared = mp, false
+			for _, opt := range f[6:] {
+				if opt == "-" {
+					break
+				}
+				if strings.HasPrefix(opt, "shared:") {
+					shared = true
+				}
+			}
+		}
+	}
+	if best == "" {
+		return "", false, fmt.Errorf("no mount holds %s", path)
+	}
+	return best, shared, nil
+}
+
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// root is an open handle on the rootfs through which every destination is
+// resolved: pathrs-lite walks paths with RESOLVE_IN_ROOT semantics, so a
+// symlink or ".." in the rootfs can never lead outside it.
+type root struct {
+	path string
+	f    *os.File
+}
+
+func openRoot(path string) (*root, error) {
+	f, err := os.OpenFile(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rootfs: %w", err)
+	}
+	return &root{path: path, f: f}, nil
+}
+
+func (r *root) close() { r.f.Close() }
+
+// dir returns an O_PATH handle of the directory dest inside the root,
+// creating missing components.
+func (r *root) dir(dest string) (*os.File, error) {
+	h, err := pathrs.MkdirAllHandle(r.f, dest, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("mkdir %s in rootfs: %w", dest, err)
+	}
+	return h, nil
+}
+
+// file returns an O_PATH handle of the file dest inside the root, creating
+// it (and its parent directories) when missing.
+func (r *root) file(dest string) (*os.File, error) {
+	if h, err := pathrs.OpenatInRoot(r.f, dest); err == nil {
+		return h, nil
+	}
+	parent, err := r.dir(filepath.Dir(filepath.Clean("/" + dest)))
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_WRONLY, 0o644)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("create %s in rootfs: %w", dest, err)
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	h, err := pathrs.OpenatInRoot(r.f, dest)
+	if err != nil {
+		return nil, fmt.Errorf("open %s in rootfs: %w", dest, err)
+	}
+	return h, nil
+}
+
+// reopen returns a handle of dest after something was mounted on it: a
+// handle opened before the mount names the directory underneath.
+func (r *root) reopen(dest string) (*os.File, error) {
+	h, err := pathrs.OpenatInRoot(r.f, dest)
+	if err != nil {
+		return nil, fmt.Errorf("open %s in rootfs after mount: %w", dest, err)
+	}
+	return h, nil
+}
+
+// fdPath names an open handle for mount(2) and friends.
+func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+
+// isDir reports whether the host path src is a directory (following
+// symlinks, as a bind mount does).
+func isDir(src string) bool {
+	st, err := os.Stat(src)
+	return err == nil && st.IsDir()
+}
+
+var errNotExist = fs.ErrNotExist

@@ -1,0 +1,373 @@
+package runtime
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/console"
+	"github.com/rtkit/rt/pkg/hooks"
+	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/spec"
+	"github.com/rtkit/rt/pkg/store"
+)
+
+// created is a container whose create succeeded, with what run needs next.
+type created struct {
+	st  *store.State
+	pid int
+	// pty is the terminal master when rt relays it itself (foreground run
+	// without a console socket).
+	pty *os.File
+}
+
+// Create implements api.ContainerOperations.
+func (r *Runtime) Create(ctx context.Context, id string, opts api.CreateOpts) error {
+	c, err := r.create(ctx, id, opts, false)
+	if err != nil {
+		return err
+	}
+	if c.pty != nil {
+		c.pty.Close()
+	}
+	return nil
+}
+
+// create runs the whole create sequence. relayTerminal says the caller
+// relays a terminal itself (foreground run); otherwise a terminal needs a
+// console socket. On failure nothing is left: no process, cgroup or state.
+func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, relayTerminal bool) (_ *created, retErr error) {
+	if err := api.ValidateID(id); err != nil {
+		return nil, err
+	}
+	bundle := opts.Bundle
+	if bundle == "" {
+		bundle = "."
+	}
+	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	s := opts.Spec
+	if s == nil {
+		if s, err = spec.Load(bundle); err != nil {
+			return nil, err
+		}
+	} else if err := spec.Validate(s); err != nil {
+		return nil, err
+	}
+	rootfs := s.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return nil, fmt.Errorf("rootfs %s: %w", rootfs, err)
+	}
+	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+		return nil, fmt.Errorf("rootfs: %w", err)
+	}
+	if s.Process.Terminal && opts.ConsoleSocket == "" && !relayTerminal {
+		return nil, fmt.Errorf("process.terminal is true: --console-socket is required (or run in the foreground)")
+	}
+	if !s.Process.Terminal && opts.ConsoleSocket != "" {
+		return nil, fmt.Errorf("--console-socket given but process.terminal is false")
+	}
+	initPath, err := r.initPath()
+	if err != nil {
+		return nil, err
+	}
+
+	h, err := r.store.Create(id)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	st := &store.State{
+		ID: id, OCIVersion: s.Version, Bundle: bundle, Rootfs: rootfs,
+		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: s,
+	}
+	var cg cgroups.Manager
+	var initCmd *exec.Cmd
+	defer func() {
+		if retErr != nil {
+			r.destroyPartial(h, st, cg, initCmd)
+		}
+	}()
+	cgPath := ""
+	if s.Linux != nil {
+		cgPath = s.Linux.CgroupsPath
+	}
+	if cg, err = cgroups.New(cgPath, id); err != nil {
+		return nil, err
+	}
+	// Recorded before anything exists, so that a create killed at any
+	// point leaves what delete --force needs to find and remove it all.
+	st.CgroupPaths = cg.Paths()
+	if err := h.Save(st); err != nil {
+		return nil, err
+	}
+	if err := unix.Mkfifo(h.Path(ExecFifo), 0o600); err != nil {
+		return nil, fmt.Errorf("make exec fifo: %w", err)
+	}
+	fifo, err := os.OpenFile(h.Path(ExecFifo), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifo.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	sock, childSock := os.NewFile(uintptr(fds[0]), "init"), os.NewFile(uintptr(fds[1]), "init")
+	defer sock.Close()
+	bin, err := sealedInit(initPath)
+	if err != nil {
+		childSock.Close()
+		return nil, err
+	}
+	defer bin.Close()
+
+	initCmd = &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(bin.Fd())),
+		Args:       []string{"rt-init"},
+		Env:        []string{initproto.EnvInitFD + "=" + strconv.Itoa(initproto.FdInit)},
+		Dir:        bundle,
+		ExtraFiles: []*os.File{childSock, fifo},
+	}
+	initCmd.Stdin, initCmd.Stdout, initCmd.Stderr = stdioFile(opts.Stdin, os.Stdin), stdioFile(opts.Stdout, os.Stdout), stdioFile(opts.Stderr, os.Stderr)
+	for i := 0; i < opts.PreserveFDs; i++ {
+		initCmd.ExtraFiles = append(initCmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	plan := planNamespaces(s)
+	err = initCmd.Start()
+	childSock.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start rt-init %s: %w", initPath, err)
+	}
+	stage0 := initCmd.Process.Pid
+	// The C stage waits for the namespace message, so the cgroups are
+	// joined before it forks the init, which inherits them and, with a new
+	// cgroup namespace, sees its own cgroup as the root.
+	if err := cg.Apply(stage0); err != nil {
+		return nil, err
+	}
+	if err := initproto.Write(sock, initproto.MsgNamespaces, plan.msg.Encode()); err != nil {
+		return nil, r.initFailed(sock, initCmd, "send namespaces", err)
+	}
+	pidMsg, err := initproto.Read(sock, initproto.MsgPid)
+	if err != nil {
+		return nil, r.initFailed(sock, initCmd, "namespaces", err)
+	}
+	if err := initCmd.Wait(); err != nil {
+		return nil, fmt.Errorf("namespaces: rt-init stage 0: %w", err)
+	}
+	initCmd = nil
+	if len(pidMsg) != 4 {
+		return nil, fmt.Errorf("namespaces: bad pid message (%d bytes)", len(pidMsg))
+	}
+	pid := int(int32(binary.NativeEndian.Uint32(pidMsg)))
+	st.InitPid = pid
+	if st.InitStartTime, err = procStartTime(pid); err != nil {
+		return nil, fmt.Errorf("container init %d: %w", pid, err)
+	}
+	if err := h.Save(st); err != nil {
+		return nil, err
+	}
+	if plan.newUser {
+		if err := writeIDMaps(pid, s.Linux); err != nil {
+			return nil, err
+		}
+	}
+	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(plan.newUser)); err != nil {
+		return nil, r.waitInitError(sock, "start init", err)
+	}
+	state := specs.State{Version: s.Version, ID: id, Status: specs.StateCreating, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
+	cfg, err := json.Marshal(&initproto.InitConfig{
+		ID: id, Spec: s, Bundle: bundle, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
+		PreserveFDs: opts.PreserveFDs, NewNetNS: plan.newNet, NewUserNS: plan.newUser, CgroupNS: plan.newCgroup,
+		CgroupPaths: st.CgroupPaths, State: state,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
+		return nil, r.waitInitError(sock, "send config", err)
+	}
+	if _, err := initproto.Read(sock, initproto.MsgHooks); err != nil {
+		return nil, r.initError(err)
+	}
+	if s.Hooks != nil {
+		if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &state); err != nil {
+			return nil, err
+		}
+		if err := hooks.Run(ctx, "createRuntime", s.Hooks.CreateRuntime, &state); err != nil {
+			return nil, err
+		}
+	}
+	if err := initproto.Write(sock, initproto.MsgHooksDone, nil); err != nil {
+		return nil, r.waitInitError(sock, "sync", err)
+	}
+	c := &created{st: st, pid: pid}
+	if s.Process.Terminal {
+		if _, err := initproto.Read(sock, initproto.MsgPty); err != nil {
+			return nil, r.initError(err)
+		}
+		master, err := console.RecvFd(sock)
+		if err != nil {
+			return nil, fmt.Errorf("terminal: receive pty master: %w", err)
+		}
+		if opts.ConsoleSocket != "" {
+			err := console.SendToSocket(opts.ConsoleSocket, master)
+			master.Close() // the client owns it now; rt keeps no copy
+			if err != nil {
+				return nil, fmt.Errorf("terminal: %w", err)
+			}
+		} else {
+			c.pty = master
+			defer func() {
+				if retErr != nil {
+					master.Close()
+				}
+			}()
+		}
+	}
+	if _, err := initproto.Read(sock, initproto.MsgReady); err != nil {
+		return nil, r.initError(err)
+	}
+	st.Ready = true
+	if err := h.Save(st); err != nil {
+		return nil, err
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, pid); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// stdioFile passes w to the child as is when it is a file (the container
+// then holds rt's own fd, as containerd's shim and conmon expect), and
+// otherwise the default.
+func stdioFile[T any](w T, def *os.File) *os.File {
+	if f, ok := any(w).(*os.File); ok && f != nil {
+		return f
+	}
+	return def
+}
+
+// initError turns what rt-init reported into create's error.
+func (r *Runtime) initError(err error) error {
+	var re *initproto.RemoteError
+	if errors.As(err, &re) {
+		return errors.New(re.Msg)
+	}
+	if errors.Is(err, initproto.ErrClosed) {
+		return errors.New("container init exited before it was set up")
+	}
+	return fmt.Errorf("container init: %w", err)
+}
+
+// initFailed reports a failure of the C stage, preferring its own message.
+func (r *Runtime) initFailed(sock *os.File, cmd *exec.Cmd, step string, err error) error {
+	var re *initproto.RemoteError
+	if errors.As(err, &re) {
+		return errors.New(re.Msg)
+	}
+	if errors.Is(err, initproto.ErrClosed) {
+		werr := cmd.Wait()
+		return fmt.Errorf("%s: rt-init exited without a word (%v): is %s an rt-init of this build?", step, werr, cmd.Path)
+	}
+	return fmt.Errorf("%s: %w", step, err)
+}
+
+// waitInitError is for a failed write to init: init probably died and
+// said why first.
+func (r *Runtime) waitInitError(sock *os.File, step string, err error) error {
+	sock.SetReadDeadline(time.Now().Add(time.Second))
+	if _, rerr := initproto.Read(sock, 0); rerr != nil {
+		var re *initproto.RemoteError
+		if errors.As(rerr, &re) {
+			return errors.New(re.Msg)
+		}
+	}
+	return fmt.Errorf("%s: %w", step, err)
+}
+
+// writeIDMaps writes the user namespace's uid and gid maps for pid.
+func writeIDMaps(pid int, l *specs.Linux) error {
+	format := func(m []specs.LinuxIDMapping) []byte {
+		var b strings.Builder
+		for _, e := range m {
+			fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
+		}
+		return []byte(b.String())
+	}
+	if os.Geteuid() != 0 {
+		// An unprivileged writer may only map itself, and only after
+		// giving up setgroups.
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
+			return fmt.Errorf("user namespace: write setgroups: %w", err)
+		}
+	}
+	if len(l.UIDMappings) > 0 {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(l.UIDMappings), 0); err != nil {
+			return fmt.Errorf("user namespace: write uid_map %v: %w", l.UIDMappings, err)
+		}
+	}
+	if len(l.GIDMappings) > 0 {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(l.GIDMappings), 0); err != nil {
+			return fmt.Errorf("user namespace: write gid_map %v: %w", l.GIDMappings, err)
+		}
+	}
+	return nil
+}
+
+// writePidFile writes pid in decimal with no newline, atomically, as
+// containerd and conmon read it.
+func writePidFile(path string, pid int) error {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return nil
+}
+
+// destroyPartial undoes a failed create: kill what was started, remove the
+// cgroups and the state dir.
+func (r *Runtime) destroyPartial(h *store.Handle, st *store.State, cg cgroups.Manager, stage0 *exec.Cmd) {
+	if stage0 != nil && stage0.Process != nil {
+		stage0.Process.Kill()
+		stage0.Wait()
+	}
+	if err := r.destroy(st, cg); err != nil {
+		r.log.Warn("cleanup after failed create", "id", st.ID, "error", err)
+	}
+	if err := h.Remove(); err != nil {
+		r.log.Warn("cleanup after failed create", "id", st.ID, "error", err)
+	}
+}

@@ -1,0 +1,233 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/hooks"
+	"github.com/rtkit/rt/pkg/store"
+)
+
+// Start implements api.ContainerOperations.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	h, err := r.store.Open(id)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	st, err := h.Load()
+	if err != nil {
+		return err
+	}
+	return r.start(ctx, h, st)
+}
+
+func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) error {
+	switch s := r.status(st); s {
+	case api.StatusCreated:
+	case api.StatusStopped:
+		return fmt.Errorf("cannot start container %q: it has stopped", st.ID)
+	default:
+		return fmt.Errorf("cannot start container %q: it is %s, not created", st.ID, s)
+	}
+	if err := releaseFifo(h.Path(ExecFifo), st); err != nil {
+		return fmt.Errorf("start container %q: %w", st.ID, err)
+	}
+	if err := os.Remove(h.Path(ExecFifo)); err != nil {
+		return fmt.Errorf("start container %q: %w", st.ID, err)
+	}
+	if s := st.Spec; s != nil && s.Hooks != nil && len(s.Hooks.Poststart) > 0 {
+		state := r.ociState(st, specs.StateRunning)
+		if err := hooks.Run(ctx, "poststart", s.Hooks.Poststart, &state); err != nil {
+			// The process runs already; the spec says to warn.
+			r.log.Warn("poststart hook failed", "id", st.ID, "error", err)
+		}
+	}
+	return nil
+}
+
+// releaseFifo opens the exec fifo for reading, which lets the init's
+// blocked open for writing through, and reads the byte it writes. The open
+// is non-blocking so that an init that died cannot hang start forever.
+func releaseFifo(path string, st *store.State) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 1)
+	for {
+		n, err := unix.Read(fd, buf)
+		if n == 1 {
+			return nil
+		}
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			return fmt.Errorf("read exec fifo: %w", err)
+		}
+		if !alive(st.InitPid, st.InitStartTime) {
+			return errors.New("container init exited before start")
+		}
+		// EOF (no writer yet) or EAGAIN (writer, no byte yet): wait for it.
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(pfd, 10); err != nil && err != unix.EINTR {
+			return fmt.Errorf("poll exec fifo: %w", err)
+		}
+		if pfd[0].Revents&unix.POLLHUP != 0 && pfd[0].Revents&unix.POLLIN == 0 {
+			// A writer came and went without writing: init failed.
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// ociState is the state hooks receive.
+func (r *Runtime) ociState(st *store.State, status specs.ContainerState) specs.State {
+	return specs.State{Version: st.OCIVersion, ID: st.ID, Status: status, Pid: st.InitPid, Bundle: st.Bundle, Annotations: st.Annotations}
+}
+
+// Kill implements api.ContainerOperations.
+func (r *Runtime) Kill(_ context.Context, id string, sig api.Signal, opts api.KillOpts) error {
+	st, err := r.store.Read(id)
+	if err != nil {
+		return err
+	}
+	if opts.All {
+		n, err := signalCgroup(cgroups.Load(st.CgroupPaths), unix.Signal(sig))
+		if err != nil {
+			return err
+		}
+		if n > 0 || r.status(st) == api.StatusStopped {
+			return nil
+		}
+	}
+	if r.status(st) == api.StatusStopped {
+		return api.NewContainerError(id, api.ErrNotRunning)
+	}
+	return signalInit(st, unix.Signal(sig))
+}
+
+// signalInit signals the container's init through a pidfd checked against
+// the recorded start time, so a recycled pid is never signalled.
+func signalInit(st *store.State, sig unix.Signal) error {
+	pidfd, err := unix.PidfdOpen(st.InitPid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return api.NewContainerError(st.ID, api.ErrNotRunning)
+		}
+		return fmt.Errorf("pidfd_open %d: %w", st.InitPid, err)
+	}
+	defer unix.Close(pidfd)
+	if !alive(st.InitPid, st.InitStartTime) {
+		return api.NewContainerError(st.ID, api.ErrNotRunning)
+	}
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return api.NewContainerError(st.ID, api.ErrNotRunning)
+		}
+		return fmt.Errorf("signal %d to container %q: %w", sig, st.ID, err)
+	}
+	return nil
+}
+
+// signalCgroup signals every process in the container's cgroup and returns
+// how many it reached.
+func signalCgroup(cg cgroups.Manager, sig unix.Signal) (int, error) {
+	pids, err := cg.Pids()
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, cgroups.ErrNoCgroup) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	n := 0
+	for _, p := range pids {
+		if err := unix.Kill(p, sig); err == nil {
+			n++
+		} else if !errors.Is(err, unix.ESRCH) {
+			return n, fmt.Errorf("signal %d to pid %d: %w", sig, p, err)
+		}
+	}
+	return n, nil
+}
+
+// Delete implements api.ContainerOperations.
+func (r *Runtime) Delete(ctx context.Context, id string, opts api.DeleteOpts) error {
+	h, err := r.store.Open(id)
+	if err != nil {
+		if opts.Force && errors.Is(err, api.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer h.Close()
+	st, err := h.Load()
+	if err != nil {
+		if !opts.Force {
+			return err
+		}
+		// A corrupt state file must not make a container undeletable.
+		st = &store.State{ID: id}
+	}
+	if s := r.status(st); s != api.StatusStopped && !opts.Force {
+		return fmt.Errorf("cannot delete container %q that is %s: stop it first or use --force", id, s)
+	}
+	return r.remove(ctx, h, st)
+}
+
+// remove kills whatever is left of the container, runs poststop hooks,
+// removes its cgroups and its state.
+func (r *Runtime) remove(ctx context.Context, h *store.Handle, st *store.State) error {
+	if err := r.destroy(st, cgroups.Load(st.CgroupPaths)); err != nil {
+		return err
+	}
+	if s := st.Spec; s != nil && s.Hooks != nil && len(s.Hooks.Poststop) > 0 && st.Ready {
+		state := r.ociState(st, specs.StateStopped)
+		if err := hooks.RunAll(ctx, "poststop", s.Hooks.Poststop, &state); err != nil {
+			r.log.Warn("poststop hook failed", "id", st.ID, "error", err)
+		}
+	}
+	return h.Remove()
+}
+
+// destroy kills every process of the container and removes its cgroups.
+func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
+	if alive(st.InitPid, st.InitStartTime) {
+		if err := signalInit(st, unix.SIGKILL); err != nil && !errors.Is(err, api.ErrNotRunning) {
+			return err
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := signalCgroup(cg, unix.SIGKILL)
+		if err != nil {
+			return err
+		}
+		if n == 0 && !alive(st.InitPid, st.InitStartTime) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("container %q: processes still alive 5s after SIGKILL", st.ID)
+		}
+		reapIfChild(st.InitPid)
+		time.Sleep(time.Millisecond)
+	}
+	return cg.Destroy()
+}
+
+// reapIfChild collects pid's exit status when rt is its parent (a run in
+// the foreground), so that it does not linger as a zombie.
+func reapIfChild(pid int) {
+	if pid <= 0 {
+		return
+	}
+	var ws syscall.WaitStatus
+	unix.Wait4(pid, (*unix.WaitStatus)(&ws), unix.WNOHANG, nil)
+}

@@ -1,0 +1,120 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/console"
+)
+
+// Run implements api.ContainerOperations: create, start, and in the
+// foreground relay signals (and a terminal), wait for the init and return
+// its status; then delete unless opts.Keep.
+func (r *Runtime) Run(ctx context.Context, id string, opts api.CreateOpts) (*api.Result, error) {
+	if !opts.Detach && !opts.NoSubreaper {
+		// The init is rt's child already (CLONE_PARENT); as a subreaper rt
+		// also collects the processes it leaves behind.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("set child subreaper: %w", err)
+		}
+	}
+	// Signals that arrive while the container is being set up are held
+	// and forwarded once it runs.
+	sigs := make(chan os.Signal, 64)
+	if !opts.Detach {
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+	}
+	c, err := r.create(ctx, id, opts, !opts.Detach)
+	if err != nil {
+		return nil, err
+	}
+	h, err := r.store.Open(id)
+	if err != nil {
+		return nil, err
+	}
+	err = r.start(ctx, h, c.st)
+	h.Close()
+	if err != nil {
+		if c.pty != nil {
+			c.pty.Close()
+		}
+		r.Delete(ctx, id, api.DeleteOpts{Force: true})
+		return nil, err
+	}
+	if opts.Detach {
+		return &api.Result{}, nil
+	}
+
+	relayDone := make(chan error, 1)
+	if c.pty != nil {
+		go func() { relayDone <- console.Relay(c.pty, os.Stdin, os.Stdout) }()
+	} else {
+		relayDone <- nil
+	}
+	status := r.wait(c.pid, sigs)
+	if err := <-relayDone; err != nil {
+		r.log.Warn("terminal relay", "id", id, "error", err)
+	}
+	if c.pty != nil {
+		c.pty.Close()
+	}
+	if !opts.Keep {
+		if err := r.Delete(ctx, id, api.DeleteOpts{Force: true}); err != nil {
+			return &api.Result{Status: status}, err
+		}
+	}
+	return &api.Result{Status: status}, nil
+}
+
+// wait forwards signals to pid until it exits and returns its status as a
+// shell reports it: the exit code, or 128+N when signal N killed it. Other
+// children (orphans reparented to rt as subreaper) are reaped on the way.
+func (r *Runtime) wait(pid int, sigs chan os.Signal) int {
+	exited := make(chan int, 1)
+	go func() {
+		for {
+			var ws unix.WaitStatus
+			wpid, err := unix.Wait4(-1, &ws, 0, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				exited <- 255
+				return
+			}
+			if wpid != pid {
+				continue
+			}
+			switch {
+			case ws.Exited():
+				exited <- ws.ExitStatus()
+			case ws.Signaled():
+				exited <- 128 + int(ws.Signal())
+			default:
+				continue
+			}
+			return
+		}
+	}()
+	for {
+		select {
+		case status := <-exited:
+			return status
+		case s := <-sigs:
+			sig, ok := s.(unix.Signal)
+			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE {
+				continue
+			}
+			if sig == unix.SIGWINCH {
+				continue // the terminal relay resizes the pty itself
+			}
+			unix.Kill(pid, sig)
+		}
+	}
+}
