@@ -45,14 +45,25 @@ func main() {
 	}
 	sock := os.NewFile(initproto.FdInit, "init")
 	if err := start(sock); err != nil {
-		// rt turns this into the error of create; if rt is gone (after
-		// start), stderr is the only place left.
-		if werr := initproto.Write(sock, initproto.MsgError, []byte(err.Error())); werr != nil {
+		switch {
+		case errors.Is(err, initproto.ErrClosed):
+			// rt went away (it failed, or was killed): it reports, or
+			// delete --force cleans up; nothing to add.
+		case errors.Is(err, errAfterReady):
+			// create has returned: stderr is the only place left.
 			fmt.Fprintln(os.Stderr, "rt-init:", err)
+		default:
+			// rt turns this into the error of create.
+			if werr := initproto.Write(sock, initproto.MsgError, []byte(err.Error())); werr != nil {
+				fmt.Fprintln(os.Stderr, "rt-init:", err)
+			}
 		}
 		os.Exit(127)
 	}
 }
+
+// errAfterReady marks failures after create returned.
+var errAfterReady = errors.New("after create")
 
 // step names the stage an error came from, so that rt can report
 // `create: rootfs: mount proc on /proc: …`.
@@ -94,8 +105,11 @@ func start(sock *os.File) error {
 		return step("sync", err)
 	}
 	ctx := context.Background()
+	// Hooks run in the container's namespaces get the pid as the container
+	// sees it.
+	cfg.State.Pid = os.Getpid()
 	if s.Hooks != nil && len(s.Hooks.CreateContainer) > 0 {
-		cfg.State.Status = "created"
+		cfg.State.Status = "creating"
 		if err := hooks.Run(ctx, "createContainer", s.Hooks.CreateContainer, &cfg.State); err != nil {
 			return err
 		}
@@ -103,10 +117,16 @@ func start(sock *os.File) error {
 	if err := step("rootfs", rootfs.PivotRoot(rc)); err != nil {
 		return err
 	}
-	if err := step("rootfs", rootfs.Finish(rc)); err != nil {
+	// Before Finish: sysctls are written through /proc/sys, which the
+	// default readonlyPaths make read-only, and a missing cwd is created,
+	// which a read-only root would forbid.
+	if err := setupSystem(&cfg); err != nil {
 		return err
 	}
-	if err := setupSystem(&cfg); err != nil {
+	if err := os.MkdirAll(proc.Cwd, 0o755); err != nil {
+		return fmt.Errorf("process: create cwd %q: %w", proc.Cwd, err)
+	}
+	if err := step("rootfs", rootfs.Finish(rc)); err != nil {
 		return err
 	}
 	if err := step("process", process.SetRlimits(proc)); err != nil {
@@ -137,6 +157,19 @@ func start(sock *os.File) error {
 	// Created. `rt start` opens the fifo for reading; until then this open
 	// blocks. The fifo's host path is gone after pivot_root: it is reopened
 	// through the O_PATH fd rt passed.
+	if err := waitStart(ctx, &cfg, path); err != nil {
+		return fmt.Errorf("%w: %w", errAfterReady, err)
+	}
+	return nil
+}
+
+// waitStart blocks until `rt start`, then runs startContainer hooks and
+// becomes the container's program.
+func waitStart(ctx context.Context, cfg *initproto.InitConfig, path string) error {
+	s, proc := cfg.Spec, cfg.Spec.Process
+	// The write end stays open (close-on-exec) until execve: start reads
+	// until end of file, so its poststart hooks run once the program has
+	// replaced rt-init.
 	fifo, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", initproto.FdFifo), os.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return step("open exec fifo", err)
@@ -144,7 +177,6 @@ func start(sock *os.File) error {
 	if _, err := fifo.Write([]byte{0}); err != nil {
 		return step("write exec fifo", err)
 	}
-	fifo.Close()
 	if s.Hooks != nil && len(s.Hooks.StartContainer) > 0 {
 		cfg.State.Status = "created"
 		if err := hooks.Run(ctx, "startContainer", s.Hooks.StartContainer, &cfg.State); err != nil {
@@ -224,7 +256,8 @@ func setupTerminal(sock *os.File, cfg *initproto.InitConfig) error {
 	if err := initproto.Write(sock, initproto.MsgPty, nil); err != nil {
 		return err
 	}
-	if err := console.SendFd(sock, slave, master); err != nil {
+	// runc's payload is the master's name, /dev/ptmx; clients may log it.
+	if err := console.SendFd(sock, master.Name(), master); err != nil {
 		return err
 	}
 	return console.SetupSlave(slave)
@@ -239,8 +272,10 @@ func closeHostFds(preserve int) error {
 }
 
 // movePreservedFds moves the --preserve-fds from FdPreserved… to 3…, where
-// the process expects them (over the socket and fifo, now done with), and
-// leaves nothing else open.
+// the process expects them (over the socket and fifo O_PATH fd, now done
+// with), and leaves nothing else open at exec. The fifo's write end cannot
+// be in the way: fds 0 to FdPreserved+n-1 were all taken when it was
+// opened, so its number is above every target.
 func movePreservedFds(n int) error {
 	for i := 0; i < n; i++ {
 		if err := unix.Dup3(initproto.FdPreserved+i, 3+i, 0); err != nil {

@@ -124,7 +124,7 @@ func checkExecutable(path string) error {
 		return fmt.Errorf("exec: %q: is a directory: %w", path, fs.ErrPermission)
 	}
 	if st.Mode()&0o111 == 0 {
-		return fmt.Errorf("exec: %q: permission denied: %w", path, fs.ErrPermission)
+		return fmt.Errorf("exec: %q: %w", path, fs.ErrPermission)
 	}
 	return nil
 }
@@ -151,21 +151,34 @@ func Chdir(p *specs.Process) error {
 	return nil
 }
 
-// SetLSM asks for the AppArmor profile and SELinux label of process for the
-// next execve. A label the host cannot apply is an error, not ignored.
-func SetLSM(p *specs.Process) error {
+// CheckLSM reports, before anything is set up, a label the host has no LSM
+// for: a label that cannot be applied is an error, never ignored.
+func CheckLSM(p *specs.Process) error {
 	if p.ApparmorProfile != "" {
 		if _, err := os.Stat("/sys/kernel/security/apparmor"); err != nil {
-			return fmt.Errorf("apparmor profile %q: %w", p.ApparmorProfile, ErrLSM)
+			return fmt.Errorf("apparmor profile %q: %w (no /sys/kernel/security/apparmor)", p.ApparmorProfile, ErrLSM)
 		}
+	}
+	if p.SelinuxLabel != "" {
+		if _, err := os.Stat("/sys/fs/selinux/enforce"); err != nil {
+			return fmt.Errorf("selinux label %q: %w (no /sys/fs/selinux)", p.SelinuxLabel, ErrLSM)
+		}
+	}
+	return nil
+}
+
+// SetLSM asks for the AppArmor profile and SELinux label of process for the
+// next execve.
+func SetLSM(p *specs.Process) error {
+	if err := CheckLSM(p); err != nil {
+		return err
+	}
+	if p.ApparmorProfile != "" {
 		if err := writeAttr("apparmor/exec", "exec "+p.ApparmorProfile); err != nil {
 			return fmt.Errorf("apparmor profile %q: %w", p.ApparmorProfile, err)
 		}
 	}
 	if p.SelinuxLabel != "" {
-		if _, err := os.Stat("/sys/fs/selinux/enforce"); err != nil {
-			return fmt.Errorf("selinux label %q: %w", p.SelinuxLabel, ErrLSM)
-		}
 		if err := writeAttr("exec", p.SelinuxLabel); err != nil {
 			return fmt.Errorf("selinux label %q: %w", p.SelinuxLabel, err)
 		}
@@ -231,8 +244,17 @@ func Credentials(p *specs.Process) error {
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear keepcaps: %w", err)
 	}
-	if err := caps.Apply(capability.CAPS | capability.AMBS); err != nil {
+	if err := caps.Apply(capability.CAPS); err != nil {
 		return fmt.Errorf("set capabilities: %w", err)
+	}
+	// An ambient capability can only be raised when it is permitted and
+	// inheritable; runc's own default spec asks for ambient caps without
+	// inheritable ones, and runc raises what it can one by one and goes on,
+	// so specs written for it run here too.
+	for _, n := range want.Ambient {
+		if c, ok := spec.Capability(n); ok {
+			capability.SetAmbient(true, c)
+		}
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -204,7 +204,7 @@ func mountCgroup(c *Config, r *root, m specs.Mount, p parsedOptions) error {
 	if err != nil {
 		return fail("mkdir", err)
 	}
-	defer dst.Close()
+	defer func() { dst.Close() }() // dst is replaced below
 	ro := p.flags&unix.MS_RDONLY != 0
 	flags := p.flags &^ unix.MS_RDONLY
 	if len(hier) == 1 && hier[0].v2 && hier[0].mountpoint == "/sys/fs/cgroup" {

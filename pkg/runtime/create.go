@@ -21,6 +21,7 @@ import (
 	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/hooks"
 	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/process"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -88,6 +89,9 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if !s.Process.Terminal && opts.ConsoleSocket != "" {
 		return nil, fmt.Errorf("--console-socket given but process.terminal is false")
 	}
+	if err := process.CheckLSM(s.Process); err != nil {
+		return nil, err
+	}
 	initPath, err := r.initPath()
 	if err != nil {
 		return nil, err
@@ -125,6 +129,13 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := unix.Mkfifo(h.Path(ExecFifo), 0o600); err != nil {
 		return nil, fmt.Errorf("make exec fifo: %w", err)
 	}
+	// In a user namespace the init is the container's root, some host uid:
+	// the fifo must be its to open.
+	if uid, gid, ok := rootHostIDs(s); ok {
+		if err := os.Chown(h.Path(ExecFifo), uid, gid); err != nil {
+			return nil, fmt.Errorf("chown exec fifo: %w", err)
+		}
+	}
 	fifo, err := os.OpenFile(h.Path(ExecFifo), unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
@@ -151,7 +162,8 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		ExtraFiles: []*os.File{childSock, fifo},
 	}
 	initCmd.Stdin, initCmd.Stdout, initCmd.Stderr = stdioFile(opts.Stdin, os.Stdin), stdioFile(opts.Stdout, os.Stdout), stdioFile(opts.Stderr, os.Stderr)
-	for i := 0; i < opts.PreserveFDs; i++ {
+	extraFDs := listenFDs(s.Process) + opts.PreserveFDs
+	for i := 0; i < extraFDs; i++ {
 		initCmd.ExtraFiles = append(initCmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
 	}
 	plan := planNamespaces(s)
@@ -200,7 +212,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	state := specs.State{Version: s.Version, ID: id, Status: specs.StateCreating, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
 	cfg, err := json.Marshal(&initproto.InitConfig{
 		ID: id, Spec: s, Bundle: bundle, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
-		PreserveFDs: opts.PreserveFDs, NewNetNS: plan.newNet, NewUserNS: plan.newUser, CgroupNS: plan.newCgroup,
+		PreserveFDs: extraFDs, NewNetNS: plan.newNet, NewUserNS: plan.newUser, CgroupNS: plan.newCgroup,
 		CgroupPaths: st.CgroupPaths, State: state,
 	})
 	if err != nil {
@@ -337,6 +349,47 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		}
 	}
 	return nil
+}
+
+// listenFDs passes socket activation through, as runc does: when rt itself
+// was given $LISTEN_FDS sockets (LISTEN_PID is rt), they go to the
+// container first, from fd 3, and its environment says so. It returns their
+// number.
+func listenFDs(p *specs.Process) int {
+	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	p.Env = append(p.Env, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+	return n
+}
+
+// rootHostIDs is the host uid and gid of the container's root when the
+// container has a user namespace with mappings.
+func rootHostIDs(s *specs.Spec) (uid, gid int, ok bool) {
+	find := func(m []specs.LinuxIDMapping) (int, bool) {
+		for _, e := range m {
+			if e.ContainerID == 0 && e.Size > 0 {
+				return int(e.HostID), true
+			}
+		}
+		return 0, false
+	}
+	u, uok := find(s.Linux.UIDMappings)
+	g, gok := find(s.Linux.GIDMappings)
+	if !uok && !gok {
+		return 0, 0, false
+	}
+	if !uok {
+		u = -1
+	}
+	if !gok {
+		g = -1
+	}
+	return u, g, true
 }
 
 // writePidFile writes pid in decimal with no newline, atomically, as

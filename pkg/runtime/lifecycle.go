@@ -56,8 +56,10 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 }
 
 // releaseFifo opens the exec fifo for reading, which lets the init's
-// blocked open for writing through, and reads the byte it writes. The open
-// is non-blocking so that an init that died cannot hang start forever.
+// blocked open for writing through, reads the byte it writes, and then
+// reads until end of file: the init keeps its write end open until execve,
+// so at EOF the container's program runs (or the init died). The open is
+// non-blocking so that an init that died cannot hang start forever.
 func releaseFifo(path string, st *store.State) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -65,24 +67,32 @@ func releaseFifo(path string, st *store.State) error {
 	}
 	defer unix.Close(fd)
 	buf := make([]byte, 1)
+	got := false
 	for {
 		n, err := unix.Read(fd, buf)
-		if n == 1 {
-			return nil
-		}
-		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+		switch {
+		case n == 1:
+			got = true
+			continue
+		case n == 0 && err == nil && got:
+			return nil // the init exec'd: its write end closed
+		case err != nil && err != unix.EAGAIN && err != unix.EINTR:
 			return fmt.Errorf("read exec fifo: %w", err)
 		}
 		if !alive(st.InitPid, st.InitStartTime) {
+			if got {
+				return errors.New("container init exited before it ran the program")
+			}
 			return errors.New("container init exited before start")
 		}
-		// EOF (no writer yet) or EAGAIN (writer, no byte yet): wait for it.
+		// No writer yet (EOF before the byte) or no byte/EOF yet: wait.
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		if _, err := unix.Poll(pfd, 10); err != nil && err != unix.EINTR {
 			return fmt.Errorf("poll exec fifo: %w", err)
 		}
-		if pfd[0].Revents&unix.POLLHUP != 0 && pfd[0].Revents&unix.POLLIN == 0 {
-			// A writer came and went without writing: init failed.
+		if !got && pfd[0].Revents&unix.POLLHUP != 0 && pfd[0].Revents&unix.POLLIN == 0 {
+			// No writer has opened yet; poll returns at once on a
+			// writerless fifo, so pace the retries.
 			time.Sleep(time.Millisecond)
 		}
 	}

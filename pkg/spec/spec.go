@@ -78,15 +78,18 @@ func describeJSONError(data []byte, err error) string {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
+		// Offset counts the offending byte; the column names it. At the
+		// end of the input there is no such byte: the position is the end.
 		off = syn.Offset
+		if off < int64(len(data)) {
+			off--
+		}
 	case errors.As(err, &typ):
 		off = typ.Offset
 	default:
 		return err.Error()
 	}
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
+	off = max(0, min(off, int64(len(data))))
 	line := 1 + strings.Count(string(data[:off]), "\n")
 	col := off - int64(strings.LastIndex(string(data[:off]), "\n"))
 	return fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, col, err)
@@ -177,6 +180,9 @@ func Validate(s *specs.Spec) error {
 		if k != "monotonic" && k != "boottime" {
 			return bad("linux.timeOffsets: unknown clock %q (monotonic or boottime)", k)
 		}
+	}
+	if (s.Hostname != "" || s.Domainname != "") && !seen[specs.UTSNamespace] {
+		return bad("hostname/domainname need a uts namespace: setting them would rename the host")
 	}
 	if !seen[specs.MountNamespace] {
 		return bad("linux.namespaces: a mount namespace is required")

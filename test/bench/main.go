@@ -1,7 +1,11 @@
-// Command bench compares rt with Debian's runc and crun, side by side in one
-// run: each operation is timed for every runtime, runtimes interleaved in a
-// random order, a pause before each timed call, and reported as median, p90,
-// ratio to runc's median and peak RSS.
+// Command bench compares rt with Debian's runc and crun side by side in one
+// run (make bench). For every sample the runtimes go in a random order, each
+// timed call gets fresh ids and is preceded by a pause, and the report gives
+// median, p90, the ratio to runc's median and the peak RSS of the command.
+//
+// The pause matters: on cgroup v1 a join waits for an RCU grace period
+// unless another join happened in the last ~20 ms, so back-to-back calls of
+// different runtimes would make each other look faster or slower.
 //
 // It re-executes itself in a private mount namespace with
 // /sys/fs/cgroup/unified unmounted: crun 1.8 refuses this host's hybrid
@@ -9,6 +13,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +24,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -30,30 +37,24 @@ type runtimeBin struct {
 	root string
 }
 
-// op is one benchmarked command: args builds the command line for a fresh
-// id; setup runs untimed before it.
-type op struct {
-	name  string
-	setup func(rt runtimeBin, id string) error
-	args  func(rt runtimeBin, id string) []string
-	// okCodes are the exit codes that count as a successful call.
-	okCodes []int
-}
-
 type sample struct {
 	d      time.Duration
 	maxRSS int64 // KiB
 }
 
+var (
+	samples = flag.Int("n", 30, "samples per operation and runtime")
+	pause   = flag.Duration("pause", 50*time.Millisecond, "pause before each timed call")
+	window  = flag.Duration("window", 5*time.Second, "length of the containers-per-second run of each runtime")
+)
+
 func main() {
 	rtPath := flag.String("rt", "bin/rt", "path of the rt binary")
-	n := flag.Int("n", 30, "samples per operation and runtime")
-	pause := flag.Duration("pause", 30*time.Millisecond, "pause before each timed call")
 	flag.Parse()
 	if os.Getenv("RT_BENCH_NS") == "" {
 		os.Exit(reexecInPrivateMountNS())
 	}
-	if err := run(*rtPath, *n, *pause); err != nil {
+	if err := run(*rtPath); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -83,7 +84,15 @@ func reexecInPrivateMountNS() int {
 	return 0
 }
 
-func run(rtPath string, n int, pause time.Duration) error {
+type bench struct {
+	rts     []runtimeBin
+	bundle  string
+	seq     atomic.Int64
+	results map[string]map[string][]sample
+	order   []string
+}
+
+func run(rtPath string) error {
 	abs, err := filepath.Abs(rtPath)
 	if err != nil {
 		return err
@@ -93,66 +102,149 @@ func run(rtPath string, n int, pause time.Duration) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	var rts []runtimeBin
+	b := &bench{results: map[string]map[string][]sample{}}
 	for _, c := range []struct{ name, path string }{{"runc", "runc"}, {"crun", "crun"}, {"rt", abs}} {
 		p, err := exec.LookPath(c.path)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s not found, skipped (make deps installs it)\n", c.name)
 			continue
 		}
-		rts = append(rts, runtimeBin{name: c.name, path: p, root: filepath.Join(work, c.name)})
+		b.rts = append(b.rts, runtimeBin{name: c.name, path: p, root: filepath.Join(work, "root-"+c.name)})
 	}
-	ops := []op{
-		{name: "state (unknown id)", args: func(rt runtimeBin, id string) []string { return []string{"state", id} }, okCodes: []int{1}},
-		{name: "list", args: func(rt runtimeBin, id string) []string { return []string{"list"} }, okCodes: []int{0}},
-		{name: "spec", setup: func(rt runtimeBin, id string) error { return os.MkdirAll(filepath.Join(work, id), 0o755) },
-			args: func(rt runtimeBin, id string) []string { return []string{"spec", "--bundle", filepath.Join(work, id)} }, okCodes: []int{0}},
+	if b.bundle, err = makeBundle(filepath.Join(work, "bundle")); err != nil {
+		return err
 	}
-	results := map[string]map[string][]sample{}
-	seq := 0
-	for _, o := range ops {
-		results[o.name] = map[string][]sample{}
-		for i := 0; i < n; i++ {
-			order := slices.Clone(rts)
-			rand.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
-			for _, rt := range order {
-				seq++
-				id := fmt.Sprintf("bench-%s-%d", rt.name, seq)
-				if o.setup != nil {
-					if err := o.setup(rt, id); err != nil {
-						return fmt.Errorf("%s setup for %s: %w", o.name, rt.name, err)
-					}
-				}
-				time.Sleep(pause)
-				s, err := timeOne(rt, o, id)
-				if err != nil {
-					return err
-				}
-				results[o.name][rt.name] = append(results[o.name][rt.name], s)
+	defer b.cleanup()
+
+	for i := 0; i < *samples; i++ {
+		for _, rt := range b.shuffled() {
+			if err := b.sampleRun(rt); err != nil {
+				return err
+			}
+		}
+		for _, rt := range b.shuffled() {
+			if err := b.sampleLifecycle(rt); err != nil {
+				return err
 			}
 		}
 	}
-	report(ops, rts, results, n)
+	rates := map[string]float64{}
+	for _, rt := range b.shuffled() {
+		r, err := b.throughput(rt, 2, *window)
+		if err != nil {
+			return err
+		}
+		rates[rt.name] = r
+	}
+	b.report(rates)
 	return nil
 }
 
-func timeOne(rt runtimeBin, o op, id string) (sample, error) {
-	args := append([]string{"--root", rt.root}, o.args(rt, id)...)
-	cmd := exec.Command(rt.path, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		return sample{}, fmt.Errorf("%s %v: %w", rt.name, args, err)
+func (b *bench) shuffled() []runtimeBin {
+	o := slices.Clone(b.rts)
+	rand.Shuffle(len(o), func(i, j int) { o[i], o[j] = o[j], o[i] })
+	return o
+}
+
+func (b *bench) id(rt runtimeBin) string {
+	return fmt.Sprintf("bench-%s-%d-%d", rt.name, os.Getpid(), b.seq.Add(1))
+}
+
+// timed runs one command after the pause and records it under op.
+func (b *bench) timed(op string, rt runtimeBin, args ...string) error {
+	time.Sleep(*pause)
+	s, err := call(rt, args...)
+	if err != nil {
+		return err
 	}
-	if !slices.Contains(o.okCodes, code) {
-		return sample{}, fmt.Errorf("%s %v: exit %d: %s", rt.name, args, code, strings.TrimSpace(stderr.String()))
+	if b.results[op] == nil {
+		b.results[op] = map[string][]sample{}
+		b.order = append(b.order, op)
+	}
+	b.results[op][rt.name] = append(b.results[op][rt.name], s)
+	return nil
+}
+
+func (b *bench) sampleRun(rt runtimeBin) error {
+	return b.timed("run", rt, "run", "--bundle", b.bundle, b.id(rt))
+}
+
+// sampleLifecycle times create, state, start and delete of one container.
+func (b *bench) sampleLifecycle(rt runtimeBin) error {
+	id := b.id(rt)
+	if err := b.timed("create", rt, "create", "--bundle", b.bundle, id); err != nil {
+		return err
+	}
+	if err := b.timed("state", rt, "state", id); err != nil {
+		return err
+	}
+	if err := b.timed("start", rt, "start", id); err != nil {
+		return err
+	}
+	if err := waitStopped(rt, id); err != nil {
+		return err
+	}
+	return b.timed("delete", rt, "delete", id)
+}
+
+func waitStopped(rt runtimeBin, id string) error {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		out, err := exec.Command(rt.path, "--root", rt.root, "state", id).Output()
+		if err != nil {
+			return fmt.Errorf("%s state %s: %w", rt.name, id, err)
+		}
+		var st struct{ Status string }
+		if json.Unmarshal(out, &st) == nil && st.Status == "stopped" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: container %s did not stop", rt.name, id)
+}
+
+// throughput runs `run` in workers parallel loops for d and returns
+// containers per second.
+func (b *bench) throughput(rt runtimeBin, workers int, d time.Duration) (float64, error) {
+	var n atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if _, err := call(rt, "run", "--bundle", b.bundle, b.id(rt)); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds(), firstErr
+}
+
+func call(rt runtimeBin, args ...string) (sample, error) {
+	args = append([]string{"--root", rt.root}, args...)
+	cmd := exec.Command(rt.path, args...)
+	// A file, not a pipe: a created container inherits stderr, and a pipe
+	// would keep Run waiting for the container to exit.
+	stderr, err := os.CreateTemp("", "rt-bench-stderr-")
+	if err != nil {
+		return sample{}, err
+	}
+	os.Remove(stderr.Name())
+	defer stderr.Close()
+	cmd.Stderr = stderr
+	start := time.Now()
+	err = cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		msg, _ := os.ReadFile("/proc/self/fd/" + fmt.Sprint(stderr.Fd()))
+		return sample{}, fmt.Errorf("%s %v: %v: %s", rt.name, args, err, strings.TrimSpace(string(msg)))
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
@@ -161,25 +253,68 @@ func timeOne(rt runtimeBin, o op, id string) (sample, error) {
 	return sample{d: d, maxRSS: rss}, nil
 }
 
-func report(ops []op, rts []runtimeBin, results map[string]map[string][]sample, n int) {
+// cleanup deletes whatever a failed run left in the runtimes' roots.
+func (b *bench) cleanup() {
+	for _, rt := range b.rts {
+		entries, _ := os.ReadDir(rt.root)
+		for _, e := range entries {
+			exec.Command(rt.path, "--root", rt.root, "delete", "--force", e.Name()).Run()
+		}
+	}
+}
+
+// makeBundle writes a busybox bundle running /bin/true with runc's default
+// spec otherwise.
+func makeBundle(dir string) (string, error) {
+	if out, err := exec.Command("scripts/mkrootfs.sh", filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("mkrootfs: %v: %s", err, out)
+	}
+	if out, err := exec.Command("runc", "spec", "--bundle", dir).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("runc spec: %v: %s", err, out)
+	}
+	path := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var s map[string]any
+	if err := json.Unmarshal(data, &s); err != nil {
+		return "", err
+	}
+	p := s["process"].(map[string]any)
+	p["terminal"] = false
+	p["args"] = []string{"/bin/true"}
+	if data, err = json.Marshal(s); err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(path, data, 0o644)
+}
+
+func (b *bench) report(rates map[string]float64) {
 	host, _ := os.Hostname()
 	var uname syscall.Utsname
 	syscall.Uname(&uname)
-	fmt.Printf("rt benchmark, %s, host %s, kernel %s, %d CPUs, %d samples per cell\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cstr(uname.Release[:]), runtime.NumCPU(), n)
+	fmt.Printf("rt benchmark, %s, host %s, kernel %s, %d CPUs, %d samples per cell, %s pause\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cstr(uname.Release[:]), runtime.NumCPU(), *samples, *pause)
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "operation\truntime\tmedian\tp90\tvs runc\tpeak RSS\t")
-	for _, o := range ops {
-		base := median(results[o.name]["runc"])
-		for _, rt := range rts {
-			s := results[o.name][rt.name]
-			med := median(s)
+	for _, op := range b.order {
+		base := median(b.results[op]["runc"])
+		for _, rt := range b.rts {
+			s := b.results[op][rt.name]
 			ratio := "-"
 			if base > 0 {
-				ratio = fmt.Sprintf("%.2f×", float64(med)/float64(base))
+				ratio = fmt.Sprintf("%.2f×", float64(median(s))/float64(base))
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d KiB\t\n", o.name, rt.name, ms(med), ms(p90(s)), ratio, peakRSS(s))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d KiB\t\n", op, rt.name, ms(median(s)), ms(p90(s)), ratio, peakRSS(s))
 		}
+	}
+	for _, rt := range b.rts {
+		ratio := "-"
+		if rates["runc"] > 0 {
+			ratio = fmt.Sprintf("%.2f×", rates[rt.name]/rates["runc"])
+		}
+		fmt.Fprintf(w, "containers/s (2 workers)\t%s\t%.1f\t\t%s\t\t\n", rt.name, rates[rt.name], ratio)
 	}
 	w.Flush()
 }
@@ -201,12 +336,12 @@ func median(s []sample) time.Duration {
 	return d[len(d)/2]
 }
 
+// p90 is the nearest-rank 90th percentile.
 func p90(s []sample) time.Duration {
 	d := durations(s)
 	if len(d) == 0 {
 		return 0
 	}
-	// nearest-rank: the smallest sample with at least 90% at or below it
 	return d[(len(d)*9+9)/10-1]
 }
 
