@@ -89,6 +89,7 @@ func start(sock *os.File) error {
 	rc := &rootfs.Config{
 		Rootfs: cfg.Rootfs, Spec: s, NoPivot: cfg.NoPivot, UserNS: cfg.NewUserNS,
 		CgroupNS: cfg.CgroupNS, CgroupPaths: cfg.CgroupPaths,
+		Joined: func() error { return joinedCgroups(sock, cfg.CgroupNS) },
 	}
 	if err := step("rootfs", rootfs.Prepare(rc)); err != nil {
 		return err
@@ -193,6 +194,22 @@ func waitStart(ctx context.Context, cfg *initproto.InitConfig, path string) erro
 		return err
 	}
 	return process.Exec(path, proc)
+}
+
+// joinedCgroups waits until rt has put this process in its cgroups, then
+// makes the cgroup namespace, whose root is the cgroup the process is in.
+// unshare affects this thread only, which is the thread that mounts and
+// execs.
+func joinedCgroups(sock *os.File, newNS bool) error {
+	if _, err := initproto.Read(sock, initproto.MsgJoined); err != nil {
+		return step("cgroups", err)
+	}
+	if newNS {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("create cgroup namespace: %w", err)
+		}
+	}
+	return nil
 }
 
 // setupSystem applies the namespaced system settings: hostname, domainname,

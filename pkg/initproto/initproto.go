@@ -9,6 +9,7 @@
 //	stage 0 -> rt   MsgPid          host pid of the container's init
 //	rt -> init      MsgGo           uid/gid maps written
 //	rt -> init      MsgConfig       InitConfig as JSON
+//	rt -> init      MsgJoined       init is in its cgroups (joined meanwhile)
 //	init -> rt      MsgHooks        mounts done: run prestart/createRuntime
 //	rt -> init      MsgHooksDone
 //	init -> rt      MsgPty          (terminal only) the pty master, SCM_RIGHTS
@@ -38,6 +39,7 @@ const (
 	MsgPid        byte = 'P'
 	MsgGo         byte = 'G'
 	MsgConfig     byte = 'C'
+	MsgJoined     byte = 'J'
 	MsgHooks      byte = 'H'
 	MsgHooksDone  byte = 'h'
 	MsgPty        byte = 'T'

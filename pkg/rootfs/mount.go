@@ -51,13 +51,30 @@ func MountAll(c *Config) error {
 	}
 	defer r.close()
 	devIsMounted := false
+	joined := c.Joined == nil
+	join := func() error {
+		if joined {
+			return nil
+		}
+		joined = true
+		return c.Joined()
+	}
+	defer join() // on early errors too: rt is waiting to be read
 	for _, m := range c.Spec.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			if err := join(); err != nil {
+				return err
+			}
+		}
 		if err := mountOne(c, r, m); err != nil {
 			return err
 		}
 		if filepath.Clean(m.Destination) == "/dev" {
 			devIsMounted = true
 		}
+	}
+	if err := join(); err != nil {
+		return err
 	}
 	return setupDev(c, r, devIsMounted)
 }

@@ -31,6 +31,10 @@ type Config struct {
 	// CgroupPaths are the container's cgroup dirs on the host by hierarchy
 	// ("" is cgroup2), bound into cgroup mounts when there is no cgroup ns.
 	CgroupPaths map[string]string
+	// Joined blocks until the process is in the container's cgroups (and
+	// in its cgroup namespace). MountAll calls it once, before the first
+	// cgroup mount or, failing one, at its end; nil means already done.
+	Joined func() error
 }
 
 // Prepare makes the mount namespace private to the container (as

@@ -54,6 +54,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := api.ValidateID(id); err != nil {
 		return nil, err
 	}
+	cgroups.WarmUp()
 	bundle := opts.Bundle
 	if bundle == "" {
 		bundle = "."
@@ -172,13 +173,6 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err != nil {
 		return nil, fmt.Errorf("start rt-init %s: %w", initPath, err)
 	}
-	stage0 := initCmd.Process.Pid
-	// The C stage waits for the namespace message, so the cgroups are
-	// joined before it forks the init, which inherits them and, with a new
-	// cgroup namespace, sees its own cgroup as the root.
-	if err := cg.Apply(stage0); err != nil {
-		return nil, err
-	}
 	if err := initproto.Write(sock, initproto.MsgNamespaces, plan.msg.Encode()); err != nil {
 		return nil, r.initFailed(sock, initCmd, "send namespaces", err)
 	}
@@ -201,6 +195,12 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := h.Save(st); err != nil {
 		return nil, err
 	}
+	// The cgroup join waits for an RCU grace period (see cgroups.WarmUp);
+	// it runs while the init starts and mounts, and the init waits for
+	// MsgJoined before it forks, runs anything of the container's, or makes
+	// its cgroup namespace (which must have its cgroup as the root).
+	joined := make(chan error, 1)
+	go func() { joined <- cg.Apply(pid) }()
 	if plan.newUser {
 		if err := writeIDMaps(pid, s.Linux); err != nil {
 			return nil, err
@@ -219,7 +219,14 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		return nil, err
 	}
 	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
+		<-joined
 		return nil, r.waitInitError(sock, "send config", err)
+	}
+	if err := <-joined; err != nil {
+		return nil, err
+	}
+	if err := initproto.Write(sock, initproto.MsgJoined, nil); err != nil {
+		return nil, r.waitInitError(sock, "sync", err)
 	}
 	if _, err := initproto.Read(sock, initproto.MsgHooks); err != nil {
 		return nil, r.initError(err)

@@ -55,7 +55,10 @@ func planNamespaces(s *specs.Spec) nsPlan {
 		case specs.NetworkNamespace:
 			p.newNet = true
 		case specs.CgroupNamespace:
+			// Made by rt-init once it is in its cgroups, so that the
+			// namespace's root is the container's cgroup.
 			p.newCgroup = true
+			continue
 		}
 		p.msg.CloneFlags |= flag
 	}
