@@ -39,7 +39,8 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 	default:
 		return fmt.Errorf("cannot start container %q: it is %s, not created", st.ID, s)
 	}
-	if err := releaseFifo(h.Path(ExecFifo), st); err != nil {
+	hasPoststart := st.Spec != nil && st.Spec.Hooks != nil && len(st.Spec.Hooks.Poststart) > 0
+	if err := releaseFifo(h.Path(ExecFifo), st, hasPoststart); err != nil {
 		return fmt.Errorf("start container %q: %w", st.ID, err)
 	}
 	if err := os.Remove(h.Path(ExecFifo)); err != nil {
@@ -56,11 +57,12 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 }
 
 // releaseFifo opens the exec fifo for reading, which lets the init's
-// blocked open for writing through, reads the byte it writes, and then
-// reads until end of file: the init keeps its write end open until execve,
-// so at EOF the container's program runs (or the init died). The open is
-// non-blocking so that an init that died cannot hang start forever.
-func releaseFifo(path string, st *store.State) error {
+// blocked open for writing through, and reads the byte it writes. With
+// untilExec it then reads until end of file: the init keeps its write end
+// open until execve, so at EOF the container's program runs (or the init
+// died); poststart hooks need that, a plain start does not wait for it. The
+// open is non-blocking so that an init that died cannot hang start forever.
+func releaseFifo(path string, st *store.State, untilExec bool) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
@@ -72,6 +74,9 @@ func releaseFifo(path string, st *store.State) error {
 		n, err := unix.Read(fd, buf)
 		switch {
 		case n == 1:
+			if !untilExec {
+				return nil
+			}
 			got = true
 			continue
 		case n == 0 && err == nil && got:

@@ -19,6 +19,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
 	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -144,8 +145,19 @@ func (r *Runtime) Pause(_ context.Context, id string) error { return r.existing(
 // Resume implements api.ContainerOperations.
 func (r *Runtime) Resume(_ context.Context, id string) error { return r.existing(id, "resume") }
 
-// PS implements api.ContainerOperations.
-func (r *Runtime) PS(_ context.Context, id string) ([]int, error) { return nil, r.existing(id, "ps") }
+// PS implements api.ContainerOperations: the processes of the container's
+// cgroup, which also holds those that left its pid namespace's init.
+func (r *Runtime) PS(_ context.Context, id string) ([]int, error) {
+	st, err := r.store.Read(id)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := cgroups.Load(st.CgroupPaths).Pids()
+	if errors.Is(err, cgroups.ErrNoCgroup) || errors.Is(err, os.ErrNotExist) {
+		return []int{}, nil
+	}
+	return pids, err
+}
 
 // Exec implements api.ContainerOperations.
 func (r *Runtime) Exec(_ context.Context, id string, _ api.ExecOpts) (*api.Result, error) {
