@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -217,6 +218,9 @@ __attribute__((constructor)) static void rt_nsexec(void)
 	if (env == NULL || *env == '\0')
 		return;
 	initfd = atoi(env);
+	/* Executed from /proc/self/fd/N, the process would be named "N" in ps
+	 * and /proc/<pid>/comm; name it for what it is. */
+	prctl(PR_SET_NAME, (unsigned long)"rt-init:stage0", 0, 0, 0);
 	if (fcntl(initfd, F_GETFD) < 0) {
 		fprintf(stderr, "rt-init: _RT_INITFD=%s is not an open fd\n", env);
 		_exit(1);
@@ -252,6 +256,7 @@ __attribute__((constructor)) static void rt_nsexec(void)
 		_exit(0);
 	}
 
+	prctl(PR_SET_NAME, (unsigned long)"rt-init", 0, 0, 0);
 	buf = recv_msg('G', &len);
 	if (buf == NULL)
 		bail("nsexec: wait for rt");
