@@ -122,14 +122,7 @@ func NewRestoreCommand(e *Env) *cobra.Command {
 				return fmt.Errorf("restore: %w", api.ErrNotImplemented)
 			}
 			opts.Stdio = e.stdio()
-			res, err := cr.Restore(cmd.Context(), id, opts)
-			if err != nil {
-				return err
-			}
-			if res != nil && res.Status != 0 {
-				return &ExitError{Code: res.Status}
-			}
-			return nil
+			return statusError(cr.Restore(cmd.Context(), id, opts))
 		},
 	}
 	f := cmd.Flags()

@@ -30,23 +30,45 @@ func NewCreateCommand(e *Env) *cobra.Command {
 until 'start' lets it run the process given in config.json.`,
 		Args: exactArgs("container-id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := containerID(cmd, args[0])
+			id, ops, err := e.prepareCreate(cmd, args[0], opts)
 			if err != nil {
 				return err
 			}
-			if opts.PreserveFDs < 0 {
-				return usageError(cmd, "--preserve-fds %d: must not be negative", opts.PreserveFDs)
-			}
-			ops, err := e.Runtime()
-			if err != nil {
-				return err
-			}
-			opts.Stdio = e.stdio()
 			return ops.Create(cmd.Context(), id, *opts)
 		},
 	}
 	opts = createFlags(cmd.Flags())
 	return cmd
+}
+
+// prepareCreate checks what create and run share and returns the id and
+// the runtime, with the stdio filled in opts.
+func (e *Env) prepareCreate(cmd *cobra.Command, arg string, opts *api.CreateOpts) (string, api.ContainerOperations, error) {
+	id, err := containerID(cmd, arg)
+	if err != nil {
+		return "", nil, err
+	}
+	if opts.PreserveFDs < 0 {
+		return "", nil, usageError(cmd, "--preserve-fds %d: must not be negative", opts.PreserveFDs)
+	}
+	ops, err := e.Runtime()
+	if err != nil {
+		return "", nil, err
+	}
+	opts.Stdio = e.stdio()
+	return id, ops, nil
+}
+
+// statusError turns a foreground process's result into the program's exit:
+// its status, silently.
+func statusError(res *api.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if res != nil && res.Status != 0 {
+		return &ExitError{Code: res.Status}
+	}
+	return nil
 }
 
 func (e *Env) stdio() api.Stdio {

@@ -141,8 +141,5 @@ func execCommand(e *Env, cmd *cobra.Command, args []string, opts *api.ExecOpts, 
 	if err != nil {
 		return &ExitError{Code: execSetupFailed, Err: err}
 	}
-	if res != nil && res.Status != 0 {
-		return &ExitError{Code: res.Status}
-	}
-	return nil
+	return statusError(res, nil)
 }

@@ -18,26 +18,11 @@ and exits with the container process's exit status (128+N if signal N
 killed it).`,
 		Args: exactArgs("container-id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := containerID(cmd, args[0])
+			id, ops, err := e.prepareCreate(cmd, args[0], opts)
 			if err != nil {
 				return err
 			}
-			if opts.PreserveFDs < 0 {
-				return usageError(cmd, "--preserve-fds %d: must not be negative", opts.PreserveFDs)
-			}
-			ops, err := e.Runtime()
-			if err != nil {
-				return err
-			}
-			opts.Stdio = e.stdio()
-			res, err := ops.Run(cmd.Context(), id, *opts)
-			if err != nil {
-				return err
-			}
-			if res != nil && res.Status != 0 {
-				return &ExitError{Code: res.Status}
-			}
-			return nil
+			return statusError(ops.Run(cmd.Context(), id, *opts))
 		},
 	}
 	opts = createFlags(cmd.Flags())

@@ -46,21 +46,39 @@ func setupDev(c *Config, r *root, devMounted bool) error {
 			devices = append(devices, d)
 		}
 	}
+	// Resolving a directory inside the root is a walk of its own; most
+	// devices share /dev, so each directory is resolved once.
+	dirs := map[string]*os.File{}
+	defer func() {
+		for _, f := range dirs {
+			f.Close()
+		}
+	}()
+	dir := func(path string) (*os.File, error) {
+		if f, ok := dirs[path]; ok {
+			return f, nil
+		}
+		f, err := r.dir(path)
+		if err != nil {
+			return nil, err
+		}
+		dirs[path] = f
+		return f, nil
+	}
 	for _, d := range devices {
-		if err := makeDevice(c, r, d); err != nil {
+		if err := makeDevice(c, r, d, dir); err != nil {
 			return err
 		}
 	}
 	if !devMounted {
 		return nil
 	}
+	parent, err := dir("/dev")
+	if err != nil {
+		return err
+	}
 	for _, l := range defaultLinks {
-		parent, err := r.dir("/dev")
-		if err != nil {
-			return err
-		}
-		err = unix.Symlinkat(l[0], int(parent.Fd()), filepath.Base(l[1]))
-		parent.Close()
+		err := unix.Symlinkat(l[0], int(parent.Fd()), filepath.Base(l[1]))
 		if err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("symlink %s -> %s: %w", l[1], l[0], err)
 		}
@@ -68,7 +86,7 @@ func setupDev(c *Config, r *root, devMounted bool) error {
 	return nil
 }
 
-func makeDevice(c *Config, r *root, d specs.LinuxDevice) error {
+func makeDevice(c *Config, r *root, d specs.LinuxDevice, dir func(string) (*os.File, error)) error {
 	if c.UserNS {
 		return bindDevice(r, d)
 	}
@@ -87,11 +105,10 @@ func makeDevice(c *Config, r *root, d specs.LinuxDevice) error {
 	if d.FileMode != nil {
 		perm = uint32(d.FileMode.Perm())
 	}
-	parent, err := r.dir(filepath.Dir(d.Path))
+	parent, err := dir(filepath.Dir(d.Path))
 	if err != nil {
 		return fmt.Errorf("device %s: %w", d.Path, err)
 	}
-	defer parent.Close()
 	name := filepath.Base(d.Path)
 	// A file already there (from the image, or a bind) is replaced: the
 	// spec's device wins.
