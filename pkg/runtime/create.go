@@ -121,12 +121,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if cg, err = cgroups.New(cgPath, id); err != nil {
 		return nil, err
 	}
-	// Recorded before anything exists, so that a create killed at any
-	// point leaves what delete --force needs to find and remove it all.
 	st.CgroupPaths = cg.Paths()
-	if err := h.Save(st); err != nil {
-		return nil, err
-	}
 	if err := unix.Mkfifo(h.Path(ExecFifo), 0o600); err != nil {
 		return nil, fmt.Errorf("make exec fifo: %w", err)
 	}
@@ -192,6 +187,11 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if st.InitStartTime, err = procStartTime(pid); err != nil {
 		return nil, fmt.Errorf("container init %d: %w", pid, err)
 	}
+	// Recorded before the init is in any cgroup or can run anything, so
+	// that a create killed from here on leaves what delete --force needs
+	// to find and remove it all. Before this point a killed rt leaves only
+	// the state dir: the init and stage 0 block on the socket, see it
+	// close, and exit.
 	if err := h.Save(st); err != nil {
 		return nil, err
 	}

@@ -102,6 +102,13 @@ func run(rtPath string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	// State roots live on /run, a tmpfs, as every runtime's default root
+	// does (/run/runc, /run/crun, /run/rt).
+	states, err := os.MkdirTemp("/run", "rt-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(states)
 	b := &bench{results: map[string]map[string][]sample{}}
 	for _, c := range []struct{ name, path string }{{"runc", "runc"}, {"crun", "crun"}, {"rt", abs}} {
 		p, err := exec.LookPath(c.path)
@@ -109,7 +116,7 @@ func run(rtPath string) error {
 			fmt.Fprintf(os.Stderr, "bench: %s not found, skipped (make deps installs it)\n", c.name)
 			continue
 		}
-		b.rts = append(b.rts, runtimeBin{name: c.name, path: p, root: filepath.Join(work, "root-"+c.name)})
+		b.rts = append(b.rts, runtimeBin{name: c.name, path: p, root: filepath.Join(states, c.name)})
 	}
 	if b.bundle, err = makeBundle(filepath.Join(work, "bundle")); err != nil {
 		return err
