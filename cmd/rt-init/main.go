@@ -84,6 +84,9 @@ func start(sock *os.File) error {
 	if err := json.Unmarshal(payload, &cfg); err != nil {
 		return step("read config", err)
 	}
+	if cfg.Exec {
+		return execProcess(sock, &cfg)
+	}
 	s := cfg.Spec
 	proc := s.Process
 	rc := &rootfs.Config{
@@ -210,6 +213,62 @@ func joinedCgroups(sock *os.File, newNS bool) error {
 		}
 	}
 	return nil
+}
+
+// execProcess becomes an additional process of a running container (rt
+// exec): the C stage joined its namespaces, which put this process in the
+// container's root and cwd "/"; what is left is the process set-up shared
+// with the init.
+func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
+	proc := cfg.Spec.Process
+	if _, err := initproto.Read(sock, initproto.MsgJoined); err != nil {
+		return step("cgroups", err)
+	}
+	if err := step("process", process.SetRlimits(proc)); err != nil {
+		return err
+	}
+	if err := step("process", process.SetOOMScoreAdj(proc)); err != nil {
+		return err
+	}
+	if proc.Terminal {
+		if err := setupTerminal(sock, cfg); err != nil {
+			return step("terminal", err)
+		}
+	}
+	path, err := process.LookPath(proc)
+	if err != nil {
+		return err
+	}
+	if err := closeHostFds(cfg.PreserveFDs); err != nil {
+		return step("close fds", err)
+	}
+	if err := step("process", process.Chdir(proc)); err != nil {
+		return err
+	}
+	if err := step("process", process.SetLSM(proc)); err != nil {
+		return err
+	}
+	if err := initproto.Write(sock, initproto.MsgReady, nil); err != nil {
+		return step("sync", err)
+	}
+	// rt reads until the socket closes at execve; keep it out of the way
+	// of the preserved fds so a late failure still reaches rt.
+	high, err := unix.FcntlInt(sock.Fd(), unix.F_DUPFD_CLOEXEC, initproto.FdPreserved+cfg.PreserveFDs)
+	if err != nil {
+		return step("sync", err)
+	}
+	report := os.NewFile(uintptr(high), "init")
+	fail := func(err error) error {
+		initproto.Write(report, initproto.MsgError, []byte(err.Error()))
+		return fmt.Errorf("%w: %w", errAfterReady, err)
+	}
+	if err := movePreservedFds(cfg.PreserveFDs); err != nil {
+		return fail(step("preserve fds", err))
+	}
+	if err := process.Credentials(proc); err != nil {
+		return fail(step("process", err))
+	}
+	return fail(process.Exec(path, proc))
 }
 
 // setupSystem applies the namespaced system settings: hostname, domainname,

@@ -184,6 +184,10 @@ type InitConfig struct {
 	// CgroupPaths are the container's cgroup dirs on the host, by
 	// hierarchy ("" is cgroup2), for cgroup mounts without a cgroup ns.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Exec: the process is an additional one (rt exec) in the namespaces
+	// and cgroups of a running container: no rootfs set-up, no fifo, no
+	// hooks; Spec carries the process and the container's linux section.
+	Exec bool `json:"exec,omitempty"`
 	// State is the OCI state given to hooks rt-init runs itself
 	// (createContainer, startContainer); its pid is filled by rt.
 	State specs.State `json:"state"`

@@ -29,10 +29,20 @@ func parseOptions(opts []string) parsedOptions {
 			p.data = append(p.data, o)
 		case def.Propagation:
 			p.propagation = append(p.propagation, def.Flag)
-		case def.Attr != 0 && def.AttrClear:
+		case def.Recursive && def.Attr&unix.MOUNT_ATTR__ATIME == def.Attr:
+			// The atime words share one field: the last one wins, and a
+			// clearing word leaves the field at relatime (its zero).
+			p.attrClr |= unix.MOUNT_ATTR__ATIME
+			p.attrSet &^= unix.MOUNT_ATTR__ATIME
+			if !def.AttrClear {
+				p.attrSet |= def.Attr
+			}
+		case def.Recursive && def.AttrClear:
 			p.attrClr |= def.Attr
-		case def.Attr != 0:
+			p.attrSet &^= def.Attr
+		case def.Recursive:
 			p.attrSet |= def.Attr
+			p.attrClr &^= def.Attr
 		case def.Clear:
 			p.flags &^= def.Flag
 		default:
@@ -193,9 +203,6 @@ func finishMount(target string, p parsedOptions, fail func(string, error) error)
 	}
 	if p.attrSet != 0 || p.attrClr != 0 {
 		attr := &unix.MountAttr{Attr_set: p.attrSet, Attr_clr: p.attrClr}
-		if p.attrClr&unix.MOUNT_ATTR__ATIME != 0 || p.attrSet&unix.MOUNT_ATTR__ATIME != 0 {
-			attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
-		}
 		if err := unix.MountSetattr(-1, target, unix.AT_RECURSIVE, attr); err != nil {
 			return fail("mount_setattr", err)
 		}

@@ -21,9 +21,11 @@ type MountOption struct {
 	// Propagation marks MS_SHARED/MS_PRIVATE/MS_SLAVE/MS_UNBINDABLE words,
 	// which need a mount(2) call of their own after the mount.
 	Propagation bool
-	// Attr is the MOUNT_ATTR_* bit of the recursive ("r"-prefixed) words,
-	// applied with mount_setattr(2) to the whole mount tree.
-	Attr uint64
+	// Recursive marks the "r"-prefixed words, applied with mount_setattr(2)
+	// to the whole mount tree; Attr is their MOUNT_ATTR_* value (0 for
+	// rrelatime: relatime is the atime field's zero).
+	Recursive bool
+	Attr      uint64
 	// AttrClear means the recursive word clears Attr.
 	AttrClear bool
 }
@@ -75,24 +77,24 @@ var Options = map[string]MountOption{
 	"unbindable":  {Flag: unix.MS_UNBINDABLE, Propagation: true},
 	"runbindable": {Flag: unix.MS_UNBINDABLE | unix.MS_REC, Propagation: true},
 
-	"rro":            {Attr: unix.MOUNT_ATTR_RDONLY},
-	"rrw":            {Attr: unix.MOUNT_ATTR_RDONLY, AttrClear: true},
-	"rnosuid":        {Attr: unix.MOUNT_ATTR_NOSUID},
-	"rsuid":          {Attr: unix.MOUNT_ATTR_NOSUID, AttrClear: true},
-	"rnodev":         {Attr: unix.MOUNT_ATTR_NODEV},
-	"rdev":           {Attr: unix.MOUNT_ATTR_NODEV, AttrClear: true},
-	"rnoexec":        {Attr: unix.MOUNT_ATTR_NOEXEC},
-	"rexec":          {Attr: unix.MOUNT_ATTR_NOEXEC, AttrClear: true},
-	"rnodiratime":    {Attr: unix.MOUNT_ATTR_NODIRATIME},
-	"rdiratime":      {Attr: unix.MOUNT_ATTR_NODIRATIME, AttrClear: true},
-	"rrelatime":      {Attr: unix.MOUNT_ATTR_RELATIME},
-	"rnorelatime":    {Attr: unix.MOUNT_ATTR_RELATIME, AttrClear: true},
-	"rnoatime":       {Attr: unix.MOUNT_ATTR_NOATIME},
-	"ratime":         {Attr: unix.MOUNT_ATTR_NOATIME, AttrClear: true},
-	"rstrictatime":   {Attr: unix.MOUNT_ATTR_STRICTATIME},
-	"rnostrictatime": {Attr: unix.MOUNT_ATTR_STRICTATIME, AttrClear: true},
-	"rnosymfollow":   {Attr: unix.MOUNT_ATTR_NOSYMFOLLOW},
-	"rsymfollow":     {Attr: unix.MOUNT_ATTR_NOSYMFOLLOW, AttrClear: true},
+	"rro":            {Recursive: true, Attr: unix.MOUNT_ATTR_RDONLY},
+	"rrw":            {Recursive: true, Attr: unix.MOUNT_ATTR_RDONLY, AttrClear: true},
+	"rnosuid":        {Recursive: true, Attr: unix.MOUNT_ATTR_NOSUID},
+	"rsuid":          {Recursive: true, Attr: unix.MOUNT_ATTR_NOSUID, AttrClear: true},
+	"rnodev":         {Recursive: true, Attr: unix.MOUNT_ATTR_NODEV},
+	"rdev":           {Recursive: true, Attr: unix.MOUNT_ATTR_NODEV, AttrClear: true},
+	"rnoexec":        {Recursive: true, Attr: unix.MOUNT_ATTR_NOEXEC},
+	"rexec":          {Recursive: true, Attr: unix.MOUNT_ATTR_NOEXEC, AttrClear: true},
+	"rnodiratime":    {Recursive: true, Attr: unix.MOUNT_ATTR_NODIRATIME},
+	"rdiratime":      {Recursive: true, Attr: unix.MOUNT_ATTR_NODIRATIME, AttrClear: true},
+	"rrelatime":      {Recursive: true, Attr: unix.MOUNT_ATTR_RELATIME},
+	"rnorelatime":    {Recursive: true, Attr: unix.MOUNT_ATTR_RELATIME, AttrClear: true},
+	"rnoatime":       {Recursive: true, Attr: unix.MOUNT_ATTR_NOATIME},
+	"ratime":         {Recursive: true, Attr: unix.MOUNT_ATTR_NOATIME, AttrClear: true},
+	"rstrictatime":   {Recursive: true, Attr: unix.MOUNT_ATTR_STRICTATIME},
+	"rnostrictatime": {Recursive: true, Attr: unix.MOUNT_ATTR_STRICTATIME, AttrClear: true},
+	"rnosymfollow":   {Recursive: true, Attr: unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"rsymfollow":     {Recursive: true, Attr: unix.MOUNT_ATTR_NOSYMFOLLOW, AttrClear: true},
 }
 
 // OptionNames lists the words of Options, sorted.

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
-	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/hooks"
 	"github.com/rtkit/rt/pkg/initproto"
 	"github.com/rtkit/rt/pkg/process"
@@ -108,10 +106,9 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: s,
 	}
 	var cg cgroups.Manager
-	var initCmd *exec.Cmd
 	defer func() {
 		if retErr != nil {
-			r.destroyPartial(h, st, cg, initCmd)
+			r.destroyPartial(h, st, cg)
 		}
 	}()
 	cgPath := ""
@@ -137,56 +134,18 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	extraFDs := listenFDs(s.Process) + opts.PreserveFDs
+	plan := planNamespaces(s)
+	init, err := r.spawnInit(initSpawn{
+		path: initPath, dir: bundle, fifo: fifo, extra: extraFDs,
+		stdio: opts.Stdio, ns: plan.msg,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("socketpair: %w", err)
-	}
-	sock, childSock := os.NewFile(uintptr(fds[0]), "init"), os.NewFile(uintptr(fds[1]), "init")
-	defer sock.Close()
-	bin, err := sealedInit(initPath)
-	if err != nil {
-		childSock.Close()
 		return nil, err
 	}
-	defer bin.Close()
-
-	initCmd = &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(int(bin.Fd())),
-		Args:       []string{"rt-init"},
-		Env:        []string{initproto.EnvInitFD + "=" + strconv.Itoa(initproto.FdInit)},
-		Dir:        bundle,
-		ExtraFiles: []*os.File{childSock, fifo},
-	}
-	initCmd.Stdin, initCmd.Stdout, initCmd.Stderr = stdioFile(opts.Stdin, os.Stdin), stdioFile(opts.Stdout, os.Stdout), stdioFile(opts.Stderr, os.Stderr)
-	extraFDs := listenFDs(s.Process) + opts.PreserveFDs
-	for i := 0; i < extraFDs; i++ {
-		initCmd.ExtraFiles = append(initCmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
-	}
-	plan := planNamespaces(s)
-	err = initCmd.Start()
-	childSock.Close()
-	if err != nil {
-		return nil, fmt.Errorf("start rt-init %s: %w", initPath, err)
-	}
-	if err := initproto.Write(sock, initproto.MsgNamespaces, plan.msg.Encode()); err != nil {
-		return nil, r.initFailed(sock, initCmd, "send namespaces", err)
-	}
-	pidMsg, err := initproto.Read(sock, initproto.MsgPid)
-	if err != nil {
-		return nil, r.initFailed(sock, initCmd, "namespaces", err)
-	}
-	if err := initCmd.Wait(); err != nil {
-		return nil, fmt.Errorf("namespaces: rt-init stage 0: %w", err)
-	}
-	initCmd = nil
-	if len(pidMsg) != 4 {
-		return nil, fmt.Errorf("namespaces: bad pid message (%d bytes)", len(pidMsg))
-	}
-	pid := int(int32(binary.NativeEndian.Uint32(pidMsg)))
-	st.InitPid = pid
-	if st.InitStartTime, err = procStartTime(pid); err != nil {
-		return nil, fmt.Errorf("container init %d: %w", pid, err)
-	}
+	sock, pid := init.sock, init.pid
+	defer sock.Close()
+	st.InitPid, st.InitStartTime = pid, init.startTime
 	// Recorded before the init is in any cgroup or can run anything, so
 	// that a create killed from here on leaves what delete --force needs
 	// to find and remove it all. Before this point a killed rt leaves only
@@ -229,7 +188,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		return nil, r.waitInitError(sock, "sync", err)
 	}
 	if _, err := initproto.Read(sock, initproto.MsgHooks); err != nil {
-		return nil, r.initError(err)
+		return nil, initError(err)
 	}
 	if s.Hooks != nil {
 		if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &state); err != nil {
@@ -244,30 +203,19 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	}
 	c := &created{st: st, pid: pid}
 	if s.Process.Terminal {
-		if _, err := initproto.Read(sock, initproto.MsgPty); err != nil {
-			return nil, r.initError(err)
+		if c.pty, err = receivePty(sock, opts.ConsoleSocket); err != nil {
+			return nil, err
 		}
-		master, err := console.RecvFd(sock)
-		if err != nil {
-			return nil, fmt.Errorf("terminal: receive pty master: %w", err)
-		}
-		if opts.ConsoleSocket != "" {
-			err := console.SendToSocket(opts.ConsoleSocket, master)
-			master.Close() // the client owns it now; rt keeps no copy
-			if err != nil {
-				return nil, fmt.Errorf("terminal: %w", err)
-			}
-		} else {
-			c.pty = master
+		if c.pty != nil {
 			defer func() {
 				if retErr != nil {
-					master.Close()
+					c.pty.Close()
 				}
 			}()
 		}
 	}
 	if _, err := initproto.Read(sock, initproto.MsgReady); err != nil {
-		return nil, r.initError(err)
+		return nil, initError(err)
 	}
 	st.Ready = true
 	if err := h.Save(st); err != nil {
@@ -292,7 +240,7 @@ func stdioFile[T any](w T, def *os.File) *os.File {
 }
 
 // initError turns what rt-init reported into create's error.
-func (r *Runtime) initError(err error) error {
+func initError(err error) error {
 	var re *initproto.RemoteError
 	if errors.As(err, &re) {
 		return errors.New(re.Msg)
@@ -419,11 +367,7 @@ func writePidFile(path string, pid int) error {
 
 // destroyPartial undoes a failed create: kill what was started, remove the
 // cgroups and the state dir.
-func (r *Runtime) destroyPartial(h *store.Handle, st *store.State, cg cgroups.Manager, stage0 *exec.Cmd) {
-	if stage0 != nil && stage0.Process != nil {
-		stage0.Process.Kill()
-		stage0.Wait()
-	}
+func (r *Runtime) destroyPartial(h *store.Handle, st *store.State, cg cgroups.Manager) {
 	if err := r.destroy(st, cg); err != nil {
 		r.log.Warn("cleanup after failed create", "id", st.ID, "error", err)
 	}

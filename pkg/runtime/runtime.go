@@ -159,11 +159,6 @@ func (r *Runtime) PS(_ context.Context, id string) ([]int, error) {
 	return pids, err
 }
 
-// Exec implements api.ContainerOperations.
-func (r *Runtime) Exec(_ context.Context, id string, _ api.ExecOpts) (*api.Result, error) {
-	return nil, r.existing(id, "exec")
-}
-
 // Update implements api.ContainerOperations.
 func (r *Runtime) Update(_ context.Context, id string, _ api.UpdateOpts) error {
 	return r.existing(id, "update")

@@ -81,11 +81,12 @@ func describeJSONError(data []byte, err error) string {
 		// Offset counts the offending byte; the column names it. At the
 		// end of the input there is no such byte: the position is the end.
 		off = syn.Offset
-		if off < int64(len(data)) {
+		if syn.Error() != "unexpected end of JSON input" {
 			off--
 		}
 	case errors.As(err, &typ):
-		off = typ.Offset
+		// Offset is just past the value of the wrong type: step into it.
+		off = typ.Offset - 1
 	default:
 		return err.Error()
 	}
@@ -175,6 +176,11 @@ func Validate(s *specs.Spec) error {
 	}
 	if len(s.Linux.TimeOffsets) > 0 && !seen[specs.TimeNamespace] {
 		return bad("linux.timeOffsets need a time namespace")
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.TimeNamespace && ns.Path != "" && len(s.Linux.TimeOffsets) > 0 {
+			return bad("linux.timeOffsets apply to a new time namespace, not one joined by path")
+		}
 	}
 	for k := range s.Linux.TimeOffsets {
 		if k != "monotonic" && k != "boottime" {

@@ -1,0 +1,373 @@
+package runtime
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/initproto"
+)
+
+func nsSpec(ns ...specs.LinuxNamespace) *specs.Spec {
+	return &specs.Spec{Linux: &specs.Linux{Namespaces: ns}}
+}
+
+func TestPlanNamespaces(t *testing.T) {
+	all := []specs.LinuxNamespace{
+		{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.MountNamespace},
+		{Type: specs.IPCNamespace}, {Type: specs.UTSNamespace}, {Type: specs.UserNamespace},
+		{Type: specs.CgroupNamespace}, {Type: specs.TimeNamespace},
+	}
+	allTypes := map[specs.LinuxNamespaceType]bool{}
+	for _, n := range all {
+		allTypes[n.Type] = true
+	}
+	withOffsets := nsSpec(specs.LinuxNamespace{Type: specs.MountNamespace}, specs.LinuxNamespace{Type: specs.TimeNamespace})
+	withOffsets.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
+		"monotonic": {Secs: 100, Nanosecs: 5},
+		"boottime":  {Secs: -20, Nanosecs: 999999999},
+	}
+	monoOnly := nsSpec(specs.LinuxNamespace{Type: specs.MountNamespace}, specs.LinuxNamespace{Type: specs.TimeNamespace})
+	monoOnly.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 7}}
+	joinedTime := nsSpec(specs.LinuxNamespace{Type: specs.MountNamespace}, specs.LinuxNamespace{Type: specs.TimeNamespace, Path: "/proc/1/ns/time"})
+	joinedTime.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 7}}
+
+	tests := []struct {
+		name                       string
+		spec                       *specs.Spec
+		msg                        initproto.Namespaces
+		has                        []specs.LinuxNamespaceType
+		newUser, newNet, newCgroup bool
+	}{
+		{
+			name: "none",
+			spec: nsSpec(),
+		},
+		{
+			name: "all new",
+			spec: nsSpec(all...),
+			msg: initproto.Namespaces{
+				// No CLONE_NEWCGROUP (rt-init unshares it once in its
+				// cgroups) and no CLONE_NEWTIME (unshared before clone).
+				CloneFlags: unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWUSER,
+				NewTime:    true,
+			},
+			has:     slices.Collect(maps.Keys(allTypes)),
+			newUser: true, newNet: true, newCgroup: true,
+		},
+		{
+			name: "default spec",
+			spec: nsSpec(
+				specs.LinuxNamespace{Type: specs.PIDNamespace}, specs.LinuxNamespace{Type: specs.NetworkNamespace},
+				specs.LinuxNamespace{Type: specs.IPCNamespace}, specs.LinuxNamespace{Type: specs.UTSNamespace},
+				specs.LinuxNamespace{Type: specs.MountNamespace}, specs.LinuxNamespace{Type: specs.CgroupNamespace},
+			),
+			msg: initproto.Namespaces{CloneFlags: unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNS},
+			has: []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace,
+				specs.MountNamespace, specs.CgroupNamespace},
+			newNet: true, newCgroup: true,
+		},
+		{
+			name: "joined by path, in spec order",
+			spec: nsSpec(
+				specs.LinuxNamespace{Type: specs.MountNamespace},
+				specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/run/netns/x"},
+				specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/42/ns/user"},
+				specs.LinuxNamespace{Type: specs.CgroupNamespace, Path: "/proc/42/ns/cgroup"},
+				specs.LinuxNamespace{Type: specs.TimeNamespace, Path: "/proc/42/ns/time"},
+				specs.LinuxNamespace{Type: specs.PIDNamespace},
+			),
+			msg: initproto.Namespaces{
+				CloneFlags: unix.CLONE_NEWNS | unix.CLONE_NEWPID,
+				Join: []initproto.Join{
+					{Type: unix.CLONE_NEWNET, Path: "/run/netns/x"},
+					{Type: unix.CLONE_NEWUSER, Path: "/proc/42/ns/user"},
+					{Type: unix.CLONE_NEWCGROUP, Path: "/proc/42/ns/cgroup"},
+					{Type: unix.CLONE_NEWTIME, Path: "/proc/42/ns/time"},
+				},
+			},
+			has: []specs.LinuxNamespaceType{specs.MountNamespace, specs.NetworkNamespace, specs.UserNamespace,
+				specs.CgroupNamespace, specs.TimeNamespace, specs.PIDNamespace},
+		},
+		{
+			name: "time offsets copied",
+			spec: withOffsets,
+			msg: initproto.Namespaces{CloneFlags: unix.CLONE_NEWNS, NewTime: true,
+				MonoSec: 100, MonoNsec: 5, BootSec: -20, BootNsec: 999999999},
+			has: []specs.LinuxNamespaceType{specs.MountNamespace, specs.TimeNamespace},
+		},
+		{
+			name: "monotonic offset only",
+			spec: monoOnly,
+			msg:  initproto.Namespaces{CloneFlags: unix.CLONE_NEWNS, NewTime: true, MonoSec: 7},
+			has:  []specs.LinuxNamespaceType{specs.MountNamespace, specs.TimeNamespace},
+		},
+		{
+			name: "joined time namespace takes no offsets",
+			spec: joinedTime,
+			msg: initproto.Namespaces{CloneFlags: unix.CLONE_NEWNS,
+				Join: []initproto.Join{{Type: unix.CLONE_NEWTIME, Path: "/proc/1/ns/time"}}},
+			has: []specs.LinuxNamespaceType{specs.MountNamespace, specs.TimeNamespace},
+		},
+		{
+			name: "new user only",
+			spec: nsSpec(specs.LinuxNamespace{Type: specs.UserNamespace}, specs.LinuxNamespace{Type: specs.MountNamespace}),
+			msg:  initproto.Namespaces{CloneFlags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS},
+			has:  []specs.LinuxNamespaceType{specs.UserNamespace, specs.MountNamespace},
+			// A new user namespace only.
+			newUser: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := planNamespaces(tt.spec)
+			if p.msg.CloneFlags != tt.msg.CloneFlags {
+				t.Errorf("clone flags %#x, want %#x", p.msg.CloneFlags, tt.msg.CloneFlags)
+			}
+			if p.msg.CloneFlags&(unix.CLONE_NEWCGROUP|unix.CLONE_NEWTIME) != 0 {
+				t.Errorf("clone flags %#x include CLONE_NEWCGROUP or CLONE_NEWTIME", p.msg.CloneFlags)
+			}
+			if p.msg.NewTime != tt.msg.NewTime || p.msg.MonoSec != tt.msg.MonoSec || p.msg.MonoNsec != tt.msg.MonoNsec ||
+				p.msg.BootSec != tt.msg.BootSec || p.msg.BootNsec != tt.msg.BootNsec {
+				t.Errorf("time: %+v, want %+v", p.msg, tt.msg)
+			}
+			if !slices.Equal(p.msg.Join, tt.msg.Join) {
+				t.Errorf("joins %+v, want %+v", p.msg.Join, tt.msg.Join)
+			}
+			wantHas := map[specs.LinuxNamespaceType]bool{}
+			for _, h := range tt.has {
+				wantHas[h] = true
+			}
+			if !maps.Equal(p.has, wantHas) {
+				t.Errorf("has %v, want %v", p.has, wantHas)
+			}
+			if p.newUser != tt.newUser || p.newNet != tt.newNet || p.newCgroup != tt.newCgroup {
+				t.Errorf("newUser/newNet/newCgroup = %v/%v/%v, want %v/%v/%v",
+					p.newUser, p.newNet, p.newCgroup, tt.newUser, tt.newNet, tt.newCgroup)
+			}
+		})
+	}
+}
+
+func TestRootHostIDs(t *testing.T) {
+	m := func(c, h, n uint32) specs.LinuxIDMapping {
+		return specs.LinuxIDMapping{ContainerID: c, HostID: h, Size: n}
+	}
+	tests := []struct {
+		name     string
+		uid, gid []specs.LinuxIDMapping
+		wantUID  int
+		wantGID  int
+		wantOK   bool
+	}{
+		{name: "no mappings"},
+		{name: "uid only", uid: []specs.LinuxIDMapping{m(0, 1000, 1)}, wantUID: 1000, wantGID: -1, wantOK: true},
+		{name: "gid only", gid: []specs.LinuxIDMapping{m(0, 2000, 1)}, wantUID: -1, wantGID: 2000, wantOK: true},
+		{name: "both", uid: []specs.LinuxIDMapping{m(0, 100000, 65536)}, gid: []specs.LinuxIDMapping{m(0, 200000, 65536)},
+			wantUID: 100000, wantGID: 200000, wantOK: true},
+		{name: "root in a later range", uid: []specs.LinuxIDMapping{m(1, 100001, 1000), m(0, 1000, 1)},
+			gid: []specs.LinuxIDMapping{m(1, 100001, 1000), m(0, 1001, 1)}, wantUID: 1000, wantGID: 1001, wantOK: true},
+		{name: "container 0 not mapped", uid: []specs.LinuxIDMapping{m(1, 100000, 1000)}, gid: []specs.LinuxIDMapping{m(1000, 5000, 10)}},
+		{name: "zero-size range is no mapping", uid: []specs.LinuxIDMapping{m(0, 1000, 0)}},
+		{name: "uid root mapped, gid root not", uid: []specs.LinuxIDMapping{m(0, 1000, 1)}, gid: []specs.LinuxIDMapping{m(1, 5000, 1)},
+			wantUID: 1000, wantGID: -1, wantOK: true},
+	}
+	for _, tt := range tests {
+		s := &specs.Spec{Linux: &specs.Linux{UIDMappings: tt.uid, GIDMappings: tt.gid}}
+		uid, gid, ok := rootHostIDs(s)
+		if ok != tt.wantOK || (ok && (uid != tt.wantUID || gid != tt.wantGID)) {
+			t.Errorf("%s: rootHostIDs = %d, %d, %v; want %d, %d, %v", tt.name, uid, gid, ok, tt.wantUID, tt.wantGID, tt.wantOK)
+		}
+	}
+}
+
+func TestWritePidFile(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		path string // relative to dir
+		pid  int
+		// old is a previous content to replace.
+		old string
+	}{
+		{name: "new file", path: "pid", pid: 12345},
+		{name: "replaces a previous file", path: "replace.pid", pid: 7, old: "99999999\n"},
+		{name: "pid 1", path: "one.pid", pid: 1},
+		{name: "large pid", path: "big.pid", pid: 4194304},
+		{name: "nested", path: "sub/dir/x.pid", pid: 42},
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "sub", "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.path)
+			if tt.old != "" {
+				if err := os.WriteFile(path, []byte(tt.old), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := writePidFile(path, tt.pid); err != nil {
+				t.Fatalf("writePidFile: %v", err)
+			}
+			checkPidFile(t, path, tt.pid)
+		})
+	}
+	t.Run("relative path", func(t *testing.T) {
+		t.Chdir(dir)
+		if err := writePidFile("rel.pid", 555); err != nil {
+			t.Fatalf("writePidFile: %v", err)
+		}
+		checkPidFile(t, filepath.Join(dir, "rel.pid"), 555)
+	})
+	t.Run("missing directory", func(t *testing.T) {
+		err := writePidFile(filepath.Join(dir, "nodir", "x.pid"), 1)
+		if err == nil || !strings.Contains(err.Error(), "pid file") {
+			t.Errorf("writePidFile into a missing dir: %v, want a pid file error", err)
+		}
+	})
+	t.Run("directory in the way", func(t *testing.T) {
+		d := t.TempDir()
+		if err := os.Mkdir(filepath.Join(d, "x.pid"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := writePidFile(filepath.Join(d, "x.pid"), 1); err == nil {
+			t.Errorf("writePidFile over a directory: nil error")
+		}
+		if left := leftovers(t, d); len(left) > 0 {
+			t.Errorf("left behind after a failed rename: %q", left)
+		}
+	})
+}
+
+// checkPidFile checks the file holds the decimal pid with no newline and
+// that nothing but pid files is in its directory.
+func checkPidFile(t *testing.T, path string, pid int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != strconv.Itoa(pid) {
+		t.Errorf("%s holds %q, want %q", path, data, strconv.Itoa(pid))
+	}
+	if left := leftovers(t, filepath.Dir(path)); len(left) > 0 {
+		t.Errorf("temp files left: %q", left)
+	}
+}
+
+// leftovers lists the files of dir that are not pid files or directories.
+func leftovers(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), ".") || strings.HasSuffix(e.Name(), ".tmp") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// TestWritePidFileAtomic reads the pid file while it is rewritten: a reader
+// must always see a complete pid (of the old or new value), never an empty
+// or partial file.
+func TestWritePidFileAtomic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pid")
+	if err := writePidFile(path, 1000000); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var bad []string
+	var mu sync.Mutex
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			data, err := os.ReadFile(path)
+			if err != nil || (string(data) != "1000000" && string(data) != "2222222") {
+				mu.Lock()
+				bad = append(bad, string(data)+" "+errString(err))
+				mu.Unlock()
+			}
+		}
+	}()
+	for i := 0; i < 2000; i++ {
+		pid := 1000000
+		if i%2 == 0 {
+			pid = 2222222
+		}
+		if err := writePidFile(path, pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if len(bad) > 0 {
+		t.Errorf("a reader saw %d torn reads, e.g. %q", len(bad), bad[0])
+	}
+	if left := leftovers(t, filepath.Dir(path)); len(left) > 0 {
+		t.Errorf("temp files left: %q", left)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func TestListenFDs(t *testing.T) {
+	self := strconv.Itoa(os.Getpid())
+	tests := []struct {
+		name      string
+		pid, fds  string
+		want      int
+		wantAdded []string
+	}{
+		{name: "not ours", pid: "1", fds: "2", want: 0},
+		{name: "unset", pid: "", fds: "", want: 0},
+		{name: "ours, 2 fds", pid: self, fds: "2", want: 2, wantAdded: []string{"LISTEN_FDS=2", "LISTEN_PID=1"}},
+		{name: "ours, 1 fd", pid: self, fds: "1", want: 1, wantAdded: []string{"LISTEN_FDS=1", "LISTEN_PID=1"}},
+		{name: "ours, 0 fds", pid: self, fds: "0", want: 0},
+		{name: "ours, negative", pid: self, fds: "-3", want: 0},
+		{name: "ours, garbage", pid: self, fds: "two", want: 0},
+		{name: "ours, no LISTEN_FDS", pid: self, fds: "", want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("LISTEN_PID", tt.pid)
+			t.Setenv("LISTEN_FDS", tt.fds)
+			env := []string{"PATH=/bin", "TERM=xterm"}
+			p := &specs.Process{Env: slices.Clone(env)}
+			if got := listenFDs(p); got != tt.want {
+				t.Errorf("listenFDs = %d, want %d", got, tt.want)
+			}
+			want := append(slices.Clone(env), tt.wantAdded...)
+			if !slices.Equal(p.Env, want) {
+				t.Errorf("env %q, want %q", p.Env, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,307 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/console"
+	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/process"
+	"github.com/rtkit/rt/pkg/spec"
+	"github.com/rtkit/rt/pkg/store"
+)
+
+// Exec implements api.ContainerOperations: a new process in every
+// namespace and the cgroups of a running container, set up by the same
+// rt-init and pkg/process code as the container's init.
+func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.Result, error) {
+	st, err := r.store.Read(id)
+	if err != nil {
+		return nil, err
+	}
+	switch r.status(st) {
+	case api.StatusStopped:
+		return nil, fmt.Errorf("cannot exec in container %q: %w", id, api.ErrNotRunning)
+	case api.StatusPaused:
+		if !opts.IgnorePaused {
+			return nil, fmt.Errorf("cannot exec in container %q: %w (use --ignore-paused)", id, api.ErrPaused)
+		}
+	}
+	if st.Spec == nil || st.Spec.Process == nil || st.Spec.Linux == nil {
+		return nil, fmt.Errorf("container %q: state has no spec", id)
+	}
+	p, err := execProcess(st.Spec.Process, opts)
+	if err != nil {
+		return nil, err
+	}
+	if p.Terminal && opts.ConsoleSocket == "" && opts.Detach {
+		return nil, errors.New("a terminal with --detach needs --console-socket")
+	}
+	if !p.Terminal && opts.ConsoleSocket != "" {
+		return nil, errors.New("--console-socket given without a terminal (-t)")
+	}
+	if err := process.CheckLSM(p); err != nil {
+		return nil, err
+	}
+	join, userns, err := containerNamespaces(st)
+	if err != nil {
+		return nil, err
+	}
+	initPath, err := r.initPath()
+	if err != nil {
+		return nil, err
+	}
+	var sigs chan os.Signal
+	if !opts.Detach {
+		sigs = make(chan os.Signal, 64)
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+	}
+	init, err := r.spawnInit(initSpawn{
+		path: initPath, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
+		ns: initproto.Namespaces{Join: join},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer init.sock.Close()
+	pid, sock := init.pid, init.sock
+	ok := false
+	defer func() {
+		if !ok {
+			unix.Kill(pid, unix.SIGKILL)
+			reapIfChild(pid)
+		}
+	}()
+	joined := make(chan error, 1)
+	go func() { joined <- joinCgroups(st, pid, opts.Cgroup) }()
+	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(userns)); err != nil {
+		<-joined
+		return nil, r.waitInitError(sock, "start process", err)
+	}
+	cfg, err := json.Marshal(&initproto.InitConfig{
+		ID: id, Exec: true, PreserveFDs: opts.PreserveFDs,
+		Spec: &specs.Spec{Version: st.Spec.Version, Process: p, Linux: st.Spec.Linux},
+	})
+	if err != nil {
+		<-joined
+		return nil, err
+	}
+	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
+		<-joined
+		return nil, r.waitInitError(sock, "send config", err)
+	}
+	if err := <-joined; err != nil {
+		return nil, err
+	}
+	if err := initproto.Write(sock, initproto.MsgJoined, nil); err != nil {
+		return nil, r.waitInitError(sock, "sync", err)
+	}
+	var pty *os.File
+	if p.Terminal {
+		if pty, err = receivePty(sock, opts.ConsoleSocket); err != nil {
+			return nil, err
+		}
+		if pty != nil {
+			defer pty.Close()
+		}
+	}
+	if _, err := initproto.Read(sock, initproto.MsgReady); err != nil {
+		return nil, initError(err)
+	}
+	// The socket is close-on-exec in the process: end of file means the
+	// program replaced rt-init; a message means it failed first.
+	if _, err := initproto.Read(sock, 0); !errors.Is(err, initproto.ErrClosed) {
+		return nil, initError(err)
+	}
+	ok = true
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, pid); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Detach {
+		return &api.Result{}, nil
+	}
+	relayDone := make(chan error, 1)
+	if pty != nil {
+		go func() { relayDone <- console.Relay(pty, os.Stdin, os.Stdout) }()
+	} else {
+		relayDone <- nil
+	}
+	status := r.wait(pid, sigs)
+	if err := <-relayDone; err != nil {
+		r.log.Warn("terminal relay", "id", id, "error", err)
+	}
+	return &api.Result{Status: status}, nil
+}
+
+// receivePty takes the pty master rt-init sends and hands it to the
+// console socket (returning nil), or returns it for rt to relay.
+func receivePty(sock *os.File, consoleSocket string) (*os.File, error) {
+	if _, err := initproto.Read(sock, initproto.MsgPty); err != nil {
+		return nil, initError(err)
+	}
+	master, err := console.RecvFd(sock)
+	if err != nil {
+		return nil, fmt.Errorf("terminal: receive pty master: %w", err)
+	}
+	if consoleSocket == "" {
+		return master, nil
+	}
+	err = console.SendToSocket(consoleSocket, master)
+	master.Close() // the client owns it now; rt keeps no copy
+	if err != nil {
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	return nil, nil
+}
+
+// joinCgroups puts an exec'd process in the container's cgroups, or in the
+// sub-cgroups --cgroup names ("path" for every hierarchy, or
+// "controller:path" for one).
+func joinCgroups(st *store.State, pid int, sub []string) error {
+	paths := maps.Clone(st.CgroupPaths)
+	for _, s := range sub {
+		ctrl, rel, hasCtrl := strings.Cut(s, ":")
+		if !hasCtrl {
+			ctrl, rel = "", s
+		}
+		if filepath.IsAbs(rel) || strings.Contains("/"+rel+"/", "/../") {
+			return fmt.Errorf("--cgroup %q: must be a path below the container's cgroup", s)
+		}
+		found := false
+		for k, dir := range st.CgroupPaths {
+			if !hasCtrl || k == ctrl {
+				paths[k] = filepath.Join(dir, rel)
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("--cgroup %q: the container has no %q hierarchy", s, ctrl)
+		}
+	}
+	return cgroups.Load(paths).Apply(pid)
+}
+
+// containerNamespaces lists the namespaces of the container's init for the
+// C stage to join, leaving out those that are rt's own (joining one's own
+// user namespace is an error, the others a waste). userns reports a user
+// namespace to join.
+func containerNamespaces(st *store.State) (join []initproto.Join, userns bool, err error) {
+	for _, ns := range st.Spec.Linux.Namespaces {
+		name, ok := spec.Namespaces[ns.Type]
+		if !ok {
+			continue
+		}
+		path := fmt.Sprintf("/proc/%d/ns/%s", st.InitPid, name)
+		theirs, err := os.Stat(path)
+		if err != nil {
+			return nil, false, fmt.Errorf("container %q: %s namespace: %w", st.ID, ns.Type, err)
+		}
+		if mine, err := os.Stat("/proc/self/ns/" + name); err == nil && os.SameFile(mine, theirs) {
+			continue
+		}
+		join = append(join, initproto.Join{Type: cloneFlags[ns.Type], Path: path})
+		if ns.Type == specs.UserNamespace {
+			userns = true
+		}
+	}
+	// The init may have exited between the status check and now: its
+	// namespace files would then be another process's.
+	if !alive(st.InitPid, st.InitStartTime) {
+		return nil, false, api.NewContainerError(st.ID, api.ErrNotRunning)
+	}
+	return join, userns, nil
+}
+
+// execProcess is the process exec runs: --process as given, or the
+// container's own process with the command line and the overrides applied,
+// as runc does.
+func execProcess(base *specs.Process, o api.ExecOpts) (*specs.Process, error) {
+	if o.Process != nil {
+		p := *o.Process
+		if p.Cwd == "" {
+			p.Cwd = "/"
+		}
+		return &p, nil
+	}
+	if len(o.Args) == 0 {
+		return nil, errors.New("exec: no command given")
+	}
+	p := *base
+	p.Args = slices.Clone(o.Args)
+	p.CommandLine = ""
+	p.Terminal = o.Tty
+	p.ConsoleSize = nil
+	p.Env = slices.Clone(base.Env)
+	for _, e := range o.Env {
+		name, _, _ := strings.Cut(e, "=")
+		p.Env = slices.DeleteFunc(p.Env, func(x string) bool { return strings.HasPrefix(x, name+"=") })
+		p.Env = append(p.Env, e)
+	}
+	if o.Cwd != "" {
+		p.Cwd = o.Cwd
+	}
+	if o.User != "" {
+		uid, gid, hasGid := strings.Cut(o.User, ":")
+		u, err := strconv.ParseUint(uid, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("--user %q: uid is not a number", o.User)
+		}
+		p.User.UID = uint32(u)
+		if hasGid {
+			g, err := strconv.ParseUint(gid, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("--user %q: gid is not a number", o.User)
+			}
+			p.User.GID = uint32(g)
+		}
+	}
+	p.User.AdditionalGids = append(slices.Clone(base.User.AdditionalGids), o.AdditionalGids...)
+	if len(o.Caps) > 0 {
+		c := specs.LinuxCapabilities{}
+		if base.Capabilities != nil {
+			c = *base.Capabilities
+		}
+		for _, n := range o.Caps {
+			n = strings.ToUpper(n)
+			if !strings.HasPrefix(n, "CAP_") {
+				n = "CAP_" + n
+			}
+			if _, ok := spec.Capability(n); !ok {
+				return nil, fmt.Errorf("--cap %q: unknown capability", n)
+			}
+			c.Bounding = append(slices.Clone(c.Bounding), n)
+			c.Effective = append(slices.Clone(c.Effective), n)
+			c.Permitted = append(slices.Clone(c.Permitted), n)
+			c.Inheritable = append(slices.Clone(c.Inheritable), n)
+			c.Ambient = append(slices.Clone(c.Ambient), n)
+		}
+		p.Capabilities = &c
+	}
+	if o.NoNewPrivs {
+		p.NoNewPrivileges = true
+	}
+	if o.AppArmor != "" {
+		p.ApparmorProfile = o.AppArmor
+	}
+	if o.ProcessLabel != "" {
+		p.SelinuxLabel = o.ProcessLabel
+	}
+	return &p, nil
+}

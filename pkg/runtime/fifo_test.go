@@ -1,0 +1,224 @@
+package runtime
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/store"
+)
+
+// fakeInit is a real child process standing in for the container's init:
+// releaseFifo checks that the recorded pid and start time are alive.
+func fakeInit(t *testing.T) (*exec.Cmd, *store.State) {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start sleep: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	start, err := procStartTime(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &store.State{ID: "c", InitPid: cmd.Process.Pid, InitStartTime: start}
+}
+
+func makeFifo(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), ExecFifo)
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A writer blocked in open when a test fails is released here.
+	t.Cleanup(func() {
+		if fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK, 0); err == nil {
+			time.Sleep(10 * time.Millisecond)
+			unix.Close(fd)
+		}
+	})
+	return path
+}
+
+// writer plays rt-init's side of the fifo: it opens for writing (blocking
+// until start opens for reading), writes one byte and keeps the fifo open
+// until told to close, as rt-init does until execve.
+type writer struct {
+	wrote  chan error    // after the byte (or the failure)
+	close  chan struct{} // close the write end
+	closed chan struct{}
+}
+
+func startWriter(t *testing.T, path string) *writer {
+	t.Helper()
+	w := &writer{wrote: make(chan error, 1), close: make(chan struct{}), closed: make(chan struct{})}
+	go func() {
+		defer close(w.closed)
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			w.wrote <- err
+			return
+		}
+		_, err = f.Write([]byte{0})
+		w.wrote <- err
+		<-w.close
+		f.Close()
+	}()
+	return w
+}
+
+// release runs releaseFifo in the background.
+func release(path string, st *store.State, untilExec bool) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- releaseFifo(path, st, untilExec) }()
+	return done
+}
+
+const fifoTimeout = 10 * time.Second
+
+func TestReleaseFifo(t *testing.T) {
+	tests := []struct {
+		name      string
+		untilExec bool
+	}{
+		{"returns after the byte", false},
+		{"untilExec returns after the writer closes", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, st := fakeInit(t)
+			path := makeFifo(t)
+			w := startWriter(t, path)
+			defer func() {
+				select {
+				case <-w.close:
+				default:
+					close(w.close)
+				}
+			}()
+			done := release(path, st, tt.untilExec)
+			select {
+			case err := <-w.wrote:
+				if err != nil {
+					t.Fatalf("init side: %v", err)
+				}
+			case <-time.After(fifoTimeout):
+				t.Fatal("the writer's open never went through")
+			}
+			if !tt.untilExec {
+				// The write end is still open: releaseFifo must not
+				// wait for it.
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatalf("releaseFifo: %v", err)
+					}
+				case <-time.After(fifoTimeout):
+					t.Fatal("releaseFifo did not return after the byte")
+				}
+				return
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("releaseFifo returned (%v) while the init still holds the fifo open", err)
+			case <-time.After(200 * time.Millisecond):
+			}
+			close(w.close)
+			<-w.closed
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("releaseFifo: %v", err)
+				}
+			case <-time.After(fifoTimeout):
+				t.Fatal("releaseFifo did not return after the writer closed")
+			}
+		})
+	}
+}
+
+// TestReleaseFifoDeadInit: an init that dies before it writes must make
+// start fail, not hang.
+func TestReleaseFifoDeadInit(t *testing.T) {
+	tests := []struct {
+		name      string
+		untilExec bool
+		// before kills the init before releaseFifo is called; otherwise
+		// it is killed while releaseFifo waits.
+		before bool
+		// reap waits for the killed init (no zombie left).
+		reap bool
+	}{
+		{"killed before, zombie", false, true, false},
+		{"killed before, reaped", false, true, true},
+		{"killed before, untilExec", true, true, true},
+		{"killed while waiting", false, false, false},
+		{"killed while waiting, untilExec", true, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd, st := fakeInit(t)
+			path := makeFifo(t)
+			kill := func() {
+				if err := cmd.Process.Kill(); err != nil {
+					t.Fatal(err)
+				}
+				if tt.reap {
+					cmd.Wait()
+				}
+			}
+			if tt.before {
+				kill()
+			}
+			done := release(path, st, tt.untilExec)
+			if !tt.before {
+				select {
+				case err := <-done:
+					t.Fatalf("releaseFifo returned (%v) while the init is alive and has not written", err)
+				case <-time.After(100 * time.Millisecond):
+				}
+				kill()
+			}
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "exited") {
+					t.Errorf("releaseFifo: %v, want an error saying the init exited", err)
+				}
+			case <-time.After(fifoTimeout):
+				t.Fatal("releaseFifo hangs on a dead init")
+			}
+		})
+	}
+}
+
+// TestReleaseFifoNoProcess: a recorded pid whose start time does not match
+// (a recycled pid) is a dead init too.
+func TestReleaseFifoNoProcess(t *testing.T) {
+	_, st := fakeInit(t)
+	st.InitStartTime++
+	path := makeFifo(t)
+	select {
+	case err := <-release(path, st, false):
+		if err == nil {
+			t.Error("releaseFifo: nil error for a pid with another start time")
+		}
+	case <-time.After(fifoTimeout):
+		t.Fatal("releaseFifo hangs")
+	}
+}
+
+func TestReleaseFifoMissing(t *testing.T) {
+	_, st := fakeInit(t)
+	err := releaseFifo(filepath.Join(t.TempDir(), "nofifo"), st, false)
+	if err == nil || !strings.Contains(err.Error(), "open exec fifo") {
+		t.Errorf("releaseFifo of a missing fifo: %v, want an open error", err)
+	}
+}

@@ -1,0 +1,107 @@
+package runtime
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/initproto"
+)
+
+// initSpawn is an rt-init to start, for a container's init (create) or an
+// additional process (exec).
+type initSpawn struct {
+	// path is rt-init on disk; a sealed memfd copy of it is executed.
+	path string
+	// dir is the working directory (the bundle: relative mount sources).
+	dir string
+	// fifo becomes fd initproto.FdFifo; nil for exec.
+	fifo *os.File
+	// extra passes rt's fds 3…3+extra-1 on from initproto.FdPreserved.
+	extra int
+	stdio api.Stdio
+	ns    initproto.Namespaces
+}
+
+// startedInit is an rt-init past its C stage: the process in the
+// container's namespaces (rt's child, thanks to CLONE_PARENT) and rt's end
+// of the socket, which the caller closes.
+type startedInit struct {
+	sock      *os.File
+	pid       int
+	startTime uint64
+}
+
+// spawnInit starts rt-init and runs its C stage: namespaces joined and
+// created, the process forked. On error nothing it started is left: stage 0
+// is killed and reaped, and the process, if forked, exits when the socket
+// closes.
+func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	sock, childSock := os.NewFile(uintptr(fds[0]), "init"), os.NewFile(uintptr(fds[1]), "init")
+	defer childSock.Close()
+	ok := false
+	defer func() {
+		if !ok {
+			sock.Close()
+		}
+	}()
+	bin, err := sealedInit(sp.path)
+	if err != nil {
+		return nil, err
+	}
+	defer bin.Close()
+	fifo := sp.fifo
+	if fifo == nil {
+		// The slot is positional: keep fd numbers the same as for create.
+		if fifo, err = os.Open(os.DevNull); err != nil {
+			return nil, err
+		}
+		defer fifo.Close()
+	}
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(bin.Fd())),
+		Args:       []string{"rt-init"},
+		Env:        []string{initproto.EnvInitFD + "=" + strconv.Itoa(initproto.FdInit)},
+		Dir:        sp.dir,
+		ExtraFiles: []*os.File{childSock, fifo},
+		Stdin:      stdioFile(sp.stdio.Stdin, os.Stdin),
+		Stdout:     stdioFile(sp.stdio.Stdout, os.Stdout),
+		Stderr:     stdioFile(sp.stdio.Stderr, os.Stderr),
+	}
+	for i := 0; i < sp.extra; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start rt-init %s: %w", sp.path, err)
+	}
+	childSock.Close()
+	if err := initproto.Write(sock, initproto.MsgNamespaces, sp.ns.Encode()); err != nil {
+		return nil, r.initFailed(sock, cmd, "send namespaces", err)
+	}
+	pidMsg, err := initproto.Read(sock, initproto.MsgPid)
+	if err != nil {
+		return nil, r.initFailed(sock, cmd, "namespaces", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("namespaces: rt-init stage 0: %w", err)
+	}
+	if len(pidMsg) != 4 {
+		return nil, fmt.Errorf("namespaces: bad pid message (%d bytes)", len(pidMsg))
+	}
+	pid := int(int32(binary.NativeEndian.Uint32(pidMsg)))
+	start, err := procStartTime(pid)
+	if err != nil {
+		return nil, fmt.Errorf("container process %d: %w", pid, err)
+	}
+	ok = true
+	return &startedInit{sock: sock, pid: pid, startTime: start}, nil
+}

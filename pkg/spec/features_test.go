@@ -1,0 +1,107 @@
+package spec
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtkit/rt/pkg/rootfs"
+)
+
+func TestFeatures(t *testing.T) {
+	f := Features()
+	if f.OCIVersionMin != MinVersion || f.OCIVersionMax != specs.Version {
+		t.Errorf("versions %q..%q, want %q..%q", f.OCIVersionMin, f.OCIVersionMax, MinVersion, specs.Version)
+	}
+	if f.Linux == nil {
+		t.Fatal("no linux section")
+	}
+	var wantNS []string
+	for typ := range Namespaces {
+		wantNS = append(wantNS, string(typ))
+	}
+	slices.Sort(wantNS)
+	tests := []struct {
+		name      string
+		got, want []string
+	}{
+		{"namespaces", f.Linux.Namespaces, wantNS},
+		{"hooks", f.Hooks, Hooks},
+		{"mount options", f.MountOptions, rootfs.OptionNames()},
+	}
+	for _, tt := range tests {
+		if !slices.Equal(tt.got, tt.want) {
+			t.Errorf("%s: %q, want %q", tt.name, tt.got, tt.want)
+		}
+	}
+	if !slices.IsSorted(f.Linux.Namespaces) {
+		t.Errorf("namespaces not sorted: %q", f.Linux.Namespaces)
+	}
+	// The document must be a copy: changing it cannot change the tables.
+	f.Hooks[0] = "changed"
+	if Hooks[0] == "changed" {
+		t.Errorf("Features shares the Hooks table")
+	}
+}
+
+// TestFeaturesCapabilities checks that the capabilities reported are exactly
+// the names Capability accepts, each round-tripping to its name.
+func TestFeaturesCapabilities(t *testing.T) {
+	got := Features().Linux.Capabilities
+	if len(got) == 0 {
+		t.Fatal("no capabilities")
+	}
+	seen := map[string]bool{}
+	for _, n := range got {
+		if seen[n] {
+			t.Errorf("%s listed twice", n)
+		}
+		seen[n] = true
+		c, ok := Capability(n)
+		if !ok {
+			t.Errorf("Capability(%q) not accepted", n)
+			continue
+		}
+		if back := "CAP_" + strings.ToUpper(c.String()); back != n {
+			t.Errorf("Capability(%q) = %v, which names %q", n, c, back)
+		}
+	}
+	accepted := slices.Sorted(maps.Keys(capabilityByName))
+	listed := slices.Sorted(maps.Keys(seen))
+	if !slices.Equal(accepted, listed) {
+		t.Errorf("features capabilities %q, Capability accepts %q", listed, accepted)
+	}
+	if len(got) != len(capability.ListKnown()) {
+		t.Errorf("%d capabilities listed, the library knows %d", len(got), len(capability.ListKnown()))
+	}
+	for _, n := range []string{"CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE", "CAP_KILL"} {
+		if !seen[n] {
+			t.Errorf("%s missing", n)
+		}
+	}
+}
+
+func TestCapability(t *testing.T) {
+	tests := []struct {
+		name string
+		want capability.Cap
+		ok   bool
+	}{
+		{"CAP_CHOWN", capability.CAP_CHOWN, true},
+		{"CAP_SYS_ADMIN", capability.CAP_SYS_ADMIN, true},
+		{"cap_net_raw", capability.CAP_NET_RAW, true},
+		{"CHOWN", 0, false},
+		{"CAP_BOGUS", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		c, ok := Capability(tt.name)
+		if ok != tt.ok || (ok && c != tt.want) {
+			t.Errorf("Capability(%q) = %v, %v; want %v, %v", tt.name, c, ok, tt.want, tt.ok)
+		}
+	}
+}
