@@ -85,8 +85,10 @@ func reexecInPrivateMountNS() int {
 }
 
 type bench struct {
-	rts     []runtimeBin
-	bundle  string
+	rts    []runtimeBin
+	bundle string
+	// sleeper is a bundle running sleep, for the container exec goes into.
+	sleeper string
 	seq     atomic.Int64
 	results map[string]map[string][]sample
 	order   []string
@@ -118,10 +120,21 @@ func run(rtPath string) error {
 		}
 		b.rts = append(b.rts, runtimeBin{name: c.name, path: p, root: filepath.Join(states, c.name)})
 	}
-	if b.bundle, err = makeBundle(filepath.Join(work, "bundle")); err != nil {
+	if b.bundle, err = makeBundle(filepath.Join(work, "bundle"), "/bin/true"); err != nil {
+		return err
+	}
+	if b.sleeper, err = makeBundle(filepath.Join(work, "sleeper"), "sleep", "100000"); err != nil {
 		return err
 	}
 	defer b.cleanup()
+	execTarget := map[string]string{}
+	for _, rt := range b.rts {
+		id := b.id(rt)
+		if _, err := call(rt, "run", "-d", "--bundle", b.sleeper, id); err != nil {
+			return err
+		}
+		execTarget[rt.name] = id
+	}
 
 	for i := 0; i < *samples; i++ {
 		for _, rt := range b.shuffled() {
@@ -131,6 +144,11 @@ func run(rtPath string) error {
 		}
 		for _, rt := range b.shuffled() {
 			if err := b.sampleLifecycle(rt); err != nil {
+				return err
+			}
+		}
+		for _, rt := range b.shuffled() {
+			if err := b.timed("exec /bin/true", rt, "exec", execTarget[rt.name], "/bin/true"); err != nil {
 				return err
 			}
 		}
@@ -270,9 +288,9 @@ func (b *bench) cleanup() {
 	}
 }
 
-// makeBundle writes a busybox bundle running /bin/true with runc's default
-// spec otherwise.
-func makeBundle(dir string) (string, error) {
+// makeBundle writes a busybox bundle running args with runc's default spec
+// otherwise.
+func makeBundle(dir string, args ...string) (string, error) {
 	if out, err := exec.Command("scripts/mkrootfs.sh", filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("mkrootfs: %v: %s", err, out)
 	}
@@ -290,7 +308,7 @@ func makeBundle(dir string) (string, error) {
 	}
 	p := s["process"].(map[string]any)
 	p["terminal"] = false
-	p["args"] = []string{"/bin/true"}
+	p["args"] = args
 	if data, err = json.Marshal(s); err != nil {
 		return "", err
 	}
