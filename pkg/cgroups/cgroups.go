@@ -16,33 +16,70 @@
 // (nothing walks /sys/fs/cgroup); /proc/self/cgroup is read only for a
 // relative path.
 //
-// # Planned (issue 4)
+// # Limits, freezer, stats
 //
-// Manager will grow the methods that act on the cgroup; none exist yet, so a
-// caller cannot mistake a no-op for a limit:
+// Set writes linux.resources, Freeze/Thaw/Frozen pause the container,
+// Stats reads its counters in the shape of runc's events --stats, and
+// OOMNotify reports OOM kills.
 //
-//   - Set(*specs.LinuxResources) error: write the limits (memory, cpu,
-//     cpuset, pids, blkio/io, hugetlb, devices, …) for create and update; on
-//     cgroup2 it first enables the needed controllers in each ancestor's
-//     cgroup.subtree_control.
-//   - Freeze() / Thaw() error: pause and resume, through the v1 freezer or
-//     cgroup.freeze.
-//   - Stats() (*Stats, error): the counters behind rt events.
+// Which hierarchy a resource goes to: on a host with v1 hierarchies (v1 or
+// hybrid), every resource goes to the v1 hierarchy of its controller, and
+// the cgroup2 hierarchy of a hybrid host takes only linux.resources.unified
+// (and the freezer, if no v1 freezer is mounted); a resource whose v1
+// controller is not mounted is an error, even if cgroup2 has that
+// controller, as runc's fs driver does. On a pure cgroup2 host everything
+// goes to cgroup2, and Set first enables the controllers it needs in each
+// ancestor's cgroup.subtree_control.
+//
+// What comes from github.com/opencontainers/cgroups and why:
+//
+//   - Set is rt's own code. rt validates every value before writing any and
+//     names the spec field and the file in each error, and it sets what the
+//     library no longer does (kernel memory, where the kernel still has it)
+//     and refuses what it silently skips (a device weight without BFQ). The
+//     library's Set wraps neither the field nor, for most writes, the file,
+//     and works from its own Resources type, which would have to be
+//     converted from the spec field by field anyway. Set takes the
+//     library's v1→v2 conversions (shares→cpu.weight, blkio weight→io.weight,
+//     swap) so rt and runc agree on the numbers.
+//   - Devices on cgroup2 are the library's eBPF program (rt would otherwise
+//     carry an eBPF assembler and the emulation of v1's rule semantics it
+//     compiles from). On v1 rt writes devices.deny and devices.allow itself,
+//     each error naming its rule; the library's v1 path would instead
+//     compute a minimal transition from devices.list (no deny-all instant
+//     on update, see Set) but report a failure without the rule.
+//   - Freeze, Thaw and Frozen are the library's freezers: the v1 one retries
+//     a cgroup stuck in FREEZING, which the kernel needs; the v2 one waits
+//     for cgroup.events to say frozen.
+//   - Stats is the library's reading of the stat files (dozens of formats
+//     across kernels), converted to runc's events shape (type Stats).
+//   - OOMNotify is rt's own: the library has none.
+//
+// rt never calls the library's Apply or Destroy: the library managers are
+// built on the directories from Paths, so placement stays rt's.
+//
+// The library's costs: the binary grows by about 0.9 MB (its devices
+// package brings cilium/ebpf and, through its systemd support, godbus and
+// logrus); loading a device program raises the process's RLIMIT_MEMLOCK
+// to infinity first (inherited by whatever rt starts afterwards; it fails,
+// ignored, without CAP_SYS_RESOURCE, and matters only before Linux 5.11,
+// which charges BPF memory to the memory cgroup instead); and the library logs the odd warning through logrus,
+// whose default output is stderr.
+//
+// # Planned
+//
 //   - Join(pid int) error: put an exec'd process into the existing cgroup,
-//     creating nothing.
-//
-// and a systemd driver (NewSystemd) will return the same interface, its
-// directories being whatever systemd made for the transient unit. The
-// resource code is expected to come from github.com/opencontainers/cgroups
-// (its fs and fs2 managers accept the directories from Paths, so rt keeps
-// choosing them); this package keeps the placement, the cleanup and the
-// error wording.
+//     creating nothing (issue 5).
+//   - a systemd driver (NewSystemd) returning the same interface, its
+//     directories being whatever systemd made for the transient unit.
 package cgroups
 
 import (
 	"errors"
 	"maps"
 	"slices"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Manager manages one container's cgroup across the host's hierarchies. It is
@@ -88,6 +125,97 @@ type Manager interface {
 	// Parents that Apply made for a nested path (/a/b for /a/b/c) are left:
 	// other containers may share them, as runc leaves them too.
 	Destroy() error
+
+	// Set writes the limits of r (nil: nothing) into the container's
+	// directories, which Apply made. It is for create and for update: fields
+	// that are nil, or 0 where runc takes 0 as unset (see below), are left as
+	// they are.
+	//
+	// Everything is checked before the first write: each value's range and
+	// form, cpus and mems against the host's online CPUs and memory nodes,
+	// hugepage sizes against the host's, that the controller of every field
+	// is there, that every file to write exists (kernel memory, swap
+	// accounting, BFQ, … come and go with kernel versions and options), and,
+	// with memory.checkBeforeUpdate, that a new limit is not below the
+	// current usage. Any of these fails with an error naming the spec field
+	// ("linux.resources.memory.limit") and nothing is written. On a pure
+	// cgroup2 host the controllers are enabled in the ancestors'
+	// cgroup.subtree_control before the files are looked for, as they appear
+	// only then.
+	//
+	// Once writing, the kernel may still refuse a value (a limit below what
+	// the cgroup uses, cpus outside the parent's cpuset, an unknown block
+	// device); the error names the field and the file ("linux.resources.memory.limit:
+	// /sys/fs/cgroup/memory/c1/memory.limit_in_bytes: write 1024: device or
+	// resource busy") and the writes before it stay: Set is not a
+	// transaction, as it is not in runc.
+	//
+	// Zero as unset, as runc: memory limit, reservation, swap, kernel and
+	// kernelTCP; cpu shares, quota, period, realtimeRuntime and
+	// realtimePeriod; blockIO weight and leafWeight (and those of a device).
+	// pids.limit 0 is written as 1, as runc does for parity with systemd,
+	// which cannot express 0.
+	//
+	// Converted for cgroup2 as runc does: shares to cpu.weight, blkio weight
+	// to io.bfq.weight (same scale) or else io.weight, swap (memory+swap) to
+	// memory.swap.max (swap alone), -1 to "max", a throttle rate of 0 to
+	// "max" (v1 takes 0 as "no limit"). Fields cgroup2 has no file for
+	// (kernel, kernelTCP, swappiness, disableOOMKiller, leafWeight,
+	// realtime*, network) are errors there, not silently dropped.
+	//
+	// Devices on v1: "a" to devices.deny (deny everything), then each rule in
+	// order to devices.allow or devices.deny, which is what the kernel's own
+	// rule semantics and runc's result agree on. Caveat: on an update of a
+	// running container there is an instant between the deny-all and the
+	// allows in which opening a device fails; runc avoids it by computing a
+	// minimal transition, rt does not yet. On cgroup2 the rules become one
+	// eBPF program attached to the directory (replacing the previous one).
+	// Set adds no rule of its own: runc's default device allowances (null,
+	// zero, tty, …) are the caller's to include. A nil list leaves the
+	// device rules as they are; an empty one denies every device.
+	Set(r *specs.LinuxResources) error
+
+	// Freeze stops every process of the container and returns once the
+	// kernel reports the cgroup frozen: the v1 freezer's freezer.state reads
+	// FROZEN (retrying while it is stuck in FREEZING, as new processes can
+	// keep it there; if it never freezes it is thawed again and an error
+	// returned), or on cgroup2 (where no v1 freezer is mounted)
+	// cgroup.events says "frozen 1". Freezing a frozen container succeeds.
+	Freeze() error
+
+	// Thaw resumes the processes Freeze stopped. Thawing a running container
+	// succeeds.
+	Thaw() error
+
+	// Frozen reports whether the container's cgroup is frozen by its own
+	// freezer (what state calls "paused"); a cgroup frozen only because an
+	// ancestor is reports false on v1, as runc does. A cgroup still
+	// freezing is waited for.
+	Frozen() (bool, error)
+
+	// Stats reads the container's counters: cpu, cpuset, memory, pids,
+	// blkio and hugetlb, from whichever hierarchy holds each (see Stats).
+	Stats() (*Stats, error)
+
+	// OOMNotify returns a channel that receives one value each time the
+	// kernel's OOM killer kills a process of the container, counting from
+	// the call; a goroutine watches until the channel closes.
+	//
+	// On v1 it listens on memory.oom_control through cgroup.event_control
+	// (an eventfd) and then reads the oom_kill count, which the kernel
+	// raises only after it notified (so each notification costs up to half
+	// a second of waiting for the count when nothing gets killed: with
+	// disableOOMKiller, which sends nothing). The channel closes when the
+	// cgroup is removed. On cgroup2 it watches memory.events (inotify) for
+	// its oom_kill count; the kernel reports no removal there, so the
+	// channel closes when the cgroup has no process left (cgroup.events
+	// "populated 0"), after the last kills are sent. Either way it also
+	// closes when stop is closed.
+	//
+	// The channel is unbuffered and the count is kept, so a slow reader
+	// loses no kill; but the goroutine waits for it, so the caller reads
+	// until the channel closes or closes stop.
+	OOMNotify(stop <-chan struct{}) (<-chan struct{}, error)
 }
 
 // ErrNoCgroup is returned by Pids of a manager with no paths: a container
@@ -118,7 +246,16 @@ func New(path, id string) (Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	dirs, err := containerDirs(hs, path, id, ownCgroups)
+	m, err := newManager(hs, path, id, ownCgroups)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return m, nil
+}
+
+// newManager is New on the hierarchies hs; tests give it fake ones.
+func newManager(hs []hierarchy, path, id string, own func() (map[string]string, error)) (*fsManager, error) {
+	dirs, err := containerDirs(hs, path, id, own)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,13 @@ import (
 type fsManager struct {
 	paths   map[string]string
 	targets []target // one per hierarchy
+
+	// host names the host's files Set checks values against; nil is the
+	// real ones (tests point it at a fake tree).
+	host *hostFiles
+	// record, if set, sees every write Set makes, in order: a test's view
+	// of writes that a fake file would only show the last of.
+	record func(path, value string)
 }
 
 // target is the container's directory in one hierarchy.
