@@ -159,7 +159,13 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	// MsgJoined before it forks, runs anything of the container's, or makes
 	// its cgroup namespace (which must have its cgroup as the root).
 	joined := make(chan error, 1)
-	go func() { joined <- cg.Apply(pid) }()
+	go func() {
+		err := cg.Apply(pid)
+		if res := containerResources(s); err == nil && res != nil {
+			err = cg.Set(res)
+		}
+		joined <- err
+	}()
 	if plan.newUser {
 		if err := writeIDMaps(pid, s.Linux); err != nil {
 			return nil, err

@@ -123,10 +123,19 @@ func (r *Runtime) Kill(_ context.Context, id string, sig api.Signal, opts api.Ki
 			return nil
 		}
 	}
-	if r.status(st) == api.StatusStopped {
+	status := r.status(st)
+	if status == api.StatusStopped {
 		return api.NewContainerError(id, api.ErrNotRunning)
 	}
-	return signalInit(st, unix.Signal(sig))
+	if err := signalInit(st, unix.Signal(sig)); err != nil {
+		return err
+	}
+	// A frozen process gets a signal only when thawed; SIGKILL is meant
+	// to act now, so a paused container is thawed to die (as runc does).
+	if status == api.StatusPaused && unix.Signal(sig) == unix.SIGKILL {
+		return cgroups.Load(st.CgroupPaths).Thaw()
+	}
+	return nil
 }
 
 // signalInit signals the container's init through a pidfd checked against
@@ -224,6 +233,12 @@ func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
 		n, err := signalCgroup(cg, unix.SIGKILL)
 		if err != nil {
 			return err
+		}
+		if n > 0 {
+			// Frozen processes die only once thawed.
+			if frozen, err := cg.Frozen(); err == nil && frozen {
+				cg.Thaw()
+			}
 		}
 		if n == 0 && !alive(st.InitPid, st.InitStartTime) {
 			break

@@ -57,7 +57,12 @@ func (r *Runtime) DefaultSpec(rootless bool) (*specs.Spec, error) {
 
 // Features implements api.FeatureReporter.
 func (r *Runtime) Features() (*features.Features, error) {
-	return spec.Features(), nil
+	f := spec.Features()
+	yes, no := true, false
+	// The cgroupfs driver works on v1, hybrid and v2 hosts; there is no
+	// systemd driver yet.
+	f.Linux.Cgroup = &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no}
+	return f, nil
 }
 
 // status derives a container's status from its recorded state and the live
@@ -66,6 +71,9 @@ func (r *Runtime) Features() (*features.Features, error) {
 func (r *Runtime) status(st *store.State) api.Status {
 	if !st.Ready || !alive(st.InitPid, st.InitStartTime) {
 		return api.StatusStopped
+	}
+	if frozen, err := cgroups.Load(st.CgroupPaths).Frozen(); err == nil && frozen {
+		return api.StatusPaused
 	}
 	if _, err := os.Stat(filepath.Join(r.store.Root(), st.ID, ExecFifo)); err == nil {
 		return api.StatusCreated
@@ -139,12 +147,6 @@ func notImplemented(op string) error {
 	return fmt.Errorf("%s: %w in this build of rt", op, api.ErrNotImplemented)
 }
 
-// Pause implements api.ContainerOperations.
-func (r *Runtime) Pause(_ context.Context, id string) error { return r.existing(id, "pause") }
-
-// Resume implements api.ContainerOperations.
-func (r *Runtime) Resume(_ context.Context, id string) error { return r.existing(id, "resume") }
-
 // PS implements api.ContainerOperations: the processes of the container's
 // cgroup, which also holds those that left its pid namespace's init.
 func (r *Runtime) PS(_ context.Context, id string) ([]int, error) {
@@ -157,16 +159,6 @@ func (r *Runtime) PS(_ context.Context, id string) ([]int, error) {
 		return []int{}, nil
 	}
 	return pids, err
-}
-
-// Update implements api.ContainerOperations.
-func (r *Runtime) Update(_ context.Context, id string, _ api.UpdateOpts) error {
-	return r.existing(id, "update")
-}
-
-// Events implements api.ContainerOperations.
-func (r *Runtime) Events(_ context.Context, id string, _ api.EventsOpts) error {
-	return r.existing(id, "events")
 }
 
 // existing reports an unknown id as such before saying op is missing, so

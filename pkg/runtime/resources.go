@@ -1,0 +1,303 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/store"
+)
+
+// Pause implements api.ContainerOperations: freeze every process.
+func (r *Runtime) Pause(_ context.Context, id string) error {
+	h, st, err := r.openLoaded(id)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	switch r.status(st) {
+	case api.StatusRunning, api.StatusCreated:
+	case api.StatusPaused:
+		return api.NewContainerError(id, api.ErrPaused)
+	default:
+		return api.NewContainerError(id, api.ErrNotRunning)
+	}
+	if err := cgroups.Load(st.CgroupPaths).Freeze(); err != nil {
+		return fmt.Errorf("pause container %q: %w", id, err)
+	}
+	return nil
+}
+
+// Resume implements api.ContainerOperations: thaw a paused container.
+func (r *Runtime) Resume(_ context.Context, id string) error {
+	h, st, err := r.openLoaded(id)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if r.status(st) != api.StatusPaused {
+		return api.NewContainerError(id, api.ErrNotPaused)
+	}
+	if err := cgroups.Load(st.CgroupPaths).Thaw(); err != nil {
+		return fmt.Errorf("resume container %q: %w", id, err)
+	}
+	return nil
+}
+
+func (r *Runtime) openLoaded(id string) (*store.Handle, *store.State, error) {
+	h, err := r.store.Open(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := h.Load()
+	if err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	return h, st, nil
+}
+
+// Update implements api.ContainerOperations: the new values are applied,
+// then merged into the recorded spec, so a later update or state sees them.
+// Nothing is recorded when the kernel refuses a value.
+func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) error {
+	h, st, err := r.openLoaded(id)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if r.status(st) == api.StatusStopped {
+		return api.NewContainerError(id, api.ErrNotRunning)
+	}
+	if opts.Resources == nil {
+		return nil
+	}
+	if err := cgroups.Load(st.CgroupPaths).Set(opts.Resources); err != nil {
+		return err
+	}
+	if st.Spec != nil && st.Spec.Linux != nil {
+		if st.Spec.Linux.Resources == nil {
+			st.Spec.Linux.Resources = &specs.LinuxResources{}
+		}
+		mergeResources(st.Spec.Linux.Resources, opts.Resources)
+	}
+	return h.Save(st)
+}
+
+// mergeResources sets in dst every field set in src.
+func mergeResources(dst, src *specs.LinuxResources) {
+	if src.Memory != nil {
+		if dst.Memory == nil {
+			dst.Memory = &specs.LinuxMemory{}
+		}
+		m, s := dst.Memory, src.Memory
+		setIf(&m.Limit, s.Limit)
+		setIf(&m.Reservation, s.Reservation)
+		setIf(&m.Swap, s.Swap)
+		setIf(&m.Kernel, s.Kernel)
+		setIf(&m.KernelTCP, s.KernelTCP)
+		setIf(&m.Swappiness, s.Swappiness)
+		setIf(&m.DisableOOMKiller, s.DisableOOMKiller)
+		setIf(&m.UseHierarchy, s.UseHierarchy)
+		setIf(&m.CheckBeforeUpdate, s.CheckBeforeUpdate)
+	}
+	if src.CPU != nil {
+		if dst.CPU == nil {
+			dst.CPU = &specs.LinuxCPU{}
+		}
+		c, s := dst.CPU, src.CPU
+		setIf(&c.Shares, s.Shares)
+		setIf(&c.Quota, s.Quota)
+		setIf(&c.Burst, s.Burst)
+		setIf(&c.Period, s.Period)
+		setIf(&c.RealtimeRuntime, s.RealtimeRuntime)
+		setIf(&c.RealtimePeriod, s.RealtimePeriod)
+		setIf(&c.Idle, s.Idle)
+		if s.Cpus != "" {
+			c.Cpus = s.Cpus
+		}
+		if s.Mems != "" {
+			c.Mems = s.Mems
+		}
+	}
+	if src.Pids != nil {
+		dst.Pids = src.Pids
+	}
+	if src.BlockIO != nil {
+		dst.BlockIO = src.BlockIO
+	}
+	if src.HugepageLimits != nil {
+		dst.HugepageLimits = src.HugepageLimits
+	}
+	if src.Network != nil {
+		dst.Network = src.Network
+	}
+	if src.Rdma != nil {
+		dst.Rdma = src.Rdma
+	}
+	if src.Unified != nil {
+		if dst.Unified == nil {
+			dst.Unified = map[string]string{}
+		}
+		for k, v := range src.Unified {
+			dst.Unified[k] = v
+		}
+	}
+	if src.Devices != nil {
+		dst.Devices = src.Devices
+	}
+}
+
+func setIf[T any](dst **T, src *T) {
+	if src != nil {
+		*dst = src
+	}
+}
+
+// defaultDeviceRules are the devices a container may always use, as runc
+// allows them: the ones every container gets (rootfs.DefaultDevices), its
+// terminal and pty devices, tun, and mknod of anything (using a node still
+// needs a rule).
+var defaultDeviceRules = []specs.LinuxDeviceCgroup{
+	{Allow: true, Type: "c", Access: "m"},
+	{Allow: true, Type: "b", Access: "m"},
+	{Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "rwm"},    // null
+	{Allow: true, Type: "c", Major: i64(1), Minor: i64(5), Access: "rwm"},    // zero
+	{Allow: true, Type: "c", Major: i64(1), Minor: i64(7), Access: "rwm"},    // full
+	{Allow: true, Type: "c", Major: i64(1), Minor: i64(8), Access: "rwm"},    // random
+	{Allow: true, Type: "c", Major: i64(1), Minor: i64(9), Access: "rwm"},    // urandom
+	{Allow: true, Type: "c", Major: i64(5), Minor: i64(0), Access: "rwm"},    // tty
+	{Allow: true, Type: "c", Major: i64(5), Minor: i64(1), Access: "rwm"},    // console
+	{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"},    // ptmx
+	{Allow: true, Type: "c", Major: i64(136), Minor: nil, Access: "rwm"},     // pts/*
+	{Allow: true, Type: "c", Major: i64(10), Minor: i64(200), Access: "rwm"}, // net/tun
+}
+
+func i64(v int64) *int64 { return &v }
+
+// containerResources is what create applies: the spec's resources, and
+// when the spec restricts devices, the spec's rules followed by the
+// devices the container always needs and those linux.devices creates.
+func containerResources(s *specs.Spec) *specs.LinuxResources {
+	if s.Linux == nil || s.Linux.Resources == nil {
+		return nil
+	}
+	res := *s.Linux.Resources
+	if res.Devices != nil {
+		rules := append([]specs.LinuxDeviceCgroup{}, res.Devices...)
+		rules = append(rules, defaultDeviceRules...)
+		for _, d := range s.Linux.Devices {
+			major, minor := d.Major, d.Minor
+			typ := d.Type
+			if typ == "u" {
+				typ = "c"
+			}
+			rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+		}
+		res.Devices = rules
+	}
+	return &res
+}
+
+// Events implements api.ContainerOperations: one stats snapshot with
+// opts.Stats, else stats every opts.Interval and an "oom" event for each
+// OOM kill, until the container exits or ctx ends.
+func (r *Runtime) Events(ctx context.Context, id string, opts api.EventsOpts) error {
+	st, err := r.store.Read(id)
+	if err != nil {
+		return err
+	}
+	if r.status(st) == api.StatusStopped {
+		return api.NewContainerError(id, api.ErrNotRunning)
+	}
+	cg := cgroups.Load(st.CgroupPaths)
+	stats := func() error {
+		s, err := cg.Stats()
+		if err != nil {
+			return fmt.Errorf("stats of container %q: %w", id, err)
+		}
+		s.NetworkInterfaces = netStats(st.InitPid)
+		return opts.Sink(api.Event{Type: "stats", ID: id, Data: s})
+	}
+	if opts.Stats {
+		return stats()
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	ooms, err := cg.OOMNotify(stop)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		r.log.Warn("no OOM events", "id", id, "error", err)
+	}
+	tick := time.NewTicker(opts.Interval)
+	defer tick.Stop()
+	// A short poll notices the exit well before the next stats tick.
+	exitPoll := time.NewTicker(100 * time.Millisecond)
+	defer exitPoll.Stop()
+	if err := stats(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-ooms:
+			if !ok {
+				ooms = nil
+				continue
+			}
+			if err := opts.Sink(api.Event{Type: "oom", ID: id}); err != nil {
+				return err
+			}
+		case <-exitPoll.C:
+			if !alive(st.InitPid, st.InitStartTime) {
+				return nil
+			}
+		case <-tick.C:
+			if !alive(st.InitPid, st.InitStartTime) {
+				return nil
+			}
+			if err := stats(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// netStats reads the interface counters of the container's network
+// namespace from its init's /proc/<pid>/net/dev; lo is left out, as runc
+// does.
+func netStats(pid int) []*cgroups.NetworkInterface {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/net/dev")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []*cgroups.NetworkInterface
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "lo" {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 16 {
+			continue
+		}
+		n := func(i int) uint64 { v, _ := strconv.ParseUint(f[i], 10, 64); return v }
+		out = append(out, &cgroups.NetworkInterface{
+			Name: name, RxBytes: n(0), RxPackets: n(1), RxErrors: n(2), RxDropped: n(3),
+			TxBytes: n(8), TxPackets: n(9), TxErrors: n(10), TxDropped: n(11),
+		})
+	}
+	return out
+}
