@@ -14,9 +14,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/sirupsen/logrus"
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
@@ -47,7 +49,20 @@ func New(cfg api.GlobalConfig) (api.ContainerOperations, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// opencontainers/cgroups logs through logrus, to stderr by default: a
+	// create must write nothing to the fds the container inherits, so its
+	// records go to rt's own log instead.
+	logrus.SetOutput(logWriter{log})
+	logrus.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true, DisableQuote: true})
 	return &Runtime{cfg: cfg, store: store.New(cfg.Root), log: log}, nil
+}
+
+// logWriter turns logrus lines into warnings of rt's logger.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Warn(strings.TrimSpace(string(p)), "from", "cgroups library")
+	return len(p), nil
 }
 
 // DefaultSpec implements api.SpecGenerator.
