@@ -218,6 +218,13 @@ __attribute__((constructor)) static void rt_nsexec(void)
 	if (env == NULL || *env == '\0')
 		return;
 	initfd = atoi(env);
+	/* Until it execs the program, this process holds rt's state and sits in
+	 * the container's namespaces: nothing there may ptrace it or read its
+	 * memory (CVE-2016-9962). execve resets this for the program. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		fprintf(stderr, "rt-init: set non-dumpable: %s\n", strerror(errno));
+		_exit(1);
+	}
 	/* Executed from /proc/self/fd/N, the process would be named "N" in ps
 	 * and /proc/<pid>/comm; name it for what it is. */
 	prctl(PR_SET_NAME, (unsigned long)"rt-init:stage0", 0, 0, 0);

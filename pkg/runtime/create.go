@@ -91,6 +91,9 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := process.CheckLSM(s.Process); err != nil {
 		return nil, err
 	}
+	if err := r.checkCgroupDriver(); err != nil {
+		return nil, err
+	}
 	initPath, err := r.initPath()
 	if err != nil {
 		return nil, err
@@ -159,13 +162,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	// MsgJoined before it forks, runs anything of the container's, or makes
 	// its cgroup namespace (which must have its cgroup as the root).
 	joined := make(chan error, 1)
-	go func() {
-		err := cg.Apply(pid)
-		if res := containerResources(s); err == nil && res != nil {
-			err = cg.Set(res)
-		}
-		joined <- err
-	}()
+	go func() { joined <- cg.Apply(pid) }()
 	if plan.newUser {
 		if err := writeIDMaps(pid, s.Linux); err != nil {
 			return nil, err
@@ -222,6 +219,14 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	}
 	if _, err := initproto.Read(sock, initproto.MsgReady); err != nil {
 		return nil, initError(err)
+	}
+	// Limits go on once the init is set up and waiting, before the program
+	// can run: a pids limit below the threads rt-init's Go runtime starts
+	// would otherwise kill it mid-start (runc, too, sets them here).
+	if res := containerResources(s); res != nil {
+		if err := cg.Set(res); err != nil {
+			return nil, err
+		}
 	}
 	st.Ready = true
 	if err := h.Save(st); err != nil {

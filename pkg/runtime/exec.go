@@ -83,8 +83,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	ok := false
 	defer func() {
 		if !ok {
+			// rt's child (CLONE_PARENT), just killed: the wait is short
+			// and leaves no zombie in the container.
 			unix.Kill(pid, unix.SIGKILL)
-			reapIfChild(pid)
+			unix.Wait4(pid, nil, 0, nil)
 		}
 	}()
 	joined := make(chan error, 1)
@@ -250,7 +252,10 @@ func execProcess(base *specs.Process, o api.ExecOpts) (*specs.Process, error) {
 	p.ConsoleSize = nil
 	p.Env = slices.Clone(base.Env)
 	for _, e := range o.Env {
-		name, _, _ := strings.Cut(e, "=")
+		name, _, hasValue := strings.Cut(e, "=")
+		if !hasValue || name == "" {
+			return nil, fmt.Errorf("--env %q: not NAME=value", e)
+		}
 		p.Env = slices.DeleteFunc(p.Env, func(x string) bool { return strings.HasPrefix(x, name+"=") })
 		p.Env = append(p.Env, e)
 	}
@@ -289,8 +294,11 @@ func execProcess(base *specs.Process, o api.ExecOpts) (*specs.Process, error) {
 			c.Bounding = append(slices.Clone(c.Bounding), n)
 			c.Effective = append(slices.Clone(c.Effective), n)
 			c.Permitted = append(slices.Clone(c.Permitted), n)
-			c.Inheritable = append(slices.Clone(c.Inheritable), n)
-			c.Ambient = append(slices.Clone(c.Ambient), n)
+			// Never inheritable (CVE-2022-29162); ambient only when the
+			// process has inheritable capabilities already, as runc.
+			if len(c.Inheritable) > 0 {
+				c.Ambient = append(slices.Clone(c.Ambient), n)
+			}
 		}
 		p.Capabilities = &c
 	}

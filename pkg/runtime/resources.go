@@ -81,7 +81,9 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 	if opts.Resources == nil {
 		return nil
 	}
-	if err := cgroups.Load(st.CgroupPaths).Set(opts.Resources); err != nil {
+	res := *opts.Resources
+	res.Devices = withDefaultDevices(res.Devices, st.Spec)
+	if err := cgroups.Load(st.CgroupPaths).Set(&res); err != nil {
 		return err
 	}
 	if st.Spec != nil && st.Spec.Linux != nil {
@@ -133,7 +135,25 @@ func mergeResources(dst, src *specs.LinuxResources) {
 		dst.Pids = src.Pids
 	}
 	if src.BlockIO != nil {
-		dst.BlockIO = src.BlockIO
+		if dst.BlockIO == nil {
+			dst.BlockIO = &specs.LinuxBlockIO{}
+		}
+		b, s := dst.BlockIO, src.BlockIO
+		setIf(&b.Weight, s.Weight)
+		setIf(&b.LeafWeight, s.LeafWeight)
+		for _, l := range []struct{ dst, src *[]specs.LinuxThrottleDevice }{
+			{&b.ThrottleReadBpsDevice, &s.ThrottleReadBpsDevice},
+			{&b.ThrottleWriteBpsDevice, &s.ThrottleWriteBpsDevice},
+			{&b.ThrottleReadIOPSDevice, &s.ThrottleReadIOPSDevice},
+			{&b.ThrottleWriteIOPSDevice, &s.ThrottleWriteIOPSDevice},
+		} {
+			if *l.src != nil {
+				*l.dst = *l.src
+			}
+		}
+		if s.WeightDevice != nil {
+			b.WeightDevice = s.WeightDevice
+		}
 	}
 	if src.HugepageLimits != nil {
 		dst.HugepageLimits = src.HugepageLimits
@@ -155,6 +175,21 @@ func mergeResources(dst, src *specs.LinuxResources) {
 	if src.Devices != nil {
 		dst.Devices = src.Devices
 	}
+}
+
+// checkCgroupDriver refuses a driver rt does not have, rather than quietly
+// using cgroupfs with a systemd-style path.
+func (r *Runtime) checkCgroupDriver() error {
+	switch r.cfg.CgroupDriver {
+	case "", "cgroupfs":
+		return nil
+	case "systemd":
+		if _, err := os.Stat("/run/systemd/system"); err != nil {
+			return errors.New("cgroup driver systemd: systemd is not running on this host (use the cgroupfs driver)")
+		}
+		return fmt.Errorf("cgroup driver systemd: %w in this build of rt (use the cgroupfs driver)", api.ErrNotImplemented)
+	}
+	return fmt.Errorf("cgroup driver %q: unknown", r.cfg.CgroupDriver)
 }
 
 func setIf[T any](dst **T, src *T) {
@@ -184,28 +219,38 @@ var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 
 func i64(v int64) *int64 { return &v }
 
-// containerResources is what create applies: the spec's resources, and
-// when the spec restricts devices, the spec's rules followed by the
-// devices the container always needs and those linux.devices creates.
+// containerResources is what create applies: the spec's resources, with
+// device rules completed by withDefaultDevices.
 func containerResources(s *specs.Spec) *specs.LinuxResources {
 	if s.Linux == nil || s.Linux.Resources == nil {
 		return nil
 	}
 	res := *s.Linux.Resources
-	if res.Devices != nil {
-		rules := append([]specs.LinuxDeviceCgroup{}, res.Devices...)
-		rules = append(rules, defaultDeviceRules...)
+	res.Devices = withDefaultDevices(res.Devices, s)
+	return &res
+}
+
+// withDefaultDevices returns rules (nil stays nil: devices untouched)
+// followed by the devices the container always needs and those its
+// linux.devices creates, so that no rule set, at create or update, takes
+// /dev/null away.
+func withDefaultDevices(rules []specs.LinuxDeviceCgroup, s *specs.Spec) []specs.LinuxDeviceCgroup {
+	if rules == nil {
+		return nil
+	}
+	out := append([]specs.LinuxDeviceCgroup{}, rules...)
+	out = append(out, defaultDeviceRules...)
+	if s != nil && s.Linux != nil {
 		for _, d := range s.Linux.Devices {
 			major, minor := d.Major, d.Minor
 			typ := d.Type
 			if typ == "u" {
 				typ = "c"
 			}
-			rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+			out = append(out, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
 		}
-		res.Devices = rules
 	}
-	return &res
+	return out
 }
 
 // Events implements api.ContainerOperations: one stats snapshot with
