@@ -221,9 +221,6 @@ func joinedCgroups(sock *os.File, newNS bool) error {
 // with the init.
 func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 	proc := cfg.Spec.Process
-	if _, err := initproto.Read(sock, initproto.MsgJoined); err != nil {
-		return step("cgroups", err)
-	}
 	if err := step("process", process.SetRlimits(proc)); err != nil {
 		return err
 	}
@@ -247,6 +244,12 @@ func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 	}
 	if err := step("process", process.SetLSM(proc)); err != nil {
 		return err
+	}
+	// rt joins this process to the container's cgroups meanwhile; nothing
+	// above forks or runs the container's code, and nothing below may
+	// before the join.
+	if _, err := initproto.Read(sock, initproto.MsgJoined); err != nil {
+		return step("cgroups", err)
 	}
 	if err := initproto.Write(sock, initproto.MsgReady, nil); err != nil {
 		return step("sync", err)

@@ -41,6 +41,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 			return nil, fmt.Errorf("cannot exec in container %q: %w (use --ignore-paused)", id, api.ErrPaused)
 		}
 	}
+	// The cgroup join below waits for an RCU grace period: start it now,
+	// so it runs while rt-init is copied and started.
+	cgroups.WarmUp()
 	if st.Spec == nil || st.Spec.Process == nil || st.Spec.Linux == nil {
 		return nil, fmt.Errorf("container %q: state has no spec", id)
 	}
