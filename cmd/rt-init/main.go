@@ -144,6 +144,7 @@ func start(sock *os.File) error {
 			return step("terminal", err)
 		}
 	}
+	process.SetHome(proc)
 	path, err := process.LookPath(proc)
 	if err != nil {
 		return err
@@ -232,6 +233,7 @@ func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 			return step("terminal", err)
 		}
 	}
+	process.SetHome(proc)
 	path, err := process.LookPath(proc)
 	if err != nil {
 		return err

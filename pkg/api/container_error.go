@@ -21,6 +21,10 @@ func NewContainerError(id string, sentinel error) error {
 
 func (e *ContainerError) Error() string {
 	msg := e.Err.Error()
+	if e.Err == ErrNotRunning {
+		// Clients match runc's exact words; the id goes after them.
+		return fmt.Sprintf("%s: %q", msg, e.ID)
+	}
 	named := fmt.Sprintf("container %q", e.ID)
 	if strings.Contains(msg, "container") {
 		return strings.Replace(msg, "container", named, 1)

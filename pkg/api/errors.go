@@ -17,7 +17,9 @@ var (
 	// ErrExist: a container with that id already exists.
 	ErrExist = errors.New("container already exists")
 	// ErrNotRunning: the operation needs a running (or created) container.
-	ErrNotRunning = errors.New("container is not running")
+	// Its words are runc's: containerd's shim matches "container not
+	// running" to tell a kill that raced the exit from a failure.
+	ErrNotRunning = errors.New("container not running")
 	// ErrRunning: the operation needs a container that is not running.
 	ErrRunning = errors.New("container is running")
 	// ErrPaused: the operation is refused on a paused container.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/spf13/cobra"
 
 	"github.com/rtkit/rt/pkg/api"
@@ -91,4 +93,57 @@ func containerID(cmd *cobra.Command, id string) (string, error) {
 		return "", fmt.Errorf("%s: %w", cmd.Name(), err)
 	}
 	return id, nil
+}
+
+// singleDashLongFlags rewrites "-name" and "-name=value" into their "--"
+// forms when name is a long flag of the command, as runc (Go's flag
+// package) takes them: containerd's shim passes "-no-subreaper", users type
+// "rt delete -force". Rewriting stops at the first argument that is not a
+// flag or the subcommand, that is at the container id: what follows can
+// be the container's own command line ("rt exec id ls -la").
+func singleDashLongFlags(root *cobra.Command, args []string) []string {
+	out := append([]string(nil), args...)
+	cmd := root
+	lookup := func(name string) *pflag.Flag {
+		if f := cmd.Flags().Lookup(name); f != nil {
+			return f
+		}
+		return root.PersistentFlags().Lookup(name)
+	}
+	for i := 0; i < len(out); i++ {
+		a := out[i]
+		switch {
+		case a == "--" || a == "-":
+			return out
+		case strings.HasPrefix(a, "--"):
+			name, _, hasValue := strings.Cut(a[2:], "=")
+			if f := lookup(name); f != nil && !hasValue && f.NoOptDefVal == "" && f.Value.Type() != "bool" {
+				i++ // its value
+			}
+		case strings.HasPrefix(a, "-"):
+			name, _, hasValue := strings.Cut(a[1:], "=")
+			if len(name) > 1 {
+				if f := lookup(name); f != nil {
+					out[i] = "-" + a
+					if !hasValue && f.NoOptDefVal == "" && f.Value.Type() != "bool" {
+						i++
+					}
+				}
+				continue
+			}
+			if f := cmd.Flags().ShorthandLookup(name); f != nil && !hasValue && f.NoOptDefVal == "" && f.Value.Type() != "bool" {
+				i++
+			}
+		default:
+			if cmd != root {
+				return out // the container id
+			}
+			sub, _, err := root.Find([]string{a})
+			if err != nil || sub == root {
+				return out
+			}
+			cmd = sub
+		}
+	}
+	return out
 }

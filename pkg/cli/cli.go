@@ -92,7 +92,7 @@ func Main(p Program, args []string, stdin io.Reader, stdout, stderr io.Writer) i
 	if args == nil {
 		args = []string{} // cobra would fall back to os.Args
 	}
-	root.SetArgs(args)
+	root.SetArgs(singleDashLongFlags(root, args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -250,7 +250,7 @@ func TestExitCodes(t *testing.T) {
 		{"start-not-exist", []string{"start", "c1"}, func(f *recFake) { f.errs["Start"] = notExist }, 1, "rt: container \"c1\": container does not exist\n", "", "rt"},
 		{"state-container-error", []string{"state", "c1"}, func(f *recFake) { f.errs["State"] = api.NewContainerError("c1", api.ErrNotExist) }, 1, "rt: container \"c1\" does not exist\n", "", "rt"},
 		{"delete-running", []string{"delete", "c1"}, func(f *recFake) { f.errs["Delete"] = api.NewContainerError("c1", api.ErrRunning) }, 1, "rt: container \"c1\" is running\n", "", "rt"},
-		{"kill-not-running", []string{"kill", "c1", "9"}, func(f *recFake) { f.errs["Kill"] = api.NewContainerError("c1", api.ErrNotRunning) }, 1, "rt: container \"c1\" is not running\n", "", "rt"},
+		{"kill-not-running", []string{"kill", "c1", "9"}, func(f *recFake) { f.errs["Kill"] = api.NewContainerError("c1", api.ErrNotRunning) }, 1, "rt: container not running: \"c1\"\n", "", "rt"},
 		{"pause-error", []string{"pause", "c1"}, func(f *recFake) { f.errs["Pause"] = errors.New("freeze: EBUSY") }, 1, "rt: freeze: EBUSY\n", "", "rt"},
 		{"resume-ok", []string{"resume", "c1"}, nil, 0, "", "", "rt"},
 		{"factory-error", []string{"state", "c1"}, func(f *recFake) { f.factoryErr = errors.New("no cgroup v2") }, 1, "rt: no cgroup v2\n", "", "rt"},

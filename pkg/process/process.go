@@ -129,20 +129,13 @@ func checkExecutable(path string) error {
 	return nil
 }
 
-// Chdir enters process.cwd, creating it if missing (as runc does). It runs
-// after pivot_root with no host fd open, so the path can only resolve inside
-// the container (CVE-2024-21626); getcwd confirms it.
+// Chdir enters process.cwd. The init creates a missing cwd before the root
+// may turn read-only; for exec a missing cwd is an error, as runc's. It runs
+// with no host fd open, so the path can only resolve inside the container
+// (CVE-2024-21626); getcwd confirms it.
 func Chdir(p *specs.Process) error {
 	if err := unix.Chdir(p.Cwd); err != nil {
-		if !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("chdir to cwd %q: %w", p.Cwd, err)
-		}
-		if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
-			return fmt.Errorf("create cwd %q: %w", p.Cwd, err)
-		}
-		if err := unix.Chdir(p.Cwd); err != nil {
-			return fmt.Errorf("chdir to cwd %q: %w", p.Cwd, err)
-		}
+		return fmt.Errorf("chdir to cwd %q: %w", p.Cwd, err)
 	}
 	wd, err := unix.Getwd()
 	if err != nil || !strings.HasPrefix(wd, "/") {
@@ -300,4 +293,28 @@ func setUser(u specs.User) error {
 func Exec(path string, p *specs.Process) error {
 	err := unix.Exec(path, p.Args, p.Env)
 	return fmt.Errorf("exec %s: %w", p.Args[0], err)
+}
+
+// SetHome adds HOME to the environment when the spec has none, from the
+// container's /etc/passwd entry of process.user.uid, else "/", as runc
+// does: ctr and others pass no HOME and programs expect one. It reads the
+// container's file, so it runs after pivot_root.
+func SetHome(p *specs.Process) {
+	for _, e := range p.Env {
+		if strings.HasPrefix(e, "HOME=") {
+			return
+		}
+	}
+	home := "/"
+	if data, err := os.ReadFile("/etc/passwd"); err == nil {
+		uid := strconv.FormatUint(uint64(p.User.UID), 10)
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Split(line, ":")
+			if len(f) >= 6 && f[2] == uid && f[5] != "" {
+				home = f[5]
+				break
+			}
+		}
+	}
+	p.Env = append(p.Env, "HOME="+home)
 }

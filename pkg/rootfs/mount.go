@@ -18,6 +18,7 @@ type parsedOptions struct {
 	attrSet     uint64    // mount_setattr, recursive
 	attrClr     uint64
 	data        []string // filesystem data
+	copyUp      bool     // tmpcopyup
 }
 
 func parseOptions(opts []string) parsedOptions {
@@ -27,6 +28,8 @@ func parseOptions(opts []string) parsedOptions {
 		switch {
 		case !ok:
 			p.data = append(p.data, o)
+		case def.CopyUp:
+			p.copyUp = true
 		case def.Propagation:
 			p.propagation = append(p.propagation, def.Flag)
 		case def.Recursive && def.Attr&unix.MOUNT_ATTR__ATIME == def.Attr:
@@ -151,7 +154,11 @@ func mountOne(c *Config, r *root, m specs.Mount) error {
 		}
 		defer dst.Close()
 		data := strings.Join(p.data, ",")
-		if err := unix.Mount(m.Source, fdPath(dst), typ, p.flags, data); err != nil {
+		if p.copyUp && typ == "tmpfs" {
+			if err := mountCopyUp(m.Source, dst, p.flags, data); err != nil {
+				return fail("tmpcopyup", err)
+			}
+		} else if err := unix.Mount(m.Source, fdPath(dst), typ, p.flags, data); err != nil {
 			if errors.Is(err, unix.EPERM) && typ == "sysfs" && c.UserNS {
 				return fail("", fmt.Errorf("%w (sysfs needs a network namespace owned by the container's user namespace; bind /sys instead)", err))
 			}

@@ -21,6 +21,8 @@ type MountOption struct {
 	// Propagation marks MS_SHARED/MS_PRIVATE/MS_SLAVE/MS_UNBINDABLE words,
 	// which need a mount(2) call of their own after the mount.
 	Propagation bool
+	// CopyUp marks tmpcopyup.
+	CopyUp bool
 	// Recursive marks the "r"-prefixed words, applied with mount_setattr(2)
 	// to the whole mount tree; Attr is their MOUNT_ATTR_* value (0 for
 	// rrelatime: relatime is the atime field's zero).
@@ -67,6 +69,10 @@ var Options = map[string]MountOption{
 	"suid":          {Flag: unix.MS_NOSUID, Clear: true},
 	"symfollow":     {Flag: unix.MS_NOSYMFOLLOW, Clear: true},
 	"sync":          {Flag: unix.MS_SYNCHRONOUS},
+
+	// tmpcopyup (podman's, also runc's): a tmpfs starts with a copy of
+	// what the directory it covers held.
+	"tmpcopyup": {CopyUp: true},
 
 	"private":     {Flag: unix.MS_PRIVATE, Propagation: true},
 	"rprivate":    {Flag: unix.MS_PRIVATE | unix.MS_REC, Propagation: true},

@@ -115,9 +115,19 @@ func (r *Runtime) Kill(_ context.Context, id string, sig api.Signal, opts api.Ki
 		return err
 	}
 	if opts.All {
-		n, err := signalCgroup(cgroups.Load(st.CgroupPaths), unix.Signal(sig))
+		cg := cgroups.Load(st.CgroupPaths)
+		n, err := signalCgroup(cg, unix.Signal(sig))
 		if err != nil {
 			return err
+		}
+		// As for the init alone below: a SIGKILL to a frozen cgroup acts
+		// once thawed, and is meant to act now.
+		if unix.Signal(sig) == unix.SIGKILL && n > 0 {
+			if frozen, err := cg.Frozen(); err == nil && frozen {
+				if err := cg.Thaw(); err != nil {
+					return err
+				}
+			}
 		}
 		if n > 0 || r.status(st) == api.StatusStopped {
 			return nil

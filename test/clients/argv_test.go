@@ -57,15 +57,6 @@ func TestClientArgvParses(t *testing.T) {
 	for _, c := range clientArgv {
 		t.Run(c.name, func(t *testing.T) {
 			if c.name == "shim restore" {
-				bug(t, "rt restore does not parse `-no-subreaper`: containerd-shim-runc-v2 1.6 passes this single-dash long "+
-					"flag to restore (go-runc RestoreOpts.NoSubreaper); runc's urfave/cli reads -flag and --flag alike, "+
-					"rt's cobra/pflag reads `-no-subreaper` as the shorthands n, o, … and fails with \"restore: unknown "+
-					"shorthand flag: 'n' in -no-subreaper\" (rt as a whole takes only --long flags: `rt delete -force x` "+
-					"fails too, runc accepts it). Hidden today behind \"not implemented\", it will break `ctr containers "+
-					"restore` (and CRI restore) once restore works. Where: pkg/cli (argument parsing shared by rt and "+
-					"rt-checkpoint; restore's flags in pkg/cli/checkpoint.go); fix: before cobra parses, rewrite a "+
-					"single-dash word naming a long flag of the command (\"-no-subreaper\" → \"--no-subreaper\"), and "+
-					"declare --no-subreaper on restore")
 			}
 			dir := t.TempDir()
 			os.Mkdir(filepath.Join(dir, "bundle"), 0o755)
@@ -133,13 +124,6 @@ func TestKillStoppedWording(t *testing.T) {
 	})
 	t.Run("stopped", func(t *testing.T) {
 		res := rt("kill", id, "9")
-		bug(t, "kill of a stopped container says `container \"<id>\" is not running`, which holds none of the words "+
-			"containerd-shim-runc-v2's checkKillError (pkg/process/utils.go) matches: \"container not running\" (runc's "+
-			"libcontainer ErrNotRunning), \"no such process\", \"os: process already finished\". The shim then reports "+
-			"\"unknown error after kill\" instead of ErrNotFound, so a `ctr task kill` or a CRI StopContainer racing the "+
-			"init's exit fails instead of finding the task done. Where: pkg/api/errors.go ErrNotRunning (\"container is "+
-			"not running\") and the id that api.ContainerError puts before it; fix: word it so the output contains "+
-			"\"container not running\" (e.g. `container not running: <id>`), in the log record and on stderr")
 		if res.code == 0 || !strings.Contains(res.out(), "container not running") {
 			t.Errorf(`kill of a stopped container: want an error containing "container not running": %s`, res)
 		}

@@ -714,12 +714,6 @@ func TestDeletePaused(t *testing.T) {
 	s := getSuite(t)
 	t.Run("containerd", func(t *testing.T) {
 		cd := s.containerd(t)
-		bug(t, "`kill --all <id> KILL` of a paused container leaves its cgroup frozen, so the SIGKILL never lands "+
-			"and `ctr task delete --force` hangs (the task stays PAUSED, its cgroups stay). pkg/runtime/lifecycle.go "+
-			"Kill: with opts.All it returns after signalCgroup, before the \"paused + SIGKILL → Thaw\" branch. "+
-			"containerd's shim (Delete --force, and CRI's stop of a paused pod) expects runc's behaviour: "+
-			"signalAllProcesses thaws the cgroup after signalling. Fix: thaw after signalling all processes too "+
-			"when the container is paused and the signal is SIGKILL")
 		id := "delpaused-" + uniq()
 		pid := cd.runDetached(t, id, nil, "sleep", "1000")
 		if res := cd.ctr(t, cmdOpts{}, "task", "pause", id); res.code != 0 {
@@ -776,13 +770,6 @@ func TestTmpfs(t *testing.T) {
 	})
 	t.Run("podman", func(t *testing.T) {
 		pm := s.podman(t)
-		bug(t, "podman's \"tmpcopyup\" mount option is unknown to rt: pkg/rootfs/options.go has no entry, so the word "+
-			"goes to mount(2) as tmpfs data and the mount fails with EINVAL (\"rootfs: mount tmpfs on /tmp: invalid "+
-			"argument\", podman exit 126) for every --tmpfs, --read-only and --systemd=always container. runc treats "+
-			"tmpcopyup as an extension flag: after mounting the tmpfs it copies the rootfs's content at the destination "+
-			"into it (libcontainer mountToRootfs, EXT_COPYUP). Fix: an Options entry marking tmpcopyup as rt's own "+
-			"(not passed to mount), and a copy of the destination's existing tree into the new tmpfs before it is "+
-			"mounted over (mount the tmpfs on a temp dir, copy, move it); list it in `rt features` mountOptions")
 		res := pm.run(t, cmdOpts{}, pm.newCtr(t, "tmpfs"), []string{"--read-only", "--tmpfs", "/etc"}, "sh", "-c", script)
 		if res.code != 0 || res.stdout != want {
 			t.Errorf("want %q: %s", want, res)
@@ -827,11 +814,6 @@ func TestHome(t *testing.T) {
 	script := []string{"sh", "-c", `echo "HOME=$HOME"`}
 	t.Run("containerd", func(t *testing.T) {
 		cd := s.containerd(t)
-		bug(t, "HOME is not set when the spec's process.env has none: runc (libcontainer init, setupUser) and crun "+
-			"set it to the user's home from the container's /etc/passwd (\"/\" if unknown), so `ctr run`/`ctr task "+
-			"exec` processes get HOME=/root (uid 1000: /home/user); with rt HOME is empty. Where: pkg/process (the "+
-			"user step shared by the init and exec); fix: after resolving the user, append HOME=<passwd home> to the "+
-			"env when no HOME= entry exists")
 		id := "home-" + uniq()
 		res := cd.run(t, cmdOpts{}, id, nil, script...)
 		if res.code != 0 || res.stdout != "HOME=/root\n" {
@@ -874,7 +856,6 @@ func TestExecMissingCwd(t *testing.T) {
 		cd := s.containerd(t)
 		id := "cwd-" + uniq()
 		cd.runDetached(t, id, nil, "sleep", "1000")
-		bug(t, msg)
 		check(t, cd.exec(t, cmdOpts{}, id, []string{"--cwd", "/missing"}, "true"), 0)
 		if res := cd.exec(t, cmdOpts{}, id, nil, "test", "-e", "/missing"); res.code == 0 {
 			t.Errorf("the exec created /missing")
@@ -884,7 +865,6 @@ func TestExecMissingCwd(t *testing.T) {
 		pm := s.podman(t)
 		c := pm.newCtr(t, "cwd")
 		pm.runDetached(t, c, nil, "sleep", "1000")
-		bug(t, msg)
 		check(t, pm.podman(t, cmdOpts{}, "exec", "--workdir", "/missing", c.name, "true"), 127)
 	})
 }
