@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -25,6 +26,7 @@ import (
 	_ "github.com/rtkit/rt/pkg/nsexec"
 	"github.com/rtkit/rt/pkg/process"
 	"github.com/rtkit/rt/pkg/rootfs"
+	"github.com/rtkit/rt/pkg/seccomp"
 	"github.com/rtkit/rt/pkg/version"
 )
 
@@ -194,7 +196,7 @@ func waitStart(ctx context.Context, cfg *initproto.InitConfig, path string) erro
 	if err := step("process", process.SetLSM(proc)); err != nil {
 		return err
 	}
-	if err := step("process", process.Credentials(proc)); err != nil {
+	if err := step("process", process.Credentials(proc, seccompLoader(cfg.Spec))); err != nil {
 		return err
 	}
 	return process.Exec(path, proc)
@@ -270,10 +272,18 @@ func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 	if err := movePreservedFds(cfg.PreserveFDs); err != nil {
 		return fail(step("preserve fds", err))
 	}
-	if err := process.Credentials(proc); err != nil {
+	if err := process.Credentials(proc, seccompLoader(cfg.Spec)); err != nil {
 		return fail(step("process", err))
 	}
 	return fail(process.Exec(path, proc))
+}
+
+// seccompLoader returns what loads linux.seccomp, or nil without one.
+func seccompLoader(s *specs.Spec) func() error {
+	if s.Linux == nil || s.Linux.Seccomp == nil {
+		return nil
+	}
+	return func() error { return seccomp.Load(s.Linux.Seccomp) }
 }
 
 // setupSystem applies the namespaced system settings: hostname, domainname,

@@ -189,7 +189,15 @@ func writeAttr(name, value string) error {
 // Credentials switches to process.user and sets the capabilities: bounding
 // set first (dropping needs CAP_SETPCAP, which the switch may lose), then
 // groups, gid and uid with the permitted set kept, then the other sets.
-func Credentials(p *specs.Process) error {
+// loadFilter (the seccomp filter, or nil) runs as late as it can: after
+// everything with no_new_privs, else before the capabilities go, because
+// loading a filter without no_new_privs needs CAP_SYS_ADMIN.
+func Credentials(p *specs.Process, loadFilter func() error) error {
+	if loadFilter != nil && !p.NoNewPrivileges {
+		if err := loadFilter(); err != nil {
+			return err
+		}
+	}
 	caps, err := capability.NewPid2(0)
 	if err != nil {
 		return fmt.Errorf("capabilities: %w", err)
@@ -252,6 +260,9 @@ func Credentials(p *specs.Process) error {
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("no_new_privs: %w", err)
+		}
+		if loadFilter != nil {
+			return loadFilter()
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
 	"github.com/rtkit/rt/pkg/rootfs"
+	"github.com/rtkit/rt/pkg/seccomp"
 )
 
 // MinVersion is the oldest runtime-spec version rt accepts.
@@ -31,6 +32,24 @@ func Features() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   ns,
 			Capabilities: CapabilityNames(),
+			Seccomp:      seccompFeatures(),
 		},
 	}
+}
+
+// seccompFeatures describes pkg/seccomp's tables.
+func seccompFeatures() *features.Seccomp {
+	yes := true
+	f := &features.Seccomp{Enabled: &yes, Archs: seccomp.ArchNames()}
+	for _, a := range seccomp.Actions {
+		f.Actions = append(f.Actions, string(a))
+	}
+	for _, o := range seccomp.Operators {
+		f.Operators = append(f.Operators, string(o))
+	}
+	for _, fl := range seccomp.Flags {
+		f.KnownFlags = append(f.KnownFlags, string(fl))
+		f.SupportedFlags = append(f.SupportedFlags, string(fl))
+	}
+	return f
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtkit/rt/pkg/seccomp"
 )
 
 // ConfigFile is the name of the configuration inside a bundle.
@@ -195,6 +197,9 @@ func Validate(s *specs.Spec) error {
 	}
 	if p := s.Linux.Personality; p != nil && p.Domain != "LINUX" && p.Domain != "LINUX32" {
 		return bad("linux.personality.domain %q: LINUX or LINUX32", p.Domain)
+	}
+	if err := seccomp.Validate(s.Linux.Seccomp); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return validateSysctl(s, seen)
 }

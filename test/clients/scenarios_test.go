@@ -782,15 +782,8 @@ func TestTmpfs(t *testing.T) {
 func TestSeccomp(t *testing.T) {
 	s := getSuite(t)
 	script := []string{"sh", "-c", "grep '^Seccomp:' /proc/self/status"}
-	const msg = "linux.seccomp is ignored: rt neither applies the filter nor refuses the spec (no seccomp code in pkg/, " +
-		"`rt features` has no seccomp section), so podman's default profile and `ctr run --seccomp` leave the " +
-		"container unconfined (Seccomp: 0; runc: 2). The clients put the filter in the spec and expect it in force " +
-		"at execve. Fix: load the filter (libseccomp-golang, or build the BPF in Go) in rt-init after no_new_privs " +
-		"and before execve, as pkg/process's last step; until then fail create with a clear error when " +
-		"linux.seccomp is set"
 	t.Run("containerd", func(t *testing.T) {
 		cd := s.containerd(t)
-		bug(t, msg)
 		res := cd.run(t, cmdOpts{}, "seccomp-"+uniq(), []string{"--seccomp"}, script...)
 		if res.code != 0 || res.stdout != "Seccomp:\t2\n" {
 			t.Errorf("want Seccomp: 2 (filter mode): %s", res)
@@ -798,7 +791,6 @@ func TestSeccomp(t *testing.T) {
 	})
 	t.Run("podman", func(t *testing.T) {
 		pm := s.podman(t)
-		bug(t, msg)
 		res := pm.run(t, cmdOpts{}, pm.newCtr(t, "seccomp"), nil, script...)
 		if res.code != 0 || res.stdout != "Seccomp:\t2\n" {
 			t.Errorf("want Seccomp: 2 (filter mode): %s", res)

@@ -1,0 +1,110 @@
+// Package seccomp applies linux.seccomp: it checks a profile against what
+// rt supports (Validate, usable anywhere) and, in rt-init, compiles it to a
+// BPF filter with libseccomp and loads it (Load, cgo only).
+//
+// The tables here are what both sides read, and what `rt features`
+// reports, so the features document cannot claim an action or operator
+// that Load does not handle.
+package seccomp
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ErrUnsupported is wrapped when a profile asks for something rt cannot do.
+var ErrUnsupported = errors.New("not supported")
+
+// Actions are the seccomp actions Load applies.
+var Actions = []specs.LinuxSeccompAction{
+	specs.ActKill, specs.ActKillProcess, specs.ActKillThread, specs.ActTrap,
+	specs.ActErrno, specs.ActTrace, specs.ActAllow, specs.ActLog,
+}
+
+// Operators are the argument comparisons Load applies.
+var Operators = []specs.LinuxSeccompOperator{
+	specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual, specs.OpEqualTo,
+	specs.OpGreaterEqual, specs.OpGreaterThan, specs.OpMaskedEqual,
+}
+
+// Archs maps the spec's architecture names to libseccomp's.
+var Archs = map[specs.Arch]string{
+	specs.ArchX86:     "x86",
+	specs.ArchX86_64:  "amd64",
+	specs.ArchX32:     "x32",
+	specs.ArchARM:     "arm",
+	specs.ArchAARCH64: "arm64",
+	specs.ArchPPC64LE: "ppc64le",
+	specs.ArchS390X:   "s390x",
+	specs.ArchRISCV64: "riscv64",
+}
+
+// Flags are the filter flags Load honours.
+var Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow}
+
+// ArchNames lists the keys of Archs, sorted.
+func ArchNames() []string {
+	out := make([]string, 0, len(Archs))
+	for a := range Archs {
+		out = append(out, string(a))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Validate refuses what Load would refuse, so create fails before anything
+// exists. Unknown syscall names are not errors: profiles list syscalls
+// newer than the kernel or libseccomp, and runc skips them too.
+func Validate(s *specs.LinuxSeccomp) error {
+	if s == nil {
+		return nil
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("linux.seccomp: "+format, a...)
+	}
+	if !knownAction(s.DefaultAction) {
+		return bad("defaultAction %q: %w", s.DefaultAction, ErrUnsupported)
+	}
+	for _, a := range s.Architectures {
+		if _, ok := Archs[a]; !ok {
+			return bad("architecture %q: %w (known: %s)", a, ErrUnsupported, strings.Join(ArchNames(), ", "))
+		}
+	}
+	for _, f := range s.Flags {
+		if !contains(Flags, f) {
+			return bad("flag %q: %w", f, ErrUnsupported)
+		}
+	}
+	if s.ListenerPath != "" {
+		return bad("listenerPath (SCMP_ACT_NOTIFY): %w yet", ErrUnsupported)
+	}
+	for i, sc := range s.Syscalls {
+		if !knownAction(sc.Action) {
+			return bad("syscalls[%d] %v: action %q: %w", i, sc.Names, sc.Action, ErrUnsupported)
+		}
+		for _, arg := range sc.Args {
+			if !contains(Operators, arg.Op) {
+				return bad("syscalls[%d] %v: operator %q: %w", i, sc.Names, arg.Op, ErrUnsupported)
+			}
+			if arg.Index > 5 {
+				return bad("syscalls[%d] %v: argument index %d: a syscall has 6 arguments", i, sc.Names, arg.Index)
+			}
+		}
+	}
+	return nil
+}
+
+func knownAction(a specs.LinuxSeccompAction) bool { return contains(Actions, a) }
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,70 @@
+package lifecycle_test
+
+import (
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtkit/rt/test/harness"
+)
+
+// TestSeccompFilterInForce: linux.seccomp is loaded before the program
+// runs, with and without no_new_privs (without it the filter must go on
+// before the capabilities are dropped), and exec'd processes get it too.
+func TestSeccompFilterInForce(t *testing.T) {
+	r := runner(t)
+	profile := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno},
+			// Several comparisons of one argument mean any of them.
+			{Names: []string{"personality"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{
+				{Index: 0, Value: 0x8, Op: specs.OpEqualTo}, {Index: 0, Value: 0x20008, Op: specs.OpEqualTo},
+			}},
+		},
+	}
+	script := `grep '^Seccomp:' /proc/self/status; mkdir /tmp/x 2>/dev/null && echo mkdir-ok || echo mkdir-denied`
+	for _, nnp := range []bool{true, false} {
+		b := bundle(t, sh(script), func(s *specs.Spec) {
+			s.Linux.Seccomp = profile
+			s.Process.NoNewPrivileges = nnp
+		})
+		id := harness.ID("seccomp")
+		res := r.RT("run", "--bundle", b, id)
+		if res.Code != 0 || res.Stdout != "Seccomp:\t2\nmkdir-denied\n" {
+			t.Errorf("noNewPrivileges %v: %s", nnp, res)
+		}
+		r.AssertNoTrace(t, id, b)
+	}
+	b := bundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) { s.Linux.Seccomp = profile })
+	id := harness.ID("seccomp-exec")
+	if res := r.RT("run", "-d", "--bundle", b, id); res.Code != 0 {
+		t.Fatal(res)
+	}
+	defer r.RT("delete", "--force", id)
+	if res := r.RT("exec", id, "sh", "-c", script); res.Stdout != "Seccomp:\t2\nmkdir-denied\n" {
+		t.Errorf("exec: %s", res)
+	}
+}
+
+// TestSeccompBadProfile: what rt cannot apply is refused at create, with
+// the field named, and nothing is left.
+func TestSeccompBadProfile(t *testing.T) {
+	r := runner(t)
+	for name, p := range map[string]*specs.LinuxSeccomp{
+		"unknown action":   {DefaultAction: "SCMP_ACT_NOPE"},
+		"unknown operator": {DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Op: "SCMP_CMP_NOPE"}}}}},
+		"unknown arch":     {DefaultAction: specs.ActAllow, Architectures: []specs.Arch{"SCMP_ARCH_VAX"}},
+		"notify":           {DefaultAction: specs.ActAllow, ListenerPath: "/run/x.sock"},
+	} {
+		b := bundle(t, []string{"true"}, func(s *specs.Spec) { s.Linux.Seccomp = p })
+		id := harness.ID("seccomp-bad")
+		res := r.RT("create", "--bundle", b, id)
+		if res.Code != 1 || !strings.Contains(res.Stderr, "linux.seccomp") || strings.Count(res.Stderr, "\n") != 1 {
+			t.Errorf("%s: %s", name, res)
+		}
+		r.AssertNoTrace(t, id, b)
+	}
+}
