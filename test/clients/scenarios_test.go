@@ -901,7 +901,11 @@ func TestSignalProxy(t *testing.T) {
 		t.Helper()
 		out := tempFile(t)
 		defer out.Close()
-		cmd := exec.Command("timeout", append([]string{"-k", "5", "60", name}, args...)...)
+		// --foreground: the SIGTERM goes to the client alone. Without it
+		// timeout signals its whole process group too, and can hit the
+		// `<runtime> kill` the client is forking to forward the signal
+		// (seen with rt and runc alike).
+		cmd := exec.Command("timeout", append([]string{"--foreground", "-k", "5", "60", name}, args...)...)
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
