@@ -93,14 +93,14 @@ func TestExecNoHostFdLeak(t *testing.T) {
 	}
 
 	t.Run("terminal", func(t *testing.T) {
-		sock, recv := consoleSocket(t)
+		sock, recv := harness.ConsoleSocket(t)
 		res := rtIn(t, r, "", extra, "exec", "-t", "-d", "--console-socket", sock, c.ID, "sh", "-c", `ls -l /proc/$$/fd; echo end-$((1+1))`)
 		if res.Code != 0 {
 			t.Fatalf("exec -t -d: %s", res)
 		}
-		master := receive(t, recv)
-		out := collect(master)
-		out.expect(t, "end-2")
+		master := harness.Receive(t, recv)
+		out := harness.Collect(master)
+		out.Expect(t, "end-2")
 		fds := listFds(t, out.String())
 		if got := keys(fds); !slices.Equal(got, []int{0, 1, 2}) {
 			t.Errorf("the exec'd shell on a terminal holds fds %v, want [0 1 2]:\n%s", got, out.String())

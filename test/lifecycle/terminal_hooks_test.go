@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +23,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -69,111 +67,6 @@ func thTtyBundle(t *testing.T, edit func(*specs.Spec)) string {
 	})
 }
 
-// thConsoleSocket listens on an AF_UNIX socket in a temp dir and returns its
-// path and a channel that delivers the one descriptor a runtime sends there.
-func thConsoleSocket(t *testing.T) (string, <-chan thRecvResult) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "console.sock")
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.SetDeadline(time.Now().Add(15 * time.Second))
-	ch := make(chan thRecvResult, 1)
-	go func() {
-		defer l.Close()
-		conn, err := l.AcceptUnix()
-		if err != nil {
-			ch <- thRecvResult{err: err}
-			return
-		}
-		defer conn.Close()
-		f, err := console.RecvFd(conn)
-		ch <- thRecvResult{f, err}
-	}()
-	return path, ch
-}
-
-type thRecvResult struct {
-	f   *os.File
-	err error
-}
-
-// thReceive waits for the descriptor sent to a console socket. It returns it
-// non-blocking, on Go's poller, whatever mode the runtime sent it in (runc's
-// is blocking), so that Close ends a pending Read and really closes it.
-func thReceive(t *testing.T, ch <-chan thRecvResult) *os.File {
-	t.Helper()
-	var res thRecvResult
-	select {
-	case res = <-ch:
-	case <-time.After(15 * time.Second):
-		t.Fatal("console socket: nothing received within 15s")
-	}
-	if res.err != nil {
-		t.Fatalf("console socket: %v", res.err)
-	}
-	defer res.f.Close()
-	rc, err := res.f.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fd int
-	rc.Control(func(f uintptr) {
-		if fd, err = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0); err == nil {
-			err = unix.SetNonblock(fd, true)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(fd), res.f.Name())
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
-// thOutput collects everything read from a pty master.
-type thOutput struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	done chan struct{}
-}
-
-func thCollect(f *os.File) *thOutput {
-	o := &thOutput{done: make(chan struct{})}
-	go func() {
-		defer close(o.done)
-		b := make([]byte, 4096)
-		for {
-			n, err := f.Read(b)
-			o.mu.Lock()
-			o.buf.Write(b[:n])
-			o.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return o
-}
-
-func (o *thOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// expect waits until the output contains want.
-func (o *thOutput) expect(t *testing.T, want string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if strings.Contains(o.String(), want) {
-			return
-		}
-	}
-	t.Fatalf("terminal output has no %q within 10s: %q", want, o.String())
-}
-
 // thProcessesWith lists the pids whose command line has arg (other than this
 // test's own).
 func thProcessesWith(arg string) []string {
@@ -212,7 +105,7 @@ func TestTerminalConsoleSocket(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			id := harness.ID("console")
-			sock, recv := thConsoleSocket(t)
+			sock, recv := harness.ConsoleSocket(t)
 			var res harness.Result
 			if create {
 				res = r.RT("create", "--console-socket", sock, "--bundle", b, id)
@@ -223,7 +116,7 @@ func TestTerminalConsoleSocket(t *testing.T) {
 				t.Fatalf("%s: %s", name, res)
 			}
 			// The payload name is TestTerminalSocketPayloadName's.
-			master := thReceive(t, recv)
+			master := harness.Receive(t, recv)
 			// rt has exited and left no process of its own behind that
 			// could hold a copy of the master.
 			if left := thProcessesWith(r.Root); len(left) > 0 {
@@ -237,12 +130,12 @@ func TestTerminalConsoleSocket(t *testing.T) {
 					t.Fatalf("start: %s", res)
 				}
 			}
-			out := thCollect(master)
+			out := harness.Collect(master)
 			if _, err := master.Write([]byte("tty; stty size; echo hi-$((1+2))\n")); err != nil {
 				t.Fatal(err)
 			}
 			for _, want := range []string{"/dev/pts/0\r\n", "40 120\r\n", "hi-3\r\n"} {
-				out.expect(t, want)
+				out.Expect(t, want)
 			}
 			if create {
 				// Closing the only master hangs the terminal up: the shell
@@ -251,7 +144,7 @@ func TestTerminalConsoleSocket(t *testing.T) {
 				master.Close()
 			} else {
 				master.Write([]byte("exit 7\n"))
-				<-out.done
+				out.Closed(t)
 			}
 			thWaitStopped(t, r, id)
 			if res := r.RT("delete", id); res.Code != 0 {
@@ -268,11 +161,11 @@ func TestTerminalSocketPayloadName(t *testing.T) {
 	r := thXrunner(t)
 	b := thTtyBundle(t, nil)
 	id := harness.ID("consname")
-	sock, recv := thConsoleSocket(t)
+	sock, recv := harness.ConsoleSocket(t)
 	if res := r.RT("run", "-d", "--console-socket", sock, "--bundle", b, id); res.Code != 0 {
 		t.Fatal(res)
 	}
-	master := thReceive(t, recv)
+	master := harness.Receive(t, recv)
 	master.Write([]byte("exit\n"))
 	thWaitStopped(t, r, id)
 	r.RT("delete", id)
@@ -314,12 +207,12 @@ func TestTerminalForeground(t *testing.T) {
 	slave.Close()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	out := thCollect(master)
-	out.expect(t, "# ") // the shell's prompt: it is reading its terminal
+	out := harness.Collect(master)
+	out.Expect(t, "# ") // the shell's prompt: it is reading its terminal
 	// The echoed command line says hello-tty-$((2+3)), only the output
 	// hello-tty-5.
 	master.Write([]byte("stty size; echo hello-tty-$((2+3))\n"))
-	out.expect(t, "hello-tty-5")
+	out.Expect(t, "hello-tty-5")
 	if !strings.Contains(out.String(), "33 97\r\n") {
 		t.Errorf("stty size inside is not the outer terminal's 33 97: %q", out.String())
 	}
