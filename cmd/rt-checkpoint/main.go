@@ -6,21 +6,15 @@ package main
 import (
 	"os"
 
-	"github.com/spf13/cobra"
-
 	"github.com/rtkit/rt/pkg/cli"
 	"github.com/rtkit/rt/pkg/runtime"
 )
 
 func main() {
 	os.Exit(cli.Main(cli.Program{
-		Name:    "rt-checkpoint",
-		Short:   "rt-checkpoint checkpoints and restores rt containers with CRIU",
-		Factory: runtime.New,
-		Commands: []func(*cli.Env) *cobra.Command{
-			cli.NewCheckpointCommand,
-			cli.NewRestoreCommand,
-			cli.NewConfigCommand,
-		},
+		Name:     "rt-checkpoint",
+		Short:    "rt-checkpoint checkpoints and restores rt containers with CRIU",
+		Factory:  runtime.New,
+		Commands: cli.CheckpointCommands(),
 	}, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -269,26 +269,7 @@ type onlyOps struct{ api.ContainerOperations }
 // checkpoint and restore hand over to a binary that exists nowhere, so that
 // no test can replace the test process with a real rt-checkpoint.
 func recRTCommands() []func(*cli.Env) *cobra.Command {
-	return []func(*cli.Env) *cobra.Command{
-		cli.NewCreateCommand,
-		cli.NewStartCommand,
-		cli.NewRunCommand,
-		cli.NewExecCommand,
-		cli.NewStateCommand,
-		cli.NewListCommand,
-		cli.NewPSCommand,
-		cli.NewKillCommand,
-		cli.NewDeleteCommand,
-		cli.NewPauseCommand,
-		cli.NewResumeCommand,
-		cli.NewUpdateCommand,
-		cli.NewEventsCommand,
-		cli.NewSpecCommand,
-		cli.NewFeaturesCommand,
-		cli.NewConfigCommand,
-		cli.NewHandover("checkpoint", "rt-checkpoint-missing-xyz", "checkpoint a running container"),
-		cli.NewHandover("restore", "rt-checkpoint-missing-xyz", "restore a container from a previous checkpoint"),
-	}
+	return cli.LifecycleCommands("rt-checkpoint-missing-xyz")
 }
 
 // recRTProgram is rt built as cmd/rt/main.go builds it, on factory.
