@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -70,9 +69,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	}
 	var sigs chan os.Signal
 	if !opts.Detach {
-		sigs = make(chan os.Signal, 64)
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		sigs = relaySignals()
 	}
 	init, err := r.spawnInit(initSpawn{
 		path: initPath, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,

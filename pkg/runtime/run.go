@@ -25,10 +25,9 @@ func (r *Runtime) Run(ctx context.Context, id string, opts api.CreateOpts) (*api
 	}
 	// Signals that arrive while the container is being set up are held
 	// and forwarded once it runs.
-	sigs := make(chan os.Signal, 64)
+	var sigs chan os.Signal
 	if !opts.Detach {
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		sigs = relaySignals()
 	}
 	c, err := r.create(ctx, id, opts, !opts.Detach)
 	if err != nil {
@@ -70,6 +69,26 @@ func (r *Runtime) Run(ctx context.Context, id string, opts api.CreateOpts) (*api
 		}
 	}
 	return &api.Result{Status: status}, nil
+}
+
+// forwarded are the signals a foreground run or exec passes on to the
+// container: every catchable standard signal but those that concern rt's
+// own plumbing (SIGCHLD, SIGPIPE, SIGURG, and SIGWINCH, which the terminal
+// relay turns into a resize).
+var forwarded = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGILL, unix.SIGTRAP, unix.SIGABRT, unix.SIGBUS, unix.SIGFPE,
+	unix.SIGUSR1, unix.SIGSEGV, unix.SIGUSR2, unix.SIGALRM, unix.SIGTERM, unix.SIGSTKFLT, unix.SIGCONT,
+	unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGVTALRM, unix.SIGPROF,
+	unix.SIGIO, unix.SIGPWR, unix.SIGSYS,
+}
+
+// relaySignals starts catching the forwarded signals. They stay caught:
+// restoring each handler costs a round of syscalls on every thread, and the
+// foreground command ends right after the process does.
+func relaySignals() chan os.Signal {
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, forwarded...)
+	return sigs
 }
 
 // wait forwards signals to pid until it exits and returns its status as a
