@@ -14,7 +14,6 @@ package exec_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -129,31 +128,9 @@ func (c *container) mustExec(t *testing.T, flags []string, cmd ...string) string
 // stdout and stderr.
 func rtIn(t *testing.T, r *harness.Runner, dir string, extra []*os.File, args ...string) harness.Result {
 	t.Helper()
-	cmd := exec.Command(r.Bins.RT, append([]string{"--root", r.Root}, args...)...)
-	cmd.Dir = dir
-	cmd.ExtraFiles = extra
-	so, se := tempOut(t), tempOut(t)
-	cmd.Stdout, cmd.Stderr = so, se
-	err := cmd.Run()
-	stdout, _ := os.ReadFile(so.Name())
-	stderr, _ := os.ReadFile(se.Name())
-	res := harness.Result{Stdout: string(stdout), Stderr: string(stderr)}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		res.Code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return res
-}
-
-func tempOut(t *testing.T) *os.File {
-	f, err := os.CreateTemp(t.TempDir(), "out-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
+	cmd := r.Command(args...)
+	cmd.Dir, cmd.ExtraFiles = dir, extra
+	return r.Run(cmd)
 }
 
 func state(t *testing.T, r *harness.Runner, id string) api.Container {

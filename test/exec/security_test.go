@@ -140,7 +140,7 @@ echo end
 		t.Fatal(err)
 	}
 	cmd := exec.Command(r.Bins.RT, "--root", r.Root, "exec", c.ID, "sh", "/probe.sh")
-	so, se := tempOut(t), tempOut(t)
+	so, se := harness.TempFile(t), harness.TempFile(t)
 	cmd.Stdout, cmd.Stderr = so, se
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -218,8 +218,23 @@ func (r *Runner) Exec(bin string, args ...string) Result {
 	r.t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = r.Env
-	// Files, not pipes: a detached container inherits rt's stdout and
-	// stderr, and a pipe would keep Run waiting until the container exits.
+	return r.Run(cmd)
+}
+
+// Command is `rt --root <root> args...` to adjust (Dir, ExtraFiles, Stdin)
+// before Run.
+func (r *Runner) Command(args ...string) *exec.Cmd {
+	cmd := exec.Command(r.Bins.RT, append([]string{"--root", r.Root}, args...)...)
+	cmd.Env = r.Env
+	return cmd
+}
+
+// Run runs cmd with files as its stdout and stderr and returns what it
+// wrote and its exit code. Files, not pipes: a detached container inherits
+// rt's stdout and stderr, and a pipe would keep Run waiting until the
+// container exits.
+func (r *Runner) Run(cmd *exec.Cmd) Result {
+	r.t.Helper()
 	stdout, stderr := tempFile(r.t), tempFile(r.t)
 	defer stdout.Close()
 	defer stderr.Close()
@@ -231,7 +246,7 @@ func (r *Runner) Exec(bin string, args ...string) Result {
 	case errors.As(err, &ee):
 		res.Code = ee.ExitCode()
 	case err != nil:
-		r.t.Fatalf("run %s %v: %v", bin, args, err)
+		r.t.Fatalf("run %v: %v", cmd.Args, err)
 	}
 	return res
 }
@@ -296,4 +311,16 @@ func readAll(f *os.File) string {
 	f.Seek(0, 0)
 	b.ReadFrom(f)
 	return b.String()
+}
+
+// TempFile is a file in the test's temp dir, closed at cleanup: for
+// output a container inherits and a test reads by name afterwards.
+func TempFile(t testing.TB) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "out-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -603,38 +602,9 @@ func TestHookPoststopFailure(t *testing.T) {
 // thRtIn runs the runtime in dir with extra files from fd 3 on.
 func thRtIn(t *testing.T, r *harness.Runner, dir string, extra []*os.File, args ...string) harness.Result {
 	t.Helper()
-	cmd := exec.Command(r.Bins.RT, append([]string{"--root", r.Root}, args...)...)
-	cmd.Dir = dir
-	cmd.ExtraFiles = extra
-	return thRun(t, cmd)
-}
-
-// thRun runs cmd with files as its stdout and stderr, since a container
-// inherits them, and returns what it wrote.
-func thRun(t *testing.T, cmd *exec.Cmd) harness.Result {
-	t.Helper()
-	so, se := thTempOut(t), thTempOut(t)
-	cmd.Stdout, cmd.Stderr = so, se
-	err := cmd.Run()
-	stdout, _ := os.ReadFile(so.Name())
-	stderr, _ := os.ReadFile(se.Name())
-	res := harness.Result{Stdout: string(stdout), Stderr: string(stderr)}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		res.Code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return res
-}
-
-func thTempOut(t *testing.T) *os.File {
-	f, err := os.CreateTemp(t.TempDir(), "out-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
+	cmd := r.Command(args...)
+	cmd.Dir, cmd.ExtraFiles = dir, extra
+	return r.Run(cmd)
 }
 
 // TestStdioPidFile: create and run -d write the init's pid, in decimal without a
@@ -757,7 +727,7 @@ func TestStdioListenFds(t *testing.T) {
 	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"`,
 		r.Bins.RT, "--root", r.Root, "run", "--preserve-fds", "1", "--bundle", b, id)
 	cmd.ExtraFiles = files
-	res := thRun(t, cmd)
+	res := r.Run(cmd)
 	r.AssertNoTrace(t, id, b)
 	want := "0\n1\n2\n3\n4\nLISTEN_FDS=1\nLISTEN_PID=1\nlisten-data\npreserved-data\n"
 	if res.Code != 0 || res.Stdout != want {
@@ -834,7 +804,7 @@ func TestStdioInherited(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := thTempOut(t)
+		out := harness.TempFile(t)
 		in, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", inR.Fd()))
 		errp, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", errW.Fd()))
 		var st syscall.Stat_t
