@@ -35,8 +35,8 @@ import (
 
 func TestMain(m *testing.M) { harness.Main(m) }
 
-// compared is the runtime RT_TEST_COMPARE names instead of rt, or "".
-var compared = os.Getenv("RT_TEST_COMPARE")
+// compared is harness.Compared: the runtime run in place of rt, or "".
+var compared = harness.Compared
 
 // runner is a runner with its own root, running the compared runtime when
 // one is set.
@@ -44,9 +44,6 @@ func runner(t *testing.T) *harness.Runner {
 	t.Helper()
 	harness.RequireRoot(t)
 	r := harness.NewRunner(t)
-	if compared != "" {
-		r.Bins.RT = compared
-	}
 	return r
 }
 

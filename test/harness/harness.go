@@ -183,10 +183,20 @@ type Runner struct {
 	Env []string
 }
 
-// NewRunner returns a runner with a fresh root.
+// Compared is the runtime $RT_TEST_COMPARE names (another runtime with
+// runc's command line, e.g. /usr/sbin/runc), or "". Runners then run it in
+// place of rt, so a suite can show that what it checks is the contract and
+// not rt's quirks.
+var Compared = os.Getenv("RT_TEST_COMPARE")
+
+// NewRunner returns a runner with a fresh root, running Compared instead of
+// rt when it is set.
 func NewRunner(t testing.TB) *Runner {
 	t.Helper()
 	r := &Runner{t: t, Bins: Binaries(t), Root: filepath.Join(t.TempDir(), "root")}
+	if Compared != "" {
+		r.Bins.RT = Compared
+	}
 	t.Cleanup(r.cleanup)
 	return r
 }

@@ -34,17 +34,11 @@ import (
 	"github.com/rtkit/rt/test/harness"
 )
 
-// thCompared is the runtime RT_TEST_COMPARE names instead of rt, or "".
-var thCompared = os.Getenv("RT_TEST_COMPARE")
+// thCompared is harness.Compared: the runtime run in place of rt, or "".
+var thCompared = harness.Compared
 
-// thXrunner is runner(t), running the compared runtime when one is set.
-func thXrunner(t *testing.T) *harness.Runner {
-	r := runner(t)
-	if thCompared != "" {
-		r.Bins.RT = thCompared
-	}
-	return r
-}
+// thXrunner is runner(t), which runs the compared runtime when one is set.
+func thXrunner(t *testing.T) *harness.Runner { return runner(t) }
 
 // thBug skips the rest of a test that fails because of a bug in rt; against
 // another runtime the test goes on.

@@ -34,9 +34,6 @@ func TestCgroupV2Limits(t *testing.T) {
 			"eBPF device filter, cgroup.freeze) cannot be exercised here")
 	}
 	r := harness.NewRunner(t)
-	if compared != "" {
-		r.Bins.RT = compared
-	}
 	b := bundle(t, []string{"sleep", "1000"}, withResources(specs.LinuxResources{
 		Memory: &specs.LinuxMemory{Limit: mib(64)},
 		Pids:   &specs.LinuxPids{Limit: i64(50)},
