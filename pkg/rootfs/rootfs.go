@@ -3,7 +3,6 @@ package rootfs
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -207,5 +206,3 @@ func isDir(src string) bool {
 	st, err := os.Stat(src)
 	return err == nil && st.IsDir()
 }
-
-var errNotExist = fs.ErrNotExist

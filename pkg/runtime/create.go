@@ -169,7 +169,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		}
 	}
 	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(plan.newUser)); err != nil {
-		return nil, r.waitInitError(sock, "start init", err)
+		return nil, waitInitError(sock, "start init", err)
 	}
 	state := specs.State{Version: s.Version, ID: id, Status: specs.StateCreating, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
 	cfg, err := json.Marshal(&initproto.InitConfig{
@@ -182,13 +182,13 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	}
 	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
 		<-joined
-		return nil, r.waitInitError(sock, "send config", err)
+		return nil, waitInitError(sock, "send config", err)
 	}
 	if err := <-joined; err != nil {
 		return nil, err
 	}
 	if err := initproto.Write(sock, initproto.MsgJoined, nil); err != nil {
-		return nil, r.waitInitError(sock, "sync", err)
+		return nil, waitInitError(sock, "sync", err)
 	}
 	if _, err := initproto.Read(sock, initproto.MsgHooks); err != nil {
 		return nil, initError(err)
@@ -202,7 +202,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		}
 	}
 	if err := initproto.Write(sock, initproto.MsgHooksDone, nil); err != nil {
-		return nil, r.waitInitError(sock, "sync", err)
+		return nil, waitInitError(sock, "sync", err)
 	}
 	c := &created{st: st, pid: pid}
 	if s.Process.Terminal {
@@ -263,7 +263,7 @@ func initError(err error) error {
 }
 
 // initFailed reports a failure of the C stage, preferring its own message.
-func (r *Runtime) initFailed(sock *os.File, cmd *exec.Cmd, step string, err error) error {
+func initFailed(cmd *exec.Cmd, step string, err error) error {
 	var re *initproto.RemoteError
 	if errors.As(err, &re) {
 		return errors.New(re.Msg)
@@ -277,7 +277,7 @@ func (r *Runtime) initFailed(sock *os.File, cmd *exec.Cmd, step string, err erro
 
 // waitInitError is for a failed write to init: init probably died and
 // said why first.
-func (r *Runtime) waitInitError(sock *os.File, step string, err error) error {
+func waitInitError(sock *os.File, step string, err error) error {
 	sock.SetReadDeadline(time.Now().Add(time.Second))
 	if _, rerr := initproto.Read(sock, 0); rerr != nil {
 		var re *initproto.RemoteError

@@ -93,7 +93,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	go func() { joined <- joinCgroups(st, pid, opts.Cgroup) }()
 	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(userns)); err != nil {
 		<-joined
-		return nil, r.waitInitError(sock, "start process", err)
+		return nil, waitInitError(sock, "start process", err)
 	}
 	cfg, err := json.Marshal(&initproto.InitConfig{
 		ID: id, Exec: true, PreserveFDs: opts.PreserveFDs,
@@ -105,13 +105,13 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	}
 	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
 		<-joined
-		return nil, r.waitInitError(sock, "send config", err)
+		return nil, waitInitError(sock, "send config", err)
 	}
 	if err := <-joined; err != nil {
 		return nil, err
 	}
 	if err := initproto.Write(sock, initproto.MsgJoined, nil); err != nil {
-		return nil, r.waitInitError(sock, "sync", err)
+		return nil, waitInitError(sock, "sync", err)
 	}
 	var pty *os.File
 	if p.Terminal {

@@ -120,30 +120,31 @@ func (r *Runtime) Kill(_ context.Context, id string, sig api.Signal, opts api.Ki
 		if err != nil {
 			return err
 		}
-		// As for the init alone below: a SIGKILL to a frozen cgroup acts
-		// once thawed, and is meant to act now.
-		if unix.Signal(sig) == unix.SIGKILL && n > 0 {
-			if frozen, err := cg.Frozen(); err == nil && frozen {
-				if err := cg.Thaw(); err != nil {
-					return err
-				}
-			}
+		if n > 0 {
+			return thawToKill(cg, unix.Signal(sig))
 		}
-		if n > 0 || r.status(st) == api.StatusStopped {
+		if r.status(st) == api.StatusStopped {
 			return nil
 		}
 	}
-	status := r.status(st)
-	if status == api.StatusStopped {
+	if r.status(st) == api.StatusStopped {
 		return api.NewContainerError(id, api.ErrNotRunning)
 	}
 	if err := signalInit(st, unix.Signal(sig)); err != nil {
 		return err
 	}
-	// A frozen process gets a signal only when thawed; SIGKILL is meant
-	// to act now, so a paused container is thawed to die (as runc does).
-	if status == api.StatusPaused && unix.Signal(sig) == unix.SIGKILL {
-		return cgroups.Load(st.CgroupPaths).Thaw()
+	return thawToKill(cgroups.Load(st.CgroupPaths), unix.Signal(sig))
+}
+
+// thawToKill thaws a frozen cgroup after a SIGKILL was sent into it: a
+// frozen process gets a signal only once thawed, and SIGKILL is meant to
+// act now (runc thaws too). Other signals wait for resume.
+func thawToKill(cg cgroups.Manager, sig unix.Signal) error {
+	if sig != unix.SIGKILL {
+		return nil
+	}
+	if frozen, err := cg.Frozen(); err == nil && frozen {
+		return cg.Thaw()
 	}
 	return nil
 }
@@ -245,10 +246,7 @@ func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
 			return err
 		}
 		if n > 0 {
-			// Frozen processes die only once thawed.
-			if frozen, err := cg.Frozen(); err == nil && frozen {
-				cg.Thaw()
-			}
+			thawToKill(cg, unix.SIGKILL)
 		}
 		if n == 0 && !alive(st.InitPid, st.InitStartTime) {
 			break

@@ -10,7 +10,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -158,10 +157,6 @@ func (r *Runtime) List(_ context.Context) ([]api.Container, error) {
 	return out, nil
 }
 
-func notImplemented(op string) error {
-	return fmt.Errorf("%s: %w in this build of rt", op, api.ErrNotImplemented)
-}
-
 // PS implements api.ContainerOperations: the processes of the container's
 // cgroup, which also holds those that left its pid namespace's init.
 func (r *Runtime) PS(_ context.Context, id string) ([]int, error) {
@@ -174,13 +169,4 @@ func (r *Runtime) PS(_ context.Context, id string) ([]int, error) {
 		return []int{}, nil
 	}
 	return pids, err
-}
-
-// existing reports an unknown id as such before saying op is missing, so
-// clients get the error they branch on.
-func (r *Runtime) existing(id, op string) error {
-	if _, err := r.store.Read(id); err != nil {
-		return err
-	}
-	return notImplemented(op)
 }

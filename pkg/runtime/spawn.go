@@ -83,13 +83,19 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start rt-init %s: %w", sp.path, err)
 	}
+	defer func() {
+		if !ok && cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
 	childSock.Close()
 	if err := initproto.Write(sock, initproto.MsgNamespaces, sp.ns.Encode()); err != nil {
-		return nil, r.initFailed(sock, cmd, "send namespaces", err)
+		return nil, initFailed(cmd, "send namespaces", err)
 	}
 	pidMsg, err := initproto.Read(sock, initproto.MsgPid)
 	if err != nil {
-		return nil, r.initFailed(sock, cmd, "namespaces", err)
+		return nil, initFailed(cmd, "namespaces", err)
 	}
 	if err := cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("namespaces: rt-init stage 0: %w", err)
