@@ -21,37 +21,6 @@ import (
 	"github.com/rtkit/rt/test/harness"
 )
 
-// listFds parses `ls -l /proc/<pid>/fd` into fd number → link target.
-func listFds(t *testing.T, out string) map[int]string {
-	t.Helper()
-	fds := map[int]string{}
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(strings.TrimSpace(line))
-		if len(f) < 9 || !strings.HasPrefix(f[0], "l") {
-			continue
-		}
-		n, err := strconv.Atoi(f[8])
-		if err != nil {
-			t.Fatalf("ls line %q", line)
-		}
-		target := ""
-		if len(f) >= 11 && f[9] == "->" {
-			target = strings.Join(f[10:], " ")
-		}
-		fds[n] = target
-	}
-	return fds
-}
-
-func keys(m map[int]string) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // TestExecNoHostFdLeak covers the fd-leak half of the CVE-2024-21626 class
 // ("Leaky Vessels", where runc exec leaked a host /sys/fs/cgroup fd): the
 // exec'd process starts with fds 0-2 only, even when rt itself was given
@@ -76,11 +45,11 @@ func TestExecNoHostFdLeak(t *testing.T) {
 		t.Fatalf("exec: %s", res)
 	}
 	shell, self, _ := strings.Cut(res.Stdout, "---\n")
-	if got := keys(listFds(t, shell)); !slices.Equal(got, []int{0, 1, 2}) {
+	if got := harness.FdNumbers(harness.ListFds(t, shell)); !slices.Equal(got, []int{0, 1, 2}) {
 		t.Errorf("the exec'd shell holds fds %v, want [0 1 2]:\n%s", got, shell)
 	}
-	fds := listFds(t, self)
-	if got := keys(fds); !slices.Equal(got, []int{0, 1, 2, 3}) {
+	fds := harness.ListFds(t, self)
+	if got := harness.FdNumbers(fds); !slices.Equal(got, []int{0, 1, 2, 3}) {
 		t.Errorf("ls in the exec'd shell holds fds %v, want [0 1 2] and its own 3:\n%s", got, self)
 	}
 	// busybox ls has closed the directory by the time it reads the links:
@@ -101,8 +70,8 @@ func TestExecNoHostFdLeak(t *testing.T) {
 		master := harness.Receive(t, recv)
 		out := harness.Collect(master)
 		out.Expect(t, "end-2")
-		fds := listFds(t, out.String())
-		if got := keys(fds); !slices.Equal(got, []int{0, 1, 2}) {
+		fds := harness.ListFds(t, out.String())
+		if got := harness.FdNumbers(fds); !slices.Equal(got, []int{0, 1, 2}) {
 			t.Errorf("the exec'd shell on a terminal holds fds %v, want [0 1 2]:\n%s", got, out.String())
 		}
 		for fd, target := range fds {

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -265,38 +264,6 @@ func TestMountDestinationDanglingSymlink(t *testing.T) {
 	}
 }
 
-// listFds parses `ls -l /proc/<pid>/fd` into fd number → link target ("" when
-// it could not be read).
-func listFds(t *testing.T, out string) map[int]string {
-	t.Helper()
-	fds := map[int]string{}
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 9 || !strings.HasPrefix(f[0], "l") {
-			continue
-		}
-		n, err := strconv.Atoi(f[8])
-		if err != nil {
-			t.Fatalf("ls line %q", line)
-		}
-		target := ""
-		if len(f) >= 11 && f[9] == "->" {
-			target = strings.Join(f[10:], " ")
-		}
-		fds[n] = target
-	}
-	return fds
-}
-
-func keys(m map[int]string) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // TestNoHostFdLeak covers the fd-leak half of the CVE-2024-21626 class
 // ("Leaky Vessels"): the container's process starts with fds 0-2 only (and
 // with --preserve-fds N, exactly 3..N+2 more, the caller's), so no host
@@ -310,11 +277,11 @@ func TestNoHostFdLeak(t *testing.T) {
 	res := r.RT("run", "--bundle", b, id)
 	init, self, _ := strings.Cut(res.Stdout, "---\n")
 	self, _, _ = strings.Cut(self, "---\n")
-	if got := keys(listFds(t, init)); !slices.Equal(got, []int{0, 1, 2}) {
+	if got := harness.FdNumbers(harness.ListFds(t, init)); !slices.Equal(got, []int{0, 1, 2}) {
 		t.Errorf("container init holds fds %v, want [0 1 2]:\n%s", got, init)
 	}
 	// ls itself has the directory it lists open as 3.
-	if got := keys(listFds(t, self)); !slices.Equal(got, []int{0, 1, 2, 3}) {
+	if got := harness.FdNumbers(harness.ListFds(t, self)); !slices.Equal(got, []int{0, 1, 2, 3}) {
 		t.Errorf("a child of the init holds fds %v, want [0 1 2] and its own 3:\n%s", got, self)
 	}
 	r.AssertNoTrace(t, id, b)
@@ -342,8 +309,8 @@ func TestNoHostFdLeak(t *testing.T) {
 	}
 	init, rest, _ := strings.Cut(stdout.String(), "---\n")
 	_, cat, _ := strings.Cut(rest, "---\n")
-	fds := listFds(t, init)
-	if got := keys(fds); !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
+	fds := harness.ListFds(t, init)
+	if got := harness.FdNumbers(fds); !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
 		t.Errorf("with --preserve-fds 2 the init holds fds %v, want [0 1 2 3 4]:\n%s", got, init)
 	}
 	if !strings.HasSuffix(fds[3], "/preserved-a") || !strings.HasSuffix(fds[4], "/preserved-b") {
