@@ -459,17 +459,7 @@ func TestApplyDestroyCycles(t *testing.T) {
 			t.Fatalf("cycle %d: %v", i, err)
 		}
 	}
-	for _, h := range hs {
-		entries, err := os.ReadDir(h.mountpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), prefix) {
-				t.Errorf("%s left behind", filepath.Join(h.mountpoint, e.Name()))
-			}
-		}
-	}
+	assertNoneLeft(t, hs, prefix)
 }
 
 // A state file damaged to name the top of a hierarchy must not make Destroy
@@ -489,5 +479,22 @@ func TestDestroyRefusesHierarchyTop(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(h.mountpoint, canary)); err != nil {
 		t.Errorf("an empty cgroup below the top was removed: %v", err)
+	}
+}
+
+// assertNoneLeft fails the test for every directory whose name starts with
+// prefix at the top of any of the hierarchies.
+func assertNoneLeft(t *testing.T, hs []hierarchy, prefix string) {
+	t.Helper()
+	for _, h := range hs {
+		entries, err := os.ReadDir(h.mountpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), prefix) {
+				t.Errorf("%s left behind", filepath.Join(h.mountpoint, e.Name()))
+			}
+		}
 	}
 }

@@ -469,17 +469,7 @@ func TestRealSetCycles(t *testing.T) {
 			t.Fatalf("cycle %d: %v", i, err)
 		}
 	}
-	for _, h := range hs {
-		entries, err := os.ReadDir(h.mountpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), prefix) {
-				t.Errorf("%s left behind", filepath.Join(h.mountpoint, e.Name()))
-			}
-		}
-	}
+	assertNoneLeft(t, hs, prefix)
 }
 
 // The kernel checks the burst against the current quota: a burst above
