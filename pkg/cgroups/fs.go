@@ -76,6 +76,19 @@ func (m *fsManager) Apply(pid int) error {
 
 // join makes t's directory and moves pid into it.
 func (t *target) join(pid int) (j joined) {
+	if j = t.make(); j.err != nil {
+		return j
+	}
+	if err := writePid(t.dir, pid); err != nil {
+		j.err = fmt.Errorf("cgroups: join %s: %w", t.dir, err)
+		return j
+	}
+	j.moved = true
+	return j
+}
+
+// make makes t's directory (with its parents), ready to be joined.
+func (t *target) make() (j joined) {
 	h, err := t.hierarchy()
 	if err != nil {
 		j.err = fmt.Errorf("cgroups: join %s: %w", t.dir, err)
@@ -91,12 +104,49 @@ func (t *target) join(pid int) (j joined) {
 			return j
 		}
 	}
-	if err := writePid(t.dir, pid); err != nil {
-		j.err = fmt.Errorf("cgroups: join %s: %w", t.dir, err)
-		return j
-	}
-	j.moved = true
 	return j
+}
+
+// Prepare makes the directories as Apply does and opens the entry to each.
+func (m *fsManager) Prepare() (*Entry, error) {
+	e := &Entry{}
+	done := make([]joined, len(m.targets))
+	for i := range m.targets {
+		t := &m.targets[i]
+		if done[i] = t.make(); done[i].err == nil {
+			done[i].err = e.open(t)
+		}
+		if err := done[i].err; err != nil {
+			e.Close()
+			if uerr := m.undo(0, done[:i+1]); uerr != nil {
+				return nil, fmt.Errorf("%w (undo: %v)", err, uerr)
+			}
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// open adds t's way in to e: the cgroup2 directory, or a v1 tasks file.
+func (e *Entry) open(t *target) error {
+	if t.h.unified() {
+		if e.Dir != nil {
+			return fmt.Errorf("cgroups: join %s: a second cgroup2 hierarchy (%s)", t.dir, e.Dir.Name())
+		}
+		fd, err := open(t.dir, unix.O_RDONLY|unix.O_DIRECTORY)
+		if err != nil {
+			return fmt.Errorf("cgroups: join %s: %w", t.dir, &os.PathError{Op: "open", Path: t.dir, Err: err})
+		}
+		e.Dir = os.NewFile(uintptr(fd), t.dir)
+		return nil
+	}
+	tasks := filepath.Join(t.dir, "tasks")
+	fd, err := open(tasks, unix.O_WRONLY)
+	if err != nil {
+		return fmt.Errorf("cgroups: join %s: %w", t.dir, &os.PathError{Op: "open", Path: tasks, Err: err})
+	}
+	e.Tasks = append(e.Tasks, os.NewFile(uintptr(fd), tasks))
+	return nil
 }
 
 // hierarchy returns the hierarchy t.dir is in, finding it for a loaded

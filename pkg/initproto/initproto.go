@@ -110,7 +110,11 @@ type Namespaces struct {
 	NewTime    bool
 	// Offsets of a new time namespace.
 	MonoSec, MonoNsec, BootSec, BootNsec int64
-	Join                                 []Join
+	// CgroupFD and NumCgroup: fds CgroupFD…CgroupFD+NumCgroup-1 of stage 0
+	// are v1 tasks files it writes "0" to, first thing, and closes: the
+	// process moves itself into the container's cgroups (cgroups.Entry).
+	CgroupFD, NumCgroup uint32
+	Join                []Join
 }
 
 const nsMagic = 0x5254534e
@@ -128,6 +132,8 @@ func (n *Namespaces) Encode() []byte {
 	for _, v := range []int64{n.MonoSec, n.MonoNsec, n.BootSec, n.BootNsec} {
 		b = binary.NativeEndian.AppendUint64(b, uint64(v))
 	}
+	b = binary.NativeEndian.AppendUint32(b, n.CgroupFD)
+	b = binary.NativeEndian.AppendUint32(b, n.NumCgroup)
 	for _, j := range n.Join {
 		b = binary.NativeEndian.AppendUint32(b, j.Type)
 		b = binary.NativeEndian.AppendUint32(b, uint32(len(j.Path)))

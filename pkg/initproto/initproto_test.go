@@ -214,6 +214,7 @@ func TestNamespacesEncode(t *testing.T) {
 		{"empty", Namespaces{}},
 		{"clone flags only", Namespaces{CloneFlags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUSER}},
 		{"time", Namespaces{NewTime: true, MonoSec: 100, MonoNsec: 5, BootSec: -7, BootNsec: 999999999}},
+		{"cgroups", Namespaces{CgroupFD: 7, NumCgroup: 10}},
 		{"joins", Namespaces{
 			CloneFlags: unix.CLONE_NEWNS,
 			Join: []Join{
@@ -226,9 +227,9 @@ func TestNamespacesEncode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.msg.Encode()
-			// struct rt_nsmsg: four uint32, four int64, no padding.
-			if len(b) < 48 {
-				t.Fatalf("%d bytes, want at least the 48 of struct rt_nsmsg", len(b))
+			// struct rt_nsmsg: four uint32, four int64, two uint32, no padding.
+			if len(b) < 56 {
+				t.Fatalf("%d bytes, want at least the 56 of struct rt_nsmsg", len(b))
 			}
 			u32 := func(off int) uint32 { return ne.Uint32(b[off:]) }
 			i64 := func(off int) int64 { return int64(ne.Uint64(b[off:])) }
@@ -248,13 +249,15 @@ func TestNamespacesEncode(t *testing.T) {
 				{"mono_nsec", i64(24), tt.msg.MonoNsec},
 				{"boot_sec", i64(32), tt.msg.BootSec},
 				{"boot_nsec", i64(40), tt.msg.BootNsec},
+				{"cgroupfd", int64(u32(48)), int64(tt.msg.CgroupFD)},
+				{"ncgroup", int64(u32(52)), int64(tt.msg.NumCgroup)},
 			}
 			for _, f := range fields {
 				if f.got != f.want {
 					t.Errorf("%s = %#x, want %#x", f.name, f.got, f.want)
 				}
 			}
-			off := 48
+			off := 56
 			for i, j := range tt.msg.Join {
 				if off+8 > len(b) {
 					t.Fatalf("join %d: message ends at %d", i, len(b))
@@ -275,7 +278,7 @@ func TestNamespacesEncode(t *testing.T) {
 	}
 	// Byte by byte, one complete message.
 	m := Namespaces{CloneFlags: 0x01020304, NewTime: true, MonoSec: 1, MonoNsec: 2, BootSec: 3, BootNsec: -1,
-		Join: []Join{{Type: 0x40000000, Path: "/p"}}}
+		CgroupFD: 9, NumCgroup: 2, Join: []Join{{Type: 0x40000000, Path: "/p"}}}
 	want := ne.AppendUint32(nil, 0x5254534e)
 	want = ne.AppendUint32(want, 0x01020304)
 	want = ne.AppendUint32(want, 1)
@@ -283,6 +286,8 @@ func TestNamespacesEncode(t *testing.T) {
 	for _, v := range []uint64{1, 2, 3, ^uint64(0)} {
 		want = ne.AppendUint64(want, v)
 	}
+	want = ne.AppendUint32(want, 9)
+	want = ne.AppendUint32(want, 2)
 	want = ne.AppendUint32(want, 0x40000000)
 	want = ne.AppendUint32(want, 2)
 	want = append(want, '/', 'p')
@@ -316,11 +321,12 @@ func TestNamespacesMatchC(t *testing.T) {
 	dir := t.TempDir()
 	prog := "#include <stdint.h>\n#include <stddef.h>\n#include <stdio.h>\n" + string(def) + `
 int main(void) {
-	printf("%zu %zu %zu %zu %zu %zu %zu %zu %zu\n", sizeof(struct rt_nsmsg),
+	printf("%zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu\n", sizeof(struct rt_nsmsg),
 		offsetof(struct rt_nsmsg, magic), offsetof(struct rt_nsmsg, cloneflags),
 		offsetof(struct rt_nsmsg, newtime), offsetof(struct rt_nsmsg, njoin),
 		offsetof(struct rt_nsmsg, mono_sec), offsetof(struct rt_nsmsg, mono_nsec),
-		offsetof(struct rt_nsmsg, boot_sec), offsetof(struct rt_nsmsg, boot_nsec));
+		offsetof(struct rt_nsmsg, boot_sec), offsetof(struct rt_nsmsg, boot_nsec),
+		offsetof(struct rt_nsmsg, cgroupfd), offsetof(struct rt_nsmsg, ncgroup));
 	return 0;
 }
 `
@@ -334,12 +340,12 @@ int main(void) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Encode: 4 x uint32 then 4 x int64.
-	if got, want := strings.TrimSpace(string(out)), "48 0 4 8 12 16 24 32 40"; got != want {
+	// Encode: 4 x uint32, 4 x int64, 2 x uint32.
+	if got, want := strings.TrimSpace(string(out)), "56 0 4 8 12 16 24 32 40 48 52"; got != want {
 		t.Errorf("struct rt_nsmsg sizeof and offsets %q, Encode lays out %q", got, want)
 	}
-	if n := len((&Namespaces{}).Encode()); n != 48 {
-		t.Errorf("Encode with no joins: %d bytes, want 48", n)
+	if n := len((&Namespaces{}).Encode()); n != 56 {
+		t.Errorf("Encode with no joins: %d bytes, want 56", n)
 	}
 }
 

@@ -52,7 +52,6 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := api.ValidateID(id); err != nil {
 		return nil, err
 	}
-	cgroups.WarmUp()
 	bundle := opts.Bundle
 	if bundle == "" {
 		bundle = "."
@@ -139,10 +138,17 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	defer fifo.Close()
 	extraFDs := listenFDs(s.Process) + opts.PreserveFDs
 	plan := planNamespaces(s)
+	entry, err := cg.Prepare()
+	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return nil, err
+	}
 	init, err := r.spawnInit(initSpawn{
 		path: initPath, dir: bundle, fifo: fifo, extra: extraFDs,
-		stdio: opts.Stdio, ns: plan.msg,
+		stdio: opts.Stdio, ns: plan.msg, cgroup: entry,
 	})
+	if entry != nil {
+		entry.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -157,12 +163,17 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := h.Save(st); err != nil {
 		return nil, err
 	}
-	// The cgroup join waits for an RCU grace period (see cgroups.WarmUp);
-	// it runs while the init starts and mounts, and the init waits for
+	// The init is in its cgroups already, unless it could not enter them
+	// itself (see cgroups.Entry): then Apply moves it, waiting for an RCU
+	// grace period, while the init starts and mounts. The init waits for
 	// MsgJoined before it forks, runs anything of the container's, or makes
 	// its cgroup namespace (which must have its cgroup as the root).
 	joined := make(chan error, 1)
-	go func() { joined <- cg.Apply(pid) }()
+	if init.entered {
+		joined <- nil
+	} else {
+		go func() { joined <- cg.Apply(pid) }()
+	}
 	if plan.newUser {
 		if err := writeIDMaps(pid, s.Linux); err != nil {
 			return nil, err

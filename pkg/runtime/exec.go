@@ -40,9 +40,6 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 			return nil, fmt.Errorf("cannot exec in container %q: %w (use --ignore-paused)", id, api.ErrPaused)
 		}
 	}
-	// The cgroup join below waits for an RCU grace period: start it now,
-	// so it runs while rt-init is copied and started.
-	cgroups.WarmUp()
 	if st.Spec == nil || st.Spec.Process == nil || st.Spec.Linux == nil {
 		return nil, fmt.Errorf("container %q: state has no spec", id)
 	}
@@ -71,10 +68,19 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	if !opts.Detach {
 		sigs = relaySignals()
 	}
+	cg, err := execCgroups(st, opts.Cgroup)
+	if err != nil {
+		return nil, err
+	}
+	entry, err := cg.Prepare()
+	if err != nil {
+		return nil, err
+	}
 	init, err := r.spawnInit(initSpawn{
 		path: initPath, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
-		ns: initproto.Namespaces{Join: join},
+		ns: initproto.Namespaces{Join: join}, cgroup: entry,
 	})
+	entry.Close()
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +96,11 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 		}
 	}()
 	joined := make(chan error, 1)
-	go func() { joined <- joinCgroups(st, pid, opts.Cgroup) }()
+	if init.entered {
+		joined <- nil
+	} else {
+		go func() { joined <- cg.Apply(pid) }()
+	}
 	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(userns)); err != nil {
 		<-joined
 		return nil, waitInitError(sock, "start process", err)
@@ -173,10 +183,10 @@ func receivePty(sock *os.File, consoleSocket string) (*os.File, error) {
 	return nil, nil
 }
 
-// joinCgroups puts an exec'd process in the container's cgroups, or in the
-// sub-cgroups --cgroup names ("path" for every hierarchy, or
-// "controller:path" for one).
-func joinCgroups(st *store.State, pid int, sub []string) error {
+// execCgroups is the manager of the cgroups an exec'd process goes to: the
+// container's, or the sub-cgroups --cgroup names ("path" for every
+// hierarchy, or "controller:path" for one).
+func execCgroups(st *store.State, sub []string) (cgroups.Manager, error) {
 	paths := maps.Clone(st.CgroupPaths)
 	for _, s := range sub {
 		ctrl, rel, hasCtrl := strings.Cut(s, ":")
@@ -184,7 +194,7 @@ func joinCgroups(st *store.State, pid int, sub []string) error {
 			ctrl, rel = "", s
 		}
 		if filepath.IsAbs(rel) || strings.Contains("/"+rel+"/", "/../") {
-			return fmt.Errorf("--cgroup %q: must be a path below the container's cgroup", s)
+			return nil, fmt.Errorf("--cgroup %q: must be a path below the container's cgroup", s)
 		}
 		found := false
 		for k, dir := range st.CgroupPaths {
@@ -194,10 +204,10 @@ func joinCgroups(st *store.State, pid int, sub []string) error {
 			}
 		}
 		if !found {
-			return fmt.Errorf("--cgroup %q: the container has no %q hierarchy", s, ctrl)
+			return nil, fmt.Errorf("--cgroup %q: the container has no %q hierarchy", s, ctrl)
 		}
 	}
-	return cgroups.Load(paths).Apply(pid)
+	return cgroups.Load(paths), nil
 }
 
 // containerNamespaces lists the namespaces of the container's init for the

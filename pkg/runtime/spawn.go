@@ -2,14 +2,17 @@ package runtime
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/initproto"
 )
 
@@ -26,6 +29,9 @@ type initSpawn struct {
 	extra int
 	stdio api.Stdio
 	ns    initproto.Namespaces
+	// cgroup, if not nil, is the way into the process's cgroups: it is
+	// born in the cgroup2 one and stage 0 enters the v1 ones itself.
+	cgroup *cgroups.Entry
 }
 
 // startedInit is an rt-init past its C stage: the process in the
@@ -35,6 +41,10 @@ type startedInit struct {
 	sock      *os.File
 	pid       int
 	startTime uint64
+	// entered says the process is in the cgroups of initSpawn.cgroup.
+	// Without it (no entry given, or a kernel without CLONE_INTO_CGROUP),
+	// the caller moves it in with Manager.Apply.
+	entered bool
 }
 
 // spawnInit starts rt-init and runs its C stage: namespaces joined and
@@ -80,7 +90,24 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 	for i := 0; i < sp.extra; i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
 	}
-	if err := cmd.Start(); err != nil {
+	entered := false
+	if e := sp.cgroup; e != nil {
+		sp.ns.CgroupFD, sp.ns.NumCgroup = uint32(3+len(cmd.ExtraFiles)), uint32(len(e.Tasks))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, e.Tasks...)
+		if e.Dir != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(e.Dir.Fd())}
+		}
+		entered = true
+	}
+	err = cmd.Start()
+	if err != nil && cmd.SysProcAttr != nil && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.E2BIG)) {
+		// No clone3 or no CLONE_INTO_CGROUP (before Linux 5.7): start it
+		// outside and let the caller move it into cgroup2 (Apply
+		// rejoins the v1 cgroups harmlessly).
+		cmd.SysProcAttr, entered = nil, false
+		err = cmd.Start()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("start rt-init %s: %w", sp.path, err)
 	}
 	defer func() {
@@ -109,5 +136,5 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 		return nil, fmt.Errorf("container process %d: %w", pid, err)
 	}
 	ok = true
-	return &startedInit{sock: sock, pid: pid, startTime: start}, nil
+	return &startedInit{sock: sock, pid: pid, startTime: start, entered: entered}, nil
 }
