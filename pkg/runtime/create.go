@@ -52,6 +52,8 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := api.ValidateID(id); err != nil {
 		return nil, err
 	}
+	bin := r.copyInit()
+	defer bin.Close()
 	bundle := opts.Bundle
 	if bundle == "" {
 		bundle = "."
@@ -91,10 +93,6 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		return nil, err
 	}
 	if err := r.checkCgroupDriver(); err != nil {
-		return nil, err
-	}
-	initPath, err := r.initPath()
-	if err != nil {
 		return nil, err
 	}
 
@@ -143,7 +141,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		return nil, err
 	}
 	init, err := r.spawnInit(initSpawn{
-		path: initPath, dir: bundle, fifo: fifo, extra: extraFDs,
+		bin: bin, dir: bundle, fifo: fifo, extra: extraFDs,
 		stdio: opts.Stdio, ns: plan.msg, cgroup: entry,
 	})
 	if entry != nil {

@@ -28,6 +28,8 @@ import (
 // namespace and the cgroups of a running container, set up by the same
 // rt-init and pkg/process code as the container's init.
 func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.Result, error) {
+	bin := r.copyInit()
+	defer bin.Close()
 	st, err := r.store.Read(id)
 	if err != nil {
 		return nil, err
@@ -60,10 +62,6 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	if err != nil {
 		return nil, err
 	}
-	initPath, err := r.initPath()
-	if err != nil {
-		return nil, err
-	}
 	var sigs chan os.Signal
 	if !opts.Detach {
 		sigs = relaySignals()
@@ -77,7 +75,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 		return nil, err
 	}
 	init, err := r.spawnInit(initSpawn{
-		path: initPath, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
+		bin: bin, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
 		ns: initproto.Namespaces{Join: join}, cgroup: entry,
 	})
 	entry.Close()

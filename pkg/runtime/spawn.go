@@ -19,8 +19,8 @@ import (
 // initSpawn is an rt-init to start, for a container's init (create) or an
 // additional process (exec).
 type initSpawn struct {
-	// path is rt-init on disk; a sealed memfd copy of it is executed.
-	path string
+	// bin is the sealed memfd copy of rt-init to execute.
+	bin *initCopy
 	// dir is the working directory (the bundle: relative mount sources).
 	dir string
 	// fifo becomes fd initproto.FdFifo; nil for exec.
@@ -64,11 +64,10 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 			sock.Close()
 		}
 	}()
-	bin, err := sealedInit(sp.path)
+	bin, err := sp.bin.file()
 	if err != nil {
 		return nil, err
 	}
-	defer bin.Close()
 	fifo := sp.fifo
 	if fifo == nil {
 		// The slot is positional: keep fd numbers the same as for create.
@@ -108,7 +107,7 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 		err = cmd.Start()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("start rt-init %s: %w", sp.path, err)
+		return nil, fmt.Errorf("start rt-init %s: %w", sp.bin.path, err)
 	}
 	defer func() {
 		if !ok && cmd.ProcessState == nil {
