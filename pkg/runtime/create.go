@@ -103,7 +103,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	defer h.Close()
 	st := &store.State{
 		ID: id, OCIVersion: s.Version, Bundle: bundle, Rootfs: rootfs,
-		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: s,
+		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: store.RecordSpec(s),
 	}
 	var cg cgroups.Manager
 	defer func() {

@@ -42,10 +42,14 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 			return nil, fmt.Errorf("cannot exec in container %q: %w (use --ignore-paused)", id, api.ErrPaused)
 		}
 	}
-	if st.Spec == nil || st.Spec.Process == nil || st.Spec.Linux == nil {
+	s, err := st.Spec.Spec()
+	if err != nil {
+		return nil, fmt.Errorf("container %q: %w", id, err)
+	}
+	if s == nil || s.Process == nil || s.Linux == nil {
 		return nil, fmt.Errorf("container %q: state has no spec", id)
 	}
-	p, err := execProcess(st.Spec.Process, opts)
+	p, err := execProcess(s.Process, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +109,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	}
 	cfg, err := json.Marshal(&initproto.InitConfig{
 		ID: id, Exec: true, PreserveFDs: opts.PreserveFDs,
-		Spec: &specs.Spec{Version: st.Spec.Version, Process: p, Linux: st.Spec.Linux},
+		Spec: &specs.Spec{Version: s.Version, Process: p, Linux: s.Linux},
 	})
 	if err != nil {
 		<-joined
@@ -213,7 +217,11 @@ func execCgroups(st *store.State, sub []string) (cgroups.Manager, error) {
 // user namespace is an error, the others a waste). userns reports a user
 // namespace to join.
 func containerNamespaces(st *store.State) (join []initproto.Join, userns bool, err error) {
-	for _, ns := range st.Spec.Linux.Namespaces {
+	s, err := st.Spec.Spec()
+	if err != nil {
+		return nil, false, err
+	}
+	for _, ns := range s.Linux.Namespaces {
 		name, ok := spec.Namespaces[ns.Type]
 		if !ok {
 			continue

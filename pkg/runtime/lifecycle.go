@@ -39,16 +39,20 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 	default:
 		return fmt.Errorf("cannot start container %q: it is %s, not created", st.ID, s)
 	}
-	hasPoststart := st.Spec != nil && st.Spec.Hooks != nil && len(st.Spec.Hooks.Poststart) > 0
+	hks, err := st.Spec.Hooks()
+	if err != nil {
+		return fmt.Errorf("start container %q: %w", st.ID, err)
+	}
+	hasPoststart := hks != nil && len(hks.Poststart) > 0
 	if err := releaseFifo(h.Path(ExecFifo), st, hasPoststart); err != nil {
 		return fmt.Errorf("start container %q: %w", st.ID, err)
 	}
 	if err := os.Remove(h.Path(ExecFifo)); err != nil {
 		return fmt.Errorf("start container %q: %w", st.ID, err)
 	}
-	if s := st.Spec; s != nil && s.Hooks != nil && len(s.Hooks.Poststart) > 0 {
+	if hasPoststart {
 		state := r.ociState(st, specs.StateRunning)
-		if err := hooks.Run(ctx, "poststart", s.Hooks.Poststart, &state); err != nil {
+		if err := hooks.Run(ctx, "poststart", hks.Poststart, &state); err != nil {
 			// The process runs already; the spec says to warn.
 			r.log.Warn("poststart hook failed", "id", st.ID, "error", err)
 		}
@@ -223,9 +227,15 @@ func (r *Runtime) remove(ctx context.Context, h *store.Handle, st *store.State) 
 	if err := r.destroy(st, cgroups.Load(st.CgroupPaths)); err != nil {
 		return err
 	}
-	if s := st.Spec; s != nil && s.Hooks != nil && len(s.Hooks.Poststop) > 0 && st.Ready {
+	hks, err := st.Spec.Hooks()
+	if err != nil {
+		// The container is gone already; a state too damaged to say
+		// which hooks to run must not keep its directory alive.
+		r.log.Warn("poststop hooks not run", "id", st.ID, "error", err)
+	}
+	if hks != nil && len(hks.Poststop) > 0 && st.Ready {
 		state := r.ociState(st, specs.StateStopped)
-		if err := hooks.RunAll(ctx, "poststop", s.Hooks.Poststop, &state); err != nil {
+		if err := hooks.RunAll(ctx, "poststop", hks.Poststop, &state); err != nil {
 			r.log.Warn("poststop hook failed", "id", st.ID, "error", err)
 		}
 	}

@@ -81,16 +81,20 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 	if opts.Resources == nil {
 		return nil
 	}
+	s, err := st.Spec.Spec()
+	if err != nil {
+		return err
+	}
 	res := *opts.Resources
-	res.Devices = withDefaultDevices(res.Devices, st.Spec)
+	res.Devices = withDefaultDevices(res.Devices, s)
 	if err := cgroups.Load(st.CgroupPaths).Set(&res); err != nil {
 		return err
 	}
-	if st.Spec != nil && st.Spec.Linux != nil {
-		if st.Spec.Linux.Resources == nil {
-			st.Spec.Linux.Resources = &specs.LinuxResources{}
+	if s != nil && s.Linux != nil {
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
 		}
-		mergeResources(st.Spec.Linux.Resources, opts.Resources)
+		mergeResources(s.Linux.Resources, opts.Resources)
 	}
 	return h.Save(st)
 }

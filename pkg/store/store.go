@@ -21,7 +21,6 @@ import (
 	"strconv"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/rtkit/rt/pkg/api"
@@ -53,8 +52,9 @@ type State struct {
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	// Spec is the configuration the container was created from, kept so that
 	// later commands (poststop hooks on delete, exec defaults) do not depend
-	// on the bundle still being there or unchanged.
-	Spec *specs.Spec `json:"spec,omitempty"`
+	// on the bundle still being there or unchanged. It is decoded on demand
+	// (see SpecRecord).
+	Spec *SpecRecord `json:"spec,omitempty"`
 }
 
 // Store is the root directory of all container state.
