@@ -23,6 +23,13 @@
 #   * crun 1.8.1 refuses this cgroup hybrid layout ("cgroups in hybrid mode
 #     not supported, drop all controllers from cgroupv2"); runc works.
 #
+# dbus-daemon: the systemd cgroup driver's tests (pkg/cgroups) put a fake
+# systemd on a private bus, started with dbus-daemon. Debian 12 split the
+# daemon out of the "dbus" package into "dbus-daemon"; which of the two a
+# release has is known only from apt's lists, so it is checked for by its
+# command (a shell builtin: no cost when present) and named after
+# apt-get update.
+#
 # CRIU prerequisites installed here: the distro criu package (install-criu.sh
 # tests it first; bookworm's 3.17 is broken on kernel 6.18, so trixie's 4.x is
 # then unpacked into /opt/rt/criu), debian-archive-keyring (verifies the
@@ -66,15 +73,27 @@ for p in "$@"; do
 	is_installed "$p" || missing="$missing $p"
 done
 
-if [ -n "$missing" ]; then
+need_dbus=""
+command -v dbus-daemon >/dev/null || need_dbus=1
+dbus_pkg=""
+
+if [ -n "$missing" ] || [ -n "$need_dbus" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	out=$(mktemp /tmp/rt-deps.XXXXXX.log)
 	trap 'rm -f "$out"' EXIT # on failure; removed by hand before the exec below
-	log "missing:$missing"
+	[ -z "$missing" ] || log "missing:$missing"
+	[ -z "$need_dbus" ] || log "missing: the dbus-daemon command"
 	log "apt-get update"
 	if ! apt-get -q -o DPkg::Lock::Timeout=300 update </dev/null >"$out" 2>&1; then
 		tail -n 5 "$out" | sed 's/^/deps:   /' >&2
 		die "apt-get update failed"
+	fi
+	if [ -n "$need_dbus" ]; then
+		dbus_pkg=dbus # before Debian 12
+		if apt-cache show dbus-daemon >/dev/null 2>&1; then
+			dbus_pkg=dbus-daemon
+		fi
+		missing="$missing $dbus_pkg"
 	fi
 	log "apt-get install --no-install-recommends:$missing"
 	# shellcheck disable=SC2086
@@ -84,10 +103,12 @@ if [ -n "$missing" ]; then
 		tail -n 8 "$out" | sed 's/^/deps:   /' >&2
 		die "apt-get install failed for:$missing"
 	fi
-	status=$(dpkg-query -W -f='${Package}\t${Status}\n' "$@" 2>/dev/null || true)
+	# shellcheck disable=SC2016,SC2086 # dpkg-query's ${...}; $dbus_pkg is empty or one name
+	status=$(dpkg-query -W -f='${Package}\t${Status}\n' "$@" $dbus_pkg 2>/dev/null || true)
 	for p in $missing; do
 		is_installed "$p" || die "$p is still not installed after apt-get install"
 	done
+	command -v dbus-daemon >/dev/null || die "no dbus-daemon command after installing $dbus_pkg"
 	rm -f "$out"
 	export RT_APT_UPDATED=1
 	log "installed:$missing"

@@ -1,6 +1,8 @@
 // Package cgroups places a container's processes in its cgroup and removes
-// that cgroup again: the cgroupfs driver for cgroup v1, hybrid and pure
-// cgroup2 hosts.
+// that cgroup again: the cgroupfs driver (New, Load) for cgroup v1, hybrid
+// and pure cgroup2 hosts, and the systemd driver (NewSystemd, LoadSystemd)
+// for hosts that systemd boots, which makes each container's cgroup a
+// transient unit and delegates the rest to the cgroupfs code.
 //
 // A container has one directory in every cgroup hierarchy mounted on the
 // host: each v1 hierarchy (cpu, memory, …, and named ones like
@@ -63,15 +65,14 @@
 // logrus); loading a device program raises the process's RLIMIT_MEMLOCK
 // to infinity first (inherited by whatever rt starts afterwards; it fails,
 // ignored, without CAP_SYS_RESOURCE, and matters only before Linux 5.11,
-// which charges BPF memory to the memory cgroup instead); and the library logs the odd warning through logrus,
-// whose default output is stderr.
+// which charges BPF memory to the memory cgroup instead); and the library
+// logs the odd warning through logrus, whose default output is stderr.
 //
 // # Planned
 //
-//   - Join(pid int) error: put an exec'd process into the existing cgroup,
-//     creating nothing (issue 5).
-//   - a systemd driver (NewSystemd) returning the same interface, its
-//     directories being whatever systemd made for the transient unit.
+//   - a rootless systemd driver (the user's systemd instance).
+//   - the systemd driver freezing the container around a device rule
+//     update on v1, as runc does, and OOMPolicy from memory.oom.group.
 package cgroups
 
 import (

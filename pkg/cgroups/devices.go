@@ -109,13 +109,7 @@ func (p *planner) devices(list []specs.LinuxDeviceCgroup) {
 		dir := p.m.paths[""]
 		lib := make([]*devconfig.Rule, len(rules))
 		for i, r := range rules {
-			lib[i] = &devconfig.Rule{
-				Type: devconfig.Type(r.typ), Major: r.major, Minor: r.minor,
-				Permissions: devconfig.Permissions(r.access), Allow: r.allow,
-			}
-			if r.typ == 'a' {
-				lib[i].Permissions = "rwm"
-			}
+			lib[i] = r.lib()
 		}
 		p.add(step{field: f, dir: dir, run: func() error {
 			if err := libcg.DevicesSetV2(dir, &libcg.Resources{Devices: lib}); err != nil {

@@ -20,17 +20,28 @@ func (m *fsManager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
-	p, err := m.plan(r)
+	p, err := m.check(r)
 	if err != nil {
 		return err
 	}
+	return m.write(p)
+}
+
+// check is Set up to its first write: the plan for r, checked, with the
+// cgroup2 controllers it needs enabled. The systemd driver tells systemd
+// between check and write.
+func (m *fsManager) check(r *specs.LinuxResources) (*plan, error) {
+	p, err := m.plan(r)
+	if err != nil {
+		return nil, err
+	}
 	if err := m.enableControllers(p); err != nil {
-		return err
+		return nil, err
 	}
 	if err := m.preflight(p); err != nil {
-		return err
+		return nil, err
 	}
-	return m.write(p)
+	return p, nil
 }
 
 // plan is what Set will do, built before anything is written.

@@ -92,10 +92,6 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := process.CheckLSM(s.Process); err != nil {
 		return nil, err
 	}
-	if err := r.checkCgroupDriver(); err != nil {
-		return nil, err
-	}
-
 	h, err := r.store.Create(id)
 	if err != nil {
 		return nil, err
@@ -115,7 +111,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if s.Linux != nil {
 		cgPath = s.Linux.CgroupsPath
 	}
-	if cg, err = cgroups.New(cgPath, id); err != nil {
+	if cg, err = r.newCgroups(st, cgPath); err != nil {
 		return nil, err
 	}
 	st.CgroupPaths = cg.Paths()
@@ -388,6 +384,11 @@ func writePidFile(path string, pid int) error {
 // destroyPartial undoes a failed create: kill what was started, remove the
 // cgroups and the state dir.
 func (r *Runtime) destroyPartial(h *store.Handle, st *store.State, cg cgroups.Manager) {
+	if cg == nil {
+		// The driver refused before choosing any directory: nothing to
+		// remove but the state.
+		cg = cgroups.Load(st.CgroupPaths)
+	}
 	if err := r.destroy(st, cg); err != nil {
 		r.log.Warn("cleanup after failed create", "id", st.ID, "error", err)
 	}

@@ -224,7 +224,14 @@ func (r *Runtime) Delete(ctx context.Context, id string, opts api.DeleteOpts) er
 // remove kills whatever is left of the container, runs poststop hooks,
 // removes its cgroups and its state.
 func (r *Runtime) remove(ctx context.Context, h *store.Handle, st *store.State) error {
-	if err := r.destroy(st, cgroups.Load(st.CgroupPaths)); err != nil {
+	// Through the container's driver: systemd must stop its unit. (The
+	// other commands read and freeze through cgroupfs, which serves both
+	// drivers and needs no D-Bus.)
+	cg, err := loadCgroups(st)
+	if err != nil {
+		return err
+	}
+	if err := r.destroy(st, cg); err != nil {
 		return err
 	}
 	hks, err := st.Spec.Hooks()

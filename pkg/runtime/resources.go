@@ -87,7 +87,11 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 	}
 	res := *opts.Resources
 	res.Devices = withDefaultDevices(res.Devices, s)
-	if err := cgroups.Load(st.CgroupPaths).Set(&res); err != nil {
+	cg, err := loadCgroups(st)
+	if err != nil {
+		return err
+	}
+	if err := cg.Set(&res); err != nil {
 		return err
 	}
 	if s != nil && s.Linux != nil {
@@ -181,19 +185,32 @@ func mergeResources(dst, src *specs.LinuxResources) {
 	}
 }
 
-// checkCgroupDriver refuses a driver rt does not have, rather than quietly
-// using cgroupfs with a systemd-style path.
-func (r *Runtime) checkCgroupDriver() error {
+// newCgroups returns the cgroup manager of a new container for the
+// configured driver, and records the choice in st so that later commands
+// (which may not be given --systemd-cgroup) use the same one. A driver the
+// host cannot serve is refused, rather than quietly using cgroupfs with a
+// systemd-style path.
+func (r *Runtime) newCgroups(st *store.State, path string) (cgroups.Manager, error) {
 	switch r.cfg.CgroupDriver {
 	case "", "cgroupfs":
-		return nil
+		return cgroups.New(path, st.ID)
 	case "systemd":
-		if _, err := os.Stat("/run/systemd/system"); err != nil {
-			return errors.New("cgroup driver systemd: systemd is not running on this host (use the cgroupfs driver)")
+		if !cgroups.SystemdRunning() {
+			return nil, errors.New("cgroup driver systemd: systemd is not running on this host (use the cgroupfs driver)")
 		}
-		return fmt.Errorf("cgroup driver systemd: %w in this build of rt (use the cgroupfs driver)", api.ErrNotImplemented)
+		st.CgroupDriver, st.CgroupsPath = "systemd", path
+		return cgroups.NewSystemd(path, st.ID)
 	}
-	return fmt.Errorf("cgroup driver %q: unknown", r.cfg.CgroupDriver)
+	return nil, fmt.Errorf("cgroup driver %q: unknown", r.cfg.CgroupDriver)
+}
+
+// loadCgroups returns the cgroup manager of an existing container, for the
+// driver that created it.
+func loadCgroups(st *store.State) (cgroups.Manager, error) {
+	if st.CgroupDriver == "systemd" {
+		return cgroups.LoadSystemd(st.CgroupsPath, st.ID, st.CgroupPaths)
+	}
+	return cgroups.Load(st.CgroupPaths), nil
 }
 
 func setIf[T any](dst **T, src *T) {

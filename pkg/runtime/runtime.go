@@ -73,9 +73,11 @@ func (r *Runtime) DefaultSpec(rootless bool) (*specs.Spec, error) {
 func (r *Runtime) Features() (*features.Features, error) {
 	f := spec.Features()
 	yes, no := true, false
-	// The cgroupfs driver works on v1, hybrid and v2 hosts; there is no
-	// systemd driver yet.
-	f.Linux.Cgroup = &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no}
+	// The cgroupfs driver works on v1, hybrid and v2 hosts; the systemd one
+	// where systemd is the host's init. There is no rootless (user
+	// instance) systemd driver.
+	systemd := cgroups.SystemdRunning()
+	f.Linux.Cgroup = &features.Cgroup{V1: &yes, V2: &yes, Systemd: &systemd, SystemdUser: &no}
 	return f, nil
 }
 

@@ -50,6 +50,11 @@ type State struct {
 	// CgroupPaths maps each cgroup hierarchy (v1 controller, or "" for
 	// cgroup2) to the container's directory in it.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// CgroupDriver is "systemd" for a container whose cgroup is a systemd
+	// unit, "" for the cgroupfs driver; CgroupsPath is the spec's
+	// linux.cgroupsPath, from which the systemd driver names the unit.
+	CgroupDriver string `json:"cgroupDriver,omitempty"`
+	CgroupsPath  string `json:"cgroupsPath,omitempty"`
 	// Spec is the configuration the container was created from, kept so that
 	// later commands (poststop hooks on delete, exec defaults) do not depend
 	// on the bundle still being there or unchanged. It is decoded on demand

@@ -2,6 +2,7 @@ package resources_test
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -64,7 +65,46 @@ func TestSystemdCgroupDriver(t *testing.T) {
 			"(--systemd-cgroup, transient scopes, slice:prefix:name paths) cannot be tested here; " +
 			"TestSystemdCgroupDriverWithoutSystemdFails covers what can")
 	}
-	t.Skip("rt has no systemd cgroup driver (features: linux.cgroup.systemd false); nothing to test yet")
+	r := runner(t)
+	id := harness.ID("sd")
+	unit := "rt-test-" + id + ".scope"
+	b := bundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Linux.CgroupsPath = "system.slice:rt-test:" + id
+		s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(50)}}
+	})
+	sd := func(args ...string) harness.Result {
+		return r.Exec(r.Bins.RT, append([]string{"--systemd-cgroup", "--root", r.Root}, args...)...)
+	}
+	if res := sd("run", "-d", "--bundle", b, id); res.Code != 0 {
+		t.Fatalf("run -d --systemd-cgroup: %s", res)
+	}
+	defer func() {
+		sd("delete", "--force", id)
+		if left := cgDirsContaining(unit); len(left) > 0 {
+			t.Errorf("cgroup directories left after delete: %v", left)
+		}
+		r.AssertNoTrace(t, id, b)
+	}()
+	pid := state(t, r, id).InitProcessPid
+	data, err := os.ReadFile("/proc/" + itoa(int64(pid)) + "/cgroup")
+	if err != nil || !strings.Contains(string(data), "/system.slice/"+unit) {
+		t.Errorf("/proc/%d/cgroup (%v) does not name the unit %s:\n%s", pid, err, unit, data)
+	}
+	if out, err := exec.Command("systemctl", "show", "-p", "ActiveState", "-p", "TasksMax", unit).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "ActiveState=active") || !strings.Contains(string(out), "TasksMax=50") {
+		t.Errorf("systemctl show %s: %v: %s", unit, err, out)
+	}
+	if res := sd("update", "--pids-limit", "40", id); res.Code != 0 {
+		t.Errorf("update: %s", res)
+	} else if out, _ := exec.Command("systemctl", "show", "-p", "TasksMax", unit).CombinedOutput(); !strings.Contains(string(out), "TasksMax=40") {
+		t.Errorf("after update --pids-limit 40, systemd says %s", out)
+	}
+	if res := sd("delete", "--force", id); res.Code != 0 {
+		t.Fatalf("delete: %s", res)
+	}
+	if out, _ := exec.Command("systemctl", "is-active", unit).CombinedOutput(); strings.TrimSpace(string(out)) == "active" {
+		t.Errorf("unit %s still active after delete", unit)
+	}
 }
 
 // TestSystemdCgroupDriverWithoutSystemdFails: asking for the systemd cgroup
