@@ -2,6 +2,9 @@
 // run (make bench). For every sample the runtimes go in a random order, each
 // timed call gets fresh ids and is preceded by a pause, and the report gives
 // median, p90, the ratio to runc's median and the peak RSS of the command.
+// Operations: run, create, state, start, delete of a /bin/true container;
+// exec, pause, resume, update --memory and events --stats on a running one;
+// and containers per second with two parallel run loops.
 //
 // The pause matters: on cgroup v1 a join waits for an RCU grace period
 // unless another join happened in the last ~20 ms, so back-to-back calls of
@@ -92,6 +95,8 @@ type bench struct {
 	seq     atomic.Int64
 	results map[string]map[string][]sample
 	order   []string
+	// unsupported holds "<op> <runtime>" for commands a runtime lacks.
+	unsupported map[string]bool
 }
 
 func run(rtPath string) error {
@@ -111,7 +116,7 @@ func run(rtPath string) error {
 		return err
 	}
 	defer os.RemoveAll(states)
-	b := &bench{results: map[string]map[string][]sample{}}
+	b := &bench{results: map[string]map[string][]sample{}, unsupported: map[string]bool{}}
 	for _, c := range []struct{ name, path string }{{"runc", "runc"}, {"crun", "crun"}, {"rt", abs}} {
 		p, err := exec.LookPath(c.path)
 		if err != nil {
@@ -149,6 +154,11 @@ func run(rtPath string) error {
 		}
 		for _, rt := range b.shuffled() {
 			if err := b.timed("exec /bin/true", rt, "exec", execTarget[rt.name], "/bin/true"); err != nil {
+				return err
+			}
+		}
+		for _, rt := range b.shuffled() {
+			if err := b.sampleResources(rt, execTarget[rt.name], i); err != nil {
 				return err
 			}
 		}
@@ -210,6 +220,38 @@ func (b *bench) sampleLifecycle(rt runtimeBin) error {
 		return err
 	}
 	return b.timed("delete", rt, "delete", id)
+}
+
+// sampleResources times pause, resume, update and events --stats on the
+// running container id. update alternates between two memory limits so
+// that each call changes the cgroup. A runtime without one of these
+// commands (crun has no events) gets no sample for it, once noted.
+func (b *bench) sampleResources(rt runtimeBin, id string, i int) error {
+	limit := "104857600"
+	if i%2 == 1 {
+		limit = "209715200"
+	}
+	for _, op := range []struct {
+		name string
+		args []string
+	}{
+		{"pause", []string{"pause", id}},
+		{"resume", []string{"resume", id}},
+		{"update --memory", []string{"update", "--memory", limit, id}},
+		{"events --stats", []string{"events", "--stats", id}},
+	} {
+		if b.unsupported[op.name+" "+rt.name] {
+			continue
+		}
+		if err := b.timed(op.name, rt, op.args...); err != nil {
+			if op.name == "pause" || op.name == "resume" || rt.name == "rt" {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "bench: %s: %v; no samples for it\n", op.name, err)
+			b.unsupported[op.name+" "+rt.name] = true
+		}
+	}
+	return nil
 }
 
 func waitStopped(rt runtimeBin, id string) error {
@@ -327,6 +369,10 @@ func (b *bench) report(rates map[string]float64) {
 		base := median(b.results[op]["runc"])
 		for _, rt := range b.rts {
 			s := b.results[op][rt.name]
+			if len(s) == 0 {
+				fmt.Fprintf(w, "%s\t%s\t-\t-\t-\t-\t\n", op, rt.name)
+				continue
+			}
 			ratio := "-"
 			if base > 0 {
 				ratio = fmt.Sprintf("%.2f×", float64(median(s))/float64(base))
