@@ -26,8 +26,12 @@ build: $(BIN)/rt $(BIN)/rt-checkpoint $(BIN)/rt-init
 $(BIN)/rt $(BIN)/rt-checkpoint: $(SOURCES)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/$(notdir $@)
 
+# rt-init is static too (libseccomp.a, glibc): it starts with every container
+# and exec, and the dynamic loader cost ~0.5-1 ms of each (docs/performance.md).
+# netgo and osusergo keep glibc's NSS, which cannot work statically, out.
 $(BIN)/rt-init: $(SOURCES)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/rt-init
+	$(GO) build -trimpath -tags netgo,osusergo \
+		-ldflags '$(LDFLAGS) -linkmode external -extldflags -static' -o $@ ./cmd/rt-init
 
 lint:
 	@test -z "$$(gofmt -l cmd pkg test)" || { echo "gofmt needed:"; gofmt -l cmd pkg test; exit 1; }

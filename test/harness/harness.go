@@ -69,15 +69,11 @@ func build(out string) error {
 		return fmt.Errorf("go env GOMOD: %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(mod)))
-	for _, name := range []string{"rt", "rt-checkpoint", "rt-init"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(out, name), "./cmd/"+name)
-		cmd.Dir = root
-		if name != "rt-init" {
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		}
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", name, err, b)
-		}
+	// The Makefile's build, so that the tests run the binaries as shipped
+	// (static, same flags).
+	cmd := exec.Command("make", "-s", "-C", root, "BIN="+out, "build")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("make build: %v\n%s", err, b)
 	}
 	return nil
 }
