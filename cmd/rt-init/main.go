@@ -104,11 +104,13 @@ func start(sock *os.File) error {
 	}
 	// prestart and createRuntime run in rt, in the runtime's namespaces,
 	// now that the container's mounts exist.
-	if err := initproto.Write(sock, initproto.MsgHooks, nil); err != nil {
-		return step("sync", err)
-	}
-	if _, err := initproto.Read(sock, initproto.MsgHooksDone); err != nil {
-		return step("sync", err)
+	if initproto.RuntimeHooks(s) {
+		if err := initproto.Write(sock, initproto.MsgHooks, nil); err != nil {
+			return step("sync", err)
+		}
+		if _, err := initproto.Read(sock, initproto.MsgHooksDone); err != nil {
+			return step("sync", err)
+		}
 	}
 	ctx := context.Background()
 	// Hooks run in the container's namespaces get the pid as the container

@@ -11,7 +11,7 @@
 //	rt -> init      MsgConfig       InitConfig as JSON
 //	rt -> init      MsgJoined       init is in its cgroups (joined meanwhile)
 //	init -> rt      MsgHooks        mounts done: run prestart/createRuntime
-//	rt -> init      MsgHooksDone
+//	rt -> init      MsgHooksDone    (these two only if RuntimeHooks)
 //	init -> rt      MsgPty          (terminal only) the pty master, SCM_RIGHTS
 //	init -> rt      MsgReady        set up; waiting on exec.fifo
 //
@@ -140,6 +140,13 @@ func (n *Namespaces) Encode() []byte {
 		b = append(b, j.Path...)
 	}
 	return b
+}
+
+// RuntimeHooks reports whether s has hooks rt runs while the init waits
+// (prestart, createRuntime): only then do the two sides exchange MsgHooks
+// and MsgHooksDone, a round trip most containers do not need.
+func RuntimeHooks(s *specs.Spec) bool {
+	return s != nil && s.Hooks != nil && (len(s.Hooks.Prestart) > 0 || len(s.Hooks.CreateRuntime) > 0)
 }
 
 // GoPayload is the MsgGo payload: setid tells init to become uid and gid 0

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -359,6 +360,27 @@ func TestGoPayload(t *testing.T) {
 		// The C stage reads a uint32 with memcpy(&setid, buf, 4).
 		if len(b) != 4 || binary.NativeEndian.Uint32(b) != tt.want {
 			t.Errorf("GoPayload(%v) = % x, want native uint32 %d", tt.setid, b, tt.want)
+		}
+	}
+}
+
+func TestRuntimeHooks(t *testing.T) {
+	hook := []specs.Hook{{Path: "/bin/true"}}
+	tests := []struct {
+		name string
+		spec *specs.Spec
+		want bool
+	}{
+		{"no spec", nil, false},
+		{"no hooks", &specs.Spec{}, false},
+		{"only in-container and later hooks", &specs.Spec{Hooks: &specs.Hooks{
+			CreateContainer: hook, StartContainer: hook, Poststart: hook, Poststop: hook}}, false},
+		{"prestart", &specs.Spec{Hooks: &specs.Hooks{Prestart: hook}}, true},
+		{"createRuntime", &specs.Spec{Hooks: &specs.Hooks{CreateRuntime: hook}}, true},
+	}
+	for _, tt := range tests {
+		if got := RuntimeHooks(tt.spec); got != tt.want {
+			t.Errorf("%s: RuntimeHooks = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

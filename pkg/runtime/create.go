@@ -115,6 +115,12 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		return nil, err
 	}
 	st.CgroupPaths = cg.Paths()
+	// Recorded before any cgroup directory or process exists, so that a
+	// create killed from here on leaves what delete --force needs to find
+	// and remove it all: the directories, and every process in them.
+	if err := h.Save(st); err != nil {
+		return nil, err
+	}
 	if err := unix.Mkfifo(h.Path(ExecFifo), 0o600); err != nil {
 		return nil, fmt.Errorf("make exec fifo: %w", err)
 	}
@@ -149,14 +155,6 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	sock, pid := init.sock, init.pid
 	defer sock.Close()
 	st.InitPid, st.InitStartTime = pid, init.startTime
-	// Recorded before the init is in any cgroup or can run anything, so
-	// that a create killed from here on leaves what delete --force needs
-	// to find and remove it all. Before this point a killed rt leaves only
-	// the state dir: the init and stage 0 block on the socket, see it
-	// close, and exit.
-	if err := h.Save(st); err != nil {
-		return nil, err
-	}
 	// The init is in its cgroups already, unless it could not enter them
 	// itself (see cgroups.Entry): then Apply moves it, waiting for an RCU
 	// grace period, while the init starts and mounts. The init waits for
@@ -189,25 +187,33 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		<-joined
 		return nil, waitInitError(sock, "send config", err)
 	}
+	// The pid is saved while the init sets up. delete --force does not
+	// need it: until the init runs anything of the container's it blocks
+	// on this socket, and exits when a killed rt's end closes; and the
+	// processes are found through the cgroup anyway.
+	if err := h.Save(st); err != nil {
+		<-joined
+		return nil, err
+	}
 	if err := <-joined; err != nil {
 		return nil, err
 	}
 	if err := initproto.Write(sock, initproto.MsgJoined, nil); err != nil {
 		return nil, waitInitError(sock, "sync", err)
 	}
-	if _, err := initproto.Read(sock, initproto.MsgHooks); err != nil {
-		return nil, initError(err)
-	}
-	if s.Hooks != nil {
+	if initproto.RuntimeHooks(s) {
+		if _, err := initproto.Read(sock, initproto.MsgHooks); err != nil {
+			return nil, initError(err)
+		}
 		if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &state); err != nil {
 			return nil, err
 		}
 		if err := hooks.Run(ctx, "createRuntime", s.Hooks.CreateRuntime, &state); err != nil {
 			return nil, err
 		}
-	}
-	if err := initproto.Write(sock, initproto.MsgHooksDone, nil); err != nil {
-		return nil, waitInitError(sock, "sync", err)
+		if err := initproto.Write(sock, initproto.MsgHooksDone, nil); err != nil {
+			return nil, waitInitError(sock, "sync", err)
+		}
 	}
 	c := &created{st: st, pid: pid}
 	if s.Process.Terminal {

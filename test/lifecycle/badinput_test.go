@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -357,6 +358,34 @@ func TestCreateKilledMidway(t *testing.T) {
 	}
 	if res := r.RT("state", id); res.Code == 0 {
 		t.Errorf("state after delete --force: %s", res)
+	}
+}
+
+// TestCreateKilledAnywhere: rt killed with SIGKILL at any point of create
+// (here: after a range of delays covering rt's start-up, the state dir, the
+// cgroup directories, the start of rt-init and its set-up) leaves either
+// nothing or a container that delete --force removes completely: no state
+// dir, cgroup, mount or process.
+func TestCreateKilledAnywhere(t *testing.T) {
+	r := runner(t)
+	b := bundle(t, []string{"sleep", "1000"}, nil)
+	for _, d := range []time.Duration{0, 500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond,
+		3 * time.Millisecond, 4 * time.Millisecond, 5 * time.Millisecond, 6 * time.Millisecond,
+		8 * time.Millisecond, 10 * time.Millisecond, 12 * time.Millisecond, 15 * time.Millisecond,
+		20 * time.Millisecond, 30 * time.Millisecond} {
+		id := harness.ID("kill")
+		cmd := exec.Command(r.Bins.RT, "--root", r.Root, "create", "--bundle", b, id)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(d)
+		cmd.Process.Kill()
+		cmd.Wait()
+		if res := r.RT("delete", "--force", id); res.Code != 0 && !strings.Contains(res.Stderr, "does not exist") {
+			t.Errorf("killed after %v: delete --force: %s", d, res)
+		}
+		r.AssertNoTrace(t, id, b)
+		waitFor(t, func() bool { return len(procsInCgroup(id)) == 0 })
 	}
 }
 
