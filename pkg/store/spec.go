@@ -82,3 +82,71 @@ func (r *SpecRecord) UnmarshalJSON(data []byte) error {
 	r.raw, r.spec = append(r.raw[:0], data...), nil
 	return nil
 }
+
+// Resources returns the spec's linux.resources and linux.devices (either
+// may be nil), decoding only those unless the whole spec was decoded
+// already: update needs nothing else.
+func (r *SpecRecord) Resources() (*specs.LinuxResources, []specs.LinuxDevice, error) {
+	if r == nil {
+		return nil, nil, nil
+	}
+	if r.spec != nil {
+		if r.spec.Linux == nil {
+			return nil, nil, nil
+		}
+		return r.spec.Linux.Resources, r.spec.Linux.Devices, nil
+	}
+	var s struct {
+		Linux *struct {
+			Resources *specs.LinuxResources `json:"resources"`
+			Devices   []specs.LinuxDevice   `json:"devices"`
+		} `json:"linux"`
+	}
+	if err := json.Unmarshal(r.raw, &s); err != nil {
+		return nil, nil, fmt.Errorf("decode the resources in the state: %w", err)
+	}
+	if s.Linux == nil {
+		return nil, nil, nil
+	}
+	return s.Linux.Resources, s.Linux.Devices, nil
+}
+
+// SetResources replaces the spec's linux.resources (creating linux if the
+// spec has none). Unless the whole spec was decoded, it edits the raw JSON
+// through maps of raw messages, leaving every other field as it was read,
+// byte for byte, with no decoder or encoder built for their types.
+func (r *SpecRecord) SetResources(res *specs.LinuxResources) error {
+	if r.spec != nil {
+		if r.spec.Linux == nil {
+			r.spec.Linux = &specs.Linux{}
+		}
+		r.spec.Linux.Resources = res
+		return nil
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(r.raw, &top); err != nil {
+		return fmt.Errorf("decode the spec in the state: %w", err)
+	}
+	if top == nil {
+		top = map[string]json.RawMessage{}
+	}
+	linux := map[string]json.RawMessage{}
+	if raw, ok := top["linux"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &linux); err != nil {
+			return fmt.Errorf("decode linux in the state's spec: %w", err)
+		}
+	}
+	var err error
+	if linux["resources"], err = json.Marshal(res); err != nil {
+		return err
+	}
+	if top["linux"], err = json.Marshal(linux); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(top)
+	if err != nil {
+		return err
+	}
+	r.raw = raw
+	return nil
+}

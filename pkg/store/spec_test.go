@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -105,3 +106,83 @@ func TestSpecRecordNil(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSpecRecordResources: update's partial path reads and replaces
+// linux.resources and keeps every other field, whether or not the whole
+// spec was decoded first.
+func TestSpecRecordResources(t *testing.T) {
+	base := func() *specs.Spec {
+		return &specs.Spec{
+			Version:  "1.3.0",
+			Hostname: "h",
+			Process:  &specs.Process{Args: []string{"sh"}, Cwd: "/"},
+			Linux: &specs.Linux{
+				CgroupsPath: "/c",
+				Devices:     []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}},
+				Resources:   &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(5))}},
+			},
+		}
+	}
+	newRes := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr(int64(1 << 20))}}
+	tests := []struct {
+		name   string
+		spec   *specs.Spec
+		decode bool // decode the whole spec before
+	}{
+		{"raw", base(), false},
+		{"decoded", base(), true},
+		{"raw, no linux", &specs.Spec{Version: "1.3.0"}, false},
+		{"decoded, no linux", &specs.Spec{Version: "1.3.0"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := (&SpecRecord{spec: tt.spec}).MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &SpecRecord{}
+			if err := r.UnmarshalJSON(data); err != nil {
+				t.Fatal(err)
+			}
+			if tt.decode {
+				if _, err := r.Spec(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, devs, err := r.Resources()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantRes *specs.LinuxResources
+			var wantDevs []specs.LinuxDevice
+			if tt.spec.Linux != nil {
+				wantRes, wantDevs = tt.spec.Linux.Resources, tt.spec.Linux.Devices
+			}
+			if !reflect.DeepEqual(res, wantRes) || !reflect.DeepEqual(devs, wantDevs) {
+				t.Errorf("Resources = %+v %+v, want %+v %+v", res, devs, wantRes, wantDevs)
+			}
+			if err := r.SetResources(newRes); err != nil {
+				t.Fatal(err)
+			}
+			out, err := r.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got specs.Spec
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatal(err)
+			}
+			want := *tt.spec
+			if want.Linux == nil {
+				want.Linux = &specs.Linux{}
+			} else {
+				l := *want.Linux
+				want.Linux = &l
+			}
+			want.Linux.Resources = newRes
+			if !reflect.DeepEqual(&got, &want) {
+				t.Errorf("after SetResources:\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
