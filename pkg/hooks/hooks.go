@@ -12,10 +12,13 @@
 // How a hook is run, and why:
 //
 //   - The executable is Hook.Path, argv is Hook.Args exactly (Args[0] is argv[0];
-//     an empty Args means argv is [Path]) and the environment is exactly
-//     Hook.Env: nothing of rt's own environment is inherited, so a hook gets no
-//     PATH unless the spec gives one. (os/exec keeps only the last of entries
-//     with the same name and refuses an entry containing NUL.)
+//     an empty Args means argv is [Path]). The environment is Hook.Env, or, when
+//     the hook has no env, rt's own, as runc does (hooks in the wild rely on
+//     PATH). Caveat: an explicit empty list means an empty environment only for
+//     the hooks that see the spec as decoded from config.json; the spec rt
+//     records and hands to rt-init drops empty lists (omitempty), so there
+//     "env": [] reads as no env. (os/exec keeps only the last of entries with the
+//     same name and refuses an entry containing NUL.)
 //   - stdin carries the JSON of the container state and is closed after it; a
 //     hook may ignore it and exit at once (the broken pipe is not an error).
 //   - stdout and stderr are captured, never passed through: a hook must not write
@@ -224,12 +227,8 @@ func runOne(ctx context.Context, point string, i int, h specs.Hook, in []byte, d
 	if len(argv) == 0 {
 		argv = []string{h.Path}
 	}
-	// A nil Env makes os/exec inherit rt's environment; the spec wants exactly
-	// what it lists.
+	// A nil Env makes os/exec inherit rt's environment, as runc's hooks do.
 	env := h.Env
-	if env == nil {
-		env = []string{}
-	}
 	var stdout, stderr tail
 	cmd := &exec.Cmd{
 		Path:        h.Path,

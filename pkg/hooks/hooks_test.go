@@ -21,8 +21,8 @@ import (
 )
 
 // script writes an executable /bin/sh script with body into dir and returns
-// its path. Scripts use absolute paths for every external command: hooks get
-// no PATH unless their Env says so.
+// its path. Scripts use absolute paths for every external command: a hook
+// with an Env gets no PATH unless it lists one.
 func script(t *testing.T, dir, name, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -139,9 +139,16 @@ func TestRunArgsEnvDir(t *testing.T) {
 			},
 		},
 		{
-			name: "nil env inherits nothing, not even PATH",
+			name: "no env inherits rt's, as runc's hooks do",
 			hook: func(out string) specs.Hook {
-				return specs.Hook{Path: script(t, out, "hook", `/bin/cat /proc/$$/environ > "`+out+`/env"`)}
+				return specs.Hook{Path: script(t, out, "hook", `printf '%s' "$PATH" > "`+out+`/path"`)}
+			},
+			files: map[string]string{"path": os.Getenv("PATH")},
+		},
+		{
+			name: "an empty env is empty",
+			hook: func(out string) specs.Hook {
+				return specs.Hook{Path: script(t, out, "hook", `/bin/cat /proc/$$/environ > "`+out+`/env"`), Env: []string{}}
 			},
 			files: map[string]string{"env": ""},
 		},

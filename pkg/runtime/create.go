@@ -287,9 +287,14 @@ func initFailed(cmd *exec.Cmd, step string, err error) error {
 }
 
 // waitInitError is for a failed write to init: init probably died and
-// said why first.
+// said why first. The read is bounded to a second: the socket is blocking
+// and outside Go's poller (SetReadDeadline would do nothing), so the bound
+// is the kernel's receive timeout, set on the fd.
 func waitInitError(sock *os.File, step string, err error) error {
-	sock.SetReadDeadline(time.Now().Add(time.Second))
+	tv := unix.NsecToTimeval(time.Second.Nanoseconds())
+	if sc, cerr := sock.SyscallConn(); cerr == nil {
+		sc.Control(func(fd uintptr) { unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv) })
+	}
 	if _, rerr := initproto.Read(sock, 0); rerr != nil {
 		var re *initproto.RemoteError
 		if errors.As(rerr, &re) {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -370,4 +372,41 @@ func TestListenFDs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWaitInitErrorIsBounded: when a write to the init failed but the init
+// neither reports nor closes its end, the read for its report gives up
+// instead of hanging create; a report that is there is returned.
+func TestWaitInitErrorIsBounded(t *testing.T) {
+	pair := func(t *testing.T) (*os.File, *os.File) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := os.NewFile(uintptr(fds[0]), "rt"), os.NewFile(uintptr(fds[1]), "init")
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return a, b
+	}
+	t.Run("silent peer", func(t *testing.T) {
+		sock, _ := pair(t)
+		done := make(chan error, 1)
+		go func() { done <- waitInitError(sock, "send config", errors.New("broken pipe")) }()
+		select {
+		case err := <-done:
+			if err == nil || err.Error() != "send config: broken pipe" {
+				t.Errorf("error %v, want the step's", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("waitInitError still reading after 10s")
+		}
+	})
+	t.Run("reported", func(t *testing.T) {
+		sock, peer := pair(t)
+		if err := initproto.Write(peer, initproto.MsgError, []byte("rootfs: mount proc: EPERM")); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitInitError(sock, "send config", errors.New("broken pipe")); err == nil || err.Error() != "rootfs: mount proc: EPERM" {
+			t.Errorf("error %v, want the init's report", err)
+		}
+	})
 }
