@@ -75,9 +75,16 @@ func Finish(c *Config) error {
 			return err
 		}
 	}
-	for _, p := range c.Spec.Linux.MaskedPaths {
-		if err := maskPath(p); err != nil {
+	if len(c.Spec.Linux.MaskedPaths) > 0 {
+		null, err := openNull()
+		if err != nil {
 			return err
+		}
+		defer unix.Close(null)
+		for _, p := range c.Spec.Linux.MaskedPaths {
+			if err := maskPath(null, p); err != nil {
+				return err
+			}
 		}
 	}
 	if c.Spec.Root.Readonly {
@@ -102,20 +109,69 @@ func readonlyPath(path string) error {
 	return nil
 }
 
-// maskPath hides path: /dev/null over a file, an empty read-only tmpfs over
-// a directory; a missing path is fine.
-func maskPath(path string) error {
-	err := unix.Mount("/dev/null", path, "", unix.MS_BIND, "")
-	if err == nil || errors.Is(err, os.ErrNotExist) {
-		return nil
+// openNull opens the container's /dev/null for masking, once, and checks
+// that it is the null device.
+//
+// CVE-2025-31133: runc bind-mounted whatever "/dev/null" resolved to when it
+// masked each path, and a container that could swap /dev/null for a
+// symlink (through a mount shared with a racing container) had runc bind,
+// say, /proc/sys/kernel/core_pattern writable over a masked path. Here the
+// node is opened without following a symlink and checked (character device
+// 1:3), and every mask is cloned from that fd (open_tree), so what is
+// mounted is what was checked, whatever happens to the name meanwhile.
+func openNull() (int, error) {
+	fd, err := unix.Open("/dev/null", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("masked paths: open /dev/null: %w", err)
 	}
-	if errors.Is(err, unix.ENOTDIR) {
-		if err = unix.Mount("tmpfs", path, "tmpfs", unix.MS_RDONLY, "size=0k"); err == nil {
-			return nil
-		}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("masked paths: stat /dev/null: %w", err)
 	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		unix.Close(fd)
+		return -1, fmt.Errorf("masked paths: /dev/null in the container is not the null device (mode %#o, device %d:%d): refusing to mount it over masked paths",
+			st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	return fd, nil
+}
+
+// maskPath hides path: the checked null device (fd null) over a file, an
+// empty read-only tmpfs over a directory; a missing path is fine.
+func maskPath(null int, path string) error {
 	if strings.Contains(path, "\x00") {
 		return fmt.Errorf("masked path %q: bad path", path)
 	}
+	var st unix.Stat_t
+	err := unix.Stat(path, &st)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+	case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+		err = unix.Mount("tmpfs", path, "tmpfs", unix.MS_RDONLY, "size=0k")
+	default:
+		err = bindFd(null, path)
+	}
+	if err == nil || errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	return fmt.Errorf("masked path %s: %w", path, err)
+}
+
+// bindFd bind-mounts the file fd refers to onto path: a clone of its mount
+// (open_tree), attached with move_mount, so the source is the inode fd holds
+// and never a name looked up again. Kernels before 5.2 (ENOSYS) get a bind
+// of /proc/self/fd/<fd>, which reaches the same inode.
+func bindFd(fd int, path string) error {
+	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if errors.Is(err, unix.ENOSYS) {
+		return unix.Mount(fmt.Sprintf("/proc/self/fd/%d", fd), path, "", unix.MS_BIND, "")
+	}
+	if err != nil {
+		return fmt.Errorf("open_tree: %w", err)
+	}
+	defer unix.Close(tree)
+	return unix.MoveMount(tree, "", unix.AT_FDCWD, path, unix.MOVE_MOUNT_F_EMPTY_PATH)
 }

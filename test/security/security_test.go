@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -703,4 +704,52 @@ func TestMaskedAndReadonlyPaths(t *testing.T) {
 			t.Errorf("%s is not a read-only mount in the container:\n%s", p, mountinfo)
 		}
 	}
+}
+
+// TestMaskSourceIsNullDevice covers the CVE-2025-31133 class: runc masked
+// paths by bind-mounting whatever "/dev/null" resolved to, so a container
+// that got /dev/null swapped for a symlink to /proc/sys/kernel/core_pattern
+// (through a mount shared with a racing container) had runc mount that
+// file, writable, over a masked path. rt opens /dev/null once without
+// following symlinks, checks it is the null device and mounts from that fd.
+// The race is not attempted: a createContainer hook, which runs in the
+// container's mount namespace after /dev is made and before the paths are
+// masked, does the swap, and create must refuse to mask with it.
+func TestMaskSourceIsNullDevice(t *testing.T) {
+	r := runner(t)
+	if harness.Compared != "" {
+		t.Skip("Debian's runc 1.1 predates the fix for CVE-2025-31133")
+	}
+	b := bundle(t, sh(`cat /proc/sysrq-trigger; true`), func(s *specs.Spec) {
+		hook := filepath.Join(t.TempDir(), "swap-null")
+		script := "#!/bin/sh\nrm -f \"$1/dev/null\" && ln -s /proc/sys/kernel/core_pattern \"$1/dev/null\"\n"
+		if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: hook, Args: []string{"swap-null", "ROOTFS"}}}}
+		s.Linux.MaskedPaths = []string{"/proc/sysrq-trigger"}
+		s.Linux.ReadonlyPaths = nil
+	})
+	// The hook's argument is the rootfs, known once the bundle exists.
+	cfg := filepath.Join(b, "config.json")
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(data), `"ROOTFS"`, strconv.Quote(filepath.Join(b, "rootfs")), 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
+	id := harness.ID("null")
+	res := r.RT("run", "--bundle", b, id)
+	if res.Code == 0 {
+		t.Errorf("run with /dev/null swapped for a symlink succeeded: %s; want a refusal before any path is masked with it", res)
+	}
+	if !strings.Contains(res.Stderr, "/dev/null") || !strings.Contains(res.Stderr, "not the null device") {
+		t.Errorf("error %q does not say that /dev/null is not the null device", res.Stderr)
+	}
+	if after, _ := os.ReadFile("/proc/sys/kernel/core_pattern"); string(after) != string(before) {
+		t.Errorf("the host's core_pattern changed: %q -> %q", before, after)
+	}
+	r.AssertNoTrace(t, id, b)
 }
