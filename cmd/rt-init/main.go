@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/vishvananda/netlink"
@@ -312,9 +311,8 @@ func setupSystem(cfg *initproto.InitConfig) error {
 		}
 	}
 	for k, v := range s.Linux.Sysctl {
-		path := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
-		if err := os.WriteFile(path, []byte(v), 0); err != nil {
-			return fmt.Errorf("sysctl %s=%s: %w", k, v, err)
+		if err := process.Sysctl(k, v); err != nil {
+			return err
 		}
 	}
 	if p := s.Linux.Personality; p != nil {

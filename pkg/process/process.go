@@ -20,6 +20,8 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -180,10 +182,62 @@ func SetLSM(p *specs.Process) error {
 }
 
 // writeAttr writes this thread's /proc attr file: LSM exec labels are per
-// thread.
+// thread. The file is reached through pathrs-lite's procfs handle, not the
+// path, for the reason Sysctl gives.
 func writeAttr(name, value string) error {
-	path := fmt.Sprintf("/proc/thread-self/attr/%s", name)
-	return os.WriteFile(path, []byte(value), 0)
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return fmt.Errorf("open procfs: %w", err)
+	}
+	defer proc.Close()
+	h, closer, err := proc.OpenThreadSelf("attr/" + name)
+	if err != nil {
+		return err
+	}
+	defer closer()
+	defer h.Close()
+	return writeHandle(h, value)
+}
+
+// Sysctl writes value to the sysctl key ("net.ipv4.ip_forward") of the
+// calling process's namespaces.
+//
+// CVE-2025-52881: runc wrote sysctls (and LSM labels) through paths under the
+// container's /proc, and a container able to get a mount placed over one of
+// those files (a bind of /proc/sys/kernel/core_pattern over
+// /proc/sys/net/..., through a mount shared with a racing container, or a
+// config that mounts over /proc) had runc write its value into the host's
+// file. Here the file is opened through pathrs-lite's procfs handle: a
+// procfs of the caller's own that no mount of the container covers (a fresh
+// detached instance, or a clone of /proc without its submounts), checked to
+// be procfs, and reopened for writing from that handle.
+func Sysctl(key, value string) error {
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return fmt.Errorf("sysctl %s: open procfs: %w", key, err)
+	}
+	defer proc.Close()
+	h, err := proc.OpenRoot("sys/" + strings.ReplaceAll(key, ".", "/"))
+	if err != nil {
+		return fmt.Errorf("sysctl %s: %w", key, err)
+	}
+	defer h.Close()
+	if err := writeHandle(h, value); err != nil {
+		return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
+	}
+	return nil
+}
+
+// writeHandle reopens the procfs file h (a path handle) for writing, safely,
+// and writes value in one write, as procfs files want.
+func writeHandle(h *os.File, value string) error {
+	f, err := pathrs.Reopen(h, unix.O_WRONLY|unix.O_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.Write([]byte(value))
+	return err
 }
 
 // Credentials switches to process.user and sets the capabilities: bounding

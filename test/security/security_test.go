@@ -753,3 +753,34 @@ func TestMaskSourceIsNullDevice(t *testing.T) {
 	}
 	r.AssertNoTrace(t, id, b)
 }
+
+// TestSysctlNotRedirected covers the CVE-2025-52881 class: runc wrote
+// linux.sysctl values (and LSM labels) through paths under the container's
+// /proc, so a mount over one of those files (set up by a racing container
+// through a shared mount, or by a config that mounts over /proc) had runc
+// write the value into whatever file was mounted there. rt writes through a
+// procfs of its own that no container mount covers. Here a host file is
+// mounted over /proc/sys/kernel/domainname and the spec sets
+// kernel.domainname: the host file must stay as it was, and the container's
+// domain name must be set.
+func TestSysctlNotRedirected(t *testing.T) {
+	r := runner(t)
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("untouched\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := bundle(t, sh(`cat /proc/sys/kernel/domainname; hostname -d 2>/dev/null || uname -n; true`), func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/sys/kernel/domainname", Type: "bind", Source: victim, Options: []string{"bind", "rw"}})
+		s.Linux.Sysctl = map[string]string{"kernel.domainname": "sysctl-value"}
+		s.Linux.ReadonlyPaths = nil
+	})
+	id := harness.ID("sysctl")
+	res := r.RT("run", "--bundle", b, id)
+	t.Logf("run: %s", res)
+	if data, err := os.ReadFile(victim); err != nil || string(data) != "untouched\n" {
+		t.Errorf("the file mounted over /proc/sys/kernel/domainname was written: %q (%v)", data, err)
+	} else if res.Code == 0 && !strings.Contains(res.Stdout, "untouched") {
+		t.Errorf("the container does not see the mounted file, so the test proves nothing: %s", res)
+	}
+	r.AssertNoTrace(t, id, b)
+}
