@@ -344,6 +344,19 @@ func setupTerminal(sock *os.File, cfg *initproto.InitConfig) error {
 			return err
 		}
 	}
+	if !cfg.Exec {
+		// The container's init owns /dev/console; an exec'd process
+		// gets a terminal of its own and leaves it alone, as with runc.
+		peer, err := console.OpenSlave(master)
+		if err != nil {
+			return err
+		}
+		err = rootfs.BindConsole(peer)
+		peer.Close()
+		if err != nil {
+			return err
+		}
+	}
 	if err := initproto.Write(sock, initproto.MsgPty, nil); err != nil {
 		return err
 	}

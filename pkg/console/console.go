@@ -234,3 +234,15 @@ func isTerminal(f *os.File) bool {
 	})
 	return err == nil
 }
+
+// OpenSlave opens master's slave without looking up its path
+// (TIOCGPTPEER, Linux 4.13), not as a controlling terminal and
+// close-on-exec: a name in /dev/pts can be raced, the peer of an open
+// master cannot.
+func OpenSlave(master *os.File) (*os.File, error) {
+	fd, _, errno := unix.Syscall(unix.SYS_IOCTL, master.Fd(), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	if errno != 0 {
+		return nil, fmt.Errorf("open pty slave of %s: %w", master.Name(), errno)
+	}
+	return os.NewFile(fd, "pty-slave"), nil
+}

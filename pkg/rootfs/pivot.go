@@ -175,3 +175,55 @@ func bindFd(fd int, path string) error {
 	defer unix.Close(tree)
 	return unix.MoveMount(tree, "", unix.AT_FDCWD, path, unix.MOVE_MOUNT_F_EMPTY_PATH)
 }
+
+// BindConsole mounts the terminal's slave over /dev/console, as runc does
+// for a container's init, so that what opens /dev/console (init systems,
+// getty, some daemons' last-resort logging) reaches the container's
+// terminal. It runs after the switch of root, in the container's /dev.
+//
+// CVE-2025-52565: runc mounted onto the name /dev/console, which a racing
+// container could swap for a symlink, so that the mount landed on a file of
+// its choosing (masking it, or exposing the pty where it should not be).
+// Here the target is created, or opened, without following a symlink,
+// checked to be a regular file or a character device, and the slave is
+// attached to that very inode (move_mount to the fd), whatever happens to
+// the name meanwhile.
+func BindConsole(slave *os.File) error {
+	target, err := unix.Open("/dev/console", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		// An empty file to mount onto, as runc makes; O_EXCL with
+		// O_NOFOLLOW refuses a symlink planted meanwhile.
+		var f int
+		if f, err = unix.Open("/dev/console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o600); err == nil {
+			unix.Close(f)
+			target, err = unix.Open("/dev/console", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("/dev/console: %w", err)
+	}
+	defer unix.Close(target)
+	var st unix.Stat_t
+	if err := unix.Fstat(target, &st); err != nil {
+		return fmt.Errorf("/dev/console: stat: %w", err)
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
+		return fmt.Errorf("/dev/console is not a file or a device (mode %#o): refusing to mount the terminal on it", st.Mode)
+	}
+	tree, err := unix.OpenTree(int(slave.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if errors.Is(err, unix.ENOSYS) {
+		err = unix.Mount(fmt.Sprintf("/proc/self/fd/%d", slave.Fd()), fmt.Sprintf("/proc/self/fd/%d", target), "", unix.MS_BIND, "")
+		if err != nil {
+			return fmt.Errorf("bind the terminal onto /dev/console: %w", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bind the terminal onto /dev/console: open_tree: %w", err)
+	}
+	defer unix.Close(tree)
+	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("bind the terminal onto /dev/console: %w", err)
+	}
+	return nil
+}

@@ -124,10 +124,12 @@ func TestTerminalConsoleSocket(t *testing.T) {
 				}
 			}
 			out := harness.Collect(master)
-			if _, err := master.Write([]byte("tty; stty size; echo hi-$((1+2))\n")); err != nil {
+			// /dev/console is the terminal too, as with runc (init systems and
+			// getty open it).
+			if _, err := master.Write([]byte(`tty; stty size; [ "$(stat -c %t:%T /dev/console)" = "$(stat -L -c %t:%T "$(tty)")" ] && echo console-is-tty; echo hi-$((1+2))` + "\n")); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{"/dev/pts/0\r\n", "40 120\r\n", "hi-3\r\n"} {
+			for _, want := range []string{"/dev/pts/0\r\n", "40 120\r\n", "console-is-tty\r\n", "hi-3\r\n"} {
 				out.Expect(t, want)
 			}
 			if create {
