@@ -296,6 +296,13 @@ __attribute__((constructor)) static void rt_nsexec(void)
 	}
 
 	prctl(PR_SET_NAME, (unsigned long)"rt-init", 0, 0, 0);
+	/* A session of its own, as runc's init and exec'd processes have: the
+	 * container is not part of the caller's session and terminal job
+	 * control, and CRIU refuses to dump a process whose session leader is
+	 * outside the container's pid namespace. (A terminal's SetupSlave
+	 * finds it a leader already.) */
+	if (setsid() < 0)
+		bail("setsid");
 	buf = recv_msg('G', &len);
 	if (buf == NULL)
 		bail("nsexec: wait for rt");

@@ -246,3 +246,23 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met within 10s")
 }
+
+// TestInitIsSessionLeader: the container's init leads a session of its own,
+// as runc's does, also without a terminal: the container is no part of the
+// caller's session and job control, and CRIU refuses to checkpoint a
+// container whose init's session leader is outside it.
+func TestInitIsSessionLeader(t *testing.T) {
+	r := runner(t)
+	// Fields after the command name in /proc/<pid>/stat: state, ppid,
+	// pgrp, session.
+	b := bundle(t, []string{"sh", "-c", `set -- $(sed 's/.*) //' /proc/$$/stat); echo "pid=$$ pgrp=$3 sid=$4"`}, nil)
+	id := harness.ID("sid")
+	res := r.RT("run", "--bundle", b, id)
+	if res.Code != 0 {
+		t.Fatalf("run: %s", res)
+	}
+	if got := strings.TrimSpace(res.Stdout); got != "pid=1 pgrp=1 sid=1" {
+		t.Errorf("the init's ids: %q, want pid=1 pgrp=1 sid=1", got)
+	}
+	r.AssertNoTrace(t, id, b)
+}
