@@ -6,15 +6,15 @@ package main
 import (
 	"os"
 
+	"github.com/rtkit/rt/pkg/checkpoint"
 	"github.com/rtkit/rt/pkg/cli"
-	"github.com/rtkit/rt/pkg/runtime"
 )
 
 func main() {
 	os.Exit(cli.Main(cli.Program{
 		Name:     "rt-checkpoint",
 		Short:    "rt-checkpoint checkpoints and restores rt containers with CRIU",
-		Factory:  runtime.New,
+		Factory:  checkpoint.New,
 		Commands: cli.CheckpointCommands(),
 	}, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

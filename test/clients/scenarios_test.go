@@ -625,8 +625,8 @@ func TestJoinNamespaces(t *testing.T) {
 }
 
 // TestCheckpointRestore: the client checkpoints a running container (twice
-// with --leave-running, then stopping it) and restores it. Skipped while
-// rt-checkpoint answers "not implemented".
+// with --leave-running, then stopping it) and restores it. A runtime that
+// answers "not implemented" is skipped, saying so.
 func TestCheckpointRestore(t *testing.T) {
 	s := getSuite(t)
 	counter := []string{"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done"}

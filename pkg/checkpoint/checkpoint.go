@@ -1,0 +1,335 @@
+// Package checkpoint is rt's CRIU orchestration: it checkpoints running
+// containers into CRIU images and restores containers from them, driving
+// `criu swrk` over its RPC socket with the options runc passes, so that the
+// images and the command line stay interchangeable with runc's.
+//
+// It is linked only into rt-checkpoint: go-criu and protobuf would slow the
+// start-up of every rt command, so pkg/runtime never imports it, and rt
+// hands `checkpoint`/`restore` over to rt-checkpoint instead
+// (docs/checkpoint.md).
+package checkpoint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/runtime"
+)
+
+// Runtime is the Linux runtime with checkpoint and restore: every lifecycle
+// operation is the embedded runtime's (so rt-checkpoint's state, kill and
+// delete are rt's), and Checkpoint and Restore run CRIU.
+//
+// Caveat: it needs root and a working criu (3.x or later, `criu check`);
+// pre-dump needs the kernel's soft-dirty page tracking, and lazy pages
+// userfaultfd, which Checkpoint asks CRIU about before it starts.
+type Runtime struct {
+	*runtime.Runtime
+	// criu is the criu binary, a path or a name looked up in PATH.
+	criu string
+	log  *slog.Logger
+}
+
+var (
+	_ api.ContainerOperations  = (*Runtime)(nil)
+	_ api.CheckpointOperations = (*Runtime)(nil)
+)
+
+// New is the api.Factory of rt-checkpoint: runtime.New's runtime, with
+// CRIU at cfg.Criu ("criu" on PATH when empty).
+func New(cfg api.GlobalConfig) (api.ContainerOperations, error) {
+	ops, err := runtime.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rt, ok := ops.(*runtime.Runtime)
+	if !ok {
+		return nil, fmt.Errorf("checkpoint: runtime.New returned %T, not *runtime.Runtime", ops)
+	}
+	criu := cfg.Criu
+	if criu == "" {
+		criu = "criu"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runtime{Runtime: rt, criu: criu, log: log}, nil
+}
+
+// ErrUnsupported is wrapped when this host's kernel or CRIU lacks what the
+// asked-for operation needs (pre-dump without soft-dirty tracking, lazy
+// pages without userfaultfd). It is errors.ErrUnsupported, so callers can
+// match either.
+var ErrUnsupported = errors.ErrUnsupported
+
+// Checkpoint implements api.CheckpointOperations: it dumps the running (or
+// paused) container id into opts.ImagePath with CRIU, freezing it through
+// its freezer cgroup. Unless opts.LeaveRunning or opts.PreDump, the
+// container is then removed as `delete` removes a stopped one: CRIU killed
+// its processes, and its cgroups and state go, as runc does. If the dump
+// fails the container is left as it was: running and thawed (or paused, if
+// it was paused before).
+func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.CheckpointOpts) (retErr error) {
+	h, err := r.Store().Open(id)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	st, err := h.Load()
+	if err != nil {
+		return err
+	}
+	switch s := r.Status(st); s {
+	case api.StatusRunning, api.StatusPaused:
+	default:
+		return fmt.Errorf("cannot checkpoint container %q that is %s: %w", id, s, api.ErrNotRunning)
+	}
+	s, err := st.Spec.Spec()
+	if err != nil {
+		return err
+	}
+	if s == nil || s.Linux == nil {
+		return fmt.Errorf("checkpoint container %q: its state has no Linux spec", id)
+	}
+	if nsPath(s, specs.PIDNamespace) == "" && hasNS(s, specs.PIDNamespace) && outsideSession(st.InitPid) {
+		// CRIU refuses this whatever the options ("A session leader
+		// of N(1) is outside of its pid namespace"): say why, before
+		// anything is frozen.
+		return fmt.Errorf("checkpoint container %q: its init (pid %d) is not a session leader, its session is outside the container's pid namespace, which CRIU cannot dump (runc's init calls setsid; an rt-init without a terminal does not): %w", id, st.InitPid, ErrUnsupported)
+	}
+	if opts.PreDump || opts.LazyPages {
+		if err := r.checkFeatures(opts); err != nil {
+			return fmt.Errorf("checkpoint container %q: %w", id, err)
+		}
+	}
+	imageDir, workDir, err := openDirs(opts.ImagePath, opts.WorkPath)
+	if err != nil {
+		return fmt.Errorf("checkpoint container %q: %w", id, err)
+	}
+	defer imageDir.Close()
+	defer workDir.Close()
+
+	// Whatever happens, a container that was not paused must not stay
+	// frozen: CRIU thaws on its own paths, but not if it dies.
+	cg := cgroups.Load(st.CgroupPaths)
+	wasFrozen, _ := cg.Frozen()
+	defer func() {
+		if retErr == nil && !opts.LeaveRunning && !opts.PreDump {
+			return
+		}
+		if frozen, err := cg.Frozen(); err == nil && frozen && !wasFrozen {
+			if err := cg.Thaw(); err != nil {
+				retErr = errors.Join(retErr, fmt.Errorf("thaw container %q after the dump: %w", id, err))
+			}
+		}
+	}()
+
+	target := dumpTarget{
+		Pid: st.InitPid, Rootfs: st.Rootfs, FreezerDir: freezerDir(st.CgroupPaths),
+		Mounts: dumpMounts(mountSource{
+			Spec: s, CgroupPaths: st.CgroupPaths, Hierarchies: readHierarchies(), MaskedFile: maskedFileIn(st.InitPid),
+		}),
+	}
+	if p := nsPath(s, specs.NetworkNamespace); p != "" {
+		var fi unix.Stat_t
+		if err := unix.Stat(p, &fi); err != nil {
+			return fmt.Errorf("checkpoint container %q: network namespace %s: %w", id, p, err)
+		}
+		target.ExtNetNS = fi.Ino
+	}
+	// CRIU opens the directories and the status fd through
+	// /proc/<client>/fd/N: they are given as rt-checkpoint's own fd
+	// numbers, not passed to criu.
+	req, err := dumpRequest(&opts, target, opts.StatusFd)
+	if err != nil {
+		return err
+	}
+	req.Opts.ImagesDirFd = proto.Int32(int32(imageDir.Fd()))
+	logPath := filepath.Join(imageDir.Name(), req.Opts.GetLogFile())
+	if workDir != nil {
+		req.Opts.WorkDirFd = proto.Int32(int32(workDir.Fd()))
+		logPath = filepath.Join(workDir.Name(), req.Opts.GetLogFile())
+	}
+	ext, err := externalStdio("/proc", st.InitPid)
+	if err != nil {
+		return fmt.Errorf("checkpoint container %q: %w", id, err)
+	}
+	for _, e := range ext {
+		req.Opts.External = append(req.Opts.External, e.Key)
+	}
+	if !opts.PreDump {
+		if err := writeDescriptors(imageDir.Name(), st.InitPid); err != nil {
+			return fmt.Errorf("checkpoint container %q: %w", id, err)
+		}
+		if err := writeStdioRecord(imageDir.Name(), ext); err != nil {
+			return fmt.Errorf("checkpoint container %q: %w", id, err)
+		}
+	}
+	step := "dump"
+	if opts.PreDump {
+		step = "pre-dump"
+	}
+	sw, err := startSwrk(r.criu, [3]*os.File{}, nil)
+	if err != nil {
+		return fmt.Errorf("checkpoint container %q: %w", id, err)
+	}
+	_, err = sw.call(req, nil)
+	sw.close()
+	if err != nil {
+		return fmt.Errorf("checkpoint container %q: %w", id, newCRIUError(step, err.Error(), logPath))
+	}
+	if opts.LeaveRunning || opts.PreDump {
+		return nil
+	}
+	// CRIU killed the processes: the container is stopped, and goes as
+	// runc's does (its cgroups and state removed, poststop hooks run).
+	if err := r.Remove(ctx, h, st); err != nil {
+		return fmt.Errorf("checkpoint container %q: dumped, but removing the stopped container: %w", id, err)
+	}
+	return nil
+}
+
+// checkFeatures asks CRIU whether it can do the optional parts of opts on
+// this kernel, so that an impossible pre-dump fails with a plain answer and
+// before anything is frozen (CRIU itself aborts half-way).
+func (r *Runtime) checkFeatures(opts api.CheckpointOpts) error {
+	want := &rpc.CriuFeatures{}
+	if opts.PreDump {
+		want.MemTrack = proto.Bool(true)
+	}
+	if opts.LazyPages {
+		want.LazyPages = proto.Bool(true)
+	}
+	got, err := features(r.criu, want)
+	if err != nil {
+		return err
+	}
+	if opts.PreDump && !got.GetMemTrack() {
+		return fmt.Errorf("pre-dump: criu cannot track memory changes on this kernel (no soft-dirty page tracking, CONFIG_MEM_SOFT_DIRTY): %w", ErrUnsupported)
+	}
+	if opts.LazyPages && !got.GetLazyPages() {
+		return fmt.Errorf("lazy-pages: criu cannot serve pages lazily on this kernel (userfaultfd missing or not allowed): %w", ErrUnsupported)
+	}
+	return nil
+}
+
+// openDirs creates (0700, as runc) and opens the image directory and, if
+// given, the work directory. The files' names are their absolute paths.
+func openDirs(imagePath, workPath string) (image, work *os.File, err error) {
+	open := func(p, what string) (*os.File, error) {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", what, p, err)
+		}
+		if err := os.MkdirAll(abs, 0o700); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		f, err := os.OpenFile(abs, os.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return f, nil
+	}
+	if image, err = open(imagePath, "image path"); err != nil {
+		return nil, nil, err
+	}
+	if workPath == "" {
+		return image, nil, nil
+	}
+	if work, err = open(workPath, "work path"); err != nil {
+		image.Close()
+		return nil, nil, err
+	}
+	return image, work, nil
+}
+
+// freezerDir is the directory CRIU freezes the container through: the v1
+// freezer hierarchy's, else cgroup2's (CRIU 3.14 and later), else none.
+func freezerDir(paths map[string]string) string {
+	if d := paths["freezer"]; d != "" {
+		return d
+	}
+	return paths[""]
+}
+
+// nsPath is the path of the namespace of type t the container joined, ""
+// if it made its own or has none.
+func nsPath(s *specs.Spec, t specs.LinuxNamespaceType) string {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return ns.Path
+		}
+	}
+	return ""
+}
+
+// hasNS reports whether the container has a namespace of type t (its own or
+// joined).
+func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// writeDescriptors records the init's stdio (runc's descriptors.json).
+func writeDescriptors(dir string, pid int) error {
+	fds := make([]string, 3)
+	for i := range fds {
+		l, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "fd", strconv.Itoa(i)))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("stdio of the init: %w", err)
+		}
+		fds[i] = l
+	}
+	data, err := json.Marshal(fds)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, descriptorsFile), data, 0o600)
+}
+
+// outsideSession reports whether pid's session leader is another process,
+// that is outside the container (its sid, field 6 of /proc/<pid>/stat, is
+// not pid itself as seen from the host).
+func outsideSession(pid int) bool {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(data[i+1:]))
+	// f[0] is field 3 (state); the session is field 6.
+	if len(f) < 4 {
+		return false
+	}
+	return f[3] != strconv.Itoa(pid)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}

@@ -1,0 +1,124 @@
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// ErrCRIU is wrapped by every error that CRIU itself reported (a failed
+// dump, pre-dump or restore), so that callers can tell "CRIU refused" from
+// rt's own failures with errors.Is.
+var ErrCRIU = errors.New("criu failed")
+
+// CRIUError is a failed CRIU request, reduced to one line a person can act
+// on: the step, CRIU's own message, and the lines around the first "Error"
+// of its log, with the log's path for the rest.
+//
+// Why: CRIU's RPC answer is usually just "(00.123) Error (criu/cr-dump.c:..)"
+// -less text such as "operation failed"; the cause is in the log, which can
+// be thousands of lines long and lives in a work directory the user may not
+// know about.
+type CRIUError struct {
+	// Step is the request that failed: "dump", "pre-dump" or "restore".
+	Step string
+	// Msg is what the RPC answer or the transport said.
+	Msg string
+	// LogPath is CRIU's log file ("" if unknown).
+	LogPath string
+	// Digest is the first Error line of the log with its context, joined
+	// with " | "; "" if the log has none or could not be read.
+	Digest string
+}
+
+func (e *CRIUError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "criu %s failed", e.Step)
+	// CRIU's answer is often its first error line again: said once.
+	if e.Msg != "" && !benign(e.Msg) && !strings.Contains(e.Digest, strings.TrimSpace(e.Msg)) {
+		b.WriteString(": " + e.Msg)
+	}
+	if e.Digest != "" {
+		b.WriteString(": " + e.Digest)
+	}
+	if e.LogPath != "" {
+		b.WriteString(" (log: " + e.LogPath + ")")
+	}
+	return b.String()
+}
+
+// Unwrap makes every CRIUError match ErrCRIU.
+func (e *CRIUError) Unwrap() error { return ErrCRIU }
+
+// newCRIUError builds the error of a failed step, reading the digest from
+// the log at logPath.
+func newCRIUError(step, msg, logPath string) *CRIUError {
+	e := &CRIUError{Step: step, Msg: msg, LogPath: logPath}
+	if data, err := os.ReadFile(logPath); err == nil {
+		e.Digest = digest(string(data), digestBefore, digestAfter)
+	} else {
+		e.LogPath = ""
+	}
+	return e
+}
+
+// How many log lines around the first error the digest keeps: CRIU usually
+// names the object it was working on just before it fails, and the lines
+// after say what it gave up on.
+const (
+	digestBefore = 4
+	digestAfter  = 2
+)
+
+// timestamp is the "(00.012345) " prefix of each CRIU log line; the pid
+// prefix some lines carry ("pie: 1: ") is kept, it says which task failed.
+var timestamp = regexp.MustCompile(`^\(\s*[0-9]+\.[0-9]+\)\s*`)
+
+// benignErrors are "Error" lines CRIU logs and then carries on from: they
+// name no cause, and a digest built on them hides the real one.
+var benignErrors = []string{
+	// CRIU raises its own fd limit when it can; without CAP_SYS_RESOURCE
+	// over the hard limit it logs this and continues.
+	"Can't setup RLIMIT_NOFILE for self",
+}
+
+func benign(line string) bool {
+	for _, b := range benignErrors {
+		if strings.Contains(line, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// digest returns the first line of log containing "Error" (benignErrors
+// aside) with up to before
+// lines before it and after lines after it, timestamps stripped, blank lines
+// dropped, joined with " | " so that the whole is one line. A log without
+// an Error line gives its last non-blank lines (up to before+after+1): CRIU
+// killed by a signal, or an abort, stops without one.
+func digest(log string, before, after int) string {
+	var lines []string
+	for _, l := range strings.Split(log, "\n") {
+		l = strings.TrimSpace(timestamp.ReplaceAllString(l, ""))
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	first := -1
+	for i, l := range lines {
+		if strings.Contains(l, "Error") && !benign(l) {
+			first = i
+			break
+		}
+	}
+	var from, to int
+	if first < 0 {
+		from, to = max(0, len(lines)-(before+after+1)), len(lines)
+	} else {
+		from, to = max(0, first-before), min(len(lines), first+after+1)
+	}
+	return strings.Join(lines[from:to], " | ")
+}

@@ -1,0 +1,392 @@
+package checkpoint
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	securejoin "github.com/cyphar/filepath-securejoin"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/hooks"
+	"github.com/rtkit/rt/pkg/runtime"
+	"github.com/rtkit/rt/pkg/spec"
+	"github.com/rtkit/rt/pkg/store"
+)
+
+// criuRootPrefix names the temporary directory where the bundle's rootfs
+// is bound for CRIU to rebuild the mount tree on: CRIU pivots into it, so
+// it must be a mount point.
+const criuRootPrefix = "rt-criu-root-"
+
+// Restore implements api.CheckpointOperations: it recreates container id
+// from the images in opts.ImagePath on the rootfs of opts.Bundle, in new
+// cgroups made from the bundle's spec, and records it as create does, so
+// that state, kill, exec and delete work on it. Detached, it returns once
+// the container runs; in the foreground it waits for the init, relaying
+// signals, returns its status and deletes the container.
+//
+// On failure nothing is left: no process, cgroup, mount or state.
+//
+// Caveat: a container with a terminal (process.terminal) is not restored
+// yet (CRIU hands the pty master over with an "orphan-pts-master"
+// notification rt does not serve): api.ErrNotImplemented.
+func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) (_ *api.Result, retErr error) {
+	if err := api.ValidateID(id); err != nil {
+		return nil, err
+	}
+	bundle := opts.Bundle
+	if bundle == "" {
+		bundle = "."
+	}
+	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	s, err := spec.Load(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if s.Process != nil && s.Process.Terminal {
+		return nil, fmt.Errorf("restore container %q with a terminal: %w", id, api.ErrNotImplemented)
+	}
+	rootfs := s.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+		return nil, fmt.Errorf("rootfs: %w", err)
+	}
+	imageDir, err := openImages(opts.ImagePath)
+	if err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
+	}
+	defer imageDir.Close()
+	var workDir *os.File
+	logPath := filepath.Join(imageDir.Name(), restoreLog)
+	if opts.WorkPath != "" {
+		if _, workDir, err = openDirs(opts.ImagePath, opts.WorkPath); err != nil {
+			return nil, fmt.Errorf("restore container %q: %w", id, err)
+		}
+		defer workDir.Close()
+		logPath = filepath.Join(workDir.Name(), restoreLog)
+	}
+	if !opts.Detach && !opts.NoSubreaper {
+		// The restored init is rt-checkpoint's child (rst_sibling); as a
+		// subreaper it also collects what the init leaves behind.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("set child subreaper: %w", err)
+		}
+	}
+
+	h, err := r.Store().Create(id)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	st := &store.State{
+		ID: id, OCIVersion: s.Version, Bundle: bundle, Rootfs: rootfs,
+		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: store.RecordSpec(s),
+	}
+	defer func() {
+		if retErr != nil {
+			if err := r.Remove(ctx, h, st); err != nil {
+				retErr = errors.Join(retErr, fmt.Errorf("cleanup after the failed restore: %w", err))
+			}
+		}
+	}()
+	cgPath := ""
+	if s.Linux != nil {
+		cgPath = s.Linux.CgroupsPath
+	}
+	cg, err := r.NewCgroups(st, cgPath)
+	if err != nil {
+		return nil, err
+	}
+	st.CgroupPaths = cg.Paths()
+	// As create: recorded before anything exists, so that a restore
+	// killed half-way leaves what delete --force needs.
+	if err := h.Save(st); err != nil {
+		return nil, err
+	}
+
+	// Not in the state directory (runc's place): a delete removing that
+	// directory while the bind is there would empty the bundle's rootfs
+	// through it.
+	root, err := os.MkdirTemp("", criuRootPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
+	}
+	mounted := false
+	// The bind is CRIU's only: it goes as soon as CRIU is done (the
+	// restored mount namespace holds its own copy), so that the state
+	// directory can be removed while the container runs.
+	releaseRoot := func() {
+		if mounted {
+			unix.Unmount(root, unix.MNT_DETACH)
+			mounted = false
+		}
+		os.Remove(root)
+	}
+	defer releaseRoot()
+	if err := unix.Mount(rootfs, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return nil, fmt.Errorf("restore container %q: bind rootfs: %w", id, err)
+	}
+	mounted = true
+	if err := makeMountpoints(root, s); err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
+	}
+
+	// criu's stdio is the restored init's, for the fds recorded as
+	// pipes or host files at dump.
+	stdio := [3]*os.File{stdFile(opts.Stdin, os.Stdin), stdFile(opts.Stdout, os.Stdout), stdFile(opts.Stderr, os.Stderr)}
+	inherit, err := stdioInherit(imageDir.Name())
+	if err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
+	}
+	var extra []*os.File
+	if p := nsPath(s, specs.NetworkNamespace); p != "" {
+		ns, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("restore container %q: network namespace: %w", id, err)
+		}
+		defer ns.Close()
+		extra = append(extra, ns)
+		inherit = append(inherit, inheritFd{Key: extNetKey, Fd: swrkFd + len(extra)})
+	}
+	sw, err := startSwrk(r.criu, stdio, extra)
+	if err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
+	}
+	swDone := false
+	defer func() {
+		if !swDone {
+			sw.cmd.Process.Kill()
+			sw.close()
+		}
+	}()
+	// criu, and so the tree it restores, is in the container's cgroups
+	// before it starts; CgRoot then maps the dumped paths onto them.
+	if err := cg.Apply(sw.pid()); err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
+	}
+	if res := runtime.ContainerResources(s); res != nil {
+		if err := cg.Set(res); err != nil {
+			return nil, fmt.Errorf("restore container %q: %w", id, err)
+		}
+	}
+	roots, err := cgroupRoots(sw.pid())
+	if err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
+	}
+	req, err := restoreRequest(&opts, restoreTarget{
+		Root:        root,
+		Mounts:      restoreMounts(mountSource{Spec: s, CgroupPaths: st.CgroupPaths, Hierarchies: readHierarchies()}),
+		CgroupRoots: roots,
+		InheritFds:  inherit,
+		StatusFd:    opts.StatusFd,
+	})
+	if err != nil {
+		return nil, err
+	}
+	req.Opts.ImagesDirFd = proto.Int32(int32(imageDir.Fd()))
+	if workDir != nil {
+		req.Opts.WorkDirFd = proto.Int32(int32(workDir.Fd()))
+	}
+	pid := 0
+	_, err = sw.call(req, func(script string, n *rpc.CriuNotify) error {
+		switch script {
+		case "setup-namespaces":
+			// As runc: prestart (and createRuntime) hooks run once
+			// the namespaces exist, with the restored init's pid.
+			state := specs.State{Version: s.Version, ID: id, Status: specs.StateCreating, Pid: int(n.GetPid()), Bundle: bundle, Annotations: s.Annotations}
+			if s.Hooks != nil {
+				if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &state); err != nil {
+					return err
+				}
+				if err := hooks.Run(ctx, "createRuntime", s.Hooks.CreateRuntime, &state); err != nil {
+					return err
+				}
+			}
+		case "post-restore":
+			pid = int(n.GetPid())
+			start, err := runtime.ProcStartTime(pid)
+			if err != nil {
+				return fmt.Errorf("restored init %d: %w", pid, err)
+			}
+			st.InitPid, st.InitStartTime, st.Ready = pid, start, true
+			if err := h.Save(st); err != nil {
+				return err
+			}
+			if opts.PidFile != "" {
+				if err := runtime.WritePidFile(opts.PidFile, pid); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	swDone = true
+	sw.close()
+	releaseRoot()
+	if err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, newCRIUError("restore", err.Error(), logPath))
+	}
+	if pid == 0 {
+		return nil, fmt.Errorf("restore container %q: criu answered without a post-restore notification", id)
+	}
+	if s.Hooks != nil && len(s.Hooks.Poststart) > 0 {
+		state := specs.State{Version: s.Version, ID: id, Status: specs.StateRunning, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
+		if err := hooks.Run(ctx, "poststart", s.Hooks.Poststart, &state); err != nil {
+			r.log.Warn("poststart hook failed", "id", id, "error", err)
+		}
+	}
+	if opts.Detach {
+		return &api.Result{}, nil
+	}
+	h.Close() // the lock must not be held while the container runs
+	status := r.Wait(pid)
+	if err := r.Delete(ctx, id, api.DeleteOpts{Force: true}); err != nil {
+		return &api.Result{Status: status}, err
+	}
+	return &api.Result{Status: status}, nil
+}
+
+// openImages opens an existing image directory: restore creates nothing
+// there, and a missing one is the user's mistake to name.
+func openImages(p string) (*os.File, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return nil, fmt.Errorf("image path %s: %w", p, err)
+	}
+	f, err := os.OpenFile(abs, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("image path: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(abs, "inventory.img")); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("image path %s holds no checkpoint (no inventory.img): %w", abs, err)
+	}
+	return f, nil
+}
+
+// stdFile is w when it is a file (criu, and through it the restored
+// process, then holds the caller's own fd), else def.
+func stdFile[T any](w T, def *os.File) *os.File {
+	if f, ok := any(w).(*os.File); ok && f != nil {
+		return f
+	}
+	return def
+}
+
+// stdioInherit maps the init's dumped stdio onto criu's own fds 0-2 (the
+// restoring caller's stdio): pipes from runc's descriptors.json, host files
+// from rt's record.
+func stdioInherit(imageDir string) ([]inheritFd, error) {
+	var out []inheritFd
+	data, err := os.ReadFile(filepath.Join(imageDir, descriptorsFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err == nil {
+		var fds []string
+		if err := json.Unmarshal(data, &fds); err != nil {
+			return nil, fmt.Errorf("%s: %w", descriptorsFile, err)
+		}
+		for i, l := range fds {
+			if i < 3 && strings.HasPrefix(l, "pipe:") {
+				out = append(out, inheritFd{Key: l, Fd: i})
+			}
+		}
+	}
+	ext, err := readStdioRecord(imageDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ext {
+		out = append(out, inheritFd{Key: e.Key, Fd: e.Fd})
+	}
+	return out, nil
+}
+
+// cgroupRoots reads /proc/<pid>/cgroup into CRIU's cgroup roots: each v1
+// controller (and name=…) and cgroup2's "" to the process's cgroup.
+func cgroupRoots(pid int) (map[string]string, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			out[c] = parts[2]
+		}
+	}
+	return out, sc.Err()
+}
+
+// makeMountpoints creates, inside root, the mountpoint of each mount that is
+// not inside a tmpfs of the spec (CRIU restores a tmpfs with its contents,
+// mountpoints included): a directory, or a file for a bind of a file.
+func makeMountpoints(root string, s *specs.Spec) error {
+	var tmpfs []string
+	for _, m := range s.Mounts {
+		if m.Type == "tmpfs" {
+			tmpfs = append(tmpfs, cleanDest(m.Destination))
+		}
+	}
+	under := func(p string) bool {
+		for _, t := range tmpfs {
+			if p != t && strings.HasPrefix(p, t+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, m := range s.Mounts {
+		dest := cleanDest(m.Destination)
+		if under(dest) {
+			continue
+		}
+		p, err := securejoin.SecureJoin(root, dest)
+		if err != nil {
+			return fmt.Errorf("mountpoint %s: %w", dest, err)
+		}
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		}
+		if isBind(m) {
+			if fi, err := os.Stat(m.Source); err == nil && !fi.IsDir() {
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					return fmt.Errorf("mountpoint %s: %w", dest, err)
+				}
+				f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+				if err != nil {
+					return fmt.Errorf("mountpoint %s: %w", dest, err)
+				}
+				f.Close()
+				continue
+			}
+		}
+		if err := os.MkdirAll(p, 0o755); err != nil && !errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("mountpoint %s: %w", dest, err)
+		}
+	}
+	return nil
+}
