@@ -10,7 +10,7 @@ COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
 # Test flags: `make test TESTFLAGS='-run Lifecycle -v'`.
 TESTFLAGS ?=
-SOURCES  := $(shell find cmd pkg -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+SOURCES  := $(shell find cmd pkg \( -name '*.go' -not -name '*_test.go' \) -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
 
 .PHONY: all deps build test unit lint bench install demo clean
 

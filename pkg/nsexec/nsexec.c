@@ -287,8 +287,13 @@ __attribute__((constructor)) static void rt_nsexec(void)
 	/* One clone creates every new namespace, and makes the init a child of
 	 * rt (CLONE_PARENT) so that rt can wait for it. */
 	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(m.cloneflags | CLONE_PARENT | SIGCHLD), 0, 0, 0, 0);
-	if (pid < 0)
+	if (pid < 0) {
+		/* This process is in the container's cgroups already: a full
+		 * pids cgroup refuses the fork (as it refuses runc's exec). */
+		if (errno == EAGAIN)
+			bail("fork the container process (clone flags %#x; at the container's pids limit?)", m.cloneflags);
 		bail("create namespaces (clone flags %#x)", m.cloneflags);
+	}
 	if (pid > 0) {
 		int32_t p = pid;
 		send_msg('P', &p, sizeof(p));

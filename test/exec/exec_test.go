@@ -935,3 +935,28 @@ func TestExecSetupFailureReapsProcess(t *testing.T) {
 		t.Errorf("processes rt exec left unreaped:\n%s", strings.Join(orphans, "\n"))
 	}
 }
+
+// TestExecAtPidsLimit: exec into a container whose pids cgroup is full fails,
+// as runc's does, with one line that points at the limit, and leaves
+// nothing behind: the exec'd process would be one process too many.
+func TestExecAtPidsLimit(t *testing.T) {
+	r := runner(t)
+	c := start(t, r, "pidsfull", func(s *specs.Spec) {
+		one := int64(1)
+		s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &one}}
+	})
+	res := c.exec(nil, "true")
+	if res.Code == 0 {
+		t.Fatalf("exec into a full pids cgroup succeeded: %s", res)
+	}
+	if harness.Compared == "" && (!strings.Contains(res.Stderr, "pids limit") || strings.Count(strings.TrimSpace(res.Stderr), "\n") > 0) {
+		t.Errorf("error %q: want one line naming the pids limit", res.Stderr)
+	}
+	data, err := os.ReadFile("/sys/fs/cgroup/pids/" + c.ID + "/cgroup.procs")
+	if err != nil {
+		t.Skipf("no v1 pids hierarchy to count the container's processes: %v", err)
+	}
+	if pids := strings.Fields(string(data)); len(pids) != 1 {
+		t.Errorf("processes in the container after the failed exec: %v, want only the init", pids)
+	}
+}
