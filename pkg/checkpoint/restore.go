@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/hooks"
 	"github.com/rtkit/rt/pkg/runtime"
 	"github.com/rtkit/rt/pkg/spec"
@@ -36,11 +38,13 @@ const criuRootPrefix = "rt-criu-root-"
 // the container runs; in the foreground it waits for the init, relaying
 // signals, returns its status and deletes the container.
 //
-// On failure nothing is left: no process, cgroup, mount or state.
+// A container with a terminal (process.terminal) gets a new pty from CRIU,
+// its master sent to opts.ConsoleSocket as create sends it, or, in the
+// foreground without a console socket, relayed through the caller's stdio
+// as `run` does.
 //
-// Caveat: a container with a terminal (process.terminal) is not restored
-// yet (CRIU hands the pty master over with an "orphan-pts-master"
-// notification rt does not serve): api.ErrNotImplemented.
+// On failure nothing is left: no process, cgroup, mount or state, and
+// nothing is sent to the console socket.
 func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) (_ *api.Result, retErr error) {
 	if err := api.ValidateID(id); err != nil {
 		return nil, err
@@ -57,8 +61,9 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 	if err != nil {
 		return nil, err
 	}
-	if s.Process != nil && s.Process.Terminal {
-		return nil, fmt.Errorf("restore container %q with a terminal: %w", id, api.ErrNotImplemented)
+	terminal := s.Process != nil && s.Process.Terminal
+	if err := checkTerminal(terminal, opts.ConsoleSocket, opts.Detach); err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
 	}
 	rootfs := s.Root.Path
 	if !filepath.IsAbs(rootfs) {
@@ -204,8 +209,20 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		req.Opts.WorkDirFd = proto.Int32(int32(workDir.Fd()))
 	}
 	pid := 0
-	_, err = sw.call(req, func(script string, n *rpc.CriuNotify) error {
+	pidFileWritten := false
+	defer func() {
+		// The pid of a process the failure killed must not be left for
+		// a supervisor to signal.
+		if retErr != nil && pidFileWritten {
+			os.Remove(opts.PidFile)
+		}
+	}()
+	pty := &ptyReceiver{want: terminal}
+	defer pty.close()
+	_, err = sw.call(req, func(script string, n *rpc.CriuNotify, fds []*os.File) error {
 		switch script {
+		case orphanPtsMaster:
+			return pty.notify(fds)
 		case "setup-namespaces":
 			// As runc: prestart (and createRuntime) hooks run once
 			// the namespaces exist, with the restored init's pid.
@@ -232,6 +249,7 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 				if err := runtime.WritePidFile(opts.PidFile, pid); err != nil {
 					return err
 				}
+				pidFileWritten = true
 			}
 		}
 		return nil
@@ -239,11 +257,33 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 	swDone = true
 	sw.close()
 	releaseRoot()
+	if nerr := (*notifyError)(nil); errors.As(err, &nerr) {
+		// rt's own failure (a hook, the terminal): CRIU's log would
+		// only say that its client went away.
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("restore container %q: %w", id, newCRIUError("restore", err.Error(), logPath))
 	}
 	if pid == 0 {
 		return nil, fmt.Errorf("restore container %q: criu answered without a post-restore notification", id)
+	}
+	master, err := pty.take()
+	if err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
+	}
+	if master != nil && opts.ConsoleSocket != "" {
+		// rt keeps no copy: the client's closing the master must hang
+		// the terminal up.
+		err := console.SendToSocket(opts.ConsoleSocket, master)
+		master.Close()
+		master = nil
+		if err != nil {
+			return nil, fmt.Errorf("restore container %q: %w", id, err)
+		}
+	}
+	if master != nil {
+		defer master.Close()
 	}
 	if s.Hooks != nil && len(s.Hooks.Poststart) > 0 {
 		state := specs.State{Version: s.Version, ID: id, Status: specs.StateRunning, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
@@ -255,7 +295,20 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		return &api.Result{}, nil
 	}
 	h.Close() // the lock must not be held while the container runs
+	relayDone := make(chan error, 1)
+	if master != nil {
+		out := io.Writer(os.Stdout)
+		if opts.Stdout != nil {
+			out = opts.Stdout
+		}
+		go func() { relayDone <- console.Relay(master, stdFile(opts.Stdin, os.Stdin), out) }()
+	} else {
+		relayDone <- nil
+	}
 	status := r.Wait(pid)
+	if err := <-relayDone; err != nil {
+		r.log.Warn("terminal relay", "id", id, "error", err)
+	}
 	if err := r.Delete(ctx, id, api.DeleteOpts{Force: true}); err != nil {
 		return &api.Result{Status: status}, err
 	}

@@ -3,8 +3,10 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"strconv"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
@@ -55,14 +57,35 @@ var ErrNoCRIU = errors.New("criu not found")
 func (s *swrk) pid() int { return s.cmd.Process.Pid }
 
 // notifyFunc handles one notification ("post-restore", "setup-namespaces",
-// …) while criu waits; an error aborts the request.
-type notifyFunc func(script string, n *rpc.CriuNotify) error
+// "orphan-pts-master", …) while criu waits; an error aborts the request.
+// fds are the descriptors criu sent with it (SCM_RIGHTS: the new pty master
+// of "orphan-pts-master"); call closes them once notify returns, so notify
+// duplicates what it keeps.
+type notifyFunc func(script string, n *rpc.CriuNotify, fds []*os.File) error
+
+// notifyError is an error of rt's own notification handler (a hook, the
+// console socket), not CRIU's: it is reported as it is, without the CRIU
+// log's digest, which would only say that the client gave up.
+type notifyError struct {
+	script string
+	err    error
+}
+
+func (e *notifyError) Error() string { return e.script + ": " + e.err.Error() }
+func (e *notifyError) Unwrap() error { return e.err }
+
+// maxNotifyFds bounds the descriptors one answer of criu may carry: it
+// sends at most one (the orphan pty master); room for more lets the excess
+// be received and closed instead of truncated by the kernel.
+const maxNotifyFds = 8
 
 // call sends req and serves the notifications until the final answer. An
 // answer with success false is returned with an error holding CRIU's
-// message; the caller turns it into a CRIUError with the log's digest.
+// message; the caller turns it into a CRIUError with the log's digest. An
+// error of notify is a *notifyError.
 func (s *swrk) call(req *rpc.CriuReq, notify notifyFunc) (*rpc.CriuResp, error) {
 	buf := make([]byte, 16<<10)
+	oob := make([]byte, unix.CmsgSpace(maxNotifyFds*4))
 	for {
 		data, err := proto.Marshal(req)
 		if err != nil {
@@ -71,35 +94,112 @@ func (s *swrk) call(req *rpc.CriuReq, notify notifyFunc) (*rpc.CriuResp, error) 
 		if _, err := s.sock.Write(data); err != nil {
 			return nil, fmt.Errorf("send criu request: %w", err)
 		}
-		n, err := s.sock.Read(buf)
+		n, fds, err := s.recv(buf, oob)
 		if err != nil {
-			return nil, fmt.Errorf("criu exited without an answer (%v)", err)
+			return nil, err
 		}
-		resp := &rpc.CriuResp{}
-		if err := proto.Unmarshal(buf[:n], resp); err != nil {
-			return nil, fmt.Errorf("decode criu answer: %w", err)
-		}
-		if !resp.GetSuccess() {
-			msg := resp.GetCrErrmsg()
-			if msg == "" && resp.GetCrErrno() != 0 {
-				msg = unix.Errno(resp.GetCrErrno()).Error()
-			}
-			if msg == "" {
-				msg = "operation failed"
-			}
-			return resp, errors.New(msg)
-		}
-		if resp.GetType() != rpc.CriuReqType_NOTIFY {
-			return resp, nil
-		}
-		nt := resp.GetNotify()
-		if notify != nil {
-			if err := notify(nt.GetScript(), nt); err != nil {
-				return resp, fmt.Errorf("%s: %w", nt.GetScript(), err)
-			}
+		resp, err := s.serve(buf[:n], fds, notify)
+		closeFiles(fds)
+		if resp == nil || err != nil || resp.GetType() != rpc.CriuReqType_NOTIFY {
+			return resp, err
 		}
 		typ := rpc.CriuReqType_NOTIFY
 		req = &rpc.CriuReq{Type: &typ, NotifySuccess: proto.Bool(true)}
+	}
+}
+
+// recv reads one answer of criu and the descriptors that came with it
+// (close-on-exec, so that no child started meanwhile inherits a pty
+// master).
+func (s *swrk) recv(buf, oob []byte) (int, []*os.File, error) {
+	rc, err := s.sock.SyscallConn()
+	if err != nil {
+		return 0, nil, fmt.Errorf("criu socket: %w", err)
+	}
+	var n, oobn, flags int
+	var recvErr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, oobn, flags, _, recvErr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return recvErr != unix.EAGAIN
+	})
+	if err == nil {
+		err = recvErr
+	}
+	if err == nil && n == 0 && oobn == 0 {
+		err = io.EOF
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("criu exited without an answer (%v)", err)
+	}
+	fds, err := rightsOf(oob[:oobn])
+	if err == nil && flags&(unix.MSG_CTRUNC|unix.MSG_TRUNC) != 0 {
+		err = errors.New("criu answer truncated")
+	}
+	if err != nil {
+		closeFiles(fds)
+		return 0, nil, fmt.Errorf("receive criu answer: %w", err)
+	}
+	return n, fds, nil
+}
+
+// serve decodes one answer and, if it is a notification, hands it to
+// notify. fds stay the caller's to close.
+func (s *swrk) serve(data []byte, fds []*os.File, notify notifyFunc) (*rpc.CriuResp, error) {
+	resp := &rpc.CriuResp{}
+	if err := proto.Unmarshal(data, resp); err != nil {
+		return nil, fmt.Errorf("decode criu answer: %w", err)
+	}
+	if !resp.GetSuccess() {
+		msg := resp.GetCrErrmsg()
+		if msg == "" && resp.GetCrErrno() != 0 {
+			msg = unix.Errno(resp.GetCrErrno()).Error()
+		}
+		if msg == "" {
+			msg = "operation failed"
+		}
+		return resp, errors.New(msg)
+	}
+	if resp.GetType() != rpc.CriuReqType_NOTIFY || notify == nil {
+		return resp, nil
+	}
+	nt := resp.GetNotify()
+	if err := notify(nt.GetScript(), nt, fds); err != nil {
+		return resp, &notifyError{script: nt.GetScript(), err: err}
+	}
+	return resp, nil
+}
+
+// rightsOf returns, as files, the descriptors of every SCM_RIGHTS message
+// in oob; on error the ones already parsed are closed.
+func rightsOf(oob []byte) ([]*os.File, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("control message: %w", err)
+	}
+	var files []*os.File
+	for i := range msgs {
+		if msgs[i].Header.Level != unix.SOL_SOCKET || msgs[i].Header.Type != unix.SCM_RIGHTS {
+			continue
+		}
+		fds, err := unix.ParseUnixRights(&msgs[i])
+		if err != nil {
+			closeFiles(files)
+			return nil, fmt.Errorf("SCM_RIGHTS: %w", err)
+		}
+		for _, fd := range fds {
+			files = append(files, os.NewFile(uintptr(fd), "criu-fd-"+strconv.Itoa(fd)))
+		}
+	}
+	return files, nil
+}
+
+// closeFiles closes every file of fs.
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
 	}
 }
 

@@ -3,7 +3,9 @@
 // rt-checkpoint): a busybox container whose init counts in /tmp/c, dumped
 // with and without --leave-running, restored and seen to count on from
 // where it was; pre-dump and failing dumps give one clear line and leave
-// the container running and thawed.
+// the container running and thawed. An interactive shell on a terminal is
+// checkpointed and restored with a new console socket, and in the
+// foreground with its terminal relayed (terminal_test.go).
 //
 // Tests skip, saying why, when criu is missing or `criu check` fails.
 package checkpoint_test
@@ -202,6 +204,13 @@ func TestCheckpointRestore(t *testing.T) {
 		t.Errorf("init %d still alive after checkpoint", st.InitProcessPid)
 	}
 	c.r.AssertNoTrace(t, c.id, c.bundle)
+
+	// A bundle that now asks for a terminal the checkpoint does not
+	// have: refused once CRIU is done, and undone.
+	setTerminal(t, c.bundle, true)
+	sock, _ := harness.ConsoleSocket(t)
+	restoreFails(t, c.r, c.bundle, c.id, "criu sent no pty master", "restore", "-d", "--console-socket", sock, "--image-path", images, "--bundle", c.bundle, c.id)
+	setTerminal(t, c.bundle, false)
 
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	res = c.r.RT("restore", "-d", "--image-path", images, "--bundle", c.bundle, "--pid-file", pidFile, c.id)
