@@ -147,3 +147,68 @@ func singleDashLongFlags(root *cobra.Command, args []string) []string {
 	}
 	return out
 }
+
+// hoistShadowed applies, and removes from args, the global flags given
+// before the subcommand whose name the subcommand also uses for a flag of
+// its own: cobra parses every flag in the subcommand's set, where the local
+// one shadows the global, so `rt --rootless auto spec` would give spec's
+// bool --rootless the word "auto" as an argument. runc's parser keeps the
+// two apart by position; this does the same. It stops at the first
+// argument that is neither a flag nor a flag's value.
+func hoistShadowed(root *cobra.Command, args []string) ([]string, error) {
+	global := root.PersistentFlags()
+	var sub *cobra.Command
+	end := len(args)
+scan:
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--" || a == "-":
+			return args, nil
+		case strings.HasPrefix(a, "-"):
+			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if f := global.Lookup(name); f != nil && !hasValue && f.NoOptDefVal == "" && f.Value.Type() != "bool" {
+				i++
+			}
+		default:
+			if s, _, err := root.Find([]string{a}); err == nil && s != root {
+				sub, end = s, i
+			}
+			break scan
+		}
+	}
+	if sub == nil {
+		return args, nil
+	}
+	out := make([]string, 0, len(args))
+	for i := 0; i < end; i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "--") || a == "--" {
+			out = append(out, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(a[2:], "=")
+		f := global.Lookup(name)
+		if f == nil || sub.LocalNonPersistentFlags().Lookup(name) == nil {
+			out = append(out, a)
+			if f != nil && !hasValue && f.NoOptDefVal == "" && f.Value.Type() != "bool" && i+1 < end {
+				i++
+				out = append(out, args[i])
+			}
+			continue
+		}
+		if !hasValue && f.Value.Type() != "bool" && f.NoOptDefVal == "" {
+			if i+1 >= end {
+				return nil, fmt.Errorf("flag needs an argument: --%s", name)
+			}
+			i++
+			value = args[i]
+		} else if !hasValue {
+			value = "true"
+		}
+		if err := global.Set(name, value); err != nil {
+			return nil, fmt.Errorf("invalid argument %q for --%s: %w", value, name, err)
+		}
+	}
+	return append(out, args[end:]...), nil
+}

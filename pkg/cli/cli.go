@@ -89,14 +89,20 @@ func Main(p Program, args []string, stdin io.Reader, stdout, stderr io.Writer) i
 	env := &Env{prog: p, args: args, Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	defer env.close()
 	root := env.rootCommand()
+	args, err := hoistShadowed(root, args)
+	if err != nil {
+		env.report(usageError(root, "%v", err))
+		return 1
+	}
+	args = singleDashLongFlags(root, args)
 	if args == nil {
 		args = []string{} // cobra would fall back to os.Args
 	}
-	root.SetArgs(singleDashLongFlags(root, args))
+	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(context.Background())
+	err = root.ExecuteContext(context.Background())
 	if err == nil {
 		return 0
 	}
