@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -181,6 +182,11 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 		if err := writeStdioRecord(imageDir.Name(), ext); err != nil {
 			return fmt.Errorf("checkpoint container %q: %w", id, err)
 		}
+		// CRIU's images do not say which container they hold:
+		// inspect shows this record.
+		if err := writeRecord(imageDir.Name(), st, time.Now()); err != nil {
+			return fmt.Errorf("checkpoint container %q: %w", id, err)
+		}
 	}
 	step := "dump"
 	if opts.PreDump {
@@ -194,6 +200,15 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 	sw.close()
 	if err != nil {
 		return fmt.Errorf("checkpoint container %q: %w", id, newCRIUError(step, err.Error(), logPath))
+	}
+	if workDir != nil && !opts.PreDump {
+		// CRIU wrote its statistics into the work directory: keep a
+		// copy with the images for inspect. The dump itself succeeded,
+		// so a failed copy is only logged (never on stdout: runc's
+		// checkpoint prints nothing).
+		if err := keepDumpStats(imageDir.Name(), workDir.Name()); err != nil {
+			r.log.Warn("checkpoint: keeping CRIU's dump statistics with the images", "container", id, "error", err)
+		}
 	}
 	if opts.LeaveRunning || opts.PreDump {
 		return nil

@@ -33,6 +33,7 @@ func CheckpointCommands() []func(*Env) *cobra.Command {
 	return []func(*Env) *cobra.Command{
 		NewCheckpointCommand,
 		NewRestoreCommand,
+		NewInspectCommand,
 		NewConfigCommand,
 	}
 }
