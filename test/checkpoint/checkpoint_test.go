@@ -207,10 +207,10 @@ func TestCheckpointRestore(t *testing.T) {
 
 	// A bundle that now asks for a terminal the checkpoint does not
 	// have: refused once CRIU is done, and undone.
-	setTerminal(t, c.bundle, true)
+	harness.EditConfig(t, c.bundle, func(s *specs.Spec) { s.Process.Terminal = true })
 	sock, _ := harness.ConsoleSocket(t)
 	restoreFails(t, c.r, c.bundle, c.id, "criu sent no pty master", "restore", "-d", "--console-socket", sock, "--image-path", images, "--bundle", c.bundle, c.id)
-	setTerminal(t, c.bundle, false)
+	harness.EditConfig(t, c.bundle, func(s *specs.Spec) { s.Process.Terminal = false })
 
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	res = c.r.RT("restore", "-d", "--image-path", images, "--bundle", c.bundle, "--pid-file", pidFile, c.id)

@@ -1,7 +1,6 @@
 package checkpoint_test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -70,8 +69,8 @@ func TestRestoreTerminal(t *testing.T) {
 		if _, err := os.Stat(pidFile); err == nil {
 			t.Errorf("a failed restore left its pid file")
 		}
-		setTerminal(t, b, false)
-		defer setTerminal(t, b, true)
+		harness.EditConfig(t, b, func(s *specs.Spec) { s.Process.Terminal = false })
+		defer harness.EditConfig(t, b, func(s *specs.Spec) { s.Process.Terminal = true })
 		restoreFails(t, r, b, id, "the checkpoint holds a terminal but the bundle's process.terminal is false", "restore", "-d", "--image-path", images, "--bundle", b, id)
 	})
 
@@ -141,27 +140,6 @@ func restoreFails(t *testing.T, r *harness.Runner, bundle, id, want string, args
 		t.Errorf("failed restore left its rt-criu-root bind mounted")
 	}
 	r.AssertNoTrace(t, id, bundle)
-}
-
-// setTerminal rewrites the bundle's process.terminal.
-func setTerminal(t *testing.T, bundle string, on bool) {
-	t.Helper()
-	path := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
-	s.Process.Terminal = on
-	if data, err = json.Marshal(&s); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // waitStopped waits until the container's state says stopped.

@@ -4,7 +4,6 @@ package exec_test
 // through exec: each test names the class it covers.
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -399,7 +398,7 @@ func TestExecInitNotPtraceable(t *testing.T) {
 	// (in its user namespace), with the attacker at /ptracer.
 	bundle := func(t *testing.T) string {
 		b := userNSBundle(t, []string{"sleep", "1000"})
-		editConfig(t, b, func(s *specs.Spec) {
+		harness.EditConfig(t, b, func(s *specs.Spec) {
 			c := s.Process.Capabilities
 			c.Bounding = append(c.Bounding, "CAP_SYS_PTRACE")
 			c.Effective = append(c.Effective, "CAP_SYS_PTRACE")
@@ -474,27 +473,6 @@ func TestExecInitNotPtraceable(t *testing.T) {
 			t.Errorf("the container attached to its created init: %s", res.Stdout)
 		}
 	})
-}
-
-// editConfig rewrites the bundle's config.json through edit.
-func editConfig(t *testing.T, b string, edit func(*specs.Spec)) {
-	t.Helper()
-	path := filepath.Join(b, "config.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
-	edit(&s)
-	if data, err = json.MarshalIndent(&s, "", "\t"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestExecCapNotInheritable covers the CVE-2022-29162 class: runc exec

@@ -148,24 +148,30 @@ func Bundle(t testing.TB, edit func(*specs.Spec)) string {
 		t.Fatalf("rt spec: %v: %s", err, out)
 	}
 	if edit != nil {
-		path := filepath.Join(dir, "config.json")
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var s specs.Spec
-		if err := json.Unmarshal(data, &s); err != nil {
-			t.Fatal(err)
-		}
-		edit(&s)
-		if data, err = json.MarshalIndent(&s, "", "\t"); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		EditConfig(t, dir, edit)
 	}
 	return dir
+}
+
+// EditConfig rewrites the config.json of bundle through edit.
+func EditConfig(t testing.TB, bundle string, edit func(*specs.Spec)) {
+	t.Helper()
+	path := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	edit(&s)
+	if data, err = json.MarshalIndent(&s, "", "\t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Runner runs rt for one test with its own --root. At cleanup it deletes

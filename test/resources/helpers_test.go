@@ -396,7 +396,7 @@ func pathForCompare(t *testing.T, b, id string) {
 	if compared == "" {
 		return
 	}
-	editConfig(t, filepath.Join(b, "config.json"), func(s *specs.Spec) { s.Linux.CgroupsPath = "/" + id })
+	harness.EditConfig(t, b, func(s *specs.Spec) { s.Linux.CgroupsPath = "/" + id })
 }
 
 // cgDirsContaining lists the directories under /sys/fs/cgroup, to depth 4,

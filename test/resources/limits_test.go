@@ -1,7 +1,6 @@
 package resources_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -268,7 +267,7 @@ func TestBlkioWeightAndThrottleReadBpsLandAndThrottle(t *testing.T) {
 	if weightFile != "" {
 		res.BlockIO.Weight = u16(500)
 	}
-	editConfig(t, filepath.Join(b, "config.json"), withResources(res))
+	harness.EditConfig(t, b, withResources(res))
 	c := startBundle(t, r, "blkio", b)
 	c.wantFile(t, "blkio", "blkio.throttle.read_bps_device", fmt.Sprintf("%s %d", disk, rate))
 	switch weightFile {
@@ -303,26 +302,6 @@ func TestBlkioWeightAndThrottleReadBpsLandAndThrottle(t *testing.T) {
 	}
 	if free := read(); free > throttled/2 {
 		t.Errorf("direct read without the limit took %s, throttled %s: the limit did not slow it down", free, throttled)
-	}
-}
-
-// editConfig changes the config.json at path.
-func editConfig(t *testing.T, path string, edit func(*specs.Spec)) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
-	edit(&s)
-	if data, err = json.MarshalIndent(&s, "", "\t"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

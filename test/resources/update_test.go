@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/rtkit/rt/test/harness"
 )
 
 // limitFiles are the files TestUpdateBadInputLeavesFilesUnchanged compares,
@@ -289,7 +290,7 @@ func TestUpdateBlkioWeightKeepsThrottleRecorded(t *testing.T) {
 	var major, minor int64
 	fmt.Sscanf(disk, "%d:%d", &major, &minor)
 	throttle := []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: major, Minor: minor}, Rate: 10 << 20}}
-	editConfig(t, filepath.Join(b, "config.json"), withResources(specs.LinuxResources{
+	harness.EditConfig(t, b, withResources(specs.LinuxResources{
 		BlockIO: &specs.LinuxBlockIO{Weight: u16(200), ThrottleReadBpsDevice: throttle},
 	}))
 	c := startBundle(t, r, "updblkio", b)
