@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -731,14 +730,7 @@ func TestMaskSourceIsNullDevice(t *testing.T) {
 		s.Linux.ReadonlyPaths = nil
 	})
 	// The hook's argument is the rootfs, known once the bundle exists.
-	cfg := filepath.Join(b, "config.json")
-	data, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfg, []byte(strings.Replace(string(data), `"ROOTFS"`, strconv.Quote(filepath.Join(b, "rootfs")), 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	harness.EditConfig(t, b, func(s *specs.Spec) { s.Hooks.CreateContainer[0].Args[1] = filepath.Join(b, "rootfs") })
 	before, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
 	id := harness.ID("null")
 	res := r.RT("run", "--bundle", b, id)
