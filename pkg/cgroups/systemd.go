@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -580,7 +582,10 @@ func (b *systemdBus) call(op func(*sddbus.Conn) error) error {
 			return err
 		}
 		err = op(conn)
-		if retried || !errors.Is(err, dbus.ErrClosed) {
+		// A closed connection shows as godbus's ErrClosed, or, when its
+		// reader saw the socket go first, as the socket's own error.
+		closed := errors.Is(err, dbus.ErrClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
+		if retried || !closed {
 			return err
 		}
 		b.drop(conn)
