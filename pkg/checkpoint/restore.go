@@ -26,11 +26,6 @@ import (
 	"github.com/rtkit/rt/pkg/store"
 )
 
-// criuRootPrefix names the temporary directory where the bundle's rootfs
-// is bound for CRIU to rebuild the mount tree on: CRIU pivots into it, so
-// it must be a mount point.
-const criuRootPrefix = "rt-criu-root-"
-
 // Restore implements api.CheckpointOperations: it recreates container id
 // from the images in opts.ImagePath on the rootfs of opts.Bundle, in new
 // cgroups made from the bundle's spec, and records it as create does, so
@@ -125,33 +120,6 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		return nil, err
 	}
 
-	// Not in the state directory (runc's place): a delete removing that
-	// directory while the bind is there would empty the bundle's rootfs
-	// through it.
-	root, err := os.MkdirTemp("", criuRootPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("restore container %q: %w", id, err)
-	}
-	mounted := false
-	// The bind is CRIU's only: it goes as soon as CRIU is done (the
-	// restored mount namespace holds its own copy), so that the state
-	// directory can be removed while the container runs.
-	releaseRoot := func() {
-		if mounted {
-			unix.Unmount(root, unix.MNT_DETACH)
-			mounted = false
-		}
-		os.Remove(root)
-	}
-	defer releaseRoot()
-	if err := unix.Mount(rootfs, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return nil, fmt.Errorf("restore container %q: bind rootfs: %w", id, err)
-	}
-	mounted = true
-	if err := makeMountpoints(root, s); err != nil {
-		return nil, fmt.Errorf("restore container %q: %w", id, err)
-	}
-
 	// criu's stdio is the restored init's, for the fds recorded as
 	// pipes or host files at dump.
 	stdio := [3]*os.File{stdFile(opts.Stdin, os.Stdin), stdFile(opts.Stdout, os.Stdout), stdFile(opts.Stderr, os.Stderr)}
@@ -169,7 +137,40 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		extra = append(extra, ns)
 		inherit = append(inherit, inheritFd{Key: extNetKey, Fd: swrkFd + len(extra)})
 	}
-	sw, err := startSwrk(r.criu, stdio, extra)
+	// CRIU pivots into the root it restores onto, so that root must be a
+	// mount point: the rootfs is bound onto itself, in a mount namespace
+	// of criu's own (inPrivateMountNS). The host never sees the bind, so
+	// there is nothing to unmount, no temporary directory, and nothing
+	// is left when rt-checkpoint is killed while CRIU runs: the namespace
+	// goes with criu. criu resolves root, ext mount sources and cgroup
+	// directories in that namespace, a copy of the host's.
+	var sw *swrk
+	var nsImages, nsWork *os.File
+	defer func() { closeFiles([]*os.File{nsImages, nsWork}) }()
+	err = inPrivateMountNS(func() error {
+		if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind rootfs: %w", err)
+		}
+		if err := makeMountpoints(rootfs, s); err != nil {
+			return err
+		}
+		// criu makes its work directory (the image directory without
+		// one) its cwd through the fd it is given and mounts its cgroup
+		// yard there: on a directory opened in the host's namespace
+		// that mount fails (EINVAL, the mount is not in criu's
+		// namespace). So the directories criu gets are opened here.
+		var err error
+		if nsImages, err = openDir(imageDir.Name()); err != nil {
+			return fmt.Errorf("image path: %w", err)
+		}
+		if workDir != nil {
+			if nsWork, err = openDir(workDir.Name()); err != nil {
+				return fmt.Errorf("work path: %w", err)
+			}
+		}
+		sw, err = startSwrk(r.criu, stdio, extra)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("restore container %q: %w", id, err)
 	}
@@ -195,7 +196,7 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		return nil, fmt.Errorf("restore container %q: %w", id, err)
 	}
 	req, err := restoreRequest(&opts, restoreTarget{
-		Root:        root,
+		Root:        rootfs,
 		Mounts:      restoreMounts(mountSource{Spec: s, CgroupPaths: st.CgroupPaths, Hierarchies: readHierarchies()}),
 		CgroupRoots: roots,
 		InheritFds:  inherit,
@@ -204,9 +205,9 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 	if err != nil {
 		return nil, err
 	}
-	req.Opts.ImagesDirFd = proto.Int32(int32(imageDir.Fd()))
-	if workDir != nil {
-		req.Opts.WorkDirFd = proto.Int32(int32(workDir.Fd()))
+	req.Opts.ImagesDirFd = proto.Int32(int32(nsImages.Fd()))
+	if nsWork != nil {
+		req.Opts.WorkDirFd = proto.Int32(int32(nsWork.Fd()))
 	}
 	pid := 0
 	pidFileWritten := false
@@ -256,7 +257,10 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 	})
 	swDone = true
 	sw.close()
-	releaseRoot()
+	// Nothing of criu's namespace outlives criu (a foreground restore
+	// returns only when the container exits).
+	closeFiles([]*os.File{nsImages, nsWork})
+	nsImages, nsWork = nil, nil
 	if nerr := (*notifyError)(nil); errors.As(err, &nerr) {
 		// rt's own failure (a hook, the terminal): CRIU's log would
 		// only say that its client went away.
@@ -331,6 +335,11 @@ func openImages(p string) (*os.File, error) {
 		return nil, fmt.Errorf("image path %s holds no checkpoint (no inventory.img): %w", abs, err)
 	}
 	return f, nil
+}
+
+// openDir opens directory p.
+func openDir(p string) (*os.File, error) {
+	return os.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY, 0)
 }
 
 // stdFile is w when it is a file (criu, and through it the restored

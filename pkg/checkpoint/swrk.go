@@ -30,6 +30,10 @@ const swrkFd = 3
 // startSwrk starts `criu swrk 3` with stdio (nil: /dev/null) and extra as
 // fds 4…. The process waits for a request, so the caller may move it into
 // cgroups before sending one.
+//
+// cmd.Start forks from the calling thread, so criu is born in that
+// thread's mount namespace: restore calls this from inPrivateMountNS. No
+// Pdeathsig, then: criu's parent is that thread, which exits right after.
 func startSwrk(criu string, stdio [3]*os.File, extra []*os.File) (*swrk, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

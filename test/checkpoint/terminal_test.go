@@ -87,9 +87,7 @@ func TestRestoreTerminal(t *testing.T) {
 	if left := processesWith(r.Root); len(left) > 0 {
 		t.Errorf("processes of the runtime left after restore: %v", left)
 	}
-	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), "rt-criu-root-") {
-		t.Errorf("restore left its rt-criu-root bind mounted")
-	}
+	assertNoCRIURoot(t, b)
 	rst, ok := (&container{r: r, id: id}).state(t)
 	if !ok || rst.Status != api.StatusRunning {
 		t.Fatalf("after restore: %+v (exists %v)", rst, ok)
@@ -117,6 +115,7 @@ func TestRestoreTerminal(t *testing.T) {
 	if res.Code != 5 || !strings.Contains(res.Stdout, "fg-before-42\r\n") {
 		t.Errorf("foreground restore: want status 5 and fg-before-42: %s", res)
 	}
+	assertNoCRIURoot(t, b)
 	r.AssertNoTrace(t, id, b)
 }
 
@@ -136,9 +135,7 @@ func restoreFails(t *testing.T, r *harness.Runner, bundle, id, want string, args
 	if _, ok := (&container{r: r, id: id}).state(t); ok {
 		t.Errorf("container %s exists after a failed restore", id)
 	}
-	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), "rt-criu-root-") {
-		t.Errorf("failed restore left its rt-criu-root bind mounted")
-	}
+	assertNoCRIURoot(t, bundle)
 	r.AssertNoTrace(t, id, bundle)
 }
 

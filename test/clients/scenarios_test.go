@@ -629,7 +629,9 @@ func TestJoinNamespaces(t *testing.T) {
 // answers "not implemented" is skipped, saying so.
 func TestCheckpointRestore(t *testing.T) {
 	s := getSuite(t)
-	counter := []string{"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done"}
+	// Written aside and renamed in: a cat never sees the file emptied by the
+	// redirection before the number is written.
+	counter := []string{"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.1; done"}
 	skipIfNotImplemented := func(t *testing.T, res result) {
 		t.Helper()
 		if res.code != 0 && strings.Contains(res.out(), "not implemented") {
