@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -31,6 +32,29 @@ var (
 	discovered   []hierarchy
 	discoverErr  error
 )
+
+// Mount is one cgroup hierarchy mounted in this mount namespace: where, and
+// the keys that name it in Manager.Paths (the v1 controllers and the
+// "name=…" of a named hierarchy, in mount option order, or "" for cgroup2).
+type Mount struct {
+	Mountpoint string
+	Keys       []string
+}
+
+// Mounts lists the cgroup hierarchies mounted in this process's mount
+// namespace, as New sees them: one mount per hierarchy, none that a later
+// mount covers. Like New it reads mountinfo once per process.
+func Mounts() ([]Mount, error) {
+	hs, err := hierarchies()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Mount, len(hs))
+	for i, h := range hs {
+		out[i] = Mount{Mountpoint: h.mountpoint, Keys: slices.Clone(h.keys)}
+	}
+	return out, nil
+}
 
 // hierarchies returns the cgroup hierarchies mounted in this process's mount
 // namespace. mountinfo is read once per process: the runtime never mounts

@@ -9,6 +9,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/rootfs"
 )
 
@@ -141,53 +142,23 @@ func dedup(in []extMount) []extMount {
 	return out
 }
 
-// hostHierarchies lists the host's cgroup mounts under /sys/fs/cgroup from
-// mountinfo text, keyed as pkg/cgroups keys Paths: the first controller of a
-// v1 hierarchy (or its "name=…"), "" for cgroup2.
-func hostHierarchies(mountinfo string) []hierarchy {
+// readHierarchies lists the cgroup hierarchies mounted under /sys/fs/cgroup
+// in this process's mount namespace (where rt-init binds them from),
+// keyed as Paths keys them: by the first of the hierarchy's keys. pkg/cgroups
+// parses mountinfo for it. None on error: then no cgroup bind is declared.
+func readHierarchies() []hierarchy {
+	ms, err := cgroups.Mounts()
+	if err != nil {
+		return nil
+	}
 	var out []hierarchy
-	for _, line := range strings.Split(mountinfo, "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if len(f) < 5 || len(g) < 3 || !strings.HasPrefix(f[4], "/sys/fs/cgroup") {
-			continue
-		}
-		switch g[0] {
-		case "cgroup2":
-			out = append(out, hierarchy{Mountpoint: f[4], Key: ""})
-		case "cgroup":
-			key := ""
-		opts:
-			for _, o := range strings.Split(g[2], ",") {
-				switch o {
-				case "rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime", "xattr", "clone_children", "cpuset_v2_mode", "nsdelegate", "memory_recursiveprot", "favordynmods":
-					continue
-				}
-				if strings.HasPrefix(o, "release_agent=") {
-					continue
-				}
-				key = o
-				break opts
-			}
-			if key != "" {
-				out = append(out, hierarchy{Mountpoint: f[4], Key: key})
-			}
+	for _, m := range ms {
+		if strings.HasPrefix(m.Mountpoint, "/sys/fs/cgroup") {
+			out = append(out, hierarchy{Mountpoint: m.Mountpoint, Key: m.Keys[0]})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Mountpoint < out[j].Mountpoint })
 	return out
-}
-
-// readHierarchies is hostHierarchies of this process's mount namespace.
-func readHierarchies() []hierarchy {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	return hostHierarchies(string(data))
 }
 
 // maskedFileIn returns a MaskedFile for the container whose init is pid:
