@@ -88,15 +88,11 @@ var ErrUnsupported = errors.ErrUnsupported
 // fails the container is left as it was: running and thawed (or paused, if
 // it was paused before).
 func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.CheckpointOpts) (retErr error) {
-	h, err := r.Store().Open(id)
+	h, st, err := r.OpenLoaded(id)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	st, err := h.Load()
-	if err != nil {
-		return err
-	}
 	switch s := r.Status(st); s {
 	case api.StatusRunning, api.StatusPaused:
 	default:

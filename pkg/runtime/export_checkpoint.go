@@ -22,6 +22,10 @@ import (
 // do.
 func (r *Runtime) Store() *store.Store { return r.store }
 
+// OpenLoaded locks container id and reads its state, as the lifecycle
+// commands do; the caller closes the handle.
+func (r *Runtime) OpenLoaded(id string) (*store.Handle, *store.State, error) { return r.openLoaded(id) }
+
 // Status derives st's status from the live process (pid + start time) and
 // the freezer, as `state` reports it; the state file alone is never trusted.
 func (r *Runtime) Status(st *store.State) api.Status { return r.status(st) }

@@ -19,15 +19,11 @@ import (
 
 // Start implements api.ContainerOperations.
 func (r *Runtime) Start(ctx context.Context, id string) error {
-	h, err := r.store.Open(id)
+	h, st, err := r.openLoaded(id)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	st, err := h.Load()
-	if err != nil {
-		return err
-	}
 	return r.start(ctx, h, st)
 }
 

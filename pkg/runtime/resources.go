@@ -53,6 +53,8 @@ func (r *Runtime) Resume(_ context.Context, id string) error {
 	return nil
 }
 
+// openLoaded locks container id and reads its state; the caller closes the
+// handle.
 func (r *Runtime) openLoaded(id string) (*store.Handle, *store.State, error) {
 	h, err := r.store.Open(id)
 	if err != nil {
