@@ -31,11 +31,12 @@
 # apt-get update.
 #
 # CRIU prerequisites installed here: the distro criu package (install-criu.sh
-# tests it first; bookworm's 3.17 is broken on kernel 6.18, so trixie's 4.x is
-# then unpacked into /opt/rt/criu), debian-archive-keyring (verifies the
-# trixie index), iptables (criu's default network locking), iproute2 (criu
-# runs `ip` to save/restore network namespaces). See install-criu.sh for the
-# host limits (fs.pipe-max-size for lazy pages, no soft-dirty/pre-dump).
+# tries it first; bookworm's 3.17 is broken on kernel 6.18, so newer Debian
+# suites' criu are then unpacked under /opt/rt/criu/<suite> until one passes a
+# real dump + restore), debian-archive-keyring (verifies the suites' indexes),
+# iptables (criu's default network locking), iproute2 (criu runs `ip` to
+# save/restore network namespaces). See install-criu.sh for the host limits
+# (fs.pipe-max-size for lazy pages, no soft-dirty/pre-dump).
 set -eu
 
 log() { printf 'deps: %s\n' "$*" >&2; }
