@@ -22,7 +22,7 @@ import (
 	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/hooks"
 	"github.com/rtkit/rt/pkg/initproto"
-	_ "github.com/rtkit/rt/pkg/nsexec"
+	"github.com/rtkit/rt/pkg/nsexec"
 	"github.com/rtkit/rt/pkg/process"
 	"github.com/rtkit/rt/pkg/rootfs"
 	"github.com/rtkit/rt/pkg/seccomp"
@@ -50,8 +50,11 @@ func main() {
 		case errors.Is(err, initproto.ErrClosed):
 			// rt went away (it failed, or was killed): it reports, or
 			// delete --force cleans up; nothing to add.
+		case errors.Is(err, errReported):
+			// start has it through the exec fifo.
 		case errors.Is(err, errAfterReady):
-			// create has returned: stderr is the only place left.
+			// create has returned and start is gone: stderr is the
+			// only place left.
 			fmt.Fprintln(os.Stderr, "rt-init:", err)
 		default:
 			// rt turns this into the error of create.
@@ -63,8 +66,12 @@ func main() {
 	}
 }
 
-// errAfterReady marks failures after create returned.
-var errAfterReady = errors.New("after create")
+// errAfterReady marks failures after create returned; errReported those
+// that reached start (or exec) already.
+var (
+	errAfterReady = errors.New("after create")
+	errReported   = errors.New("reported")
+)
 
 // step names the stage an error came from, so that rt can report
 // `create: rootfs: mount proc on /proc: …`.
@@ -136,9 +143,6 @@ func start(sock *os.File) error {
 	if err := step("rootfs", rootfs.Finish(rc)); err != nil {
 		return err
 	}
-	if err := step("process", process.SetRlimits(proc)); err != nil {
-		return err
-	}
 	if err := step("process", process.SetOOMScoreAdj(proc)); err != nil {
 		return err
 	}
@@ -149,6 +153,10 @@ func start(sock *os.File) error {
 	}
 	process.SetHome(proc)
 	path, err := process.LookPath(proc)
+	if err != nil {
+		return err
+	}
+	last, err := prepareLast(cfg.Spec, path)
 	if err != nil {
 		return err
 	}
@@ -165,26 +173,34 @@ func start(sock *os.File) error {
 	// Created. `rt start` opens the fifo for reading; until then this open
 	// blocks. The fifo's host path is gone after pivot_root: it is reopened
 	// through the O_PATH fd rt passed.
-	if err := waitStart(ctx, &cfg, path); err != nil {
-		return fmt.Errorf("%w: %w", errAfterReady, err)
-	}
-	return nil
+	return waitStart(ctx, &cfg, last)
 }
 
 // waitStart blocks until `rt start`, then runs startContainer hooks and
-// becomes the container's program.
-func waitStart(ctx context.Context, cfg *initproto.InitConfig, path string) error {
-	s, proc := cfg.Spec, cfg.Spec.Process
+// becomes the container's program. A failure from here on is written to
+// the fifo after its byte: start reads to end of file and reports it.
+func waitStart(ctx context.Context, cfg *initproto.InitConfig, last *lastSteps) error {
 	// The write end stays open (close-on-exec) until execve: start reads
-	// until end of file, so its poststart hooks run once the program has
-	// replaced rt-init.
+	// until end of file, so it knows whether the program runs.
 	fifo, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", initproto.FdFifo), os.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return step("open exec fifo", err)
+		return fmt.Errorf("%w: %w", errAfterReady, step("open exec fifo", err))
 	}
 	if _, err := fifo.Write([]byte{0}); err != nil {
-		return step("write exec fifo", err)
+		return fmt.Errorf("%w: %w", errAfterReady, step("write exec fifo", err))
 	}
+	err = becomeProgram(ctx, cfg, last)
+	if _, werr := fifo.Write([]byte(err.Error())); werr != nil {
+		// start is gone: the container's stderr is all that is left.
+		return fmt.Errorf("%w: %w", errAfterReady, err)
+	}
+	return fmt.Errorf("%w: %w", errReported, err)
+}
+
+// becomeProgram is what the init does once started; it returns only on
+// failure.
+func becomeProgram(ctx context.Context, cfg *initproto.InitConfig, last *lastSteps) error {
+	s, proc := cfg.Spec, cfg.Spec.Process
 	if s.Hooks != nil && len(s.Hooks.StartContainer) > 0 {
 		cfg.State.Status = "created"
 		if err := hooks.Run(ctx, "startContainer", s.Hooks.StartContainer, &cfg.State); err != nil {
@@ -197,10 +213,56 @@ func waitStart(ctx context.Context, cfg *initproto.InitConfig, path string) erro
 	if err := step("process", process.SetLSM(proc)); err != nil {
 		return err
 	}
-	if err := step("process", process.Credentials(proc, seccompLoader(cfg.Spec))); err != nil {
+	if err := step("process", process.Credentials(proc, last.lockdown)); err != nil {
 		return err
 	}
-	return process.Exec(path, proc)
+	return last.execve.Exec()
+}
+
+// lastSteps are what rt-init does after the container's rlimits are in
+// force, prepared before: they may leave no fd or mapping to spare
+// (process.Rlimits says why), so nothing after them may allocate.
+type lastSteps struct {
+	limits process.Rlimits
+	filter *seccomp.Program
+	execve *process.Execve
+}
+
+// prepareLast raises the rlimits that the config sets above the current
+// ones, compiles the seccomp filter and converts the execve's arguments,
+// while rt-init has its capabilities and no limit in its way.
+func prepareLast(s *specs.Spec, path string) (*lastSteps, error) {
+	limits, err := process.PrepareRlimits(s.Process)
+	if err != nil {
+		return nil, step("process", err)
+	}
+	if cur, max, ok := nsexec.OrigNofile(); ok {
+		// The Go runtime raised it for itself; the program gets it back
+		// unless the config sets it (Go's own exec would restore it).
+		limits = limits.Default("RLIMIT_NOFILE", cur, max)
+	}
+	if err := limits.Raise(); err != nil {
+		return nil, step("process", err)
+	}
+	last := &lastSteps{limits: limits}
+	if s.Linux != nil && s.Linux.Seccomp != nil {
+		if last.filter, err = seccomp.Compile(s.Linux.Seccomp); err != nil {
+			return nil, step("process", err)
+		}
+	}
+	if last.execve, err = process.PrepareExec(path, s.Process); err != nil {
+		return nil, step("process", err)
+	}
+	return last, nil
+}
+
+// lockdown sets the exact rlimits and loads the seccomp filter: the last
+// steps before execve that process.Credentials orders.
+func (l *lastSteps) lockdown() error {
+	if err := l.limits.Apply(); err != nil {
+		return err
+	}
+	return l.filter.Load()
 }
 
 // joinedCgroups waits until rt has put this process in its cgroups, then
@@ -225,9 +287,6 @@ func joinedCgroups(sock *os.File, newNS bool) error {
 // with the init.
 func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 	proc := cfg.Spec.Process
-	if err := step("process", process.SetRlimits(proc)); err != nil {
-		return err
-	}
 	if err := step("process", process.SetOOMScoreAdj(proc)); err != nil {
 		return err
 	}
@@ -238,6 +297,10 @@ func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 	}
 	process.SetHome(proc)
 	path, err := process.LookPath(proc)
+	if err != nil {
+		return err
+	}
+	last, err := prepareLast(cfg.Spec, path)
 	if err != nil {
 		return err
 	}
@@ -267,24 +330,18 @@ func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 	}
 	report := os.NewFile(uintptr(high), "init")
 	fail := func(err error) error {
-		initproto.Write(report, initproto.MsgError, []byte(err.Error()))
+		if initproto.Write(report, initproto.MsgError, []byte(err.Error())) == nil {
+			return fmt.Errorf("%w: %w", errReported, err)
+		}
 		return fmt.Errorf("%w: %w", errAfterReady, err)
 	}
 	if err := movePreservedFds(cfg.PreserveFDs); err != nil {
 		return fail(step("preserve fds", err))
 	}
-	if err := process.Credentials(proc, seccompLoader(cfg.Spec)); err != nil {
+	if err := process.Credentials(proc, last.lockdown); err != nil {
 		return fail(step("process", err))
 	}
-	return fail(process.Exec(path, proc))
-}
-
-// seccompLoader returns what loads linux.seccomp, or nil without one.
-func seccompLoader(s *specs.Spec) func() error {
-	if s.Linux == nil || s.Linux.Seccomp == nil {
-		return nil
-	}
-	return func() error { return seccomp.Load(s.Linux.Seccomp) }
+	return fail(last.execve.Exec())
 }
 
 // setupSystem applies the namespaced system settings: hostname, domainname,

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -47,6 +48,20 @@ struct rt_nsmsg {
 };
 
 static int initfd = -1;
+
+/* RLIMIT_NOFILE as rt-init was started with. The Go runtime raises its soft
+ * limit at start-up and restores it in what it execs; rt-init execs the
+ * program with a raw execve (nothing may allocate after the container's
+ * rlimits are in force), so it restores the limit itself from here. */
+static struct rlimit orig_nofile;
+static int orig_nofile_ok;
+
+int rt_orig_nofile(unsigned long long *cur, unsigned long long *max)
+{
+	*cur = orig_nofile.rlim_cur;
+	*max = orig_nofile.rlim_max;
+	return orig_nofile_ok;
+}
 
 static int write_all(int fd, const void *buf, size_t len)
 {
@@ -247,6 +262,7 @@ __attribute__((constructor)) static void rt_nsexec(void)
 	if (env == NULL || *env == '\0')
 		return;
 	initfd = atoi(env);
+	orig_nofile_ok = getrlimit(RLIMIT_NOFILE, &orig_nofile) == 0;
 	/* Until it execs the program, this process holds rt's state and sits in
 	 * the container's namespaces: nothing there may ptrace it or read its
 	 * memory (CVE-2016-9962). execve resets this for the program. */

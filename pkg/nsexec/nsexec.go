@@ -11,4 +11,13 @@
 package nsexec
 
 // #cgo CFLAGS: -Wall -Wextra -O2
+// int rt_orig_nofile(unsigned long long *cur, unsigned long long *max);
 import "C"
+
+// OrigNofile is RLIMIT_NOFILE as rt-init was started with, before the Go
+// runtime raised its soft limit; ok is false outside rt-init.
+func OrigNofile() (cur, max uint64, ok bool) {
+	var c, m C.ulonglong
+	ok = C.rt_orig_nofile(&c, &m) != 0
+	return uint64(c), uint64(m), ok
+}

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -32,43 +33,6 @@ import (
 // ErrLSM is wrapped when an LSM label is asked for on a host without that
 // LSM.
 var ErrLSM = errors.New("LSM not enabled on this host")
-
-// SetRlimits applies process.rlimits. Raising a hard limit needs
-// CAP_SYS_RESOURCE, which the error then names.
-func SetRlimits(p *specs.Process) error {
-	for _, rl := range p.Rlimits {
-		res, ok := rlimits[rl.Type]
-		if !ok {
-			return fmt.Errorf("rlimit %s: unknown type", rl.Type)
-		}
-		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
-		if err := unix.Setrlimit(res, &lim); err != nil {
-			if errors.Is(err, unix.EPERM) {
-				return fmt.Errorf("rlimit %s soft %d hard %d: %w (raising a hard limit needs CAP_SYS_RESOURCE)", rl.Type, rl.Soft, rl.Hard, err)
-			}
-			return fmt.Errorf("rlimit %s soft %d hard %d: %w", rl.Type, rl.Soft, rl.Hard, err)
-		}
-	}
-	return nil
-}
-
-var rlimits = map[string]int{
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK": unix.RLIMIT_STACK,
-}
-
-// RlimitTypes lists the rlimit names SetRlimits knows.
-func RlimitTypes() []string {
-	out := make([]string, 0, len(rlimits))
-	for k := range rlimits {
-		out = append(out, k)
-	}
-	return out
-}
 
 // SetOOMScoreAdj writes process.oomScoreAdj, if set.
 func SetOOMScoreAdj(p *specs.Process) error {
@@ -243,48 +207,19 @@ func writeHandle(h *os.File, value string) error {
 // Credentials switches to process.user and sets the capabilities: bounding
 // set first (dropping needs CAP_SETPCAP, which the switch may lose), then
 // groups, gid and uid with the permitted set kept, then the other sets.
-// loadFilter (the seccomp filter, or nil) runs as late as it can: after
-// everything with no_new_privs, else before the capabilities go, because
-// loading a filter without no_new_privs needs CAP_SYS_ADMIN.
-func Credentials(p *specs.Process, loadFilter func() error) error {
-	if loadFilter != nil && !p.NoNewPrivileges {
-		if err := loadFilter(); err != nil {
-			return err
-		}
-	}
-	caps, err := capability.NewPid2(0)
+// lockdown (the rlimits and the seccomp filter) runs as late as it can:
+// after everything with no_new_privs, else before the capabilities go,
+// because loading a filter without no_new_privs needs CAP_SYS_ADMIN. What
+// follows lockdown makes system calls only: the capabilities are read
+// before it, as the rlimits it sets may leave no fd or mapping to spare.
+func Credentials(p *specs.Process, lockdown func() error) error {
+	caps, err := wantedCaps(p.Capabilities)
 	if err != nil {
-		return fmt.Errorf("capabilities: %w", err)
+		return err
 	}
-	if err := caps.Load(); err != nil {
-		return fmt.Errorf("capabilities: %w", err)
-	}
-	want := p.Capabilities
-	if want == nil {
-		want = &specs.LinuxCapabilities{}
-	}
-	sets := []struct {
-		which capability.CapType
-		names []string
-	}{
-		{capability.BOUNDING, want.Bounding},
-		{capability.EFFECTIVE, want.Effective},
-		{capability.PERMITTED, want.Permitted},
-		{capability.INHERITABLE, want.Inheritable},
-		{capability.AMBIENT, want.Ambient},
-	}
-	caps.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
-	for _, s := range sets {
-		for _, n := range s.names {
-			c, ok := spec.Capability(n)
-			if !ok {
-				return fmt.Errorf("capability %s: unknown", n)
-			}
-			if last, err := capability.LastCap(); err == nil && c > last {
-				// The kernel does not know it: nothing to grant.
-				continue
-			}
-			caps.Set(s.which, c)
+	if !p.NoNewPrivileges {
+		if err := lockdown(); err != nil {
+			return err
 		}
 	}
 	if err := caps.Apply(capability.BOUNDS); err != nil {
@@ -306,20 +241,60 @@ func Credentials(p *specs.Process, loadFilter func() error) error {
 	// inheritable; runc's own default spec asks for ambient caps without
 	// inheritable ones, and runc raises what it can one by one and goes on,
 	// so specs written for it run here too.
-	for _, n := range want.Ambient {
-		if c, ok := spec.Capability(n); ok {
-			capability.SetAmbient(true, c)
+	if p.Capabilities != nil {
+		for _, n := range p.Capabilities.Ambient {
+			if c, ok := spec.Capability(n); ok {
+				capability.SetAmbient(true, c)
+			}
 		}
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("no_new_privs: %w", err)
 		}
-		if loadFilter != nil {
-			return loadFilter()
-		}
+		return lockdown()
 	}
 	return nil
+}
+
+// wantedCaps reads this thread's capabilities and sets them to want's.
+func wantedCaps(want *specs.LinuxCapabilities) (capability.Capabilities, error) {
+	caps, err := capability.NewPid2(0)
+	if err != nil {
+		return nil, fmt.Errorf("capabilities: %w", err)
+	}
+	if err := caps.Load(); err != nil {
+		return nil, fmt.Errorf("capabilities: %w", err)
+	}
+	if want == nil {
+		want = &specs.LinuxCapabilities{}
+	}
+	sets := []struct {
+		which capability.CapType
+		names []string
+	}{
+		{capability.BOUNDING, want.Bounding},
+		{capability.EFFECTIVE, want.Effective},
+		{capability.PERMITTED, want.Permitted},
+		{capability.INHERITABLE, want.Inheritable},
+		{capability.AMBIENT, want.Ambient},
+	}
+	caps.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
+	last, lastErr := capability.LastCap()
+	for _, s := range sets {
+		for _, n := range s.names {
+			c, ok := spec.Capability(n)
+			if !ok {
+				return nil, fmt.Errorf("capability %s: unknown", n)
+			}
+			if lastErr == nil && c > last {
+				// The kernel does not know it: nothing to grant.
+				continue
+			}
+			caps.Set(s.which, c)
+		}
+	}
+	return caps, nil
 }
 
 // setUser switches groups, gid and uid of this thread only (raw syscalls:
@@ -353,11 +328,53 @@ func setUser(u specs.User) error {
 	return nil
 }
 
-// Exec replaces the process with the container's program. Only returns on
-// failure.
-func Exec(path string, p *specs.Process) error {
-	err := unix.Exec(path, p.Args, p.Env)
-	return fmt.Errorf("exec %s: %w", p.Args[0], err)
+// Execve is the container program's execve, its arguments converted
+// beforehand: once the container's rlimits are in force (RLIMIT_AS below
+// what the Go runtime has reserved), an allocation that needs a new
+// mapping kills the process, and unix.Exec allocates.
+type Execve struct {
+	name string
+	path *byte
+	argv []*byte
+	envv []*byte
+}
+
+// PrepareExec builds the execve of path with p's args and env.
+func PrepareExec(path string, p *specs.Process) (*Execve, error) {
+	x := &Execve{name: p.Args[0]}
+	var err error
+	if x.path, err = unix.BytePtrFromString(path); err != nil {
+		return nil, fmt.Errorf("exec %s: %w", x.name, err)
+	}
+	if x.argv, err = ptrsOf(p.Args); err != nil {
+		return nil, fmt.Errorf("exec %s: args: %w", x.name, err)
+	}
+	if x.envv, err = ptrsOf(p.Env); err != nil {
+		return nil, fmt.Errorf("exec %s: env: %w", x.name, err)
+	}
+	return x, nil
+}
+
+// ptrsOf is ss as a NULL-terminated array of C strings.
+func ptrsOf(ss []string) ([]*byte, error) {
+	out := make([]*byte, len(ss)+1)
+	for i, s := range ss {
+		p, err := unix.BytePtrFromString(s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// Exec replaces the process with the program: one system call. It
+// returns only on failure.
+func (x *Execve) Exec() error {
+	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(x.path)),
+		uintptr(unsafe.Pointer(&x.argv[0])), uintptr(unsafe.Pointer(&x.envv[0])))
+	runtime.KeepAlive(x)
+	return fmt.Errorf("exec %s: %w", x.name, errno)
 }
 
 // SetHome adds HOME to the environment when the spec has none, from the

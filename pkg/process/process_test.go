@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // lookPathDirs makes dirs a, b and c under a temp dir with:
@@ -202,26 +203,72 @@ func TestCheckLSM(t *testing.T) {
 	}
 }
 
-// TestSetRlimitsUnknownType covers only the path that fails before
-// setrlimit(2): SetRlimits looks the type up first and returns at once.
-func TestSetRlimitsUnknownType(t *testing.T) {
-	tests := []struct {
-		name string
-		typ  string
+func TestPrepareRlimits(t *testing.T) {
+	for _, tt := range []struct {
+		name, typ  string
+		soft, hard uint64
+		want       string // "" for success
 	}{
-		{"bogus", "RLIMIT_BOGUS"},
-		{"lower case", "rlimit_nofile"},
-		{"without prefix", "NOFILE"},
-		{"empty", ""},
-	}
-	for _, tt := range tests {
-		err := SetRlimits(&specs.Process{Rlimits: []specs.POSIXRlimit{{Type: tt.typ, Soft: 1, Hard: 1}}})
-		if err == nil || !strings.Contains(err.Error(), "unknown type") || !strings.Contains(err.Error(), "rlimit "+tt.typ+":") {
-			t.Errorf("%s: SetRlimits(%q): %v, want an unknown type error naming it", tt.name, tt.typ, err)
+		{"bogus", "RLIMIT_BOGUS", 1, 1, "rlimit RLIMIT_BOGUS: unknown type"},
+		{"lower case", "rlimit_nofile", 1, 1, "rlimit rlimit_nofile: unknown type"},
+		{"without prefix", "NOFILE", 1, 1, "rlimit NOFILE: unknown type"},
+		{"empty", "", 1, 1, "rlimit : unknown type"},
+		{"soft above hard", "RLIMIT_NOFILE", 2, 1, "rlimit RLIMIT_NOFILE: soft 2 is above hard 1"},
+		{"ok", "RLIMIT_AS", 1 << 30, 1 << 30, ""},
+	} {
+		_, err := PrepareRlimits(&specs.Process{Rlimits: []specs.POSIXRlimit{{Type: tt.typ, Soft: tt.soft, Hard: tt.hard}}})
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || err.Error() != tt.want) {
+			t.Errorf("%s: PrepareRlimits: %v, want %q", tt.name, err, tt.want)
 		}
 	}
-	if err := SetRlimits(&specs.Process{}); err != nil {
-		t.Errorf("SetRlimits(no rlimits): %v", err)
+}
+
+// TestRlimitsRaiseApply raises and lowers this process's RLIMIT_CORE soft
+// limit (harmless to the tests): Raise only lifts, Apply sets exactly.
+func TestRlimitsRaiseApply(t *testing.T) {
+	var orig unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_CORE, &orig); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_CORE, &orig) })
+	if orig.Max == 0 {
+		t.Skip("RLIMIT_CORE hard limit is 0: nothing to raise to")
+	}
+	low := unix.Rlimit{Cur: 0, Max: orig.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_CORE, &low); err != nil {
+		t.Fatal(err)
+	}
+	get := func() unix.Rlimit {
+		var cur unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_CORE, &cur); err != nil {
+			t.Fatal(err)
+		}
+		return cur
+	}
+	for _, tt := range []struct {
+		name       string
+		soft       uint64
+		wantRaised unix.Rlimit
+	}{
+		{"raise soft", 4096, unix.Rlimit{Cur: 4096, Max: orig.Max}},
+		{"lower is left to Apply", 0, unix.Rlimit{Cur: 4096, Max: orig.Max}},
+	} {
+		l, err := PrepareRlimits(&specs.Process{Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_CORE", Soft: tt.soft, Hard: orig.Max}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Raise(); err != nil {
+			t.Fatalf("%s: Raise: %v", tt.name, err)
+		}
+		if got := get(); got != tt.wantRaised {
+			t.Errorf("%s: after Raise %+v, want %+v", tt.name, got, tt.wantRaised)
+		}
+		if err := l.Apply(); err != nil {
+			t.Fatalf("%s: Apply: %v", tt.name, err)
+		}
+		if got, want := get(), (unix.Rlimit{Cur: tt.soft, Max: orig.Max}); got != want {
+			t.Errorf("%s: after Apply %+v, want %+v", tt.name, got, want)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,7 +58,7 @@ type writer struct {
 	closed chan struct{}
 }
 
-func startWriter(t *testing.T, path string) *writer {
+func startWriter(t *testing.T, path string, msg string) *writer {
 	t.Helper()
 	w := &writer{wrote: make(chan error, 1), close: make(chan struct{}), closed: make(chan struct{})}
 	go func() {
@@ -70,33 +71,38 @@ func startWriter(t *testing.T, path string) *writer {
 		_, err = f.Write([]byte{0})
 		w.wrote <- err
 		<-w.close
+		if msg != "" {
+			f.Write([]byte(msg))
+		}
 		f.Close()
 	}()
 	return w
 }
 
 // release runs releaseFifo in the background.
-func release(path string, st *store.State, untilExec bool) <-chan error {
+func release(path string, st *store.State) <-chan error {
 	done := make(chan error, 1)
-	go func() { done <- releaseFifo(path, st, untilExec) }()
+	go func() { done <- releaseFifo(path, st) }()
 	return done
 }
 
 const fifoTimeout = 10 * time.Second
 
+// TestReleaseFifo: start returns once the init's write end closes (at
+// execve), with the error the init wrote after its byte, if any.
 func TestReleaseFifo(t *testing.T) {
 	tests := []struct {
-		name      string
-		untilExec bool
+		name, msg, want string
 	}{
-		{"returns after the byte", false},
-		{"untilExec returns after the writer closes", true},
+		{"returns after the writer closes", "", ""},
+		{"the init's error after the byte", "process: seccomp: load filter: invalid argument\n",
+			"container init: process: seccomp: load filter: invalid argument"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, st := fakeInit(t)
 			path := makeFifo(t)
-			w := startWriter(t, path)
+			w := startWriter(t, path, tt.msg)
 			defer func() {
 				select {
 				case <-w.close:
@@ -104,7 +110,7 @@ func TestReleaseFifo(t *testing.T) {
 					close(w.close)
 				}
 			}()
-			done := release(path, st, tt.untilExec)
+			done := release(path, st)
 			select {
 			case err := <-w.wrote:
 				if err != nil {
@@ -112,19 +118,6 @@ func TestReleaseFifo(t *testing.T) {
 				}
 			case <-time.After(fifoTimeout):
 				t.Fatal("the writer's open never went through")
-			}
-			if !tt.untilExec {
-				// The write end is still open: releaseFifo must not
-				// wait for it.
-				select {
-				case err := <-done:
-					if err != nil {
-						t.Fatalf("releaseFifo: %v", err)
-					}
-				case <-time.After(fifoTimeout):
-					t.Fatal("releaseFifo did not return after the byte")
-				}
-				return
 			}
 			select {
 			case err := <-done:
@@ -135,8 +128,8 @@ func TestReleaseFifo(t *testing.T) {
 			<-w.closed
 			select {
 			case err := <-done:
-				if err != nil {
-					t.Fatalf("releaseFifo: %v", err)
+				if got := fmt.Sprint(err); tt.want == "" && err != nil || tt.want != "" && got != tt.want {
+					t.Fatalf("releaseFifo: %v, want %q", err, tt.want)
 				}
 			case <-time.After(fifoTimeout):
 				t.Fatal("releaseFifo did not return after the writer closed")
@@ -149,19 +142,17 @@ func TestReleaseFifo(t *testing.T) {
 // start fail, not hang.
 func TestReleaseFifoDeadInit(t *testing.T) {
 	tests := []struct {
-		name      string
-		untilExec bool
+		name string
 		// before kills the init before releaseFifo is called; otherwise
 		// it is killed while releaseFifo waits.
 		before bool
 		// reap waits for the killed init (no zombie left).
 		reap bool
 	}{
-		{"killed before, zombie", false, true, false},
-		{"killed before, reaped", false, true, true},
-		{"killed before, untilExec", true, true, true},
-		{"killed while waiting", false, false, false},
-		{"killed while waiting, untilExec", true, false, true},
+		{"killed before, zombie", true, false},
+		{"killed before, reaped", true, true},
+		{"killed while waiting", false, false},
+		{"killed while waiting, reaped", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,7 +169,7 @@ func TestReleaseFifoDeadInit(t *testing.T) {
 			if tt.before {
 				kill()
 			}
-			done := release(path, st, tt.untilExec)
+			done := release(path, st)
 			if !tt.before {
 				select {
 				case err := <-done:
@@ -206,7 +197,7 @@ func TestReleaseFifoNoProcess(t *testing.T) {
 	st.InitStartTime++
 	path := makeFifo(t)
 	select {
-	case err := <-release(path, st, false):
+	case err := <-release(path, st):
 		if err == nil {
 			t.Error("releaseFifo: nil error for a pid with another start time")
 		}
@@ -217,7 +208,7 @@ func TestReleaseFifoNoProcess(t *testing.T) {
 
 func TestReleaseFifoMissing(t *testing.T) {
 	_, st := fakeInit(t)
-	err := releaseFifo(filepath.Join(t.TempDir(), "nofifo"), st, false)
+	err := releaseFifo(filepath.Join(t.TempDir(), "nofifo"), st)
 	if err == nil || !strings.Contains(err.Error(), "open exec fifo") {
 		t.Errorf("releaseFifo of a missing fifo: %v, want an open error", err)
 	}

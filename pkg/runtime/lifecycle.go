@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,7 +41,7 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 		return fmt.Errorf("start container %q: %w", st.ID, err)
 	}
 	hasPoststart := hks != nil && len(hks.Poststart) > 0
-	if err := releaseFifo(h.Path(ExecFifo), st, hasPoststart); err != nil {
+	if err := releaseFifo(h.Path(ExecFifo), st); err != nil {
 		return fmt.Errorf("start container %q: %w", st.ID, err)
 	}
 	if err := os.Remove(h.Path(ExecFifo)); err != nil {
@@ -57,36 +58,57 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 }
 
 // releaseFifo opens the exec fifo for reading, which lets the init's
-// blocked open for writing through, and reads the byte it writes. With
-// untilExec it then reads until end of file: the init keeps its write end
-// open until execve, so at EOF the container's program runs (or the init
-// died); poststart hooks need that, a plain start does not wait for it. The
-// open is non-blocking so that an init that died cannot hang start forever.
-func releaseFifo(path string, st *store.State, untilExec bool) error {
+// blocked open for writing through, reads the byte it writes, then reads
+// until end of file: the init keeps its write end open until execve, so at
+// EOF the container's program runs. Whatever the init writes after the
+// byte is the error it failed with after start (a seccomp filter, the
+// credentials, a startContainer hook), returned as start's. The open is
+// non-blocking so that an init that died cannot hang start forever.
+func releaseFifo(path string, st *store.State) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 1)
-	got := false
+	buf := make([]byte, 4096)
+	var msg []byte
+	got, dead := false, false
 	for {
 		n, err := unix.Read(fd, buf)
 		switch {
-		case n == 1:
-			if !untilExec {
-				return nil
+		case n > 0:
+			data := buf[:n]
+			if !got {
+				got, data = true, data[1:]
 			}
-			got = true
+			if len(msg) < maxInitError {
+				msg = append(msg, data...)
+			}
 			continue
 		case n == 0 && err == nil && got:
-			return nil // the init exec'd: its write end closed
+			// The write end closed: at execve, or when the init
+			// exited after saying why.
+			if len(msg) > 0 {
+				return fmt.Errorf("container init: %s", strings.TrimSpace(string(msg)))
+			}
+			return nil
 		case err != nil && err != unix.EAGAIN && err != unix.EINTR:
 			return fmt.Errorf("read exec fifo: %w", err)
 		}
-		if !alive(st.InitPid, st.InitStartTime) {
+		if !alive(st.InitPid, st.InitStartTime) && !dead {
+			// It may have written and gone between the read and
+			// now: read once more what it left.
+			dead = true
+			continue
+		}
+		if dead {
+			if got && len(msg) > 0 {
+				return fmt.Errorf("container init: %s", strings.TrimSpace(string(msg)))
+			}
 			if got {
-				return errors.New("container init exited before it ran the program")
+				// The program ran and is gone already, or the init
+				// died without a word (killed): nothing to report.
+				return nil
 			}
 			return errors.New("container init exited before start")
 		}
@@ -102,6 +124,9 @@ func releaseFifo(path string, st *store.State, untilExec bool) error {
 		}
 	}
 }
+
+// maxInitError bounds what start keeps of the init's error.
+const maxInitError = 4096
 
 // ociState is the state hooks receive.
 func (r *Runtime) ociState(st *store.State, status specs.ContainerState) specs.State {

@@ -4,37 +4,105 @@ package seccomp
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
 
-// Load compiles s and loads it on the calling thread, which must be the
-// thread that calls execve (seccomp filters are per thread unless
-// synchronised, and the program inherits the exec'ing thread's). Without
-// no_new_privs, loading needs CAP_SYS_ADMIN: the caller loads before it
-// drops capabilities in that case.
-func Load(s *specs.LinuxSeccomp) error {
+// Program is a compiled filter, ready to load without allocating: rt-init
+// compiles before the container's rlimits are in force (libseccomp's
+// compiler allocates, and a low RLIMIT_AS leaves a Go process no room for
+// any new mapping) and loads as the last step before execve.
+type Program struct {
+	filter []unix.SockFilter
+	flags  uintptr
+}
+
+// Compile turns s into a Program (nil for a nil s).
+func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 	if s == nil {
+		return nil, nil
+	}
+	f, err := build(s)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Release()
+	mem, err := unix.MemfdCreate("seccomp-bpf", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: export filter: %w", err)
+	}
+	file := os.NewFile(uintptr(mem), "seccomp-bpf")
+	defer file.Close()
+	if err := f.ExportBPF(file); err != nil {
+		return nil, fmt.Errorf("seccomp: export filter: %w", err)
+	}
+	raw, err := io.ReadAll(io.NewSectionReader(file, 0, 1<<24))
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: export filter: %w", err)
+	}
+	size := int(unsafe.Sizeof(unix.SockFilter{}))
+	if len(raw) == 0 || len(raw)%size != 0 {
+		return nil, fmt.Errorf("seccomp: export filter: %d bytes is not a BPF program", len(raw))
+	}
+	p := &Program{filter: make([]unix.SockFilter, len(raw)/size)}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&p.filter[0])), len(raw)), raw)
+	for _, fl := range s.Flags {
+		switch fl {
+		case specs.LinuxSeccompFlagLog:
+			p.flags |= unix.SECCOMP_FILTER_FLAG_LOG
+		case specs.LinuxSeccompFlagSpecAllow:
+			p.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		}
+	}
+	return p, nil
+}
+
+// Load installs the program on the calling thread, which must be the thread
+// that calls execve (filters are per thread, and the program inherits the
+// exec'ing thread's). Without no_new_privs, loading needs CAP_SYS_ADMIN:
+// the caller loads before it drops capabilities in that case. It makes one
+// system call and allocates nothing.
+func (p *Program) Load() error {
+	if p == nil {
 		return nil
 	}
+	prog := unix.SockFprog{Len: uint16(len(p.filter)), Filter: &p.filter[0]}
+	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog)))
+	runtime.KeepAlive(p)
+	if errno != 0 {
+		return fmt.Errorf("seccomp: load filter: %w", errno)
+	}
+	return nil
+}
+
+// build makes the libseccomp filter of s; the flags are the Program's.
+func build(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
 	if err := Validate(s); err != nil {
-		return err
+		return nil, err
 	}
 	def, err := action(s.DefaultAction, s.DefaultErrnoRet)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f, err := libseccomp.NewFilter(def)
 	if err != nil {
-		return fmt.Errorf("seccomp: new filter: %w", err)
+		return nil, fmt.Errorf("seccomp: new filter: %w", err)
 	}
-	defer f.Release()
-	// rt-init sets no_new_privs itself, as process.noNewPrivileges says.
-	if err := f.SetNoNewPrivsBit(false); err != nil {
-		return fmt.Errorf("seccomp: %w", err)
+	if err := addAll(f, s, def); err != nil {
+		f.Release()
+		return nil, err
 	}
+	return f, nil
+}
+
+// addAll adds the architectures and rules of s to f.
+func addAll(f *libseccomp.ScmpFilter, s *specs.LinuxSeccomp, def libseccomp.ScmpAction) error {
 	for _, a := range s.Architectures {
 		arch, err := libseccomp.GetArchFromString(Archs[a])
 		if err != nil {
@@ -42,17 +110,6 @@ func Load(s *specs.LinuxSeccomp) error {
 		}
 		if err := f.AddArch(arch); err != nil {
 			return fmt.Errorf("seccomp: add architecture %s: %w", a, err)
-		}
-	}
-	for _, fl := range s.Flags {
-		switch fl {
-		case specs.LinuxSeccompFlagLog:
-			err = f.SetLogBit(true)
-		case specs.LinuxSeccompFlagSpecAllow:
-			err = f.SetSSB(true)
-		}
-		if err != nil {
-			return fmt.Errorf("seccomp: flag %s: %w", fl, err)
 		}
 	}
 	for _, sc := range s.Syscalls {
@@ -72,9 +129,6 @@ func Load(s *specs.LinuxSeccomp) error {
 				return fmt.Errorf("seccomp: syscall %s: %w", name, err)
 			}
 		}
-	}
-	if err := f.Load(); err != nil {
-		return fmt.Errorf("seccomp: load filter: %w", err)
 	}
 	return nil
 }

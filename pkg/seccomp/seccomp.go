@@ -1,6 +1,6 @@
 // Package seccomp applies linux.seccomp: it checks a profile against what
 // rt supports (Validate, usable anywhere) and, in rt-init, compiles it to a
-// BPF filter with libseccomp and loads it (Load, cgo only).
+// BPF filter with libseccomp (Compile, cgo only) and loads it (Program.Load).
 //
 // The tables here are what both sides read, and what `rt features`
 // reports, so the features document cannot claim an action or operator
