@@ -44,7 +44,10 @@ type Runtime struct {
 	*runtime.Runtime
 	// criu is the criu binary, a path or a name looked up in PATH.
 	criu string
-	log  *slog.Logger
+	// progressTimeout is the watchdog's: how long a CRIU run may make no
+	// progress before rt kills it (0: never).
+	progressTimeout time.Duration
+	log             *slog.Logger
 }
 
 var (
@@ -53,7 +56,8 @@ var (
 )
 
 // New is the api.Factory of rt-checkpoint: runtime.New's runtime, with
-// CRIU at cfg.Criu ("criu" on PATH when empty).
+// CRIU at cfg.Criu ("criu" on PATH when empty), watched with
+// cfg.CriuProgressTimeout.
 func New(cfg api.GlobalConfig) (api.ContainerOperations, error) {
 	ops, err := runtime.New(cfg)
 	if err != nil {
@@ -71,7 +75,7 @@ func New(cfg api.GlobalConfig) (api.ContainerOperations, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{Runtime: rt, criu: criu, log: log}, nil
+	return &Runtime{Runtime: rt, criu: criu, progressTimeout: cfg.CriuProgressTimeout, log: log}, nil
 }
 
 // ErrUnsupported is wrapped when this host's kernel or CRIU lacks what the
@@ -192,10 +196,15 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 	if err != nil {
 		return fmt.Errorf("checkpoint container %q: %w", id, err)
 	}
+	if !opts.LazyPages {
+		// A lazy-pages dump waits, idle, for the lazy-pages daemon to
+		// take the pages: silence there is no sign of a hang.
+		sw.watch(r.progressTimeout, logPath)
+	}
 	_, err = sw.call(req, nil)
 	sw.close()
 	if err != nil {
-		return fmt.Errorf("checkpoint container %q: %w", id, newCRIUError(step, err.Error(), logPath))
+		return fmt.Errorf("checkpoint container %q: %w", id, newCRIUError(step, err, logPath))
 	}
 	if workDir != nil && !opts.PreDump {
 		// CRIU wrote its statistics into the work directory: keep a
@@ -228,7 +237,7 @@ func (r *Runtime) checkFeatures(opts api.CheckpointOpts) error {
 	if opts.LazyPages {
 		want.LazyPages = proto.Bool(true)
 	}
-	got, err := features(r.criu, want)
+	got, err := features(r.criu, want, r.progressTimeout)
 	if err != nil {
 		return err
 	}
