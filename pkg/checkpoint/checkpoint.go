@@ -204,7 +204,7 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 	_, err = sw.call(req, nil)
 	sw.close()
 	if err != nil {
-		return fmt.Errorf("checkpoint container %q: %w", id, newCRIUError(step, err, logPath))
+		return r.dumpFailed(id, cg, newCRIUError(step, err, logPath))
 	}
 	if workDir != nil && !opts.PreDump {
 		// CRIU wrote its statistics into the work directory: keep a
