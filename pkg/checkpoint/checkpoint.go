@@ -128,17 +128,16 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 	defer workDir.Close()
 
 	// Whatever happens, a container that was not paused must not stay
-	// frozen: CRIU thaws on its own paths, but not if it dies.
+	// frozen: CRIU thaws on its own paths, but not if it dies (killed by
+	// the watchdog, say).
 	cg := cgroups.Load(st.CgroupPaths)
 	wasFrozen, _ := cg.Frozen()
 	defer func() {
-		if retErr == nil && !opts.LeaveRunning && !opts.PreDump {
+		if wasFrozen || (retErr == nil && !opts.LeaveRunning && !opts.PreDump) {
 			return
 		}
-		if frozen, err := cg.Frozen(); err == nil && frozen && !wasFrozen {
-			if err := cg.Thaw(); err != nil {
-				retErr = errors.Join(retErr, fmt.Errorf("thaw container %q after the dump: %w", id, err))
-			}
+		if err := thawAfterDump(cg, retErr != nil, freezerDir(st.CgroupPaths) != ""); err != nil {
+			retErr = errors.Join(retErr, fmt.Errorf("thaw container %q after the dump: %w", id, err))
 		}
 	}()
 
@@ -224,6 +223,25 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 		return fmt.Errorf("checkpoint container %q: dumped, but removing the stopped container: %w", id, err)
 	}
 	return nil
+}
+
+// thawAfterDump thaws the container CRIU may have left frozen. After a
+// failure the state is not read first: a criu killed mid-freeze can leave a
+// v1 cgroup FREEZING, and the read (the library's) waits for that to
+// settle, which a task that cannot be frozen never lets happen; THAWED
+// written to a thawed cgroup changes nothing. Without a freezer there is
+// nothing to thaw.
+func thawAfterDump(cg cgroups.Manager, failed, hasFreezer bool) error {
+	if failed {
+		if !hasFreezer {
+			return nil
+		}
+		return cg.Thaw()
+	}
+	if frozen, err := cg.Frozen(); err != nil || !frozen {
+		return nil
+	}
+	return cg.Thaw()
 }
 
 // checkFeatures asks CRIU whether it can do the optional parts of opts on
