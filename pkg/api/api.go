@@ -41,6 +41,9 @@ type GlobalConfig struct {
 	Root string
 	// Criu is the path (or name on PATH) of the criu binary.
 	Criu string
+	// CriuProgressTimeout is how long a CRIU run may make no progress
+	// (no new log line, no message) before rt kills it; 0 never.
+	CriuProgressTimeout time.Duration
 	// CgroupDriver is "cgroupfs" or "systemd".
 	CgroupDriver string
 	// Init is the path of the rt-init binary; empty means next to the running

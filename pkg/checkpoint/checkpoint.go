@@ -44,7 +44,10 @@ type Runtime struct {
 	*runtime.Runtime
 	// criu is the criu binary, a path or a name looked up in PATH.
 	criu string
-	log  *slog.Logger
+	// progressTimeout is the watchdog's: how long a CRIU run may make no
+	// progress before rt kills it (0: never).
+	progressTimeout time.Duration
+	log             *slog.Logger
 }
 
 var (
@@ -53,7 +56,8 @@ var (
 )
 
 // New is the api.Factory of rt-checkpoint: runtime.New's runtime, with
-// CRIU at cfg.Criu ("criu" on PATH when empty).
+// CRIU at cfg.Criu ("criu" on PATH when empty), watched with
+// cfg.CriuProgressTimeout.
 func New(cfg api.GlobalConfig) (api.ContainerOperations, error) {
 	ops, err := runtime.New(cfg)
 	if err != nil {
@@ -71,7 +75,7 @@ func New(cfg api.GlobalConfig) (api.ContainerOperations, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{Runtime: rt, criu: criu, log: log}, nil
+	return &Runtime{Runtime: rt, criu: criu, progressTimeout: cfg.CriuProgressTimeout, log: log}, nil
 }
 
 // ErrUnsupported is wrapped when this host's kernel or CRIU lacks what the
@@ -124,17 +128,16 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 	defer workDir.Close()
 
 	// Whatever happens, a container that was not paused must not stay
-	// frozen: CRIU thaws on its own paths, but not if it dies.
+	// frozen: CRIU thaws on its own paths, but not if it dies (killed by
+	// the watchdog, say).
 	cg := cgroups.Load(st.CgroupPaths)
 	wasFrozen, _ := cg.Frozen()
 	defer func() {
-		if retErr == nil && !opts.LeaveRunning && !opts.PreDump {
+		if wasFrozen || (retErr == nil && !opts.LeaveRunning && !opts.PreDump) {
 			return
 		}
-		if frozen, err := cg.Frozen(); err == nil && frozen && !wasFrozen {
-			if err := cg.Thaw(); err != nil {
-				retErr = errors.Join(retErr, fmt.Errorf("thaw container %q after the dump: %w", id, err))
-			}
+		if err := thawAfterDump(cg, retErr != nil, freezerDir(st.CgroupPaths) != ""); err != nil {
+			retErr = errors.Join(retErr, fmt.Errorf("thaw container %q after the dump: %w", id, err))
 		}
 	}()
 
@@ -192,10 +195,15 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 	if err != nil {
 		return fmt.Errorf("checkpoint container %q: %w", id, err)
 	}
+	if !opts.LazyPages {
+		// A lazy-pages dump waits, idle, for the lazy-pages daemon to
+		// take the pages: silence there is no sign of a hang.
+		sw.watch(r.progressTimeout, logPath)
+	}
 	_, err = sw.call(req, nil)
 	sw.close()
 	if err != nil {
-		return fmt.Errorf("checkpoint container %q: %w", id, newCRIUError(step, err.Error(), logPath))
+		return r.dumpFailed(id, cg, newCRIUError(step, err, logPath))
 	}
 	if workDir != nil && !opts.PreDump {
 		// CRIU wrote its statistics into the work directory: keep a
@@ -217,6 +225,25 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 	return nil
 }
 
+// thawAfterDump thaws the container CRIU may have left frozen. After a
+// failure the state is not read first: a criu killed mid-freeze can leave a
+// v1 cgroup FREEZING, and the read (the library's) waits for that to
+// settle, which a task that cannot be frozen never lets happen; THAWED
+// written to a thawed cgroup changes nothing. Without a freezer there is
+// nothing to thaw.
+func thawAfterDump(cg cgroups.Manager, failed, hasFreezer bool) error {
+	if failed {
+		if !hasFreezer {
+			return nil
+		}
+		return cg.Thaw()
+	}
+	if frozen, err := cg.Frozen(); err != nil || !frozen {
+		return nil
+	}
+	return cg.Thaw()
+}
+
 // checkFeatures asks CRIU whether it can do the optional parts of opts on
 // this kernel, so that an impossible pre-dump fails with a plain answer and
 // before anything is frozen (CRIU itself aborts half-way).
@@ -228,7 +255,7 @@ func (r *Runtime) checkFeatures(opts api.CheckpointOpts) error {
 	if opts.LazyPages {
 		want.LazyPages = proto.Bool(true)
 	}
-	got, err := features(r.criu, want)
+	got, err := features(r.criu, want, r.progressTimeout)
 	if err != nil {
 		return err
 	}

@@ -3,9 +3,12 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrCRIU is wrapped by every error that CRIU itself reported (a failed
@@ -29,19 +32,31 @@ type CRIUError struct {
 	// LogPath is CRIU's log file ("" if unknown).
 	LogPath string
 	// Digest is the first Error line of the log with its context, joined
-	// with " | "; "" if the log has none or could not be read.
+	// with " | "; "" if the log has none or could not be read. After a
+	// stall it is the log's last line: where CRIU stopped.
 	Digest string
+	// Stalled, when not 0, is how long criu had made no progress when rt's
+	// watchdog killed it (ErrCRIUStalled).
+	Stalled time.Duration
 }
 
 func (e *CRIUError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "criu %s failed", e.Step)
-	// CRIU's answer is often its first error line again: said once.
-	if e.Msg != "" && !benign(e.Msg) && !strings.Contains(e.Digest, strings.TrimSpace(e.Msg)) {
-		b.WriteString(": " + e.Msg)
-	}
-	if e.Digest != "" {
-		b.WriteString(": " + e.Digest)
+	switch {
+	case e.Stalled > 0:
+		fmt.Fprintf(&b, "criu %s made no progress for %s", e.Step, seconds(e.Stalled))
+		if e.Digest != "" {
+			b.WriteString(" (last log line: " + e.Digest + ")")
+		}
+	default:
+		fmt.Fprintf(&b, "criu %s failed", e.Step)
+		// CRIU's answer is often its first error line again: said once.
+		if e.Msg != "" && !benign(e.Msg) && !strings.Contains(e.Digest, strings.TrimSpace(e.Msg)) {
+			b.WriteString(": " + e.Msg)
+		}
+		if e.Digest != "" {
+			b.WriteString(": " + e.Digest)
+		}
 	}
 	if e.LogPath != "" {
 		b.WriteString(" (log: " + e.LogPath + ")")
@@ -49,13 +64,36 @@ func (e *CRIUError) Error() string {
 	return b.String()
 }
 
-// Unwrap makes every CRIUError match ErrCRIU.
-func (e *CRIUError) Unwrap() error { return ErrCRIU }
+// Unwrap makes every CRIUError match ErrCRIU, and a stalled one
+// ErrCRIUStalled as well.
+func (e *CRIUError) Unwrap() []error {
+	if e.Stalled > 0 {
+		return []error{ErrCRIUStalled, ErrCRIU}
+	}
+	return []error{ErrCRIU}
+}
 
-// newCRIUError builds the error of a failed step, reading the digest from
-// the log at logPath.
-func newCRIUError(step, msg, logPath string) *CRIUError {
-	e := &CRIUError{Step: step, Msg: msg, LogPath: logPath}
+// seconds says d as "120 s" (what people read in a one-line error), with
+// decimals only where d has them.
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+}
+
+// newCRIUError builds the error of a failed step from call's error: the
+// digest of the log at logPath, or, if the watchdog killed criu, the log's
+// last line.
+func newCRIUError(step string, err error, logPath string) *CRIUError {
+	var stall *stalledError
+	if errors.As(err, &stall) {
+		e := &CRIUError{Step: step, Stalled: stall.after, LogPath: logPath}
+		line, lerr := lastLogLine(logPath)
+		if lerr != nil {
+			e.LogPath = ""
+		}
+		e.Digest = line
+		return e
+	}
+	e := &CRIUError{Step: step, Msg: err.Error(), LogPath: logPath}
 	if data, err := os.ReadFile(logPath); err == nil {
 		e.Digest = digest(string(data), digestBefore, digestAfter)
 	} else {
@@ -121,4 +159,39 @@ func digest(log string, before, after int) string {
 		from, to = max(0, first-before), min(len(lines), first+after+1)
 	}
 	return strings.Join(lines[from:to], " | ")
+}
+
+// logTail is how much of the log's end lastLogLine reads: CRIU's lines are
+// short, its log at level 4 can be hundreds of megabytes.
+const logTail = 4 << 10
+
+// lastLogLine returns the last non-blank line of the log at path,
+// timestamp stripped ("" if there is none); an error if the log cannot be
+// read.
+func lastLogLine(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	off := max(0, fi.Size()-logTail)
+	buf := make([]byte, fi.Size()-off)
+	n, err := f.ReadAt(buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	lines := strings.Split(string(buf[:n]), "\n")
+	if off > 0 {
+		lines = lines[1:] // cut by the offset
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(timestamp.ReplaceAllString(lines[i], "")); l != "" {
+			return l, nil
+		}
+	}
+	return "", nil
 }

@@ -74,7 +74,7 @@ func TestCRIUError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := error(newCRIUError("dump", tt.msg, tt.logPath))
+			err := error(newCRIUError("dump", errors.New(tt.msg), tt.logPath))
 			if !errors.Is(err, ErrCRIU) {
 				t.Errorf("errors.Is(%v, ErrCRIU) = false", err)
 			}

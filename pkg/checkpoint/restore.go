@@ -220,6 +220,8 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 	}()
 	pty := &ptyReceiver{want: terminal}
 	defer pty.close()
+	// A killed criu fails the call: the cleanup below removes all.
+	sw.watch(r.progressTimeout, logPath)
 	_, err = sw.call(req, func(script string, n *rpc.CriuNotify, fds []*os.File) error {
 		switch script {
 		case orphanPtsMaster:
@@ -267,7 +269,7 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		return nil, fmt.Errorf("restore container %q: %w", id, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("restore container %q: %w", id, newCRIUError("restore", err.Error(), logPath))
+		return nil, fmt.Errorf("restore container %q: %w", id, newCRIUError("restore", err, logPath))
 	}
 	if pid == 0 {
 		return nil, fmt.Errorf("restore container %q: criu answered without a post-restore notification", id)

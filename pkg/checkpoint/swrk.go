@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"time"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	"golang.org/x/sys/unix"
@@ -22,6 +23,8 @@ import (
 type swrk struct {
 	cmd  *exec.Cmd
 	sock *os.File
+	// wd, when set (watch), kills criu if call makes no progress.
+	wd *watchdog
 }
 
 // swrkFd is where criu finds its end of the socket (ExtraFiles[0]).
@@ -83,11 +86,46 @@ func (e *notifyError) Unwrap() error { return e.err }
 // be received and closed instead of truncated by the kernel.
 const maxNotifyFds = 8
 
+// watch makes call kill criu when it makes no progress for timeout (0:
+// never): no change of the log at logPath ("" for none), no message.
+func (s *swrk) watch(timeout time.Duration, logPath string) {
+	if timeout > 0 {
+		s.wd = newWatchdog(timeout, logPath, s.kill)
+	}
+}
+
+// kill SIGKILLs criu and shuts rt's end of the socket down, so that call's
+// read returns even if a child of criu still holds criu's end. Errors are
+// not reported: the only one Kill can give here is that criu has exited
+// already, and shutdown's would change nothing.
+func (s *swrk) kill() {
+	s.cmd.Process.Kill()
+	if rc, err := s.sock.SyscallConn(); err == nil {
+		// Control, unlike Close, goes through while recv holds the fd.
+		rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
+	}
+}
+
 // call sends req and serves the notifications until the final answer. An
 // answer with success false is returned with an error holding CRIU's
 // message; the caller turns it into a CRIUError with the log's digest. An
-// error of notify is a *notifyError.
+// error of notify is a *notifyError. If the watchdog (watch) killed criu,
+// the error is a *stalledError, whatever the transport said after.
 func (s *swrk) call(req *rpc.CriuReq, notify notifyFunc) (*rpc.CriuResp, error) {
+	if s.wd == nil {
+		return s.exchange(req, notify)
+	}
+	s.wd.start()
+	resp, err := s.exchange(req, s.wd.pausing(notify))
+	if s.wd.stop() && err != nil {
+		return nil, &stalledError{after: s.wd.timeout}
+	}
+	return resp, err
+}
+
+// exchange is call's loop, with each message from criu reported to the
+// watchdog, if any.
+func (s *swrk) exchange(req *rpc.CriuReq, notify notifyFunc) (*rpc.CriuResp, error) {
 	buf := make([]byte, 16<<10)
 	oob := make([]byte, unix.CmsgSpace(maxNotifyFds*4))
 	for {
@@ -101,6 +139,9 @@ func (s *swrk) call(req *rpc.CriuReq, notify notifyFunc) (*rpc.CriuResp, error) 
 		n, fds, err := s.recv(buf, oob)
 		if err != nil {
 			return nil, err
+		}
+		if s.wd != nil {
+			s.wd.message()
 		}
 		resp, err := s.serve(buf[:n], fds, notify)
 		closeFiles(fds)
@@ -214,15 +255,21 @@ func (s *swrk) close() error {
 }
 
 // features asks criu which of the optional features in want it has
-// (memory tracking for pre-dump, lazy pages).
-func features(criu string, want *rpc.CriuFeatures) (*rpc.CriuFeatures, error) {
+// (memory tracking for pre-dump, lazy pages), killing it if it does not
+// answer within timeout (0: waiting for ever): it writes no log, so only
+// its answer is progress.
+func features(criu string, want *rpc.CriuFeatures, timeout time.Duration) (*rpc.CriuFeatures, error) {
 	s, err := startSwrk(criu, [3]*os.File{}, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
+	s.watch(timeout, "")
 	typ := rpc.CriuReqType_FEATURE_CHECK
 	resp, err := s.call(&rpc.CriuReq{Type: &typ, Features: want}, nil)
+	if errors.Is(err, ErrCRIUStalled) {
+		return nil, newCRIUError("feature check", err, "")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("criu feature check: %w", err)
 	}

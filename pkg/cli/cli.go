@@ -182,13 +182,14 @@ func (e *Env) Runtime() (api.ContainerOperations, error) {
 		return nil, err
 	}
 	ops, err := e.prog.Factory(api.GlobalConfig{
-		Root:         cfg.Root,
-		Criu:         cfg.Criu,
-		CgroupDriver: cfg.CgroupDriver,
-		Init:         cfg.Init,
-		Rootless:     e.rootless,
-		Debug:        cfg.Debug,
-		Logger:       e.logger,
+		Root:                cfg.Root,
+		Criu:                cfg.Criu,
+		CriuProgressTimeout: cfg.CriuProgressTimeout,
+		CgroupDriver:        cfg.CgroupDriver,
+		Init:                cfg.Init,
+		Rootless:            e.rootless,
+		Debug:               cfg.Debug,
+		Logger:              e.logger,
 	})
 	if err != nil {
 		return nil, err

@@ -137,8 +137,8 @@ func TestGlobalFlags(t *testing.T) {
 		f := newRecFake()
 		recRT(t, f, "state", "c1").wantExit(t, 0)
 		cfg := f.LastConfig(t)
-		if cfg.Criu != "criu" || cfg.CgroupDriver != "cgroupfs" || cfg.Rootless != "auto" || cfg.Debug {
-			t.Errorf("GlobalConfig = %+v, want criu, cgroupfs, auto, no debug", cfg)
+		if cfg.Criu != "criu" || cfg.CriuProgressTimeout != 120*time.Second || cfg.CgroupDriver != "cgroupfs" || cfg.Rootless != "auto" || cfg.Debug {
+			t.Errorf("GlobalConfig = %+v, want criu, 120s, cgroupfs, auto, no debug", cfg)
 		}
 		exe, err := os.Executable()
 		if err != nil {
@@ -214,6 +214,15 @@ func TestGlobalFlags(t *testing.T) {
 		cfg := f.LastConfig(t)
 		if cfg.Root != dir || cfg.Criu != "/x/criu" || !cfg.Debug {
 			t.Errorf("GlobalConfig = %+v", cfg)
+		}
+	})
+	t.Run("rt-checkpoint-progress-timeout-from-env", func(t *testing.T) {
+		recIsolate(t)
+		t.Setenv("RT_CRIU_PROGRESS_TIMEOUT", "3s")
+		f := newRecFake()
+		recMain(t, recCkptProgram(f.factory), "", "--root="+t.TempDir(), "checkpoint", "--image-path", "/img", "c1").wantExit(t, 0)
+		if got := f.LastConfig(t).CriuProgressTimeout; got != 3*time.Second {
+			t.Errorf("CriuProgressTimeout = %v, want 3s", got)
 		}
 	})
 	t.Run("factory-built-once", func(t *testing.T) {

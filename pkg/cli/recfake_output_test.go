@@ -430,7 +430,7 @@ func TestSpecOutput(t *testing.T) {
 
 // TestConfigOutput checks config in both formats and both programs.
 func TestConfigOutput(t *testing.T) {
-	keys := []string{"root", "criu", "cgroup-driver", "init", "log", "log-format", "debug"}
+	keys := []string{"root", "criu", "criu-progress-timeout", "cgroup-driver", "init", "log", "log-format", "debug"}
 	type setting struct {
 		Key, Value, Source, Origin string
 	}
@@ -450,8 +450,8 @@ func TestConfigOutput(t *testing.T) {
 				if err := json.Unmarshal([]byte(out.stdout), &got); err != nil {
 					t.Fatalf("stdout %q: %v", out.stdout, err)
 				}
-				if len(got) != 7 {
-					t.Fatalf("%d settings, want 7: %s", len(got), out.stdout)
+				if len(got) != len(keys) {
+					t.Fatalf("%d settings, want %d: %s", len(got), len(keys), out.stdout)
 				}
 				for i, s := range got {
 					if s.Key != keys[i] {
@@ -461,11 +461,14 @@ func TestConfigOutput(t *testing.T) {
 				if got[0] != (setting{"root", root, "flag", "--root"}) {
 					t.Errorf("root = %+v", got[0])
 				}
-				if got[6] != (setting{"debug", "true", "flag", "--debug"}) {
-					t.Errorf("debug = %+v", got[6])
+				if got[7] != (setting{"debug", "true", "flag", "--debug"}) {
+					t.Errorf("debug = %+v", got[7])
 				}
 				if got[1] != (setting{"criu", "criu", "default", "built-in"}) {
 					t.Errorf("criu = %+v", got[1])
+				}
+				if got[2] != (setting{"criu-progress-timeout", "120s", "default", "built-in"}) {
+					t.Errorf("criu-progress-timeout = %+v", got[2])
 				}
 				// The runtime is not needed to show the configuration.
 				f.noCalls(t)
@@ -482,8 +485,8 @@ func TestConfigOutput(t *testing.T) {
 			out := recMain(t, p, "", "--root", root, "config")
 			out.wantExit(t, 0)
 			lines := recLines(out.stdout)
-			if len(lines) != 8 {
-				t.Fatalf("stdout = %q, want a header and 7 rows", out.stdout)
+			if len(lines) != 1+len(keys) {
+				t.Fatalf("stdout = %q, want a header and %d rows", out.stdout, len(keys))
 			}
 			if got := strings.Fields(lines[0]); !reflect.DeepEqual(got, []string{"KEY", "VALUE", "SOURCE", "ORIGIN"}) {
 				t.Errorf("header = %q", lines[0])
@@ -496,8 +499,8 @@ func TestConfigOutput(t *testing.T) {
 			if fields := strings.Fields(lines[1]); fields[1] != root || fields[2] != "flag" {
 				t.Errorf("root row = %q", lines[1])
 			}
-			if fields := strings.Fields(lines[5]); fields[1] != "(stderr)" {
-				t.Errorf("log row = %q", lines[5])
+			if fields := strings.Fields(lines[6]); fields[1] != "(stderr)" {
+				t.Errorf("log row = %q", lines[6])
 			}
 			f.noCalls(t)
 		})
@@ -513,7 +516,7 @@ func TestConfigOutput(t *testing.T) {
 		if err := json.Unmarshal([]byte(out.stdout), &got); err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 7 || got[1] != (setting{"criu", "/opt/criu", "file", file}) {
+		if len(got) != len(keys) || got[1] != (setting{"criu", "/opt/criu", "file", file}) {
 			t.Errorf("settings = %+v", got)
 		}
 	})

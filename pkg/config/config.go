@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -27,20 +28,23 @@ import (
 
 // Setting keys, as spelled in the config file. The flag and environment
 // variable of each are listed next to it; cgroup-driver has no flag of its
-// own and is set from the command line with --systemd-cgroup.
+// own and is set from the command line with --systemd-cgroup;
+// criu-progress-timeout has no flag at all (a host's setting, not a
+// command's).
 const (
-	KeyRoot         = "root"          // --root, RT_ROOT
-	KeyCriu         = "criu"          // --criu, RT_CRIU
-	KeyCgroupDriver = "cgroup-driver" // --systemd-cgroup, RT_CGROUP_DRIVER
-	KeyInit         = "init"          // --init, RT_INIT
-	KeyLog          = "log"           // --log, RT_LOG
-	KeyLogFormat    = "log-format"    // --log-format, RT_LOG_FORMAT
-	KeyDebug        = "debug"         // --debug, RT_DEBUG
+	KeyRoot                = "root"                  // --root, RT_ROOT
+	KeyCriu                = "criu"                  // --criu, RT_CRIU
+	KeyCriuProgressTimeout = "criu-progress-timeout" // RT_CRIU_PROGRESS_TIMEOUT
+	KeyCgroupDriver        = "cgroup-driver"         // --systemd-cgroup, RT_CGROUP_DRIVER
+	KeyInit                = "init"                  // --init, RT_INIT
+	KeyLog                 = "log"                   // --log, RT_LOG
+	KeyLogFormat           = "log-format"            // --log-format, RT_LOG_FORMAT
+	KeyDebug               = "debug"                 // --debug, RT_DEBUG
 )
 
 // Keys lists every setting key in the order rt reports them. It is the
 // complete set of keys a config file may contain. Callers must not modify it.
-var Keys = []string{KeyRoot, KeyCriu, KeyCgroupDriver, KeyInit, KeyLog, KeyLogFormat, KeyDebug}
+var Keys = []string{KeyRoot, KeyCriu, KeyCriuProgressTimeout, KeyCgroupDriver, KeyInit, KeyLog, KeyLogFormat, KeyDebug}
 
 // DefaultConfigFile is the config file Load reads when neither --config nor
 // RT_CONFIG names one. Unlike a named file, it may be absent.
@@ -72,8 +76,9 @@ const originDefault = "built-in"
 type Setting struct {
 	Key string `json:"key"`
 	// Value is the effective value in string form: root is absolute, init
-	// is the resolved path when it was left empty, and debug is "true" or
-	// "false". An empty log means stderr.
+	// is the resolved path when it was left empty, debug is "true" or
+	// "false", and criu-progress-timeout is whole seconds ("120s") where it
+	// can be, else Go's form ("1.5s"). An empty log means stderr.
 	Value  string `json:"value"`
 	Source Source `json:"source"`
 	// Origin names the precise origin: "--root", "RT_ROOT", the file path, or "built-in".
@@ -86,6 +91,9 @@ type Config struct {
 	Root string
 	// Criu is the criu binary, either a path or a name to look up in PATH.
 	Criu string
+	// CriuProgressTimeout is how long a CRIU run may go without progress
+	// (a new log line, a message) before rt kills it; 0 never.
+	CriuProgressTimeout time.Duration
 	// CgroupDriver is "cgroupfs" or "systemd".
 	CgroupDriver string
 	// Init is the rt-init binary. When no source set it, it is rt-init in
@@ -150,7 +158,8 @@ func invalidf(cause error, format string, args ...any) error {
 type keySpec struct {
 	env string
 	// flag is the flag that maps one to one onto the key; cgroup-driver has
-	// none because --systemd-cgroup is a bool standing for a choice of two.
+	// none because --systemd-cgroup is a bool standing for a choice of two,
+	// criu-progress-timeout none at all.
 	flag string
 	def  any
 	// choices closes the set of accepted values; nil leaves it open.
@@ -160,16 +169,20 @@ type keySpec struct {
 	allowEmpty bool
 	// allowed tells the user what would have been accepted.
 	allowed string
+	// duration keys hold a time.Duration: a Go duration string ("120s"),
+	// never negative; a bare 0 is the one number without a unit.
+	duration bool
 }
 
 var specs = map[string]keySpec{
-	KeyRoot:         {env: "RT_ROOT", flag: "root", def: "/run/rt", allowed: "a non-empty directory path"},
-	KeyCriu:         {env: "RT_CRIU", flag: "criu", def: "criu", allowed: "a non-empty path or command name"},
-	KeyCgroupDriver: {env: "RT_CGROUP_DRIVER", def: "cgroupfs", choices: []string{"cgroupfs", "systemd"}},
-	KeyInit:         {env: "RT_INIT", flag: "init", def: "", allowEmpty: true, allowed: "a path, or empty for rt-init next to rt"},
-	KeyLog:          {env: "RT_LOG", flag: "log", def: "", allowEmpty: true, allowed: "a file path, or empty for stderr"},
-	KeyLogFormat:    {env: "RT_LOG_FORMAT", flag: "log-format", def: "text", choices: []string{"text", "json"}},
-	KeyDebug:        {env: "RT_DEBUG", flag: "debug", def: false},
+	KeyRoot:                {env: "RT_ROOT", flag: "root", def: "/run/rt", allowed: "a non-empty directory path"},
+	KeyCriu:                {env: "RT_CRIU", flag: "criu", def: "criu", allowed: "a non-empty path or command name"},
+	KeyCriuProgressTimeout: {env: "RT_CRIU_PROGRESS_TIMEOUT", def: 120 * time.Second, duration: true, allowed: `a duration such as "120s" or "2m", 0 to disable`},
+	KeyCgroupDriver:        {env: "RT_CGROUP_DRIVER", def: "cgroupfs", choices: []string{"cgroupfs", "systemd"}},
+	KeyInit:                {env: "RT_INIT", flag: "init", def: "", allowEmpty: true, allowed: "a path, or empty for rt-init next to rt"},
+	KeyLog:                 {env: "RT_LOG", flag: "log", def: "", allowEmpty: true, allowed: "a file path, or empty for stderr"},
+	KeyLogFormat:           {env: "RT_LOG_FORMAT", flag: "log-format", def: "text", choices: []string{"text", "json"}},
+	KeyDebug:               {env: "RT_DEBUG", flag: "debug", def: false},
 }
 
 func (s keySpec) allowedText() string {
@@ -269,8 +282,13 @@ func Load(fs *pflag.FlagSet, opts Options) (*Config, error) {
 		// Before SetDefault, because viper would answer a YAML null with
 		// the default and hide it from the check.
 		if inFile[key] {
-			if err := checkFileValue(file, key, v.Get(key)); err != nil {
+			typed, err := checkFileValue(file, key, v.Get(key))
+			if err != nil {
 				return nil, err
+			}
+			if spec.duration {
+				// The file holds text; viper keeps the value parsed.
+				v.Set(key, typed)
 			}
 			winner.Source, winner.Origin = SourceFile, file
 		}
@@ -308,41 +326,62 @@ func Load(fs *pflag.FlagSet, opts Options) (*Config, error) {
 			winner.Source, winner.Origin = SourceEnv, spec.env
 		}
 
-		if key == KeyDebug {
-			cfg.Debug = v.GetBool(key)
-			winner.Value = strconv.FormatBool(cfg.Debug)
-			cfg.Settings = append(cfg.Settings, winner)
-			continue
+		if winner.Value, err = cfg.assign(v, key, opts); err != nil {
+			return nil, err
 		}
-		val := v.GetString(key)
-		switch key {
-		case KeyRoot:
-			// rt may change directory before touching state, and two
-			// invocations from different directories must agree on it.
-			if val, err = filepath.Abs(val); err != nil {
-				return nil, fmt.Errorf("make root %q absolute: %w", v.GetString(key), err)
-			}
-			cfg.Root = val
-		case KeyCriu:
-			cfg.Criu = val
-		case KeyCgroupDriver:
-			cfg.CgroupDriver = val
-		case KeyInit:
-			if val == "" {
-				if val, err = initBesideExecutable(opts.Executable); err != nil {
-					return nil, err
-				}
-			}
-			cfg.Init = val
-		case KeyLog:
-			cfg.Log = val
-		case KeyLogFormat:
-			cfg.LogFormat = val
-		}
-		winner.Value = val
 		cfg.Settings = append(cfg.Settings, winner)
 	}
 	return cfg, nil
+}
+
+// assign stores key's effective value (v holds it, typed) in its Config
+// field and returns it in Setting.Value form.
+func (c *Config) assign(v *viper.Viper, key string, opts Options) (string, error) {
+	switch key {
+	case KeyDebug:
+		c.Debug = v.GetBool(key)
+		return strconv.FormatBool(c.Debug), nil
+	case KeyCriuProgressTimeout:
+		// Every source's value went in as a time.Duration: no parsing here.
+		c.CriuProgressTimeout = v.GetDuration(key)
+		return formatDuration(c.CriuProgressTimeout), nil
+	}
+	val := v.GetString(key)
+	var err error
+	switch key {
+	case KeyRoot:
+		// rt may change directory before touching state, and two
+		// invocations from different directories must agree on it.
+		if val, err = filepath.Abs(val); err != nil {
+			return "", fmt.Errorf("make root %q absolute: %w", v.GetString(key), err)
+		}
+		c.Root = val
+	case KeyCriu:
+		c.Criu = val
+	case KeyCgroupDriver:
+		c.CgroupDriver = val
+	case KeyInit:
+		if val == "" {
+			if val, err = initBesideExecutable(opts.Executable); err != nil {
+				return "", err
+			}
+		}
+		c.Init = val
+	case KeyLog:
+		c.Log = val
+	case KeyLogFormat:
+		c.LogFormat = val
+	}
+	return val, nil
+}
+
+// formatDuration shows d in whole seconds where it is ("120s" where Go
+// says "2m0s"), so that rt config echoes what people write.
+func formatDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
 }
 
 // readConfigFile picks the config file and reads it into v, returning its
@@ -428,26 +467,53 @@ func fileKeys(v *viper.Viper, file string) (map[string]bool, error) {
 	}
 }
 
-// checkFileValue validates val as YAML decoded it. Types are strict: a
-// string key wants a YAML string and debug a YAML boolean, because "yes"
-// or 1 mean different things to different YAML versions and readers.
-func checkFileValue(file, key string, val any) error {
+// checkFileValue validates val as YAML decoded it and returns it typed.
+// Types are strict: a string key wants a YAML string and debug a YAML
+// boolean, because "yes" or 1 mean different things to different YAML
+// versions and readers; a duration wants a string with its unit, or 0.
+func checkFileValue(file, key string, val any) (any, error) {
 	spec := specs[key]
 	where := fmt.Sprintf("config file %s: key %q", file, key)
 	if key == KeyDebug {
 		if _, ok := val.(bool); !ok {
-			return invalidf(nil, "%s: value %s is not a boolean (allowed: true, false)", where, yamlValue(val))
+			return nil, invalidf(nil, "%s: value %s is not a boolean (allowed: true, false)", where, yamlValue(val))
 		}
-		return nil
+		return val, nil
 	}
 	switch s := val.(type) {
 	case nil:
-		return spec.checkString(where, "")
+		if spec.duration {
+			break
+		}
+		return "", spec.checkString(where, "")
 	case string:
-		return spec.checkString(where, s)
-	default:
-		return invalidf(nil, "%s: value %s is not a string (allowed: %s)", where, yamlValue(val), spec.allowedText())
+		if spec.duration {
+			return parseDuration(spec, where, s)
+		}
+		return s, spec.checkString(where, s)
+	case int:
+		if !spec.duration {
+			break
+		}
+		if s != 0 {
+			return nil, invalidf(nil, "%s: value %d has no unit (allowed: %s)", where, s, spec.allowed)
+		}
+		return time.Duration(0), nil
 	}
+	return nil, invalidf(nil, "%s: value %s is not a string (allowed: %s)", where, yamlValue(val), spec.allowedText())
+}
+
+// parseDuration reads the value of a duration key: a Go duration, not
+// negative.
+func parseDuration(spec keySpec, where, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, invalidf(nil, "%s: value %q is not a duration (allowed: %s)", where, s, spec.allowed)
+	}
+	if d < 0 {
+		return 0, invalidf(nil, "%s: value %q not allowed (allowed: %s)", where, s, spec.allowed)
+	}
+	return d, nil
 }
 
 // yamlValue renders a decoded YAML value for an error message, close to
@@ -477,6 +543,9 @@ func parseEnv(spec keySpec, key, val string) (any, error) {
 		}
 		return b, nil
 	}
+	if spec.duration {
+		return parseDuration(spec, where, val)
+	}
 	return val, spec.checkString(where, val)
 }
 
@@ -496,7 +565,7 @@ func flagValue(flags *pflag.FlagSet, spec keySpec, key string) (name string, val
 		}
 		return flagSystemdCgroup, "cgroupfs", true, nil
 	}
-	if !flags.Changed(spec.flag) {
+	if spec.flag == "" || !flags.Changed(spec.flag) {
 		return "", nil, false, nil
 	}
 	if key == KeyDebug {

@@ -126,6 +126,8 @@ func field(cfg *Config, key string) string {
 		return cfg.Root
 	case KeyCriu:
 		return cfg.Criu
+	case KeyCriuProgressTimeout:
+		return formatDuration(cfg.CriuProgressTimeout)
 	case KeyCgroupDriver:
 		return cfg.CgroupDriver
 	case KeyInit:
@@ -173,6 +175,13 @@ func TestPrecedence(t *testing.T) {
 		{"criu/file", loadCase{file: "criu: /file/criu\n"}, KeyCriu, "/file/criu", SourceFile, fileMark},
 		{"criu/env+file", loadCase{file: "criu: /file/criu\n", env: env{"RT_CRIU": "/env/criu"}}, KeyCriu, "/env/criu", SourceEnv, "RT_CRIU"},
 		{"criu/flag+env+file", loadCase{file: "criu: /file/criu\n", env: env{"RT_CRIU": "/env/criu"}, args: []string{"--criu", "/flag/criu"}}, KeyCriu, "/flag/criu", SourceFlag, "--criu"},
+
+		{"criu-progress-timeout/default", loadCase{}, KeyCriuProgressTimeout, "120s", SourceDefault, "built-in"},
+		{"criu-progress-timeout/file", loadCase{file: "criu-progress-timeout: 90s\n"}, KeyCriuProgressTimeout, "90s", SourceFile, fileMark},
+		{"criu-progress-timeout/file minutes", loadCase{file: "criu-progress-timeout: 5m\n"}, KeyCriuProgressTimeout, "300s", SourceFile, fileMark},
+		{"criu-progress-timeout/file 0", loadCase{file: "criu-progress-timeout: 0\n"}, KeyCriuProgressTimeout, "0s", SourceFile, fileMark},
+		{"criu-progress-timeout/env+file", loadCase{file: "criu-progress-timeout: 90s\n", env: env{"RT_CRIU_PROGRESS_TIMEOUT": "1.5s"}}, KeyCriuProgressTimeout, "1.5s", SourceEnv, "RT_CRIU_PROGRESS_TIMEOUT"},
+		{"criu-progress-timeout/env 0", loadCase{env: env{"RT_CRIU_PROGRESS_TIMEOUT": "0"}}, KeyCriuProgressTimeout, "0s", SourceEnv, "RT_CRIU_PROGRESS_TIMEOUT"},
 
 		{"cgroup-driver/default", loadCase{}, KeyCgroupDriver, "cgroupfs", SourceDefault, "built-in"},
 		{"cgroup-driver/file", loadCase{file: "cgroup-driver: systemd\n"}, KeyCgroupDriver, "systemd", SourceFile, fileMark},
@@ -261,7 +270,7 @@ func TestFlagForms(t *testing.T) {
 }
 
 // allowedKeys is how every unknown-key error lists the keys.
-const allowedKeys = "(allowed: root, criu, cgroup-driver, init, log, log-format, debug)"
+const allowedKeys = "(allowed: root, criu, criu-progress-timeout, cgroup-driver, init, log, log-format, debug)"
 
 func TestBadConfigFile(t *testing.T) {
 	tests := []struct {
@@ -290,6 +299,12 @@ func TestBadConfigFile(t *testing.T) {
 		{name: "root empty", file: "root: \"\"\n", want: `config file <FILE>: key "root": value "" not allowed (allowed: a non-empty directory path)`},
 		{name: "criu null", file: "criu:\n", want: `config file <FILE>: key "criu": value "" not allowed (allowed: a non-empty path or command name)`},
 		{name: "log-format a number", file: "log-format: 1\n", want: `config file <FILE>: key "log-format": value 1 is not a string (allowed: text, json)`},
+		{name: "criu-progress-timeout without unit", file: "criu-progress-timeout: 120\n", want: `config file <FILE>: key "criu-progress-timeout": value 120 has no unit (allowed: a duration such as "120s" or "2m", 0 to disable)`},
+		{name: "criu-progress-timeout not a duration", file: "criu-progress-timeout: soon\n", want: `config file <FILE>: key "criu-progress-timeout": value "soon" is not a duration (allowed: a duration such as "120s" or "2m", 0 to disable)`},
+		{name: "criu-progress-timeout quoted number", file: "criu-progress-timeout: \"120\"\n", want: `config file <FILE>: key "criu-progress-timeout": value "120" is not a duration (allowed: a duration such as "120s" or "2m", 0 to disable)`},
+		{name: "criu-progress-timeout negative", file: "criu-progress-timeout: -1s\n", want: `config file <FILE>: key "criu-progress-timeout": value "-1s" not allowed (allowed: a duration such as "120s" or "2m", 0 to disable)`},
+		{name: "criu-progress-timeout null", file: "criu-progress-timeout:\n", want: `config file <FILE>: key "criu-progress-timeout": value null is not a string (allowed: a duration such as "120s" or "2m", 0 to disable)`},
+		{name: "criu-progress-timeout a float", file: "criu-progress-timeout: 1.5\n", want: `config file <FILE>: key "criu-progress-timeout": value 1.5 is not a string (allowed: a duration such as "120s" or "2m", 0 to disable)`},
 		{name: "bad value hidden by flag", file: "log-format: xml\n", args: []string{"--log-format=json"}, want: `config file <FILE>: key "log-format": value "xml" not allowed (allowed: text, json)`},
 	}
 	for _, tt := range tests {
@@ -416,6 +431,8 @@ func TestBadEnvAndFlagValues(t *testing.T) {
 	}{
 		{"RT_DEBUG not a boolean", loadCase{env: env{"RT_DEBUG": "maybe"}}, `environment RT_DEBUG: value "maybe" is not a boolean (allowed: true, false, 1, 0)`},
 		{"RT_DEBUG bad under --debug", loadCase{env: env{"RT_DEBUG": "maybe"}, args: []string{"--debug"}}, `environment RT_DEBUG: value "maybe" is not a boolean (allowed: true, false, 1, 0)`},
+		{"RT_CRIU_PROGRESS_TIMEOUT without unit", loadCase{env: env{"RT_CRIU_PROGRESS_TIMEOUT": "120"}}, `environment RT_CRIU_PROGRESS_TIMEOUT: value "120" is not a duration (allowed: a duration such as "120s" or "2m", 0 to disable)`},
+		{"RT_CRIU_PROGRESS_TIMEOUT negative", loadCase{env: env{"RT_CRIU_PROGRESS_TIMEOUT": "-3s"}}, `environment RT_CRIU_PROGRESS_TIMEOUT: value "-3s" not allowed (allowed: a duration such as "120s" or "2m", 0 to disable)`},
 		{"RT_CGROUP_DRIVER outside set", loadCase{env: env{"RT_CGROUP_DRIVER": "x"}}, `environment RT_CGROUP_DRIVER: value "x" not allowed (allowed: cgroupfs, systemd)`},
 		{"RT_LOG_FORMAT outside set", loadCase{env: env{"RT_LOG_FORMAT": "JSON"}}, `environment RT_LOG_FORMAT: value "JSON" not allowed (allowed: text, json)`},
 		{"--log-format outside set", loadCase{args: []string{"--log-format=xml"}}, `flag --log-format: value "xml" not allowed (allowed: text, json)`},
@@ -459,6 +476,7 @@ func TestRelativeRootAndEmptyEnv(t *testing.T) {
 		{"unclean absolute root", loadCase{args: []string{"--root=/run//rt/"}}, KeyRoot, "/run/rt", SourceFlag, "--root"},
 		{"empty RT_ROOT ignored", loadCase{file: "root: /file/root\n", env: env{"RT_ROOT": ""}}, KeyRoot, "/file/root", SourceFile, fileMark},
 		{"empty RT_DEBUG ignored", loadCase{env: env{"RT_DEBUG": ""}}, KeyDebug, "false", SourceDefault, "built-in"},
+		{"empty RT_CRIU_PROGRESS_TIMEOUT ignored", loadCase{file: "criu-progress-timeout: 7s\n", env: env{"RT_CRIU_PROGRESS_TIMEOUT": ""}}, KeyCriuProgressTimeout, "7s", SourceFile, fileMark},
 		{"empty RT_CGROUP_DRIVER ignored", loadCase{env: env{"RT_CGROUP_DRIVER": ""}}, KeyCgroupDriver, "cgroupfs", SourceDefault, "built-in"},
 		{"empty RT_INIT ignored", loadCase{file: "init: /file/rt-init\n", env: env{"RT_INIT": ""}}, KeyInit, "/file/rt-init", SourceFile, fileMark},
 	}
@@ -622,6 +640,21 @@ func TestRegisterFlagsUsage(t *testing.T) {
 	}
 }
 
+// TestProgressTimeoutHasNoFlag: criu-progress-timeout is a host setting
+// (file or environment); a flag would be one more global flag for runc's
+// clients to trip over.
+func TestProgressTimeoutHasNoFlag(t *testing.T) {
+	fs := pflag.NewFlagSet("rt", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	RegisterFlags(fs)
+	if f := fs.Lookup(KeyCriuProgressTimeout); f != nil {
+		t.Errorf("RegisterFlags defines --%s", f.Name)
+	}
+	if err := fs.Parse([]string{"--" + KeyCriuProgressTimeout + "=3s"}); err == nil {
+		t.Errorf("--%s parsed", KeyCriuProgressTimeout)
+	}
+}
+
 func TestWriteOutput(t *testing.T) {
 	h := newHarness(t)
 	cfg, err := h.load(t, loadCase{
@@ -670,13 +703,14 @@ func TestWriteOutput(t *testing.T) {
 			}
 			col := strings.Index(lines[0], "VALUE")
 			want := map[string][]string{
-				KeyRoot:         {"root", "/run/rt", "default", "built-in"},
-				KeyCriu:         {"criu", "/file/criu", "file", h.file},
-				KeyCgroupDriver: {"cgroup-driver", "cgroupfs", "default", "built-in"},
-				KeyInit:         {"init", h.wantInit, "default", "built-in"},
-				KeyLog:          {"log", "(stderr)", "default", "built-in"},
-				KeyLogFormat:    {"log-format", "json", "env", "RT_LOG_FORMAT"},
-				KeyDebug:        {"debug", "true", "flag", "--debug"},
+				KeyRoot:                {"root", "/run/rt", "default", "built-in"},
+				KeyCriu:                {"criu", "/file/criu", "file", h.file},
+				KeyCriuProgressTimeout: {"criu-progress-timeout", "120s", "default", "built-in"},
+				KeyCgroupDriver:        {"cgroup-driver", "cgroupfs", "default", "built-in"},
+				KeyInit:                {"init", h.wantInit, "default", "built-in"},
+				KeyLog:                 {"log", "(stderr)", "default", "built-in"},
+				KeyLogFormat:           {"log-format", "json", "env", "RT_LOG_FORMAT"},
+				KeyDebug:               {"debug", "true", "flag", "--debug"},
 			}
 			for i, key := range Keys {
 				line := lines[i+1]

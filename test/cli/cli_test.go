@@ -287,7 +287,7 @@ func TestConfigSourcesThroughTheBinary(t *testing.T) {
 	r := newRunner(t)
 	file := filepath.Join(t.TempDir(), "rt.yaml")
 	os.WriteFile(file, []byte("root: /from/file\ncriu: /file/criu\nlog-format: json\n"), 0o644)
-	r.Env = []string{"PATH=" + os.Getenv("PATH"), "RT_CONFIG=" + file, "RT_CRIU=/env/criu", "RT_LOG_FORMAT=text"}
+	r.Env = []string{"PATH=" + os.Getenv("PATH"), "RT_CONFIG=" + file, "RT_CRIU=/env/criu", "RT_LOG_FORMAT=text", "RT_CRIU_PROGRESS_TIMEOUT=5s"}
 	res := r.Exec(r.Bins.RT, "--log-format", "json", "config", "--format", "json")
 	var settings []struct{ Key, Value, Source string }
 	if res.Code != 0 || json.Unmarshal([]byte(res.Stdout), &settings) != nil {
@@ -295,7 +295,7 @@ func TestConfigSourcesThroughTheBinary(t *testing.T) {
 	}
 	want := map[string][2]string{
 		"root": {"/from/file", "file"}, "criu": {"/env/criu", "env"}, "log-format": {"json", "flag"},
-		"cgroup-driver": {"cgroupfs", "default"},
+		"cgroup-driver": {"cgroupfs", "default"}, "criu-progress-timeout": {"5s", "env"},
 	}
 	for _, s := range settings {
 		if w, ok := want[s.Key]; ok && (s.Value != w[0] || s.Source != w[1]) {
