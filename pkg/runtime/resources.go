@@ -83,14 +83,14 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 	if opts.Resources == nil {
 		return nil
 	}
-	// Only the resources and devices of the recorded spec are decoded and
+	// Only the resources of the recorded spec are decoded and
 	// re-encoded: the whole spec would cost a fresh rt ~1 ms both ways.
-	cur, devices, err := st.Spec.Resources()
+	cur, err := st.Spec.Resources()
 	if err != nil {
 		return err
 	}
 	res := *opts.Resources
-	res.Devices = withDefaultDevices(res.Devices, devices)
+	res.Devices = withDefaultDevices(res.Devices)
 	cg, err := loadCgroups(st)
 	if err != nil {
 		return err
@@ -226,10 +226,11 @@ func setIf[T any](dst **T, src *T) {
 	}
 }
 
-// defaultDeviceRules are the devices a container may always use, as runc
-// allows them: the ones every container gets (rootfs.DefaultDevices), its
-// terminal and pty devices, tun, and mknod of anything (using a node still
-// needs a rule).
+// defaultDeviceRules are the devices a container may always use, runc's
+// default allow list (libcontainer/specconv's AllowedDevices): the ones
+// every container gets (rootfs.DefaultDevices), its terminal (ptmx and
+// /dev/pts/*, which /dev/console is bound from), tun, and mknod of anything
+// (using a node still needs a rule).
 var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 	{Allow: true, Type: "c", Access: "m"},
 	{Allow: true, Type: "b", Access: "m"},
@@ -254,29 +255,24 @@ func containerResources(s *specs.Spec) *specs.LinuxResources {
 		return nil
 	}
 	res := *s.Linux.Resources
-	res.Devices = withDefaultDevices(res.Devices, s.Linux.Devices)
+	res.Devices = withDefaultDevices(res.Devices)
 	return &res
 }
 
 // withDefaultDevices returns rules (nil stays nil: devices untouched)
-// followed by the devices the container always needs and those its
-// linux.devices creates, so that no rule set, at create or update, takes
-// /dev/null away.
-func withDefaultDevices(rules []specs.LinuxDeviceCgroup, devices []specs.LinuxDevice) []specs.LinuxDeviceCgroup {
+// followed by defaultDeviceRules, so that no rule set, at create or update,
+// takes /dev/null away.
+//
+// The nodes of linux.devices get no rule: the runtime spec has them
+// created, not allowed (a FIFO there has no cgroup rule at all), and runc
+// leaves whether they can be opened to linux.resources.devices.
+func withDefaultDevices(rules []specs.LinuxDeviceCgroup) []specs.LinuxDeviceCgroup {
 	if rules == nil {
 		return nil
 	}
-	out := append([]specs.LinuxDeviceCgroup{}, rules...)
-	out = append(out, defaultDeviceRules...)
-	for _, d := range devices {
-		major, minor := d.Major, d.Minor
-		typ := d.Type
-		if typ == "u" {
-			typ = "c"
-		}
-		out = append(out, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
-	}
-	return out
+	out := make([]specs.LinuxDeviceCgroup, 0, len(rules)+len(defaultDeviceRules))
+	out = append(out, rules...)
+	return append(out, defaultDeviceRules...)
 }
 
 // Events implements api.ContainerOperations: one stats snapshot with

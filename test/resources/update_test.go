@@ -270,8 +270,8 @@ func TestUpdateDevicesKeepsDefaultDevices(t *testing.T) {
 			"containerResources appends defaultDeviceRules and linux.devices), so after "+
 			`{"devices":[{"allow":false,"access":"rwm"},{...c 1:11 w}]} devices.list is just "c 1:11 w" and /dev/null, `+
 			"/dev/zero, /dev/pts/* fail with EPERM. runc 1.1.5's update ignores devices (the container keeps its "+
-			"rules). Fix: build update's device rules as create does (spec rules, then defaultDeviceRules and the "+
-			"saved spec's linux.devices), or ignore devices in update as runc does. "+trim(res.Stderr))
+			"rules). Fix: build update's device rules as create does (spec rules, then defaultDeviceRules; never "+
+			"linux.devices, which are nodes to create), or ignore devices in update as runc does. "+trim(res.Stderr))
 		t.Errorf("/dev/null after update with device rules: %s (devices.list %q)", res, c.read(t, "devices", "devices.list"))
 	}
 }

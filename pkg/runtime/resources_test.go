@@ -1,0 +1,74 @@
+package runtime
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestContainerResourcesDevices: create's device rules are the spec's
+// linux.resources.devices followed by runc's default allow list, whatever
+// linux.devices holds: its nodes are created, not allowed, and a FIFO among
+// them (no cgroup rule can name one) does not make a rule at all.
+func TestContainerResourcesDevices(t *testing.T) {
+	denyAll := specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
+	allowFuse := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(10), Minor: i64(229), Access: "rw"}
+	u32 := func(v uint32) *uint32 { return &v }
+	nodes := []specs.LinuxDevice{
+		{Path: "/dev/test3", Type: "p", UID: u32(0), GID: u32(0)},
+		{Path: "/dev/tc", Type: "c", Major: 240, Minor: 0},
+		{Path: "/dev/tu", Type: "u", Major: 240, Minor: 1},
+		{Path: "/dev/tb", Type: "b", Major: 240, Minor: 2},
+		{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229},
+	}
+	tests := []struct {
+		name    string
+		linux   *specs.Linux
+		want    []specs.LinuxDeviceCgroup
+		wantNil bool // no resources at all
+	}{
+		{name: "no linux", linux: nil, wantNil: true},
+		{name: "no resources", linux: &specs.Linux{Devices: nodes}, wantNil: true},
+		{name: "no device rules: left as they are",
+			linux: &specs.Linux{Devices: nodes, Resources: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(5)}}},
+			want:  nil},
+		{name: "deny-all, nodes not allowed",
+			linux: &specs.Linux{Devices: nodes, Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{denyAll}}},
+			want:  append([]specs.LinuxDeviceCgroup{denyAll}, defaultDeviceRules...)},
+		{name: "a node allowed by its own rule",
+			linux: &specs.Linux{Devices: nodes, Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{denyAll, allowFuse}}},
+			want:  append([]specs.LinuxDeviceCgroup{denyAll, allowFuse}, defaultDeviceRules...)},
+		{name: "empty rules: only the defaults",
+			linux: &specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{}}},
+			want:  defaultDeviceRules},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &specs.Spec{Linux: tt.linux}
+			var before []specs.LinuxDeviceCgroup
+			if tt.linux != nil && tt.linux.Resources != nil {
+				before = slices.Clone(tt.linux.Resources.Devices)
+			}
+			res := containerResources(s)
+			if tt.wantNil {
+				if res != nil {
+					t.Fatalf("containerResources = %+v, want nil", res)
+				}
+				return
+			}
+			if !reflect.DeepEqual(res.Devices, tt.want) {
+				t.Errorf("devices =\n%+v\nwant\n%+v", res.Devices, tt.want)
+			}
+			for _, r := range res.Devices {
+				if r.Type != "" && r.Type != "a" && r.Type != "b" && r.Type != "c" {
+					t.Errorf("rule %+v: type %q is no cgroup device type", r, r.Type)
+				}
+			}
+			if !reflect.DeepEqual(tt.linux.Resources.Devices, before) {
+				t.Errorf("the spec's rules changed: %+v, were %+v", tt.linux.Resources.Devices, before)
+			}
+		})
+	}
+}
