@@ -230,7 +230,8 @@ func setIf[T any](dst **T, src *T) {
 // default allow list (libcontainer/specconv's AllowedDevices): the ones
 // every container gets (rootfs.DefaultDevices), its terminal (ptmx and
 // /dev/pts/*, which /dev/console is bound from), tun, and mknod of anything
-// (using a node still needs a rule).
+// (using a node still needs a rule). Not c 5:1, the host's console, which
+// runc does not allow either.
 var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 	{Allow: true, Type: "c", Access: "m"},
 	{Allow: true, Type: "b", Access: "m"},
@@ -240,7 +241,6 @@ var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 	{Allow: true, Type: "c", Major: i64(1), Minor: i64(8), Access: "rwm"},    // random
 	{Allow: true, Type: "c", Major: i64(1), Minor: i64(9), Access: "rwm"},    // urandom
 	{Allow: true, Type: "c", Major: i64(5), Minor: i64(0), Access: "rwm"},    // tty
-	{Allow: true, Type: "c", Major: i64(5), Minor: i64(1), Access: "rwm"},    // console
 	{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"},    // ptmx
 	{Allow: true, Type: "c", Major: i64(136), Minor: nil, Access: "rwm"},     // pts/*
 	{Allow: true, Type: "c", Major: i64(10), Minor: i64(200), Access: "rwm"}, // net/tun

@@ -3,6 +3,7 @@ package runtime
 import (
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -70,5 +71,30 @@ func TestContainerResourcesDevices(t *testing.T) {
 				t.Errorf("the spec's rules changed: %+v, were %+v", tt.linux.Resources.Devices, before)
 			}
 		})
+	}
+}
+
+// TestDefaultDeviceRulesAreRuncs: the default allow list is runc's, rule
+// for rule (libcontainer/specconv AllowedDevices, as runc 1.1.5 writes it
+// to devices.list), and no more: every other device, the host's console
+// (c 5:1) among them, needs a rule of the spec.
+func TestDefaultDeviceRulesAreRuncs(t *testing.T) {
+	want := []string{"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+		"c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm"}
+	var got []string
+	num := func(n *int64) string {
+		if n == nil {
+			return "*"
+		}
+		return strconv.FormatInt(*n, 10)
+	}
+	for _, r := range defaultDeviceRules {
+		if !r.Allow {
+			t.Errorf("rule %+v denies", r)
+		}
+		got = append(got, r.Type+" "+num(r.Major)+":"+num(r.Minor)+" "+r.Access)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("default rules %q, want runc's %q", got, want)
 	}
 }

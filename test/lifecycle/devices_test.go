@@ -7,6 +7,8 @@ package lifecycle_test
 
 import (
 	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -156,4 +158,28 @@ func TestUpdateDevicesNotAllowedByCreating(t *testing.T) {
 		t.Fatalf("update --resources (devices): %s", res)
 	}
 	cfgWant(t, devNodesOpened(t, r, id), map[string]string{"/dev/null": "ok", "/dev/tc": eperm, "/dev/tu": enxio, "/dev/sub/tb": eperm})
+}
+
+// TestConfigDevicesDefaultAllowList: behind a deny-all the container's
+// device cgroup allows runc 1.1.5's default list and nothing else (rt once
+// also allowed c 5:1, the host's console, which runc does not: a
+// container's /dev/console is its terminal's pty, c 136:*).
+func TestConfigDevicesDefaultAllowList(t *testing.T) {
+	r := runner(t)
+	const list = "/sys/fs/cgroup/devices/devices.list"
+	b := bundle(t, sh("cat "+list+" || echo no-v1-devices"), func(s *specs.Spec) {
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{denyAll}
+	})
+	out := cfgRun(t, r, "devlist", b)
+	if strings.Contains(out, "no-v1-devices") {
+		t.Skip("no v1 devices hierarchy in the container (a cgroup2 host's rules are an eBPF program)")
+	}
+	got := strings.Split(strings.TrimSpace(out), "\n")
+	want := []string{"b *:* m", "c *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+		"c 5:0 rwm", "c 5:2 rwm", "c 10:200 rwm", "c 136:* rwm"}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("devices.list %q, want runc's %q", got, want)
+	}
 }
