@@ -89,7 +89,9 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 	if err != nil {
 		return err
 	}
-	res := *opts.Resources
+	given, ignored := cgroups.DropIgnored(opts.Resources)
+	r.warnIgnored(id, ignored)
+	res := *given
 	res.Devices = withDefaultDevices(res.Devices)
 	cg, err := loadCgroups(st)
 	if err != nil {
@@ -102,7 +104,7 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 		if cur == nil {
 			cur = &specs.LinuxResources{}
 		}
-		mergeResources(cur, opts.Resources)
+		mergeResources(cur, given)
 		if err := st.Spec.SetResources(cur); err != nil {
 			return err
 		}
@@ -120,8 +122,8 @@ func mergeResources(dst, src *specs.LinuxResources) {
 		setIf(&m.Limit, s.Limit)
 		setIf(&m.Reservation, s.Reservation)
 		setIf(&m.Swap, s.Swap)
-		setIf(&m.Kernel, s.Kernel)
-		setIf(&m.KernelTCP, s.KernelTCP)
+		// Not kernel and kernelTCP: never applied (cgroups.DropIgnored),
+		// so never recorded.
 		setIf(&m.Swappiness, s.Swappiness)
 		setIf(&m.DisableOOMKiller, s.DisableOOMKiller)
 		setIf(&m.UseHierarchy, s.UseHierarchy)
@@ -197,7 +199,14 @@ func mergeResources(dst, src *specs.LinuxResources) {
 // (which may not be given --systemd-cgroup) use the same one. A driver the
 // host cannot serve is refused, rather than quietly using cgroupfs with a
 // systemd-style path.
+//
+// It first drops from st's spec the resources rt ignores (dropIgnored):
+// newCgroups is where create first turns to the spec's cgroup side, before
+// the state is first saved and before the resources are applied.
 func (r *Runtime) newCgroups(st *store.State, path string) (cgroups.Manager, error) {
+	if err := r.dropIgnored(st); err != nil {
+		return nil, err
+	}
 	switch r.cfg.CgroupDriver {
 	case "", "cgroupfs":
 		return cgroups.New(path, st.ID)
@@ -209,6 +218,36 @@ func (r *Runtime) newCgroups(st *store.State, path string) (cgroups.Manager, err
 		return cgroups.NewSystemd(path, st.ID)
 	}
 	return nil, fmt.Errorf("cgroup driver %q: unknown", r.cfg.CgroupDriver)
+}
+
+// dropIgnored removes from the spec recorded in st the resources rt does
+// not apply (cgroups.DropIgnored: the deprecated kernel memory limits),
+// with one warning naming them, so that the state (which update builds on)
+// never shows them as applied. At create the record is the spec itself
+// (store.RecordSpec), so the resources create applies lose them too; Set
+// would ignore them anyway. The spec's linux.resources is replaced by a
+// copy; the sections it shares are not changed.
+func (r *Runtime) dropIgnored(st *store.State) error {
+	res, err := st.Spec.Resources()
+	if err != nil {
+		return err
+	}
+	kept, ignored := cgroups.DropIgnored(res)
+	if len(ignored) == 0 {
+		return nil
+	}
+	r.warnIgnored(st.ID, ignored)
+	return st.Spec.SetResources(kept)
+}
+
+// warnIgnored logs the one warning for the resource fields rt ignores, as
+// runc warns about kernel memory ("Kernel memory settings are ignored and
+// will be removed"), but naming the fields.
+func (r *Runtime) warnIgnored(id string, fields []string) {
+	if len(fields) == 0 {
+		return
+	}
+	r.log.Warn("deprecated in the runtime spec and ignored: "+strings.Join(fields, ", "), "id", id)
 }
 
 // loadCgroups returns the cgroup manager of an existing container, for the

@@ -1,12 +1,17 @@
 package runtime
 
 import (
+	"bytes"
+	"log/slog"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtkit/rt/pkg/store"
 )
 
 // TestContainerResourcesDevices: create's device rules are the spec's
@@ -96,5 +101,67 @@ func TestDefaultDeviceRulesAreRuncs(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("default rules %q, want runc's %q", got, want)
+	}
+}
+
+// TestDropIgnoredWarnsOnce: create drops the deprecated kernel memory
+// limits from the recorded spec with one warning naming them, and leaves a
+// spec without them as it is, with no warning.
+func TestDropIgnoredWarnsOnce(t *testing.T) {
+	tests := []struct {
+		name     string
+		mem      *specs.LinuxMemory
+		wantMem  *specs.LinuxMemory
+		wantWarn string // "" for no record
+	}{
+		{name: "no memory", mem: nil, wantMem: nil},
+		{name: "no kernel memory", mem: &specs.LinuxMemory{Limit: i64(1 << 20)}, wantMem: &specs.LinuxMemory{Limit: i64(1 << 20)}},
+		{name: "kernel and kernelTCP",
+			mem:      &specs.LinuxMemory{Limit: i64(1 << 20), Kernel: i64(1 << 20), KernelTCP: i64(0)},
+			wantMem:  &specs.LinuxMemory{Limit: i64(1 << 20)},
+			wantWarn: `level=WARN msg="deprecated in the runtime spec and ignored: linux.resources.memory.kernel, linux.resources.memory.kernelTCP" id=c1`},
+		{name: "kernelTCP",
+			mem:      &specs.LinuxMemory{KernelTCP: i64(1 << 20)},
+			wantMem:  &specs.LinuxMemory{},
+			wantWarn: `level=WARN msg="deprecated in the runtime spec and ignored: linux.resources.memory.kernelTCP" id=c1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			r := &Runtime{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+				ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+					if a.Key == slog.TimeKey {
+						return slog.Attr{}
+					}
+					return a
+				},
+			}))}
+			s := &specs.Spec{Linux: &specs.Linux{Resources: &specs.LinuxResources{Memory: tt.mem, Pids: &specs.LinuxPids{Limit: i64(5)}}}}
+			st := &store.State{ID: "c1", Spec: store.RecordSpec(s)}
+			if err := r.dropIgnored(st); err != nil {
+				t.Fatal(err)
+			}
+			res, err := st.Spec.Resources()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(res.Memory, tt.wantMem) || res.Pids == nil || *res.Pids.Limit != 5 {
+				t.Errorf("recorded resources = %+v (memory %+v), want memory %+v and the pids limit kept", res, res.Memory, tt.wantMem)
+			}
+			if got := strings.TrimSpace(buf.String()); got != tt.wantWarn {
+				t.Errorf("log = %q, want %q", got, tt.wantWarn)
+			}
+		})
+	}
+}
+
+// TestMergeResourcesSkipsKernelMemory: update records what it applied;
+// kernel memory is never applied, so never recorded, and the rest is.
+func TestMergeResourcesSkipsKernelMemory(t *testing.T) {
+	dst := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 20)}}
+	mergeResources(dst, &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: i64(1), KernelTCP: i64(2), Reservation: i64(3)}})
+	want := &specs.LinuxMemory{Limit: i64(1 << 20), Reservation: i64(3)}
+	if !reflect.DeepEqual(dst.Memory, want) {
+		t.Errorf("merged memory = %+v, want %+v", dst.Memory, want)
 	}
 }

@@ -103,7 +103,6 @@ func TestUpdateBadInputLeavesFilesUnchanged(t *testing.T) {
 		{args: []string{"--resources", "-"}, stdin: "{not json", want: "--resources"},
 		{args: []string{"--resources", file("type", `{"memory":{"limit":"64m"}}`)}, want: "--resources"},
 		{args: []string{"--resources", file("unified", `{"unified":{"memory.max":"1048576"}}`)}, want: "unified"},
-		{args: []string{"--resources", file("kernel", `{"memory":{"limit":16777216,"kernel":1048576}}`)}, want: "memory.kernel"},
 		{args: []string{"--resources", file("huge", `{"pids":{"limit":10},"hugepageLimits":[{"pageSize":"2MB","limit":2097152}]}`)}, want: "hugepageLimits"},
 		{args: []string{"--resources", "-"}, stdin: `{"pids":{"limit":10},"network":{"classID":1048577}}`, want: "network.classID"},
 	}
