@@ -36,9 +36,8 @@
 // What comes from github.com/opencontainers/cgroups and why:
 //
 //   - Set is rt's own code. rt validates every value before writing any and
-//     names the spec field and the file in each error, and it sets what the
-//     library no longer does (kernel memory, where the kernel still has it)
-//     and refuses what it silently skips (a device weight without BFQ). The
+//     names the spec field and the file in each error, and it refuses what
+//     the library silently skips (a device weight without BFQ). The
 //     library's Set wraps neither the field nor, for most writes, the file,
 //     and works from its own Resources type, which would have to be
 //     converted from the spec field by field anyway. Set takes the
@@ -145,9 +144,9 @@ type Manager interface {
 	// Everything is checked before the first write: each value's range and
 	// form, cpus and mems against the host's online CPUs and memory nodes,
 	// hugepage sizes against the host's, that the controller of every field
-	// is there, that every file to write exists (kernel memory, swap
-	// accounting, BFQ, … come and go with kernel versions and options), and,
-	// with memory.checkBeforeUpdate, that a new limit is not below the
+	// is there, that every file to write exists (swap accounting, BFQ, …
+	// come and go with kernel versions and options), and, with
+	// memory.checkBeforeUpdate, that a new limit is not below the
 	// current usage. Any of these fails with an error naming the spec field
 	// ("linux.resources.memory.limit") and nothing is written. On a pure
 	// cgroup2 host the controllers are enabled in the ancestors'
@@ -161,9 +160,9 @@ type Manager interface {
 	// resource busy") and the writes before it stay: Set is not a
 	// transaction, as it is not in runc.
 	//
-	// Zero as unset, as runc: memory limit, reservation, swap, kernel and
-	// kernelTCP; cpu shares, quota, period, realtimeRuntime and
-	// realtimePeriod; blockIO weight and leafWeight (and those of a device).
+	// Zero as unset, as runc: memory limit, reservation and swap; cpu
+	// shares, quota, period, realtimeRuntime and realtimePeriod; blockIO
+	// weight and leafWeight (and those of a device).
 	// pids.limit 0 is written as 1, as runc does for parity with systemd,
 	// which cannot express 0.
 	//
@@ -171,8 +170,12 @@ type Manager interface {
 	// to io.bfq.weight (same scale) or else io.weight, swap (memory+swap) to
 	// memory.swap.max (swap alone), -1 to "max", a throttle rate of 0 to
 	// "max" (v1 takes 0 as "no limit"). Fields cgroup2 has no file for
-	// (kernel, kernelTCP, swappiness, disableOOMKiller, leafWeight,
-	// realtime*, network) are errors there, not silently dropped.
+	// (swappiness, disableOOMKiller, leafWeight, realtime*, network) are
+	// errors there, not silently dropped.
+	//
+	// Ignored, v1 and cgroup2 alike, as runc ignores them: the deprecated
+	// memory.kernel and memory.kernelTCP (see DropIgnored, which callers
+	// use to warn about them).
 	//
 	// Devices on v1: "a" to devices.deny (deny everything), then each rule in
 	// order to devices.allow or devices.deny, which is what the kernel's own

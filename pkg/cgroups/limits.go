@@ -58,13 +58,11 @@ func (p *planner) memory(mem *specs.LinuxMemory) {
 		return
 	}
 	const f = res + "memory."
+	// kernel and kernelTCP are ignored: see DropIgnored.
 	limit, swap, resv := i64(mem.Limit), i64(mem.Swap), i64(mem.Reservation)
-	kernel, kernelTCP := i64(mem.Kernel), i64(mem.KernelTCP)
 	p.limit(f+"limit", limit)
 	p.limit(f+"swap", swap)
 	p.limit(f+"reservation", resv)
-	p.limit(f+"kernel", kernel)
-	p.limit(f+"kernelTCP", kernelTCP)
 	if mem.Swappiness != nil && *mem.Swappiness > 100 {
 		p.bad(f+"swappiness", "%d is out of range (0-100)", *mem.Swappiness)
 	}
@@ -78,25 +76,19 @@ func (p *planner) memory(mem *specs.LinuxMemory) {
 	if p.v2 {
 		p.memoryV2(mem, limit, swap, resv)
 	} else {
-		p.memoryV1(mem, limit, swap, resv, kernel, kernelTCP)
+		p.memoryV1(mem, limit, swap, resv)
 	}
 }
 
-func (p *planner) memoryV1(mem *specs.LinuxMemory, limit, swap, resv, kernel, kernelTCP int64) {
+func (p *planner) memoryV1(mem *specs.LinuxMemory, limit, swap, resv int64) {
 	const f = res + "memory."
-	if limit == 0 && swap == 0 && resv == 0 && kernel == 0 && kernelTCP == 0 &&
+	if limit == 0 && swap == 0 && resv == 0 &&
 		mem.Swappiness == nil && mem.DisableOOMKiller == nil && mem.UseHierarchy == nil {
 		return // checkBeforeUpdate alone checks nothing
 	}
 	dir, ok := p.dir("memory", f[:len(f)-1])
 	if !ok {
 		return
-	}
-	if kernel != 0 {
-		p.add(step{field: f + "kernel", dir: dir, file: "memory.kmem.limit_in_bytes", value: itoa(kernel), verify: true})
-	}
-	if kernelTCP != 0 {
-		p.add(step{field: f + "kernelTCP", dir: dir, file: "memory.kmem.tcp.limit_in_bytes", value: itoa(kernelTCP), verify: true})
 	}
 	lim := step{field: f + "limit", dir: dir, file: "memory.limit_in_bytes", value: itoa(limit)}
 	// Unlimited memory+swap restated without swap accounting changes
@@ -150,12 +142,6 @@ func (p *planner) memoryV1(mem *specs.LinuxMemory, limit, swap, resv, kernel, ke
 
 func (p *planner) memoryV2(mem *specs.LinuxMemory, limit, swap, resv int64) {
 	const f = res + "memory."
-	if i64(mem.Kernel) != 0 {
-		p.bad(f+"kernel", "cgroup2 has no kernel memory limit (kernel memory counts toward memory.max)")
-	}
-	if i64(mem.KernelTCP) != 0 {
-		p.bad(f+"kernelTCP", "cgroup2 has no kernel TCP memory limit (it counts toward memory.max)")
-	}
 	if mem.Swappiness != nil {
 		p.bad(f+"swappiness", "cgroup2 has no per-cgroup swappiness")
 	}
@@ -250,24 +236,6 @@ func readInt(path string) (int64, error) {
 		return 0, fmt.Errorf("parse %s: %q is not a number", path, s)
 	}
 	return v, nil
-}
-
-// verifyLimit fails if the memory limit file path does not hold value as
-// the kernel stores it (rounded down to a page).
-func verifyLimit(path, value string) error {
-	want, err := strconv.ParseInt(value, 10, 64)
-	if err != nil || want == -1 {
-		return nil
-	}
-	got, err := readInt(path)
-	if err != nil {
-		return err
-	}
-	page := int64(os.Getpagesize())
-	if got != want/page*page {
-		return fmt.Errorf("the kernel accepts but ignores it (%s still reads %d)", filepath.Base(path), got)
-	}
-	return nil
 }
 
 func (p *planner) cpu(c *specs.LinuxCPU) {

@@ -531,14 +531,6 @@ func TestRealHostRefusals(t *testing.T) {
 	}{
 		{name: "limit below usage", r: mem(specs.LinuxMemory{Limit: ptr[int64](1 << 20)}),
 			want: "cgroups: linux.resources.memory.limit: " + memDir + "/memory.limit_in_bytes: write 1048576: device or resource busy (the cgroup uses more than that and the kernel could not reclaim enough)"},
-		{name: "kernel memory ignored", r: mem(specs.LinuxMemory{Kernel: ptr[int64](64 << 20)}),
-			skip: func() string {
-				if !exists(filepath.Join(memDir, "memory.kmem.limit_in_bytes")) {
-					return "no memory.kmem.limit_in_bytes"
-				}
-				return ""
-			},
-			want: "cgroups: linux.resources.memory.kernel: " + memDir + "/memory.kmem.limit_in_bytes: write 67108864: the kernel accepts but ignores it (memory.kmem.limit_in_bytes still reads 9223372036854771712)"},
 		{name: "flat accounting", r: mem(specs.LinuxMemory{UseHierarchy: ptr(false)}),
 			want: "cgroups: linux.resources.memory.useHierarchy: " + memDir + "/memory.use_hierarchy: write 0: invalid argument (this kernel no longer has non-hierarchical accounting)"},
 		{name: "leaf weight", r: &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{LeafWeight: ptr[uint16](100)}},
@@ -593,6 +585,38 @@ func TestRealHostRefusals(t *testing.T) {
 			t.Errorf("err = %v\nwant   %s", err, want)
 		}
 	})
+}
+
+// The deprecated kernel memory limits are not written, whatever the host
+// has: Set succeeds with them and the kmem files keep what they held
+// (Linux 6.1+ has none; older kernels may accept a write and ignore it).
+func TestRealKernelMemoryIgnored(t *testing.T) {
+	m := realManager(t, "kmem", false)
+	memDir := requireKey(t, m, "memory", "kernel memory limits are v1 files")
+	if err := m.Apply(startSleep(t).Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"memory.kmem.limit_in_bytes", "memory.kmem.tcp.limit_in_bytes"}
+	before := map[string]string{}
+	for _, f := range files {
+		if data, err := os.ReadFile(filepath.Join(memDir, f)); err == nil {
+			before[f] = string(data)
+		}
+	}
+	err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{
+		Limit: ptr[int64](64 << 20), Kernel: ptr[int64](16 << 20), KernelTCP: ptr[int64](8 << 20),
+	}})
+	if err != nil {
+		t.Fatalf("Set with kernel memory: %v", err)
+	}
+	if got := readTrim(t, filepath.Join(memDir, "memory.limit_in_bytes")); got != "67108864" {
+		t.Errorf("memory.limit_in_bytes = %s, want 67108864", got)
+	}
+	for f, was := range before {
+		if now, _ := os.ReadFile(filepath.Join(memDir, f)); string(now) != was {
+			t.Errorf("%s = %q, was %q", f, now, was)
+		}
+	}
 }
 
 // firstDisk is a whole disk of the host and its major:minor.

@@ -84,9 +84,6 @@ type step struct {
 	// again after the group's last step.
 	group string
 	retry bool
-	// verify reads the value back: some kernels keep
-	// memory.kmem.limit_in_bytes but ignore what is written to it.
-	verify bool
 	// hint explains a missing file where the file name alone would not.
 	hint string
 	// run, if set, is the step instead of a write (the eBPF device filter).
@@ -142,8 +139,6 @@ func (m *fsManager) plan(r *specs.LinuxResources) (*plan, error) {
 		}
 		p.top, p.avail = top, avail
 	}
-	// Kernel memory first: on kernels that accept and ignore it, verifying
-	// it fails before anything else was written.
 	p.memory(r.Memory)
 	p.cpuset(r.CPU)
 	p.cpu(r.CPU)
@@ -339,10 +334,6 @@ func missing(s *step) error {
 // missingHint says why a cgroup file can be missing.
 func missingHint(file string) string {
 	switch {
-	case file == "memory.kmem.limit_in_bytes":
-		return "this kernel has no kernel memory limit"
-	case file == "memory.kmem.tcp.limit_in_bytes":
-		return "this kernel has no kernel TCP memory limit"
 	case file == "memory.memsw.limit_in_bytes", file == "memory.swap.max":
 		return "swap accounting is off (the kernel needs CONFIG_MEMCG_SWAP and swapaccount=1)"
 	case file == "blkio.weight", file == "blkio.weight_device":
@@ -415,13 +406,7 @@ func (m *fsManager) do(s *step) error {
 	if s.run != nil {
 		return s.run()
 	}
-	if err := m.writeValue(s.path(), s.value); err != nil {
-		return err
-	}
-	if s.verify {
-		return verifyLimit(s.path(), s.value)
-	}
-	return nil
+	return m.writeValue(s.path(), s.value)
 }
 
 // writeValue writes value to the cgroup file path, truncating it as a

@@ -68,13 +68,11 @@ func TestSetV1Writes(t *testing.T) {
 			prepare: func(f *fakeTree) { os.Remove(f.path(mem + "memory.memsw.limit_in_bytes")) },
 			r:       specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](-1)}},
 			want:    []string{mem + "memory.limit_in_bytes=-1"}},
-		{name: "every other memory field", r: specs.LinuxResources{Memory: &specs.LinuxMemory{
+		{name: "every other memory field, kernel memory ignored", r: specs.LinuxResources{Memory: &specs.LinuxMemory{
 			Kernel: ptr[int64](64 << 20), KernelTCP: ptr[int64](16 << 20), Reservation: ptr[int64](256 << 20),
 			Swappiness: ptr[uint64](10), DisableOOMKiller: ptr(true), UseHierarchy: ptr(true),
 			Limit: ptr[int64](512 << 20), CheckBeforeUpdate: ptr(true),
 		}}, want: []string{
-			mem + "memory.kmem.limit_in_bytes=67108864",
-			mem + "memory.kmem.tcp.limit_in_bytes=16777216",
 			mem + "memory.limit_in_bytes=536870912",
 			mem + "memory.soft_limit_in_bytes=268435456",
 			mem + "memory.swappiness=10",
@@ -83,6 +81,17 @@ func TestSetV1Writes(t *testing.T) {
 		}},
 		{name: "oom killer back on", r: specs.LinuxResources{Memory: &specs.LinuxMemory{DisableOOMKiller: ptr(false)}},
 			want: []string{mem + "memory.oom_control=0"}},
+		// Whatever their value: runc does not look at it either.
+		{name: "kernel memory alone: nothing", r: specs.LinuxResources{Memory: &specs.LinuxMemory{
+			Kernel: ptr[int64](-3), KernelTCP: ptr[int64](1 << 20),
+		}}, want: nil},
+		{name: "kernel memory without its files: nothing",
+			prepare: func(f *fakeTree) {
+				os.Remove(f.path(mem + "memory.kmem.limit_in_bytes"))
+				os.Remove(f.path(mem + "memory.kmem.tcp.limit_in_bytes"))
+			},
+			r:    specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: ptr[int64](1 << 20), KernelTCP: ptr[int64](1 << 20), Limit: ptr[int64](1 << 30)}},
+			want: []string{mem + "memory.limit_in_bytes=1073741824"}},
 		{name: "cpu", r: specs.LinuxResources{CPU: &specs.LinuxCPU{
 			Shares: ptr[uint64](512), Quota: ptr[int64](50000), Period: ptr[uint64](100000), Burst: ptr[uint64](10000),
 			RealtimeRuntime: ptr[int64](95000), RealtimePeriod: ptr[uint64](1000000), Idle: ptr[int64](0),
@@ -210,6 +219,12 @@ func TestSetV2Writes(t *testing.T) {
 			c1+"memory.low=536870912")},
 		{name: "unlimited memory", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](-1)}},
 			want: with(enable("memory"), c1+"memory.swap.max=max", c1+"memory.max=max")},
+		{name: "kernel memory ignored", r: specs.LinuxResources{Memory: &specs.LinuxMemory{
+			Limit: ptr[int64](1 << 30), Kernel: ptr[int64](1 << 20), KernelTCP: ptr[int64](1 << 20),
+		}}, want: with(enable("memory"), c1+"memory.max=1073741824")},
+		{name: "kernel memory alone: nothing", r: specs.LinuxResources{Memory: &specs.LinuxMemory{
+			Kernel: ptr[int64](1 << 20), KernelTCP: ptr[int64](1 << 20),
+		}}, want: nil},
 		{name: "swap equal to the limit is no swap", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](1 << 30), Swap: ptr[int64](1 << 30)}},
 			want: with(enable("memory"), c1+"memory.swap.max=0", c1+"memory.max=1073741824")},
 		{name: "no swap accounting: unlimited swap dropped",
@@ -313,8 +328,6 @@ func TestSetRefusesBeforeWriting(t *testing.T) {
 			want: "linux.resources.memory.limit: -2 is not a limit (bytes, or -1 for none)"},
 		{name: "memory reservation", r: mem(specs.LinuxMemory{Reservation: ptr[int64](-5)}),
 			want: "linux.resources.memory.reservation: -5 is not a limit (bytes, or -1 for none)"},
-		{name: "kernel memory", r: mem(specs.LinuxMemory{Kernel: ptr[int64](-3)}),
-			want: "linux.resources.memory.kernel: -3 is not a limit (bytes, or -1 for none)"},
 		{name: "swap below limit", r: mem(specs.LinuxMemory{Limit: ptr[int64](200), Swap: ptr[int64](100)}),
 			want: "linux.resources.memory.swap: 100 is below limit 200 (swap is memory+swap)"},
 		{name: "swap with unlimited memory", r: mem(specs.LinuxMemory{Limit: ptr[int64](-1), Swap: ptr[int64](100)}),
@@ -382,10 +395,6 @@ func TestSetRefusesBeforeWriting(t *testing.T) {
 			want: "linux.resources.devices[0]: a rule for every device (type a) always covers all numbers and access rwm; give neither numbers nor other access"},
 
 		// What cgroup2 has no file for.
-		{name: "v2 kernel memory", v2: true, r: mem(specs.LinuxMemory{Kernel: ptr[int64](1 << 20)}),
-			want: "linux.resources.memory.kernel: cgroup2 has no kernel memory limit (kernel memory counts toward memory.max)"},
-		{name: "v2 kernel TCP memory", v2: true, r: mem(specs.LinuxMemory{KernelTCP: ptr[int64](1 << 20)}),
-			want: "linux.resources.memory.kernelTCP: cgroup2 has no kernel TCP memory limit (it counts toward memory.max)"},
 		{name: "v2 swappiness", v2: true, r: mem(specs.LinuxMemory{Swappiness: ptr[uint64](0)}),
 			want: "linux.resources.memory.swappiness: cgroup2 has no per-cgroup swappiness"},
 		{name: "v2 OOM killer", v2: true, r: mem(specs.LinuxMemory{DisableOOMKiller: ptr(true)}),
@@ -409,9 +418,6 @@ func TestSetRefusesBeforeWriting(t *testing.T) {
 		{name: "hierarchy not mounted", prepare: func(f *fakeTree) { delete(f.m.paths, "net_cls") },
 			r:    specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: ptr[uint32](1)}},
 			want: "linux.resources.network.classID: no net_cls hierarchy (cgroup v1) is mounted; rt sets limits on the cgroup2 hierarchy of a hybrid host only through linux.resources.unified"},
-		{name: "no kernel memory file", prepare: func(f *fakeTree) { os.Remove(f.path("memory/c1/memory.kmem.limit_in_bytes")) },
-			r:    mem(specs.LinuxMemory{Kernel: ptr[int64](1 << 20)}),
-			want: "linux.resources.memory.kernel: ROOT/cgroup/memory/c1/memory.kmem.limit_in_bytes does not exist: this kernel has no kernel memory limit"},
 		{name: "no swap accounting", prepare: func(f *fakeTree) { os.Remove(f.path("memory/c1/memory.memsw.limit_in_bytes")) },
 			r:    mem(specs.LinuxMemory{Swap: ptr[int64](2 << 20)}),
 			want: "linux.resources.memory.swap: ROOT/cgroup/memory/c1/memory.memsw.limit_in_bytes does not exist: swap accounting is off (the kernel needs CONFIG_MEMCG_SWAP and swapaccount=1)"},
@@ -481,20 +487,20 @@ func TestSetV2MissingFileAfterEnabling(t *testing.T) {
 // writes before it stay.
 func TestSetWriteFailure(t *testing.T) {
 	f := newFakeV1(t)
-	limit := f.path("memory/c1/memory.limit_in_bytes")
-	os.Remove(limit)
-	if err := os.Mkdir(limit, 0o755); err != nil { // open for writing fails: EISDIR
+	pids := f.path("pids/c1/pids.max")
+	os.Remove(pids)
+	if err := os.Mkdir(pids, 0o755); err != nil { // open for writing fails: EISDIR
 		t.Fatal(err)
 	}
 	err := f.m.Set(&specs.LinuxResources{
-		Memory: &specs.LinuxMemory{Kernel: ptr[int64](1 << 20), Limit: ptr[int64](1 << 30)},
+		Memory: &specs.LinuxMemory{Limit: ptr[int64](1 << 30)},
 		Pids:   &specs.LinuxPids{Limit: ptr[int64](10)},
 	})
-	want := "cgroups: linux.resources.memory.limit: " + limit + ": write 1073741824: is a directory"
+	want := "cgroups: linux.resources.pids.limit: " + pids + ": write 10: is a directory"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant   %s", err, want)
 	}
-	if want := []string{"memory/c1/memory.kmem.limit_in_bytes=1048576"}; !slices.Equal(f.writes, want) {
+	if want := []string{"memory/c1/memory.limit_in_bytes=1073741824"}; !slices.Equal(f.writes, want) {
 		t.Errorf("writes = %q, want %q", f.writes, want)
 	}
 }

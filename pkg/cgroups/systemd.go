@@ -61,8 +61,8 @@ import (
 // host's init (SystemdRunning), as there is nothing to talk to. It talks
 // to the system instance as root (the system bus, or systemd's private
 // socket without a dbus-daemon); rootless containers under a user's
-// systemd are not supported. Limits systemd has no property for (kernel
-// memory, swap and the soft limit on v1, swappiness, hugetlb, rdma,
+// systemd are not supported. Limits systemd has no property for (swap
+// and the soft limit on v1, swappiness, hugetlb, rdma,
 // network, per-device block I/O, and the unified keys unitProperties does
 // not convert) are in the files only: systemd does not know them, and
 // does not reset them either.

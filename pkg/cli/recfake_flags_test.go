@@ -314,6 +314,9 @@ func TestUpdateFlags(t *testing.T) {
 			specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0,2"}}},
 		{"pids-limit", []string{"update", "--pids-limit", "100", "c1"}, "",
 			specs.LinuxResources{Pids: &specs.LinuxPids{Limit: recPtr[int64](100)}}},
+		// Passed on for the runtime to warn about and ignore, as runc 1.1 does.
+		{"kernel-memory", []string{"update", "--kernel-memory", "10m", "--kernel-memory-tcp", "-1", "--memory", "64m", "c1"}, "",
+			specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: recPtr[int64](64 << 20), Kernel: recPtr[int64](10 << 20), KernelTCP: recPtr[int64](-1)}}},
 		{"blkio-weight", []string{"update", "--blkio-weight", "500", "c1"}, "",
 			specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: recPtr[uint16](500)}}},
 		{"resources-file", []string{"update", "--resources", resFile, "c1"}, "",
@@ -367,6 +370,7 @@ func TestUpdateFlags(t *testing.T) {
 		{"memory-not-a-size", []string{"update", "--memory", "lots", "c1"}, "", `update: --memory "lots": not a size`},
 		{"memory-negative", []string{"update", "--memory", "-2", "c1"}, "", `update: --memory "-2": not a size`},
 		{"memory-overflow", []string{"update", "--memory", "9999999999999t", "c1"}, "", "size out of range"},
+		{"kernel-memory-not-a-size", []string{"update", "--kernel-memory", "lots", "c1"}, "", `update: --kernel-memory "lots": not a size`},
 		{"cpu-quota-not-a-number", []string{"update", "--cpu-quota", "x", "c1"}, "", "update: invalid argument"},
 	}
 	for _, tt := range bad {

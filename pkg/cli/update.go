@@ -41,6 +41,14 @@ individual flags override what it sets.`,
 	f.String("cpuset-mems", "", "memory nodes in which to allow execution (0-3, 0,1)")
 	f.Int64("pids-limit", 0, "maximum number of pids allowed in the container (-1 for unlimited)")
 	f.Uint16("blkio-weight", 0, "block IO weight (10 to 1000)")
+	// runc 1.1 still takes these (hidden) and ignores them with a warning,
+	// as the runtime spec deprecates kernel memory limits; so does rt, for
+	// callers that pass them. They set memory.kernel and memory.kernelTCP,
+	// which the runtime warns about and drops.
+	f.String("kernel-memory", "", "deprecated and ignored: kernel memory limit")
+	f.String("kernel-memory-tcp", "", "deprecated and ignored: kernel TCP buffer memory limit")
+	f.MarkHidden("kernel-memory")
+	f.MarkHidden("kernel-memory-tcp")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		id, err := containerID(cmd, args[0])
 		if err != nil {
@@ -98,7 +106,7 @@ func applyUpdateFlags(cmd *cobra.Command, r *specs.LinuxResources) error {
 		}
 		return r.CPU
 	}
-	for _, name := range []string{"memory", "memory-reservation", "memory-swap"} {
+	for _, name := range []string{"memory", "memory-reservation", "memory-swap", "kernel-memory", "kernel-memory-tcp"} {
 		if !f.Changed(name) {
 			continue
 		}
@@ -114,6 +122,10 @@ func applyUpdateFlags(cmd *cobra.Command, r *specs.LinuxResources) error {
 			mem().Reservation = &v
 		case "memory-swap":
 			mem().Swap = &v
+		case "kernel-memory":
+			mem().Kernel = &v
+		case "kernel-memory-tcp":
+			mem().KernelTCP = &v
 		}
 	}
 	for _, name := range []string{"cpu-share", "cpu-shares"} {

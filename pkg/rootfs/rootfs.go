@@ -153,17 +153,20 @@ func openRoot(path string) (*root, error) {
 func (r *root) close() { r.f.Close() }
 
 // dir returns an O_PATH handle of the directory dest inside the root,
-// creating missing components.
+// creating missing components. It never creates through a symlink that
+// leads nowhere in the rootfs; the error then says so (explain).
 func (r *root) dir(dest string) (*os.File, error) {
 	h, err := pathrs.MkdirAllHandle(r.f, dest, 0o755)
 	if err != nil {
-		return nil, fmt.Errorf("mkdir %s in rootfs: %w", dest, err)
+		return nil, r.explain(dest, true, fmt.Errorf("mkdir %s in rootfs: %w", dest, err))
 	}
 	return h, nil
 }
 
 // file returns an O_PATH handle of the file dest inside the root, creating
-// it (and its parent directories) when missing.
+// it (and its parent directories) when missing. A dangling symlink at dest
+// is not followed to create its target: the error says what it is
+// (explain).
 func (r *root) file(dest string) (*os.File, error) {
 	if h, err := pathrs.OpenatInRoot(r.f, dest); err == nil {
 		return h, nil
@@ -175,14 +178,14 @@ func (r *root) file(dest string) (*os.File, error) {
 	defer parent.Close()
 	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_WRONLY, 0o644)
 	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return nil, fmt.Errorf("create %s in rootfs: %w", dest, err)
+		return nil, r.explain(dest, false, fmt.Errorf("create %s in rootfs: %w", dest, err))
 	}
 	if err == nil {
 		unix.Close(fd)
 	}
 	h, err := pathrs.OpenatInRoot(r.f, dest)
 	if err != nil {
-		return nil, fmt.Errorf("open %s in rootfs: %w", dest, err)
+		return nil, r.explain(dest, false, fmt.Errorf("open %s in rootfs: %w", dest, err))
 	}
 	return h, nil
 }

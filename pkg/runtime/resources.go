@@ -83,14 +83,16 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 	if opts.Resources == nil {
 		return nil
 	}
-	// Only the resources and devices of the recorded spec are decoded and
+	// Only the resources of the recorded spec are decoded and
 	// re-encoded: the whole spec would cost a fresh rt ~1 ms both ways.
-	cur, devices, err := st.Spec.Resources()
+	cur, err := st.Spec.Resources()
 	if err != nil {
 		return err
 	}
-	res := *opts.Resources
-	res.Devices = withDefaultDevices(res.Devices, devices)
+	given, ignored := cgroups.DropIgnored(opts.Resources)
+	r.warnIgnored(id, ignored)
+	res := *given
+	res.Devices = withDefaultDevices(res.Devices)
 	cg, err := loadCgroups(st)
 	if err != nil {
 		return err
@@ -102,7 +104,7 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 		if cur == nil {
 			cur = &specs.LinuxResources{}
 		}
-		mergeResources(cur, opts.Resources)
+		mergeResources(cur, given)
 		if err := st.Spec.SetResources(cur); err != nil {
 			return err
 		}
@@ -120,8 +122,8 @@ func mergeResources(dst, src *specs.LinuxResources) {
 		setIf(&m.Limit, s.Limit)
 		setIf(&m.Reservation, s.Reservation)
 		setIf(&m.Swap, s.Swap)
-		setIf(&m.Kernel, s.Kernel)
-		setIf(&m.KernelTCP, s.KernelTCP)
+		// Not kernel and kernelTCP: never applied (cgroups.DropIgnored),
+		// so never recorded.
 		setIf(&m.Swappiness, s.Swappiness)
 		setIf(&m.DisableOOMKiller, s.DisableOOMKiller)
 		setIf(&m.UseHierarchy, s.UseHierarchy)
@@ -197,7 +199,14 @@ func mergeResources(dst, src *specs.LinuxResources) {
 // (which may not be given --systemd-cgroup) use the same one. A driver the
 // host cannot serve is refused, rather than quietly using cgroupfs with a
 // systemd-style path.
+//
+// It first drops from st's spec the resources rt ignores (dropIgnored):
+// newCgroups is where create first turns to the spec's cgroup side, before
+// the state is first saved and before the resources are applied.
 func (r *Runtime) newCgroups(st *store.State, path string) (cgroups.Manager, error) {
+	if err := r.dropIgnored(st); err != nil {
+		return nil, err
+	}
 	switch r.cfg.CgroupDriver {
 	case "", "cgroupfs":
 		return cgroups.New(path, st.ID)
@@ -209,6 +218,36 @@ func (r *Runtime) newCgroups(st *store.State, path string) (cgroups.Manager, err
 		return cgroups.NewSystemd(path, st.ID)
 	}
 	return nil, fmt.Errorf("cgroup driver %q: unknown", r.cfg.CgroupDriver)
+}
+
+// dropIgnored removes from the spec recorded in st the resources rt does
+// not apply (cgroups.DropIgnored: the deprecated kernel memory limits),
+// with one warning naming them, so that the state (which update builds on)
+// never shows them as applied. At create the record is the spec itself
+// (store.RecordSpec), so the resources create applies lose them too; Set
+// would ignore them anyway. The spec's linux.resources is replaced by a
+// copy; the sections it shares are not changed.
+func (r *Runtime) dropIgnored(st *store.State) error {
+	res, err := st.Spec.Resources()
+	if err != nil {
+		return err
+	}
+	kept, ignored := cgroups.DropIgnored(res)
+	if len(ignored) == 0 {
+		return nil
+	}
+	r.warnIgnored(st.ID, ignored)
+	return st.Spec.SetResources(kept)
+}
+
+// warnIgnored logs the one warning for the resource fields rt ignores, as
+// runc warns about kernel memory ("Kernel memory settings are ignored and
+// will be removed"), but naming the fields.
+func (r *Runtime) warnIgnored(id string, fields []string) {
+	if len(fields) == 0 {
+		return
+	}
+	r.log.Warn("deprecated in the runtime spec and ignored: "+strings.Join(fields, ", "), "id", id)
 }
 
 // loadCgroups returns the cgroup manager of an existing container, for the
@@ -226,10 +265,12 @@ func setIf[T any](dst **T, src *T) {
 	}
 }
 
-// defaultDeviceRules are the devices a container may always use, as runc
-// allows them: the ones every container gets (rootfs.DefaultDevices), its
-// terminal and pty devices, tun, and mknod of anything (using a node still
-// needs a rule).
+// defaultDeviceRules are the devices a container may always use, runc's
+// default allow list (libcontainer/specconv's AllowedDevices): the ones
+// every container gets (rootfs.DefaultDevices), its terminal (ptmx and
+// /dev/pts/*, which /dev/console is bound from), tun, and mknod of anything
+// (using a node still needs a rule). Not c 5:1, the host's console, which
+// runc does not allow either.
 var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 	{Allow: true, Type: "c", Access: "m"},
 	{Allow: true, Type: "b", Access: "m"},
@@ -239,7 +280,6 @@ var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 	{Allow: true, Type: "c", Major: i64(1), Minor: i64(8), Access: "rwm"},    // random
 	{Allow: true, Type: "c", Major: i64(1), Minor: i64(9), Access: "rwm"},    // urandom
 	{Allow: true, Type: "c", Major: i64(5), Minor: i64(0), Access: "rwm"},    // tty
-	{Allow: true, Type: "c", Major: i64(5), Minor: i64(1), Access: "rwm"},    // console
 	{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"},    // ptmx
 	{Allow: true, Type: "c", Major: i64(136), Minor: nil, Access: "rwm"},     // pts/*
 	{Allow: true, Type: "c", Major: i64(10), Minor: i64(200), Access: "rwm"}, // net/tun
@@ -254,29 +294,24 @@ func containerResources(s *specs.Spec) *specs.LinuxResources {
 		return nil
 	}
 	res := *s.Linux.Resources
-	res.Devices = withDefaultDevices(res.Devices, s.Linux.Devices)
+	res.Devices = withDefaultDevices(res.Devices)
 	return &res
 }
 
 // withDefaultDevices returns rules (nil stays nil: devices untouched)
-// followed by the devices the container always needs and those its
-// linux.devices creates, so that no rule set, at create or update, takes
-// /dev/null away.
-func withDefaultDevices(rules []specs.LinuxDeviceCgroup, devices []specs.LinuxDevice) []specs.LinuxDeviceCgroup {
+// followed by defaultDeviceRules, so that no rule set, at create or update,
+// takes /dev/null away.
+//
+// The nodes of linux.devices get no rule: the runtime spec has them
+// created, not allowed (a FIFO there has no cgroup rule at all), and runc
+// leaves whether they can be opened to linux.resources.devices.
+func withDefaultDevices(rules []specs.LinuxDeviceCgroup) []specs.LinuxDeviceCgroup {
 	if rules == nil {
 		return nil
 	}
-	out := append([]specs.LinuxDeviceCgroup{}, rules...)
-	out = append(out, defaultDeviceRules...)
-	for _, d := range devices {
-		major, minor := d.Major, d.Minor
-		typ := d.Type
-		if typ == "u" {
-			typ = "c"
-		}
-		out = append(out, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
-	}
-	return out
+	out := make([]specs.LinuxDeviceCgroup, 0, len(rules)+len(defaultDeviceRules))
+	out = append(out, rules...)
+	return append(out, defaultDeviceRules...)
 }
 
 // Events implements api.ContainerOperations: one stats snapshot with

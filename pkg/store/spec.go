@@ -83,32 +83,30 @@ func (r *SpecRecord) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// Resources returns the spec's linux.resources and linux.devices (either
-// may be nil), decoding only those unless the whole spec was decoded
-// already: update needs nothing else.
-func (r *SpecRecord) Resources() (*specs.LinuxResources, []specs.LinuxDevice, error) {
+// Resources returns the spec's linux.resources (nil if none), decoding only
+// that unless the whole spec was decoded already: update needs nothing else.
+func (r *SpecRecord) Resources() (*specs.LinuxResources, error) {
 	if r == nil {
-		return nil, nil, nil
+		return nil, nil
 	}
 	if r.spec != nil {
 		if r.spec.Linux == nil {
-			return nil, nil, nil
+			return nil, nil
 		}
-		return r.spec.Linux.Resources, r.spec.Linux.Devices, nil
+		return r.spec.Linux.Resources, nil
 	}
 	var s struct {
 		Linux *struct {
 			Resources *specs.LinuxResources `json:"resources"`
-			Devices   []specs.LinuxDevice   `json:"devices"`
 		} `json:"linux"`
 	}
 	if err := json.Unmarshal(r.raw, &s); err != nil {
-		return nil, nil, fmt.Errorf("decode the resources in the state: %w", err)
+		return nil, fmt.Errorf("decode the resources in the state: %w", err)
 	}
 	if s.Linux == nil {
-		return nil, nil, nil
+		return nil, nil
 	}
-	return s.Linux.Resources, s.Linux.Devices, nil
+	return s.Linux.Resources, nil
 }
 
 // SetResources replaces the spec's linux.resources (creating linux if the

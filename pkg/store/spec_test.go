@@ -149,17 +149,16 @@ func TestSpecRecordResources(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			res, devs, err := r.Resources()
+			res, err := r.Resources()
 			if err != nil {
 				t.Fatal(err)
 			}
 			var wantRes *specs.LinuxResources
-			var wantDevs []specs.LinuxDevice
 			if tt.spec.Linux != nil {
-				wantRes, wantDevs = tt.spec.Linux.Resources, tt.spec.Linux.Devices
+				wantRes = tt.spec.Linux.Resources
 			}
-			if !reflect.DeepEqual(res, wantRes) || !reflect.DeepEqual(devs, wantDevs) {
-				t.Errorf("Resources = %+v %+v, want %+v %+v", res, devs, wantRes, wantDevs)
+			if !reflect.DeepEqual(res, wantRes) {
+				t.Errorf("Resources = %+v, want %+v", res, wantRes)
 			}
 			if err := r.SetResources(newRes); err != nil {
 				t.Fatal(err)

@@ -103,7 +103,6 @@ func TestUpdateBadInputLeavesFilesUnchanged(t *testing.T) {
 		{args: []string{"--resources", "-"}, stdin: "{not json", want: "--resources"},
 		{args: []string{"--resources", file("type", `{"memory":{"limit":"64m"}}`)}, want: "--resources"},
 		{args: []string{"--resources", file("unified", `{"unified":{"memory.max":"1048576"}}`)}, want: "unified"},
-		{args: []string{"--resources", file("kernel", `{"memory":{"limit":16777216,"kernel":1048576}}`)}, want: "memory.kernel"},
 		{args: []string{"--resources", file("huge", `{"pids":{"limit":10},"hugepageLimits":[{"pageSize":"2MB","limit":2097152}]}`)}, want: "hugepageLimits"},
 		{args: []string{"--resources", "-"}, stdin: `{"pids":{"limit":10},"network":{"classID":1048577}}`, want: "network.classID"},
 	}
@@ -270,8 +269,8 @@ func TestUpdateDevicesKeepsDefaultDevices(t *testing.T) {
 			"containerResources appends defaultDeviceRules and linux.devices), so after "+
 			`{"devices":[{"allow":false,"access":"rwm"},{...c 1:11 w}]} devices.list is just "c 1:11 w" and /dev/null, `+
 			"/dev/zero, /dev/pts/* fail with EPERM. runc 1.1.5's update ignores devices (the container keeps its "+
-			"rules). Fix: build update's device rules as create does (spec rules, then defaultDeviceRules and the "+
-			"saved spec's linux.devices), or ignore devices in update as runc does. "+trim(res.Stderr))
+			"rules). Fix: build update's device rules as create does (spec rules, then defaultDeviceRules; never "+
+			"linux.devices, which are nodes to create), or ignore devices in update as runc does. "+trim(res.Stderr))
 		t.Errorf("/dev/null after update with device rules: %s (devices.list %q)", res, c.read(t, "devices", "devices.list"))
 	}
 }
