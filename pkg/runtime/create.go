@@ -234,10 +234,8 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	// Limits go on once the init is set up and waiting, before the program
 	// can run: a pids limit below the threads rt-init's Go runtime starts
 	// would otherwise kill it mid-start (runc, too, sets them here).
-	if res := containerResources(s); res != nil {
-		if err := cg.Set(res); err != nil {
-			return nil, err
-		}
+	if err := cg.Set(containerResources(s)); err != nil {
+		return nil, err
 	}
 	st.Ready = true
 	if err := h.Save(st); err != nil {

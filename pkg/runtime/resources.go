@@ -288,30 +288,48 @@ var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 func i64(v int64) *int64 { return &v }
 
 // containerResources is what create applies: the spec's resources, with
-// device rules completed by withDefaultDevices.
+// the device rules made an allow-list whether or not the spec has any (a
+// container's cgroup inherits its parent's, which allows every device, and
+// a config without rules would otherwise let CAP_MKNOD open the host's
+// disks; runc's device emulator starts from deny-all too).
 func containerResources(s *specs.Spec) *specs.LinuxResources {
-	if s.Linux == nil || s.Linux.Resources == nil {
-		return nil
+	var res specs.LinuxResources
+	if s.Linux != nil && s.Linux.Resources != nil {
+		res = *s.Linux.Resources
 	}
-	res := *s.Linux.Resources
-	res.Devices = withDefaultDevices(res.Devices)
+	res.Devices = deviceAllowList(res.Devices)
 	return &res
 }
 
-// withDefaultDevices returns rules (nil stays nil: devices untouched)
-// followed by defaultDeviceRules, so that no rule set, at create or update,
-// takes /dev/null away.
-//
-// The nodes of linux.devices get no rule: the runtime spec has them
-// created, not allowed (a FIFO there has no cgroup rule at all), and runc
-// leaves whether they can be opened to linux.resources.devices.
+// withDefaultDevices is update's: rules as deviceAllowList makes them, nil
+// (the devices left as they are) when the update has none.
 func withDefaultDevices(rules []specs.LinuxDeviceCgroup) []specs.LinuxDeviceCgroup {
 	if rules == nil {
 		return nil
 	}
-	out := make([]specs.LinuxDeviceCgroup, 0, len(rules)+len(defaultDeviceRules))
+	return deviceAllowList(rules)
+}
+
+// deviceAllowList is deny-all, then rules, then defaultDeviceRules, so
+// that what rules do not allow is denied and no rule set, at create or
+// update, takes /dev/null away.
+//
+// The nodes of linux.devices get no rule: the runtime spec has them
+// created, not allowed (a FIFO there has no cgroup rule at all), and runc
+// leaves whether they can be opened to linux.resources.devices.
+func deviceAllowList(rules []specs.LinuxDeviceCgroup) []specs.LinuxDeviceCgroup {
+	out := make([]specs.LinuxDeviceCgroup, 0, len(rules)+len(defaultDeviceRules)+1)
+	if len(rules) == 0 || !isDenyAll(rules[0]) {
+		out = append(out, specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"})
+	}
 	out = append(out, rules...)
 	return append(out, defaultDeviceRules...)
+}
+
+// isDenyAll reports whether r denies every access to every device.
+func isDenyAll(r specs.LinuxDeviceCgroup) bool {
+	return !r.Allow && (r.Type == "" || r.Type == "a") && r.Major == nil && r.Minor == nil &&
+		strings.ContainsRune(r.Access, 'r') && strings.ContainsRune(r.Access, 'w') && strings.ContainsRune(r.Access, 'm')
 }
 
 // Events implements api.ContainerOperations: one stats snapshot with

@@ -14,12 +14,15 @@ import (
 	"github.com/rtkit/rt/pkg/store"
 )
 
-// TestContainerResourcesDevices: create's device rules are the spec's
-// linux.resources.devices followed by runc's default allow list, whatever
-// linux.devices holds: its nodes are created, not allowed, and a FIFO among
-// them (no cgroup rule can name one) does not make a rule at all.
+// TestContainerResourcesDevices: create's device rules are deny-all, the
+// spec's linux.resources.devices and runc's default allow list, whatever
+// linux.devices holds and even with no rules or no resources at all (the
+// inherited cgroup allows every device): its nodes are created, not
+// allowed, and a FIFO among them (no cgroup rule can name one) does not
+// make a rule at all.
 func TestContainerResourcesDevices(t *testing.T) {
 	denyAll := specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
+	denyAllA := specs.LinuxDeviceCgroup{Allow: false, Type: "a", Access: "rwm"}
 	allowFuse := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i64(10), Minor: i64(229), Access: "rw"}
 	u32 := func(v uint32) *uint32 { return &v }
 	nodes := []specs.LinuxDevice{
@@ -29,17 +32,23 @@ func TestContainerResourcesDevices(t *testing.T) {
 		{Path: "/dev/tb", Type: "b", Major: 240, Minor: 2},
 		{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229},
 	}
+	only := append([]specs.LinuxDeviceCgroup{denyAll}, defaultDeviceRules...)
 	tests := []struct {
-		name    string
-		linux   *specs.Linux
-		want    []specs.LinuxDeviceCgroup
-		wantNil bool // no resources at all
+		name  string
+		linux *specs.Linux
+		want  []specs.LinuxDeviceCgroup
 	}{
-		{name: "no linux", linux: nil, wantNil: true},
-		{name: "no resources", linux: &specs.Linux{Devices: nodes}, wantNil: true},
-		{name: "no device rules: left as they are",
+		{name: "no linux", linux: nil, want: only},
+		{name: "no resources", linux: &specs.Linux{Devices: nodes}, want: only},
+		{name: "no device rules",
 			linux: &specs.Linux{Devices: nodes, Resources: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(5)}}},
-			want:  nil},
+			want:  only},
+		{name: "allows only: deny-all first still",
+			linux: &specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{allowFuse}}},
+			want:  append([]specs.LinuxDeviceCgroup{denyAll, allowFuse}, defaultDeviceRules...)},
+		{name: "type a deny-all not doubled",
+			linux: &specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{denyAllA}}},
+			want:  append([]specs.LinuxDeviceCgroup{denyAllA}, defaultDeviceRules...)},
 		{name: "deny-all, nodes not allowed",
 			linux: &specs.Linux{Devices: nodes, Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{denyAll}}},
 			want:  append([]specs.LinuxDeviceCgroup{denyAll}, defaultDeviceRules...)},
@@ -48,7 +57,7 @@ func TestContainerResourcesDevices(t *testing.T) {
 			want:  append([]specs.LinuxDeviceCgroup{denyAll, allowFuse}, defaultDeviceRules...)},
 		{name: "empty rules: only the defaults",
 			linux: &specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{}}},
-			want:  defaultDeviceRules},
+			want:  only},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,12 +67,6 @@ func TestContainerResourcesDevices(t *testing.T) {
 				before = slices.Clone(tt.linux.Resources.Devices)
 			}
 			res := containerResources(s)
-			if tt.wantNil {
-				if res != nil {
-					t.Fatalf("containerResources = %+v, want nil", res)
-				}
-				return
-			}
 			if !reflect.DeepEqual(res.Devices, tt.want) {
 				t.Errorf("devices =\n%+v\nwant\n%+v", res.Devices, tt.want)
 			}
@@ -72,7 +75,7 @@ func TestContainerResourcesDevices(t *testing.T) {
 					t.Errorf("rule %+v: type %q is no cgroup device type", r, r.Type)
 				}
 			}
-			if !reflect.DeepEqual(tt.linux.Resources.Devices, before) {
+			if tt.linux != nil && tt.linux.Resources != nil && !reflect.DeepEqual(tt.linux.Resources.Devices, before) {
 				t.Errorf("the spec's rules changed: %+v, were %+v", tt.linux.Resources.Devices, before)
 			}
 		})

@@ -105,6 +105,28 @@ func devStart(t *testing.T, r *harness.Runner, prefix string, rules []specs.Linu
 	return id
 }
 
+// TestConfigDevicesNoResources: a config with no linux.resources at all
+// still gets the default allow-list: with CAP_MKNOD its process cannot open
+// a node it makes of a host device outside that list (rt left the
+// inherited allow-all before, and the container could write to the host's
+// kernel log through /dev/kmsg, c 1:11; runc denies).
+func TestConfigDevicesNoResources(t *testing.T) {
+	r := runner(t)
+	script := `mknod /tmp/kmsg c 1 11 && { echo "rt devices test" >/tmp/kmsg; } 2>/tmp/err; echo "kmsg=$(cat /tmp/err)"`
+	b := bundle(t, sh(script), func(s *specs.Spec) {
+		s.Linux.Resources = nil
+		c := s.Process.Capabilities
+		c.Bounding = append(c.Bounding, "CAP_MKNOD")
+		c.Effective = append(c.Effective, "CAP_MKNOD")
+		c.Permitted = append(c.Permitted, "CAP_MKNOD")
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"dev"}})
+	})
+	got := cfgValues(cfgRun(t, r, "devnores", b), "=")
+	if !strings.Contains(got["kmsg"], "Operation not permitted") {
+		t.Errorf("writing to a /dev/kmsg node from a container without linux.resources: %q, want EPERM", got["kmsg"])
+	}
+}
+
 var (
 	denyAll = specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
 	// allowTC allows /dev/tc of devNodes, c 240:0.
@@ -129,6 +151,13 @@ func TestConfigDevicesNotAllowedByCreating(t *testing.T) {
 			map[string]string{"/dev/null": "ok", "/dev/tc": eperm, "/dev/tu": eperm, "/dev/sub/tb": eperm}},
 		{"deny-all, allow c 240:0", []specs.LinuxDeviceCgroup{denyAll, allowTC},
 			map[string]string{"/dev/null": "ok", "/dev/tc": enxio, "/dev/tu": eperm, "/dev/sub/tb": eperm}},
+		// As runc: the rules are an allow-list whether or not they begin
+		// with deny-all, and with none at all only the defaults are open
+		// (the inherited cgroup would allow every device).
+		{"allow c 240:0 only", []specs.LinuxDeviceCgroup{allowTC},
+			map[string]string{"/dev/null": "ok", "/dev/tc": enxio, "/dev/tu": eperm, "/dev/sub/tb": eperm}},
+		{"no rules", nil,
+			map[string]string{"/dev/null": "ok", "/dev/tc": eperm, "/dev/tu": eperm, "/dev/sub/tb": eperm}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := devStart(t, r, "devgate", tc.rules)
