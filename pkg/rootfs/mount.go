@@ -155,7 +155,7 @@ func mountOne(c *Config, r *root, m specs.Mount) error {
 		defer dst.Close()
 		data := strings.Join(p.data, ",")
 		if p.copyUp && typ == "tmpfs" {
-			if err := mountCopyUp(m.Source, dst, p.flags, data); err != nil {
+			if err := mountCopyUp(r, m.Destination, m.Source, dst, p.flags, data); err != nil {
 				return fail("tmpcopyup", err)
 			}
 		} else if err := unix.Mount(m.Source, fdPath(dst), typ, p.flags, data); err != nil {
