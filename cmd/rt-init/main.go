@@ -98,7 +98,7 @@ func start(sock *os.File) error {
 	s := cfg.Spec
 	proc := s.Process
 	rc := &rootfs.Config{
-		Rootfs: cfg.Rootfs, Spec: s, NoPivot: cfg.NoPivot, UserNS: cfg.NewUserNS,
+		Rootfs: cfg.Rootfs, Spec: s, NoPivot: cfg.NoPivot, HostMounts: cfg.HostMounts, UserNS: cfg.NewUserNS,
 		CgroupNS: cfg.CgroupNS, CgroupPaths: cfg.CgroupPaths,
 		Joined: func() error { return joinedCgroups(sock, cfg.CgroupNS) },
 	}
@@ -287,6 +287,11 @@ func joinedCgroups(sock *os.File, newNS bool) error {
 // with the init.
 func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 	proc := cfg.Spec.Process
+	// Without a mount namespace of the container's own, joining did not
+	// set the root: chroot as the init did.
+	if err := step("rootfs", cfg.HostMounts.Enter()); err != nil {
+		return err
+	}
 	if err := step("process", process.SetOOMScoreAdj(proc)); err != nil {
 		return err
 	}

@@ -27,6 +27,8 @@ import (
 	"io"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtkit/rt/pkg/rootfs"
 )
 
 // EnvInitFD names the environment variable holding the socket's fd number in
@@ -182,6 +184,11 @@ type InitConfig struct {
 	Rootfs string `json:"rootfs"`
 	// NoPivot uses MS_MOVE + chroot instead of pivot_root.
 	NoPivot bool `json:"noPivot,omitempty"`
+	// HostMounts is set when the container has no mount namespace of its
+	// own: the init mounts in rt's and chroots into the rootfs bind, and an
+	// exec'd process chroots into it too (there is no mount namespace to
+	// join that would set its root).
+	HostMounts *rootfs.HostMounts `json:"hostMounts,omitempty"`
 	// NoNewKeyring keeps rt's session keyring.
 	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 	// PreserveFDs is the number of fds passed from FdPreserved on.

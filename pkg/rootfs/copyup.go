@@ -10,38 +10,32 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mountCopyUp mounts a tmpfs on dst that starts with a copy of what dst
-// holds: the tmpfs is mounted on a staging directory, filled, and moved
-// over dst, so dst's own contents are read before anything covers them.
-// The staging directory is in rt-init's private mount namespace.
-func mountCopyUp(source string, dst *os.File, flags uintptr, data string) error {
-	stage, err := os.MkdirTemp("", "rt-tmpcopyup-")
+// mountCopyUp mounts a tmpfs on dest (dst, a handle opened before the
+// mount) that starts with a copy of what dest holds. The tmpfs goes straight
+// onto dest and the copy is made through dst, which still names the
+// directory underneath; the new tmpfs is reached anew by path. Nothing is
+// mounted anywhere else: a staging directory in /tmp would be the host's
+// /tmp for a container without a mount namespace of its own, and moving a
+// mount out of a shared parent is refused by the kernel.
+func mountCopyUp(r *root, dest, source string, dst *os.File, flags uintptr, data string) error {
+	if err := unix.Mount(source, fdPath(dst), "tmpfs", flags&^unix.MS_RDONLY, data); err != nil {
+		return err
+	}
+	mnt, err := r.reopen(dest)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(stage)
-	if err := unix.Mount(source, stage, "tmpfs", flags&^unix.MS_RDONLY, data); err != nil {
-		return err
-	}
-	moved := false
-	defer func() {
-		if !moved {
-			unix.Unmount(stage, unix.MNT_DETACH)
-		}
-	}()
-	// "/." makes the walk enter the directory the magic link names.
-	if err := copyTree(fdPath(dst)+"/.", stage); err != nil {
+	defer mnt.Close()
+	// "/." makes the walk enter the directory the magic link names, the
+	// one under the tmpfs ("." does not cross into a mount on it).
+	if err := copyTree(fdPath(dst)+"/.", fdPath(mnt)); err != nil {
 		return err
 	}
 	if flags&unix.MS_RDONLY != 0 {
-		if err := unix.Mount("", stage, "", unix.MS_REMOUNT|flags, data); err != nil {
+		if err := unix.Mount("", fdPath(mnt), "", unix.MS_REMOUNT|flags, data); err != nil {
 			return fmt.Errorf("remount read-only: %w", err)
 		}
 	}
-	if err := unix.Mount(stage, fdPath(dst), "", unix.MS_MOVE, ""); err != nil {
-		return fmt.Errorf("move into place: %w", err)
-	}
-	moved = true
 	return nil
 }
 

@@ -88,7 +88,7 @@ func setupDev(c *Config, r *root, devMounted bool) error {
 
 func makeDevice(c *Config, r *root, d specs.LinuxDevice, dir func(string) (*os.File, error)) error {
 	if c.UserNS {
-		return bindDevice(r, d)
+		return bindDevice(c, r, d)
 	}
 	var typ uint32
 	switch d.Type {
@@ -121,7 +121,7 @@ func makeDevice(c *Config, r *root, d specs.LinuxDevice, dir func(string) (*os.F
 	defer unix.Close(dirfd)
 	if err := unix.Mknodat(dirfd, name, typ|perm, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
 		if errors.Is(err, unix.EPERM) {
-			return bindDevice(r, d)
+			return bindDevice(c, r, d)
 		}
 		return fmt.Errorf("mknod %s: %w", d.Path, err)
 	}
@@ -145,7 +145,7 @@ func makeDevice(c *Config, r *root, d specs.LinuxDevice, dir func(string) (*os.F
 }
 
 // bindDevice binds the host's device node at the same path.
-func bindDevice(r *root, d specs.LinuxDevice) error {
+func bindDevice(c *Config, r *root, d specs.LinuxDevice) error {
 	dst, err := r.file(d.Path)
 	if err != nil {
 		return fmt.Errorf("device %s: %w", d.Path, err)
@@ -153,6 +153,17 @@ func bindDevice(r *root, d specs.LinuxDevice) error {
 	defer dst.Close()
 	if err := unix.Mount(d.Path, fdPath(dst), "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind device %s from the host: %w", d.Path, err)
+	}
+	if c.HostMounts == nil {
+		return nil
+	}
+	mnt, err := r.reopen(d.Path)
+	if err != nil {
+		return fmt.Errorf("device %s: %w", d.Path, err)
+	}
+	defer mnt.Close()
+	if err := c.slaveBind(fdPath(mnt)); err != nil {
+		return fmt.Errorf("device %s: %w", d.Path, err)
 	}
 	return nil
 }

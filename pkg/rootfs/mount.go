@@ -138,6 +138,10 @@ func mountOne(c *Config, r *root, m specs.Mount) error {
 			return fail("", err)
 		}
 		defer mnt.Close()
+		// Before the options' propagation, which may ask for more.
+		if err := c.slaveBind(fdPath(mnt)); err != nil {
+			return fail("", err)
+		}
 		// The bind itself ignores every other flag; they need a remount.
 		if rest := p.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
 			if err := remountBind(fdPath(mnt), rest); err != nil {
@@ -155,7 +159,7 @@ func mountOne(c *Config, r *root, m specs.Mount) error {
 		defer dst.Close()
 		data := strings.Join(p.data, ",")
 		if p.copyUp && typ == "tmpfs" {
-			if err := mountCopyUp(m.Source, dst, p.flags, data); err != nil {
+			if err := mountCopyUp(r, m.Destination, m.Source, dst, p.flags, data); err != nil {
 				return fail("tmpcopyup", err)
 			}
 		} else if err := unix.Mount(m.Source, fdPath(dst), typ, p.flags, data); err != nil {
@@ -304,6 +308,9 @@ func mountHierarchy(c *Config, r *root, dest string, h hierarchy, flags uintptr,
 		return fail("reopen", err)
 	}
 	defer mnt.Close()
+	if err := c.slaveBind(fdPath(mnt)); err != nil {
+		return fail("bind "+src, err)
+	}
 	if err := remountBind(fdPath(mnt), flags|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
 		return fail("remount "+src, err)
 	}

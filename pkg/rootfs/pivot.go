@@ -12,6 +12,15 @@ import (
 // PivotRoot makes the rootfs the root of the mount namespace and detaches
 // the old root, so nothing of the host's filesystem stays reachable.
 func PivotRoot(c *Config) error {
+	if c.HostMounts != nil {
+		// No mount namespace of the container's own: pivot_root would
+		// swap the caller's root, and --no-pivot's MS_MOVE cover it.
+		flag, err := rootfsPropagation(c.Spec)
+		if err != nil {
+			return err
+		}
+		return c.HostMounts.enter(flag)
+	}
 	if c.NoPivot {
 		return moveRoot(c.Rootfs)
 	}
@@ -70,6 +79,10 @@ func moveRoot(rootfs string) error {
 // Finish applies what must come after the switch of root: masked and
 // read-only paths, and a read-only root.
 func Finish(c *Config) error {
+	if c.HostMounts != nil && (len(c.Spec.Linux.ReadonlyPaths) > 0 || len(c.Spec.Linux.MaskedPaths) > 0) {
+		// spec.Validate refuses them; runc does too.
+		return errors.New("linux.maskedPaths and linux.readonlyPaths need a mount namespace of the container's own")
+	}
 	for _, p := range c.Spec.Linux.ReadonlyPaths {
 		if err := readonlyPath(p); err != nil {
 			return err

@@ -21,6 +21,10 @@ type Config struct {
 	// NoPivot uses MS_MOVE and chroot instead of pivot_root (for rootfs on
 	// ramfs, where pivot_root is not possible).
 	NoPivot bool
+	// HostMounts is set when the container has no mount namespace of its
+	// own: the mounts are made in rt's, the caller's, under a rootfs bind
+	// of their own, and the root is entered with chroot (NoPivot is moot).
+	HostMounts *HostMounts
 	// UserNS: the container has its own user namespace, where mknod is not
 	// allowed; devices are bound from the host.
 	UserNS bool
@@ -39,14 +43,21 @@ type Config struct {
 // Prepare makes the mount namespace private to the container (as
 // linux.rootfsPropagation asks, default rslave) and turns the rootfs into a
 // mount point of its own, which pivot_root needs.
+//
+// Without a mount namespace of the container's own, the namespace is the
+// caller's: its "/" and the rootfs's parent keep their propagation; the
+// rootfs bind is made rslave, and linux.rootfsPropagation applies to it
+// alone, once the mounts are made (HostMounts).
 func Prepare(c *Config) error {
-	flag := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if p := c.Spec.Linux.RootfsPropagation; p != "" {
-		o, ok := Options[p]
-		if !ok || !o.Propagation {
-			return fmt.Errorf("linux.rootfsPropagation %q: not a propagation mode", p)
-		}
-		flag = o.Flag
+	flag, err := rootfsPropagation(c.Spec)
+	if err != nil {
+		return err
+	}
+	if c.HostMounts != nil {
+		return c.HostMounts.bindRootfs()
+	}
+	if flag == 0 {
+		flag = unix.MS_SLAVE | unix.MS_REC
 	}
 	if err := unix.Mount("", "/", "", flag, ""); err != nil {
 		return fmt.Errorf("make / %s: %w", propagationName(flag), err)
@@ -59,6 +70,19 @@ func Prepare(c *Config) error {
 		return fmt.Errorf("bind rootfs %s onto itself: %w", c.Rootfs, err)
 	}
 	return nil
+}
+
+// rootfsPropagation is linux.rootfsPropagation as a mount flag, 0 if unset.
+func rootfsPropagation(s *specs.Spec) (uintptr, error) {
+	p := s.Linux.RootfsPropagation
+	if p == "" {
+		return 0, nil
+	}
+	o, ok := Options[p]
+	if !ok || !o.Propagation {
+		return 0, fmt.Errorf("linux.rootfsPropagation %q: not a propagation mode", p)
+	}
+	return o.Flag, nil
 }
 
 func propagationName(flag uintptr) string {

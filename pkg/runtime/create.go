@@ -92,13 +92,17 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := process.CheckLSM(s.Process); err != nil {
 		return nil, err
 	}
+	hostMounts, err := recordHostMounts(s, rootfs)
+	if err != nil {
+		return nil, err
+	}
 	h, err := r.store.Create(id)
 	if err != nil {
 		return nil, err
 	}
 	defer h.Close()
 	st := &store.State{
-		ID: id, OCIVersion: s.Version, Bundle: bundle, Rootfs: rootfs,
+		ID: id, OCIVersion: s.Version, Bundle: bundle, Rootfs: rootfs, HostMounts: hostMounts,
 		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: store.RecordSpec(s),
 	}
 	var cg cgroups.Manager
@@ -176,7 +180,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	}
 	state := specs.State{Version: s.Version, ID: id, Status: specs.StateCreating, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
 	cfg, err := json.Marshal(&initproto.InitConfig{
-		ID: id, Spec: s, Bundle: bundle, Rootfs: rootfs, NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring,
+		ID: id, Spec: s, Bundle: bundle, Rootfs: rootfs, NoPivot: opts.NoPivot, HostMounts: hostMounts, NoNewKeyring: opts.NoNewKeyring,
 		PreserveFDs: extraFDs, NewNetNS: plan.newNet, NewUserNS: plan.newUser, CgroupNS: plan.newCgroup,
 		CgroupPaths: st.CgroupPaths, State: state,
 	})

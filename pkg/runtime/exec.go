@@ -108,7 +108,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 		return nil, waitInitError(sock, "start process", err)
 	}
 	cfg, err := json.Marshal(&initproto.InitConfig{
-		ID: id, Exec: true, PreserveFDs: opts.PreserveFDs,
+		ID: id, Exec: true, PreserveFDs: opts.PreserveFDs, HostMounts: st.HostMounts,
 		Spec: &specs.Spec{Version: s.Version, Process: p, Linux: s.Linux},
 	})
 	if err != nil {

@@ -270,7 +270,8 @@ func (r *Runtime) remove(ctx context.Context, h *store.Handle, st *store.State) 
 	return h.Remove()
 }
 
-// destroy kills every process of the container and removes its cgroups.
+// destroy kills every process of the container, removes the mounts it made
+// in rt's mount namespace (if it has none of its own) and its cgroups.
 func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
 	if alive(st.InitPid, st.InitStartTime) {
 		if err := signalInit(st, unix.SIGKILL); err != nil && !errors.Is(err, api.ErrNotRunning) {
@@ -294,6 +295,11 @@ func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
 		}
 		reapIfChild(st.InitPid)
 		time.Sleep(time.Millisecond)
+	}
+	// Once nothing of the container runs: no process of its can stack
+	// a mount meanwhile.
+	if err := r.unmountHost(st); err != nil {
+		return err
 	}
 	return cg.Destroy()
 }

@@ -1,10 +1,15 @@
 package runtime
 
 import (
+	"errors"
+	"fmt"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/rootfs"
+	"github.com/rtkit/rt/pkg/store"
 )
 
 var cloneFlags = map[specs.LinuxNamespaceType]uint32{
@@ -63,4 +68,35 @@ func planNamespaces(s *specs.Spec) nsPlan {
 		p.msg.CloneFlags |= flag
 	}
 	return p
+}
+
+// recordHostMounts returns, for a container without a mount namespace of
+// its own, where rt-init's mounts will be in rt's mount namespace; nil for
+// any other. It is saved with the first state, before rt-init exists, so
+// that delete --force removes them after a create killed at any point.
+func recordHostMounts(s *specs.Spec, rootfsPath string) (*rootfs.HostMounts, error) {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace {
+			return nil, nil
+		}
+	}
+	return rootfs.RecordHostMounts(rootfsPath)
+}
+
+// unmountHost removes the mounts rt-init made in rt's mount namespace (a
+// container without one of its own). From another mount namespace they
+// cannot be reached: a warning, not an error, so that the container can
+// still be deleted.
+func (r *Runtime) unmountHost(st *store.State) error {
+	if st.HostMounts == nil {
+		return nil
+	}
+	err := st.HostMounts.Unmount()
+	switch {
+	case errors.Is(err, rootfs.ErrOtherMountNS):
+		r.log.Warn("mounts not removed: delete the container from the mount namespace that created it", "id", st.ID, "error", err)
+	case err != nil:
+		return fmt.Errorf("container %q: %w", st.ID, err)
+	}
+	return nil
 }

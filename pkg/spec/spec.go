@@ -192,8 +192,8 @@ func Validate(s *specs.Spec) error {
 	if (s.Hostname != "" || s.Domainname != "") && !seen[specs.UTSNamespace] {
 		return bad("hostname/domainname need a uts namespace: setting them would rename the host")
 	}
-	if !seen[specs.MountNamespace] {
-		return bad("linux.namespaces: a mount namespace is required")
+	if err := validateNoMountNS(s, seen); err != nil {
+		return err
 	}
 	if p := s.Linux.Personality; p != nil && p.Domain != "LINUX" && p.Domain != "LINUX32" {
 		return bad("linux.personality.domain %q: LINUX or LINUX32", p.Domain)
@@ -202,6 +202,38 @@ func Validate(s *specs.Spec) error {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return validateSysctl(s, seen)
+}
+
+// validateNoMountNS refuses what a container without a mount namespace of its
+// own cannot have. The runtime spec says an unlisted namespace is the
+// runtime's: rt-init then mounts in rt's mount namespace and enters the
+// rootfs with chroot, as runc does. runc refuses masked and read-only paths
+// there ("unable to restrict sys entries without a private MNT namespace");
+// rt does too, naming the fields. A user namespace (new or joined) could
+// never mount in rt's mount namespace, which an ancestor user namespace
+// owns: refused here rather than failing with EPERM halfway through create.
+func validateNoMountNS(s *specs.Spec, seen map[specs.LinuxNamespaceType]bool) error {
+	if seen[specs.MountNamespace] {
+		return nil
+	}
+	var fields []string
+	if len(s.Linux.MaskedPaths) > 0 {
+		fields = append(fields, "linux.maskedPaths")
+	}
+	if len(s.Linux.ReadonlyPaths) > 0 {
+		fields = append(fields, "linux.readonlyPaths")
+	}
+	const why = `a mount namespace of the container's own (linux.namespaces has no "mount")`
+	switch len(fields) {
+	case 1:
+		return fmt.Errorf("%w: %s needs %s", ErrInvalid, fields[0], why)
+	case 2:
+		return fmt.Errorf("%w: %s and %s need %s", ErrInvalid, fields[0], fields[1], why)
+	}
+	if seen[specs.UserNamespace] {
+		return fmt.Errorf("%w: a user namespace needs %s: rt-init would mount in rt's, where it has no privilege", ErrInvalid, why)
+	}
+	return nil
 }
 
 // Capability returns the capability named n ("CAP_SYS_ADMIN"), as known to

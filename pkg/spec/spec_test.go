@@ -152,9 +152,6 @@ func TestValidate(t *testing.T) {
 			addNS(s, specs.TimeNamespace)
 			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1}, "boottime": {Secs: -1, Nanosecs: 5}}
 		}, nil},
-		{"no mount namespace", func(s *specs.Spec) {
-			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}}
-		}, []string{"linux.namespaces", "mount namespace"}},
 		{"joined mount namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: "/proc/1/ns/mnt"}}
 		}, nil},

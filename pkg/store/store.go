@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/rootfs"
 )
 
 // StateFile is the name of the state file inside a container's directory.
@@ -55,6 +56,10 @@ type State struct {
 	// linux.cgroupsPath, from which the systemd driver names the unit.
 	CgroupDriver string `json:"cgroupDriver,omitempty"`
 	CgroupsPath  string `json:"cgroupsPath,omitempty"`
+	// HostMounts is set for a container without a mount namespace of its
+	// own, before rt-init starts: where its mounts are in rt's mount
+	// namespace, for delete (and the cleanup of a failed create) to remove.
+	HostMounts *rootfs.HostMounts `json:"hostMounts,omitempty"`
 	// Spec is the configuration the container was created from, kept so that
 	// later commands (poststop hooks on delete, exec defaults) do not depend
 	// on the bundle still being there or unchanged. It is decoded on demand
