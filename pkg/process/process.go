@@ -181,7 +181,7 @@ func Sysctl(key, value string) error {
 		return fmt.Errorf("sysctl %s: open procfs: %w", key, err)
 	}
 	defer proc.Close()
-	h, err := proc.OpenRoot("sys/" + strings.ReplaceAll(key, ".", "/"))
+	h, err := proc.OpenRoot("sys/" + spec.SysctlPath(key))
 	if err != nil {
 		return fmt.Errorf("sysctl %s: %w", key, err)
 	}

@@ -70,6 +70,9 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	} else if err := spec.Validate(s); err != nil {
 		return nil, err
 	}
+	if err := refuseHostSysctls(s); err != nil {
+		return nil, err
+	}
 	rootfs := s.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)

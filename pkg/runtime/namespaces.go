@@ -9,6 +9,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/initproto"
 	"github.com/rtkit/rt/pkg/rootfs"
+	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
 )
 
@@ -68,6 +69,54 @@ func planNamespaces(s *specs.Spec) nsPlan {
 		p.msg.CloneFlags |= flag
 	}
 	return p
+}
+
+// nsProcName is each namespace type's name under /proc/<pid>/ns.
+var nsProcName = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+// refuseHostSysctls refuses a sysctl whose namespace the container joins
+// by a path that is rt's own namespace: writing it would change the host
+// (runc refuses this for net.*; the same holds for ipc, uts and user).
+// pkg/spec has checked that each sysctl's namespace is listed.
+func refuseHostSysctls(s *specs.Spec) error {
+	for k := range s.Linux.Sysctl {
+		t, _ := spec.SysctlNamespace(k)
+		var path string
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type == t {
+				path = ns.Path
+			}
+		}
+		if path == "" {
+			continue
+		}
+		own := "/proc/self/ns/" + nsProcName[t]
+		same, err := sameFile(path, own)
+		if err != nil {
+			return fmt.Errorf("linux.sysctl %q: %s namespace: %w", k, t, err)
+		}
+		if same {
+			return fmt.Errorf("%w: linux.sysctl %q is not allowed in the host's %s namespace (%s is rt's own): it would change the host",
+				spec.ErrInvalid, k, t, path)
+		}
+	}
+	return nil
+}
+
+// sameFile reports whether a and b name the same inode.
+func sameFile(a, b string) (bool, error) {
+	var sa, sb unix.Stat_t
+	if err := unix.Stat(a, &sa); err != nil {
+		return false, fmt.Errorf("stat %s: %w", a, err)
+	}
+	if err := unix.Stat(b, &sb); err != nil {
+		return false, fmt.Errorf("stat %s: %w", b, err)
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
 }
 
 // recordHostMounts returns, for a container without a mount namespace of

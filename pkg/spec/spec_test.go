@@ -479,3 +479,33 @@ func TestLoad(t *testing.T) {
 		}
 	})
 }
+
+func TestSysctlNames(t *testing.T) {
+	for _, tt := range []struct {
+		key, name, path string
+		ns              specs.LinuxNamespaceType
+		namespaced      bool
+	}{
+		{"net.ipv4.ip_forward", "net.ipv4.ip_forward", "net/ipv4/ip_forward", specs.NetworkNamespace, true},
+		{"net/ipv4/ip_forward", "net.ipv4.ip_forward", "net/ipv4/ip_forward", specs.NetworkNamespace, true},
+		// A dot in a slash-written key belongs to its component.
+		{"net/ipv4/conf/eth0.100/forwarding", "net.ipv4.conf.eth0/100.forwarding", "net/ipv4/conf/eth0.100/forwarding", specs.NetworkNamespace, true},
+		{"net.ipv4.conf.eth0/100.forwarding", "net.ipv4.conf.eth0/100.forwarding", "net/ipv4/conf/eth0.100/forwarding", specs.NetworkNamespace, true},
+		{"kernel/shm_rmid_forced", "kernel.shm_rmid_forced", "kernel/shm_rmid_forced", specs.IPCNamespace, true},
+		{"fs.mqueue.msg_max", "fs.mqueue.msg_max", "fs/mqueue/msg_max", specs.IPCNamespace, true},
+		{"user.max_user_namespaces", "user.max_user_namespaces", "user/max_user_namespaces", specs.UserNamespace, true},
+		{"kernel.domainname", "kernel.domainname", "kernel/domainname", specs.UTSNamespace, true},
+		{"kernel/panic", "kernel.panic", "kernel/panic", "", false},
+		{"vm.swappiness", "vm.swappiness", "vm/swappiness", "", false},
+	} {
+		if got := SysctlName(tt.key); got != tt.name {
+			t.Errorf("SysctlName(%q) = %q, want %q", tt.key, got, tt.name)
+		}
+		if got := SysctlPath(tt.key); got != tt.path {
+			t.Errorf("SysctlPath(%q) = %q, want %q", tt.key, got, tt.path)
+		}
+		if ns, ok := SysctlNamespace(tt.key); ns != tt.ns || ok != tt.namespaced {
+			t.Errorf("SysctlNamespace(%q) = %q, %v, want %q, %v", tt.key, ns, ok, tt.ns, tt.namespaced)
+		}
+	}
+}

@@ -384,6 +384,8 @@ func TestConfigSysctl(t *testing.T) {
 		"net.ipv4.ping_group_range": "0 0",
 		"kernel.shmmax":             "12345678",
 		"kernel.shm_rmid_forced":    "1",
+		// Written as its path, as runc accepts it.
+		"net/ipv4/tcp_keepalive_probes": "3",
 	}
 	host := map[string]string{}
 	for k := range keys {
@@ -413,7 +415,12 @@ func TestConfigSysctlReadonlyProcSys(t *testing.T) {
 	cfgWant(t, cfgSysctlValues(out), keys)
 }
 
-func cfgSysctlPath(key string) string { return "/proc/sys/" + strings.ReplaceAll(key, ".", "/") }
+func cfgSysctlPath(key string) string {
+	if strings.Contains(key, "/") {
+		return filepath.Clean("/proc/sys/" + key)
+	}
+	return "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+}
 
 func cfgSysctlScript(keys map[string]string) string {
 	var b strings.Builder
@@ -441,23 +448,39 @@ func without2(paths []string, drop string) []string {
 // network namespace, is refused at create and the host keeps its value.
 func TestConfigSysctlRefused(t *testing.T) {
 	r := runner(t)
+	// hostNS joins the test's own namespace of type t, which is the host's.
+	hostNS := func(t specs.LinuxNamespaceType, name string) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			s.Linux.Namespaces = append(without(s.Linux.Namespaces, t),
+				specs.LinuxNamespace{Type: t, Path: fmt.Sprintf("/proc/%d/ns/%s", os.Getpid(), name)})
+		}
+	}
 	for _, tc := range []struct {
 		key, value string
-		noNet      bool
+		edit       func(*specs.Spec)
+		words      []string
 	}{
-		{"vm.swappiness", "7", false},
-		{"kernel.panic", "7", false},
-		{"net.ipv4.ip_default_ttl", "42", true},
+		{"vm.swappiness", "7", nil, nil},
+		{"kernel.panic", "7", nil, nil},
+		{"net.ipv4.ip_default_ttl", "42", func(s *specs.Spec) {
+			s.Linux.Namespaces = without(s.Linux.Namespaces, specs.NetworkNamespace)
+		}, nil},
+		// Joined by path, the host's own namespaces: runc refuses net.*,
+		// rt every namespaced sysctl (it used to write the host's).
+		{"net.ipv4.ip_default_ttl", "43", hostNS(specs.NetworkNamespace, "net"), []string{"host's network namespace"}},
+		{"net/ipv4/ip_default_ttl", "44", hostNS(specs.NetworkNamespace, "net"), []string{"host's network namespace"}},
+		{"kernel.shm_rmid_forced", "1", hostNS(specs.IPCNamespace, "ipc"), []string{"host's ipc namespace"}},
+		{"kernel/../kernel/panic", "7", nil, []string{"not a sysctl name"}},
 	} {
-		t.Run(tc.key, func(t *testing.T) {
+		t.Run(strings.ReplaceAll(tc.key, "/", "_"), func(t *testing.T) {
 			before := readFile(t, cfgSysctlPath(tc.key))
 			b := bundle(t, []string{"true"}, func(s *specs.Spec) {
 				s.Linux.Sysctl = map[string]string{tc.key: tc.value}
-				if tc.noNet {
-					s.Linux.Namespaces = without(s.Linux.Namespaces, specs.NetworkNamespace)
+				if tc.edit != nil {
+					tc.edit(s)
 				}
 			})
-			cfgRefused(t, r, "sysctl", b, tc.key)
+			cfgRefused(t, r, "sysctl", b, append([]string{tc.key}, tc.words...)...)
 			if after := readFile(t, cfgSysctlPath(tc.key)); after != before {
 				t.Errorf("host's %s changed from %q to %q", tc.key, before, after)
 			}
@@ -1005,4 +1028,25 @@ func TestConfigLSMUnavailable(t *testing.T) {
 			cfgRefused(t, r, "lsm", b, tc.want)
 		})
 	}
+}
+
+// TestConfigSysctlUserNamespace: user.* sysctls are the user namespace's
+// own limits, allowed with a user namespace of the container's (as runc
+// does), and the host's stay as they were.
+func TestConfigSysctlUserNamespace(t *testing.T) {
+	r := runner(t)
+	const key = "user.max_user_namespaces"
+	host := readFile(t, cfgSysctlPath(key))
+	b := cfgUserNSBundle(t, sh(`echo "value=$(cat /proc/sys/user/max_user_namespaces)"`))
+	harness.EditConfig(t, b, func(s *specs.Spec) {
+		s.Linux.Sysctl = map[string]string{key: "7"}
+		s.Linux.ReadonlyPaths = without2(s.Linux.ReadonlyPaths, "/proc/sys")
+	})
+	cfgWant(t, cfgValues(cfgRun(t, r, "sysctl-user", b), "="), map[string]string{"value": "7"})
+	if now := readFile(t, cfgSysctlPath(key)); now != host {
+		t.Errorf("host's %s changed from %q to %q", key, host, now)
+	}
+	// Without a user namespace the limit would be the host's.
+	b = bundle(t, []string{"true"}, func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{key: "7"} })
+	cfgRefused(t, r, "sysctl-user", b, key, "user namespace")
 }
