@@ -38,11 +38,6 @@ func specSeccomp(edit func(*specs.LinuxSeccomp)) func(*specs.Spec) {
 
 func TestSpecFieldsRefused(t *testing.T) {
 	r := runner(t)
-	userNS := func(s *specs.Spec) {
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-	}
 	for _, tc := range []struct {
 		name  string
 		edit  func(*specs.Spec)
@@ -112,12 +107,6 @@ func TestSpecFieldsRefused(t *testing.T) {
 		{"personality domain", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX64"} },
 			[]string{"linux.personality.domain", `"LINUX64"`}},
 		// runc takes "/" as a separator too.
-		{"sysctl with slashes", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net/ipv4/ip_default_ttl": "42"} },
-			[]string{"linux.sysctl", `"net/ipv4/ip_default_ttl"`, "not namespaced"}},
-		{"sysctl user.* with a user namespace", func(s *specs.Spec) {
-			userNS(s)
-			s.Linux.Sysctl = map[string]string{"user.max_user_namespaces": "10"}
-		}, []string{"linux.sysctl", `"user.max_user_namespaces"`, "not namespaced"}},
 		{"sysctl kernel.shmmax without ipc namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = without(s.Linux.Namespaces, specs.IPCNamespace)
 			s.Linux.Sysctl = map[string]string{"kernel.shmmax": "12345678"}
