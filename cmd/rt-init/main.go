@@ -1,3 +1,14 @@
+// The Go runtime (1.25+) reads the cgroup's CPU limit at start-up and, with
+// container-aware GOMAXPROCS updates, keeps cpu.cfs_quota_us and
+// cpu.cfs_period_us (or cpu.max) of the host's cgroupfs open for the
+// process's life: in the created state a container could write its own CPU
+// limit through /proc/1/fd (CVE-2024-21626 class). Both settings off, the
+// runtime closes them after its start-up read. test/security checks that
+// no such fd is left.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command rt-init is the first process of every rt container. rt starts it
 // with a socket (fd 3) and the exec fifo (fd 4); the C constructor linked
 // from pkg/nsexec has already joined and created the namespaces by the time
@@ -427,14 +438,6 @@ func setupTerminal(sock *os.File, cfg *initproto.InitConfig) error {
 		return err
 	}
 	return console.SetupSlave(slave)
-}
-
-// closeHostFds marks every fd but stdio, the socket, the fifo and the
-// preserved ones close-on-exec, so no host fd reaches the container's
-// process (CVE-2024-21626 used a leaked host directory fd as cwd).
-func closeHostFds(preserve int) error {
-	first := uint(initproto.FdPreserved + preserve)
-	return unix.CloseRange(first, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 }
 
 // movePreservedFds moves the --preserve-fds from FdPreserved… to 3…, where

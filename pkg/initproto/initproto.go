@@ -115,6 +115,9 @@ type Namespaces struct {
 	// CgroupFD and NumCgroup: fds CgroupFD…CgroupFD+NumCgroup-1 of stage 0
 	// are v1 tasks files it writes "0" to, first thing, and closes: the
 	// process moves itself into the container's cgroups (cgroups.Entry).
+	// CgroupFD is also the first fd that is not the protocol's (socket,
+	// fifo, preserved fds): stage 0 closes it and every one above, so that
+	// no fd rt inherited from its caller reaches the container.
 	CgroupFD, NumCgroup uint32
 	Join                []Join
 }

@@ -295,6 +295,12 @@ __attribute__((constructor)) static void rt_nsexec(void)
 	/* In rt's namespaces and with rt's credentials still: the kernel
 	 * checks the move from there. */
 	enter_cgroups(m.cgroupfd, m.ncgroup);
+	/* Everything from cgroupfd up is not the protocol's: fds rt inherited
+	 * from its caller (a shell's pipe, say) would otherwise reach the
+	 * container, open until execve and reachable through /proc/1/fd in
+	 * the created state. Closed, not marked close-on-exec. */
+	if (m.cgroupfd > (uint32_t)initfd && syscall(SYS_close_range, m.cgroupfd, ~0U, 0) < 0)
+		bail("nsexec: close inherited fds");
 	join_namespaces(buf + sizeof(m), buf + len, m.njoin);
 	free(buf);
 	if (m.newtime)

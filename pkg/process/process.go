@@ -146,21 +146,60 @@ func SetLSM(p *specs.Process) error {
 }
 
 // writeAttr writes this thread's /proc attr file: LSM exec labels are per
-// thread. The file is reached through pathrs-lite's procfs handle, not the
-// path, for the reason Sysctl gives.
-func writeAttr(name, value string) error {
-	proc, err := procfs.OpenProcRoot()
+// thread. It runs after start, when rt-init has replaced pathrs-lite's
+// process-wide cached procfs handle (see rt-init's closeHostFds), so it
+// uses a private procfs instance of its own, which no mount in the
+// container can cover (CVE-2025-52881), and reopens the file for writing
+// through that instance's thread-self/fd, not through pathrs.Reopen (which
+// would use the cached handle).
+func writeAttr(name, value string) error { return writeThreadSelf("attr/"+name, value) }
+
+// writeThreadSelf writes value to this thread's /proc/thread-self/<subpath>
+// as writeAttr says.
+func writeThreadSelf(subpath, value string) error {
+	proc, err := procfs.OpenUnsafeProcRoot()
 	if err != nil {
 		return fmt.Errorf("open procfs: %w", err)
 	}
 	defer proc.Close()
-	h, closer, err := proc.OpenThreadSelf("attr/" + name)
+	h, closeAttr, err := proc.OpenThreadSelf(subpath)
 	if err != nil {
 		return err
 	}
-	defer closer()
+	defer closeAttr()
 	defer h.Close()
-	return writeHandle(h, value)
+	fds, closeFds, err := proc.OpenThreadSelf("fd")
+	if err != nil {
+		return err
+	}
+	defer closeFds()
+	defer fds.Close()
+	fd, err := unix.Openat(int(fds.Fd()), strconv.Itoa(int(h.Fd())), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("reopen %s: %w", subpath, err)
+	}
+	f := os.NewFile(uintptr(fd), subpath)
+	defer f.Close()
+	if err := sameInode(h, f); err != nil {
+		return fmt.Errorf("reopen %s: %w", subpath, err)
+	}
+	_, err = f.Write([]byte(value))
+	return err
+}
+
+// sameInode checks that a and b are the same file.
+func sameInode(a, b *os.File) error {
+	var sa, sb unix.Stat_t
+	if err := unix.Fstat(int(a.Fd()), &sa); err != nil {
+		return err
+	}
+	if err := unix.Fstat(int(b.Fd()), &sb); err != nil {
+		return err
+	}
+	if sa.Dev != sb.Dev || sa.Ino != sb.Ino {
+		return errors.New("reopened another file")
+	}
+	return nil
 }
 
 // Sysctl writes value to the sysctl key ("net.ipv4.ip_forward") of the

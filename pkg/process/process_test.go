@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -291,5 +292,26 @@ func TestRlimitTypes(t *testing.T) {
 func TestSetOOMScoreAdjUnset(t *testing.T) {
 	if err := SetOOMScoreAdj(&specs.Process{}); err != nil {
 		t.Errorf("SetOOMScoreAdj(nil score): %v", err)
+	}
+}
+
+// TestWriteThreadSelf writes this thread's comm through the private procfs
+// and the reopen LSM labels use, and reads it back.
+func TestWriteThreadSelf(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	old, err := os.ReadFile("/proc/thread-self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.WriteFile("/proc/thread-self/comm", old, 0)
+	if err := writeThreadSelf("comm", "rt-attr-test"); err != nil {
+		t.Fatalf("writeThreadSelf: %v", err)
+	}
+	if got, _ := os.ReadFile("/proc/thread-self/comm"); string(got) != "rt-attr-test\n" {
+		t.Errorf("comm = %q, want rt-attr-test", got)
+	}
+	if err := writeThreadSelf("attr/../../../nope", "x"); err == nil {
+		t.Error("writeThreadSelf outside thread-self: no error")
 	}
 }

@@ -90,8 +90,10 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
 	}
 	entered := false
+	// The first fd past the protocol's: stage 0 closes it and all above.
+	sp.ns.CgroupFD = uint32(3 + len(cmd.ExtraFiles))
 	if e := sp.cgroup; e != nil {
-		sp.ns.CgroupFD, sp.ns.NumCgroup = uint32(3+len(cmd.ExtraFiles)), uint32(len(e.Tasks))
+		sp.ns.NumCgroup = uint32(len(e.Tasks))
 		cmd.ExtraFiles = append(cmd.ExtraFiles, e.Tasks...)
 		if e.Dir != nil {
 			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(e.Dir.Fd())}
