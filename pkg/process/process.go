@@ -51,6 +51,9 @@ func SetOOMScoreAdj(p *specs.Process) error {
 // directory", "permission denied") is what podman maps to exit codes 127
 // and 126.
 func LookPath(p *specs.Process) (string, error) {
+	if len(p.Args) == 0 {
+		return "", errNoArgs
+	}
 	name := p.Args[0]
 	if strings.Contains(name, "/") {
 		return name, checkExecutable(name)
@@ -339,8 +342,15 @@ type Execve struct {
 	envv []*byte
 }
 
+// errNoArgs is for a process without args (a Windows commandLine instead),
+// which spec.Validate refuses with the same words.
+var errNoArgs = errors.New("process.args must not be empty")
+
 // PrepareExec builds the execve of path with p's args and env.
 func PrepareExec(path string, p *specs.Process) (*Execve, error) {
+	if len(p.Args) == 0 {
+		return nil, errNoArgs
+	}
 	x := &Execve{name: p.Args[0]}
 	var err error
 	if x.path, err = unix.BytePtrFromString(path); err != nil {

@@ -115,8 +115,10 @@ func Validate(s *specs.Spec) error {
 	if s.Process == nil {
 		return bad("process is missing")
 	}
-	if len(s.Process.Args) == 0 && s.Process.CommandLine == "" {
-		return bad("process.args is empty")
+	// process.commandLine is Windows's: a Linux process needs args (runc:
+	// "args must not be empty").
+	if len(s.Process.Args) == 0 {
+		return bad("process.args must not be empty")
 	}
 	if s.Process.Cwd == "" || !filepath.IsAbs(s.Process.Cwd) {
 		return bad("process.cwd %q must be an absolute path", s.Process.Cwd)

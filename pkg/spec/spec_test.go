@@ -64,8 +64,12 @@ func TestValidate(t *testing.T) {
 		{"missing root", func(s *specs.Spec) { s.Root = nil }, []string{"root.path"}},
 		{"missing root.path", func(s *specs.Spec) { s.Root.Path = "" }, []string{"root.path"}},
 		{"missing process", func(s *specs.Spec) { s.Process = nil }, []string{"process"}},
-		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, []string{"process.args"}},
-		{"commandLine instead of args", func(s *specs.Spec) { s.Process.Args = nil; s.Process.CommandLine = "sh" }, nil},
+		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, []string{"process.args must not be empty"}},
+		// commandLine is Windows's; rt-init once crashed on it (index out
+		// of range in process.LookPath). runc: "args must not be empty".
+		{"commandLine instead of args", func(s *specs.Spec) { s.Process.Args = nil; s.Process.CommandLine = "sh" },
+			[]string{"process.args must not be empty"}},
+		{"commandLine beside args", func(s *specs.Spec) { s.Process.CommandLine = "sh" }, nil},
 		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, []string{"process.cwd", `"tmp"`}},
 		{"empty cwd", func(s *specs.Spec) { s.Process.Cwd = "" }, []string{"process.cwd"}},
 		{"unknown bounding capability", func(s *specs.Spec) {

@@ -60,7 +60,13 @@ func TestSpecFieldsRefused(t *testing.T) {
 		{"process missing", func(s *specs.Spec) { s.Process = nil },
 			[]string{"process is missing"}},
 		{"process.args empty", func(s *specs.Spec) { s.Process.Args = nil },
-			[]string{"process.args is empty"}},
+			[]string{"process.args must not be empty"}},
+		// commandLine is Windows's; rt-init once crashed on it (index out
+		// of range in process.LookPath, a Go stack trace on stderr).
+		{"process.commandLine with empty args", func(s *specs.Spec) {
+			s.Process.Args = nil
+			s.Process.CommandLine = "sleep 1000"
+		}, []string{"process.args must not be empty"}},
 		{"process.cwd relative", func(s *specs.Spec) { s.Process.Cwd = "tmp" },
 			[]string{"process.cwd", `"tmp"`, "absolute"}},
 		{"process.capabilities unknown name", func(s *specs.Spec) {
