@@ -120,6 +120,15 @@ func Validate(s *specs.Spec) error {
 	if len(s.Process.Args) == 0 {
 		return bad("process.args must not be empty")
 	}
+	// The spec: "If the same type is given twice, the runtime MUST
+	// generate an error." (runc applies them in order.)
+	rlimits := map[string]bool{}
+	for i, rl := range s.Process.Rlimits {
+		if rlimits[rl.Type] {
+			return bad("process.rlimits[%d]: %q given twice", i, rl.Type)
+		}
+		rlimits[rl.Type] = true
+	}
 	if s.Process.Cwd == "" || !filepath.IsAbs(s.Process.Cwd) {
 		return bad("process.cwd %q must be an absolute path", s.Process.Cwd)
 	}

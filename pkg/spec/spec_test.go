@@ -70,6 +70,19 @@ func TestValidate(t *testing.T) {
 		{"commandLine instead of args", func(s *specs.Spec) { s.Process.Args = nil; s.Process.CommandLine = "sh" },
 			[]string{"process.args must not be empty"}},
 		{"commandLine beside args", func(s *specs.Spec) { s.Process.CommandLine = "sh" }, nil},
+		// The spec: "If the same type is given twice, the runtime MUST
+		// generate an error".
+		{"rlimit type twice", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{
+				{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 100}, {Type: "RLIMIT_CORE"}, {Type: "RLIMIT_NOFILE", Soft: 200, Hard: 200},
+			}
+		}, []string{"process.rlimits[2]", `"RLIMIT_NOFILE"`, "given twice"}},
+		{"rlimit type twice, same values", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_CORE"}, {Type: "RLIMIT_CORE"}}
+		}, []string{"process.rlimits[1]", `"RLIMIT_CORE"`, "given twice"}},
+		{"distinct rlimits", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 100}, {Type: "RLIMIT_CORE"}}
+		}, nil},
 		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, []string{"process.cwd", `"tmp"`}},
 		{"empty cwd", func(s *specs.Spec) { s.Process.Cwd = "" }, []string{"process.cwd"}},
 		{"unknown bounding capability", func(s *specs.Spec) {

@@ -69,6 +69,13 @@ func TestSpecFieldsRefused(t *testing.T) {
 		}, []string{"process.args must not be empty"}},
 		{"process.cwd relative", func(s *specs.Spec) { s.Process.Cwd = "tmp" },
 			[]string{"process.cwd", `"tmp"`, "absolute"}},
+		// The spec says MUST error; create once accepted it and start failed
+		// late (raising a hard limit) or the later entry won silently.
+		{"process.rlimits type twice", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{
+				{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 100}, {Type: "RLIMIT_CORE"}, {Type: "RLIMIT_NOFILE", Soft: 200, Hard: 200},
+			}
+		}, []string{"process.rlimits[2]", `"RLIMIT_NOFILE" given twice`}},
 		{"process.capabilities unknown name", func(s *specs.Spec) {
 			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_BOGUS")
 		}, []string{"process.capabilities.bounding", `unknown capability "CAP_BOGUS"`}},
