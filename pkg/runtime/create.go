@@ -70,6 +70,9 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	} else if err := spec.Validate(s); err != nil {
 		return nil, err
 	}
+	if w := spec.AbsMountDestinations(s); w != "" {
+		r.log.Warn(w, "id", id)
+	}
 	rootfs := s.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)

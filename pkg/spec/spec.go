@@ -148,9 +148,6 @@ func Validate(s *specs.Spec) error {
 		if m.Destination == "" {
 			return bad("mounts[%d]: destination is missing", i)
 		}
-		if !filepath.IsAbs(m.Destination) {
-			return bad("mounts[%d]: destination %q must be an absolute path", i, m.Destination)
-		}
 	}
 	if s.Hooks != nil {
 		for name, hooks := range map[string][]specs.Hook{
