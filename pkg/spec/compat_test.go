@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -65,6 +66,85 @@ func TestAbsMountDestinations(t *testing.T) {
 			// The caller's slice is not written to.
 			if !slices.EqualFunc(given, orig, func(a, b specs.Mount) bool { return a.Destination == b.Destination }) {
 				t.Errorf("the given mounts were changed: %+v", given)
+			}
+		})
+	}
+}
+
+func TestUsableCapabilities(t *testing.T) {
+	all := capability.Cap(40) // CAP_CHECKPOINT_RESTORE, the last one rt's table knows
+	caps := func(b, e, i, p, a []string) *specs.LinuxCapabilities {
+		return &specs.LinuxCapabilities{Bounding: b, Effective: e, Inheritable: i, Permitted: p, Ambient: a}
+	}
+	l := func(names ...string) []string { return names }
+	tests := []struct {
+		name        string
+		given       *specs.LinuxCapabilities
+		last        capability.Cap
+		want        *specs.LinuxCapabilities
+		unknown     []string
+		unraiseable []string
+	}{
+		{"nil", nil, all, nil, nil, nil},
+		{"all known", caps(l("CAP_CHOWN", "CAP_KILL"), l("CAP_KILL"), l("CAP_KILL"), l("CAP_KILL"), l("CAP_KILL")), all,
+			caps(l("CAP_CHOWN", "CAP_KILL"), l("CAP_KILL"), l("CAP_KILL"), l("CAP_KILL"), l("CAP_KILL")), nil, nil},
+		{"unknown name in every set, named once", caps(l("CAP_CHOWN", "CAP_BOGUS"), l("CAP_BOGUS"), l("CAP_BOGUS", "CAP_ZZZ"), l("CAP_BOGUS"), l("CAP_BOGUS")), all,
+			caps(l("CAP_CHOWN"), l(), l(), l(), l()), l("CAP_BOGUS", "CAP_ZZZ"), nil},
+		{"no CAP_ prefix is unknown (runc too)", caps(l("CHOWN", "CAP_KILL"), nil, nil, nil, nil), all,
+			caps(l("CAP_KILL"), nil, nil, nil, nil), l("CHOWN"), nil},
+		{"lower case is known, kept as given", caps(l("cap_chown"), nil, nil, nil, nil), all,
+			caps(l("cap_chown"), nil, nil, nil, nil), nil, nil},
+		// A kernel whose last capability is CAP_BPF (39) lacks
+		// CAP_CHECKPOINT_RESTORE (40).
+		{"above the kernel's last", caps(l("CAP_BPF", "CAP_CHECKPOINT_RESTORE"), l("CAP_CHECKPOINT_RESTORE"), nil, l("CAP_CHECKPOINT_RESTORE"), nil), 39,
+			caps(l("CAP_BPF"), l(), nil, l(), nil), l("CAP_CHECKPOINT_RESTORE"), nil},
+		{"ambient not inheritable", caps(l("CAP_KILL"), l("CAP_KILL"), nil, l("CAP_KILL"), l("CAP_KILL")), all,
+			caps(l("CAP_KILL"), l("CAP_KILL"), nil, l("CAP_KILL"), l()), nil, l("CAP_KILL")},
+		{"ambient not permitted", caps(l("CAP_KILL"), nil, l("CAP_KILL"), nil, l("CAP_KILL", "CAP_KILL")), all,
+			caps(l("CAP_KILL"), nil, l("CAP_KILL"), nil, l()), nil, l("CAP_KILL")},
+		{"ambient permitted and inheritable, any case", caps(nil, nil, l("CAP_NET_RAW", "CAP_KILL"), l("cap_net_raw", "CAP_CHOWN"), l("Cap_Net_Raw", "CAP_CHOWN")), all,
+			caps(nil, nil, l("CAP_NET_RAW", "CAP_KILL"), l("cap_net_raw", "CAP_CHOWN"), l("Cap_Net_Raw")), nil, l("CAP_CHOWN")},
+		{"unknown ambient is unknown only", caps(nil, nil, nil, nil, l("CAP_BOGUS")), all,
+			caps(nil, nil, nil, nil, l()), l("CAP_BOGUS"), nil},
+		{"ambient inheritable cap the kernel lacks", caps(nil, nil, l("CAP_CHECKPOINT_RESTORE"), l("CAP_CHECKPOINT_RESTORE"), l("CAP_CHECKPOINT_RESTORE")), 39,
+			caps(nil, nil, l(), l(), l()), l("CAP_CHECKPOINT_RESTORE"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var before specs.LinuxCapabilities
+			if tt.given != nil {
+				before = *tt.given
+				before.Bounding = slices.Clone(tt.given.Bounding)
+			}
+			got, unknown, unraiseable := UsableCapabilities(tt.given, tt.last)
+			if (got == nil) != (tt.want == nil) {
+				t.Fatalf("usable %+v, want %+v", got, tt.want)
+			}
+			if got != nil {
+				for _, set := range []struct {
+					name      string
+					got, want []string
+				}{
+					{"bounding", got.Bounding, tt.want.Bounding}, {"effective", got.Effective, tt.want.Effective},
+					{"inheritable", got.Inheritable, tt.want.Inheritable}, {"permitted", got.Permitted, tt.want.Permitted},
+					{"ambient", got.Ambient, tt.want.Ambient},
+				} {
+					if len(set.got) != len(set.want) || !slices.Equal(set.got, set.want) {
+						t.Errorf("%s %q, want %q", set.name, set.got, set.want)
+					}
+				}
+				if got == tt.given {
+					t.Errorf("the given capabilities were returned, not a copy")
+				}
+				if !slices.Equal(tt.given.Bounding, before.Bounding) {
+					t.Errorf("the given bounding set was changed: %q", tt.given.Bounding)
+				}
+			}
+			if !slices.Equal(unknown, tt.unknown) {
+				t.Errorf("unknown %q, want %q", unknown, tt.unknown)
+			}
+			if !slices.Equal(unraiseable, tt.unraiseable) {
+				t.Errorf("unraiseable %q, want %q", unraiseable, tt.unraiseable)
 			}
 		})
 	}

@@ -204,6 +204,48 @@ func TestConfigCapabilities(t *testing.T) {
 	}
 }
 
+// TestConfigCapabilitiesSkippedWithWarning: capability names rt or the
+// kernel does not know are skipped, and ambient capabilities that are not
+// also permitted and inheritable are not raised, each with one warning in
+// rt's log naming them, as runc does (the spec: SHOULD NOT fail, MUST
+// warn). rt refused unknown names (`unknown capability "CAP_BOGUS"`) and
+// dropped the ambient ones without a word.
+func TestConfigCapabilitiesSkippedWithWarning(t *testing.T) {
+	r := runner(t)
+	b := bundle(t, sh("grep -E '^Cap' /proc/self/status"), func(s *specs.Spec) {
+		s.Process.NoNewPrivileges = true
+		s.Process.Capabilities = &specs.LinuxCapabilities{
+			Bounding:    append(cfgCapList(capChown, capKill), "CAP_BOGUS"),
+			Permitted:   append(cfgCapList(capChown, capKill), "CAP_BOGUS", "CAP_NEWER_THAN_RT"),
+			Effective:   cfgCapList(capKill),
+			Inheritable: append(cfgCapList(capChown), "CAP_BOGUS"),
+			// CAP_KILL is permitted but not inheritable: not raised.
+			Ambient: cfgCapList(capChown, capKill),
+		}
+	})
+	out, ws := cfgRunLogged(t, r, "capwarn", b)
+	cfgWant(t, cfgValues(out, ":"), map[string]string{
+		"CapInh": cfgCapMask(capChown), "CapPrm": cfgCapMask(capChown, capKill), "CapEff": cfgCapMask(capChown, capKill),
+		"CapBnd": cfgCapMask(capChown, capKill), "CapAmb": cfgCapMask(capChown),
+	})
+	if harness.Compared != "" {
+		return
+	}
+	var unknown, ambient []string
+	for _, w := range ws {
+		if strings.Contains(w, "ambient") {
+			ambient = append(ambient, w)
+		} else {
+			unknown = append(unknown, w)
+		}
+	}
+	cfgOneWarning(t, unknown, "ignoring unknown or unavailable capabilities", "CAP_BOGUS", "CAP_NEWER_THAN_RT")
+	cfgOneWarning(t, ambient, "can't raise ambient capabilities", "CAP_KILL", "permitted and inheritable")
+	if len(ambient) == 1 && strings.Contains(ambient[0], "CAP_CHOWN") {
+		t.Errorf("warning %q names CAP_CHOWN, which was raised", ambient[0])
+	}
+}
+
 // TestConfigUser checks process.user: ids, additional groups (and only
 // those), and the umask, also through the mode of a new file.
 func TestConfigUser(t *testing.T) {

@@ -76,9 +76,6 @@ func TestSpecFieldsRefused(t *testing.T) {
 				{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 100}, {Type: "RLIMIT_CORE"}, {Type: "RLIMIT_NOFILE", Soft: 200, Hard: 200},
 			}
 		}, []string{"process.rlimits[2]", `"RLIMIT_NOFILE" given twice`}},
-		{"process.capabilities unknown name", func(s *specs.Spec) {
-			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_BOGUS")
-		}, []string{"process.capabilities.bounding", `unknown capability "CAP_BOGUS"`}},
 		{"mounts[].destination missing", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Type: "tmpfs", Source: "tmpfs"})
 		}, []string{"mounts[", "destination is missing"}},
