@@ -58,6 +58,8 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 			p.flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case specs.LinuxSeccompFlagSpecAllow:
 			p.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case FlagTSYNC:
+			// Nothing to sync: see FlagTSYNC.
 		}
 	}
 	return p, nil

@@ -25,22 +25,32 @@ func denyMkdir(errno uint) *specs.LinuxSeccomp {
 }
 
 func TestCompile(t *testing.T) {
+	withFlags := func(p *specs.LinuxSeccomp, flags ...specs.LinuxSeccompFlag) *specs.LinuxSeccomp {
+		p.Flags = flags
+		return p
+	}
 	for _, tt := range []struct {
-		name    string
-		profile *specs.LinuxSeccomp
-		wantErr bool
+		name      string
+		profile   *specs.LinuxSeccomp
+		wantErr   bool
+		wantFlags uintptr
 	}{
-		{"nil", nil, false},
-		{"deny mkdir", denyMkdir(uint(unix.EPERM)), false},
-		{"unknown action", &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}, true},
+		{"nil", nil, false, 0},
+		{"deny mkdir", denyMkdir(uint(unix.EPERM)), false, unix.SECCOMP_FILTER_FLAG_LOG},
+		{"unknown action", &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}, true, 0},
+		// TSYNC is accepted and sets nothing: the filter goes on the one
+		// thread that execs, the only one the program has.
+		{"TSYNC", withFlags(denyMkdir(uint(unix.EPERM)), FlagTSYNC), false, 0},
+		{"TSYNC, LOG and SPEC_ALLOW", withFlags(denyMkdir(uint(unix.EPERM)), FlagTSYNC, specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow),
+			false, unix.SECCOMP_FILTER_FLAG_LOG | unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW},
 	} {
 		p, err := Compile(tt.profile)
 		if (err != nil) != tt.wantErr {
 			t.Errorf("%s: Compile: %v, want error %v", tt.name, err, tt.wantErr)
 			continue
 		}
-		if tt.profile != nil && !tt.wantErr && (len(p.filter) == 0 || p.flags != unix.SECCOMP_FILTER_FLAG_LOG) {
-			t.Errorf("%s: program of %d instructions, flags %#x", tt.name, len(p.filter), p.flags)
+		if tt.profile != nil && !tt.wantErr && (len(p.filter) == 0 || p.flags != tt.wantFlags) {
+			t.Errorf("%s: program of %d instructions, flags %#x, want flags %#x", tt.name, len(p.filter), p.flags, tt.wantFlags)
 		}
 	}
 }

@@ -43,8 +43,16 @@ var Archs = map[specs.Arch]string{
 	specs.ArchRISCV64: "riscv64",
 }
 
-// Flags are the filter flags Load honours.
-var Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow}
+// FlagTSYNC is SECCOMP_FILTER_FLAG_TSYNC, which runc accepts and ignores
+// (runtime-spec's Go types have no constant for it). rt accepts and ignores
+// it too: it would sync the filter to the other threads of the loading
+// process, and rt-init loads it on the one thread that then execs, the only
+// thread the program has.
+const FlagTSYNC specs.LinuxSeccompFlag = "SECCOMP_FILTER_FLAG_TSYNC"
+
+// Flags are the filter flags Load accepts: LOG and SPEC_ALLOW it sets,
+// TSYNC means nothing here (FlagTSYNC).
+var Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow, FlagTSYNC}
 
 // ArchNames lists the keys of Archs, sorted.
 func ArchNames() []string {

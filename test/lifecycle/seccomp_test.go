@@ -49,6 +49,39 @@ func TestSeccompFilterInForce(t *testing.T) {
 	}
 }
 
+// seccompDenyMkdir runs script in a container whose profile (edited by
+// edit) fails mkdir, and wants it to report the filter in force and mkdir
+// denied.
+func seccompDenyMkdir(t *testing.T, r *harness.Runner, edit func(*specs.LinuxSeccomp)) {
+	t.Helper()
+	profile := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno}},
+	}
+	edit(profile)
+	script := `grep '^Seccomp:' /proc/self/status; mkdir /tmp/x 2>/dev/null && echo mkdir-ok || echo mkdir-denied`
+	b := bundle(t, sh(script), func(s *specs.Spec) { s.Linux.Seccomp = profile })
+	id := harness.ID("seccomp")
+	if res := r.RT("run", "--bundle", b, id); res.Code != 0 || res.Stdout != "Seccomp:\t2\nmkdir-denied\n" {
+		t.Errorf("profile %+v: %s, want the filter in force", profile, res)
+	}
+	r.AssertNoTrace(t, id, b)
+}
+
+// TestSeccompFlagTSYNC: SECCOMP_FILTER_FLAG_TSYNC is accepted, as runc
+// accepts it, and the filter is in force (rt refused it: `flag
+// "SECCOMP_FILTER_FLAG_TSYNC": not supported`). It has nothing to do: the
+// filter goes on the one thread that execs the program.
+func TestSeccompFlagTSYNC(t *testing.T) {
+	r := runner(t)
+	for _, flags := range [][]specs.LinuxSeccompFlag{
+		{"SECCOMP_FILTER_FLAG_TSYNC"},
+		{"SECCOMP_FILTER_FLAG_TSYNC", specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow},
+	} {
+		seccompDenyMkdir(t, r, func(p *specs.LinuxSeccomp) { p.Flags = flags })
+	}
+}
+
 // TestSeccompBadProfile: what rt cannot apply is refused at create, with
 // the field named, and nothing is left.
 func TestSeccompBadProfile(t *testing.T) {

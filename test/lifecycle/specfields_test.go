@@ -135,9 +135,6 @@ func TestSpecFieldsRefused(t *testing.T) {
 		{"seccomp SCMP_ACT_NOTIFY", specSeccomp(func(p *specs.LinuxSeccomp) {
 			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}
 		}), []string{"linux.seccomp", "syscalls[0]", `"SCMP_ACT_NOTIFY"`, "not supported"}},
-		{"seccomp flag TSYNC", specSeccomp(func(p *specs.LinuxSeccomp) {
-			p.Flags = []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC"}
-		}), []string{"linux.seccomp", `"SECCOMP_FILTER_FLAG_TSYNC"`, "not supported"}},
 		{"seccomp flag WAIT_KILLABLE_RECV", specSeccomp(func(p *specs.LinuxSeccomp) {
 			p.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}
 		}), []string{"linux.seccomp", `"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"`, "not supported"}},
