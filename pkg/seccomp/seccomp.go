@@ -31,16 +31,33 @@ var Operators = []specs.LinuxSeccompOperator{
 	specs.OpGreaterEqual, specs.OpGreaterThan, specs.OpMaskedEqual,
 }
 
-// Archs maps the spec's architecture names to libseccomp's.
+// Archs maps the spec's architecture names to libseccomp's: every one
+// runtime-spec defines that the libseccomp rt-init links (2.5.4) knows, as
+// runc passes them all to libseccomp. LOONGARCH64, M68K, SH and SHEB came
+// with libseccomp 2.6.0: add them here with "loong64", "m68k", "sh" and
+// "sheb" when rt-init links it (TestArchsKnownToLibseccomp says so). A
+// filter holds architectures of one byte order: on this little-endian host
+// a big-endian one (MIPS, PPC, S390, PARISC…) fails in Compile, as in runc.
 var Archs = map[specs.Arch]string{
-	specs.ArchX86:     "x86",
-	specs.ArchX86_64:  "amd64",
-	specs.ArchX32:     "x32",
-	specs.ArchARM:     "arm",
-	specs.ArchAARCH64: "arm64",
-	specs.ArchPPC64LE: "ppc64le",
-	specs.ArchS390X:   "s390x",
-	specs.ArchRISCV64: "riscv64",
+	specs.ArchX86:         "x86",
+	specs.ArchX86_64:      "amd64",
+	specs.ArchX32:         "x32",
+	specs.ArchARM:         "arm",
+	specs.ArchAARCH64:     "arm64",
+	specs.ArchMIPS:        "mips",
+	specs.ArchMIPS64:      "mips64",
+	specs.ArchMIPS64N32:   "mips64n32",
+	specs.ArchMIPSEL:      "mipsel",
+	specs.ArchMIPSEL64:    "mipsel64",
+	specs.ArchMIPSEL64N32: "mipsel64n32",
+	specs.ArchPPC:         "ppc",
+	specs.ArchPPC64:       "ppc64",
+	specs.ArchPPC64LE:     "ppc64le",
+	specs.ArchS390:        "s390",
+	specs.ArchS390X:       "s390x",
+	specs.ArchPARISC:      "parisc",
+	specs.ArchPARISC64:    "parisc64",
+	specs.ArchRISCV64:     "riscv64",
 }
 
 // FlagTSYNC is SECCOMP_FILTER_FLAG_TSYNC, which runc accepts and ignores

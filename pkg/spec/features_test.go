@@ -110,7 +110,8 @@ func TestCapability(t *testing.T) {
 // TestFeaturesSeccomp: the seccomp section is pkg/seccomp's tables, so it
 // lists what Validate accepts: TSYNC among the flags (runc accepts it; a
 // no-op on rt-init's one exec'ing thread), WAIT_KILLABLE_RECV not yet;
-// every architecture of the table.
+// every architecture of the table, MIPS and the others libseccomp 2.5.4
+// knows included.
 func TestFeaturesSeccomp(t *testing.T) {
 	f := Features().Linux.Seccomp
 	if f == nil || f.Enabled == nil || !*f.Enabled {
@@ -136,6 +137,8 @@ func TestFeaturesSeccomp(t *testing.T) {
 		{f.SupportedFlags, "SECCOMP_FILTER_FLAG_SPEC_ALLOW", true},
 		{f.SupportedFlags, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", false},
 		{f.Archs, "SCMP_ARCH_X86_64", true},
+		{f.Archs, "SCMP_ARCH_MIPS", true},
+		{f.Archs, "SCMP_ARCH_PARISC64", true},
 		{f.Archs, "SCMP_ARCH_LOONGARCH64", false},
 	} {
 		if got := slices.Contains(tt.list, tt.name); got != tt.want {

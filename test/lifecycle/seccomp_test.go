@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 
@@ -79,6 +80,31 @@ func TestSeccompFlagTSYNC(t *testing.T) {
 		{"SECCOMP_FILTER_FLAG_TSYNC", specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow},
 	} {
 		seccompDenyMkdir(t, r, func(p *specs.LinuxSeccomp) { p.Flags = flags })
+	}
+}
+
+// TestSeccompArchitectures: every architecture runtime-spec defines that
+// libseccomp 2.5.4 knows is accepted and added to the filter, as runc passes
+// them to libseccomp (rt knew 8: `architecture "SCMP_ARCH_MIPSEL": not
+// supported`). A filter holds architectures of one byte order: one of the
+// other fails create with one line saying so (runc fails too).
+func TestSeccompArchitectures(t *testing.T) {
+	r := runner(t)
+	little := []specs.Arch{
+		specs.ArchX86_64, specs.ArchX86, specs.ArchX32, specs.ArchARM, specs.ArchAARCH64, specs.ArchMIPSEL,
+		specs.ArchMIPSEL64, specs.ArchMIPSEL64N32, specs.ArchPPC64LE, specs.ArchRISCV64,
+	}
+	big := []specs.Arch{
+		specs.ArchMIPS, specs.ArchMIPS64, specs.ArchMIPS64N32, specs.ArchPPC, specs.ArchPPC64, specs.ArchS390,
+		specs.ArchS390X, specs.ArchPARISC, specs.ArchPARISC64,
+	}
+	if binary.NativeEndian.Uint16([]byte{0, 1}) == 1 {
+		little, big = big, little
+	}
+	seccompDenyMkdir(t, r, func(p *specs.LinuxSeccomp) { p.Architectures = little })
+	for _, a := range big {
+		b := bundle(t, []string{"true"}, specSeccomp(func(p *specs.LinuxSeccomp) { p.Architectures = []specs.Arch{a} }))
+		cfgRefused(t, r, "seccomp-arch", b, string(a), "byte order")
 	}
 }
 

@@ -138,9 +138,10 @@ func TestSpecFieldsRefused(t *testing.T) {
 		{"seccomp flag WAIT_KILLABLE_RECV", specSeccomp(func(p *specs.LinuxSeccomp) {
 			p.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}
 		}), []string{"linux.seccomp", `"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"`, "not supported"}},
-		{"seccomp architecture MIPS", specSeccomp(func(p *specs.LinuxSeccomp) {
-			p.Architectures = []specs.Arch{specs.ArchMIPS}
-		}), []string{"linux.seccomp", `"SCMP_ARCH_MIPS"`, "not supported"}},
+		// libseccomp 2.6's; rt-init links 2.5.4.
+		{"seccomp architecture LOONGARCH64", specSeccomp(func(p *specs.LinuxSeccomp) {
+			p.Architectures = []specs.Arch{specs.ArchLOONGARCH64}
+		}), []string{"linux.seccomp", `"SCMP_ARCH_LOONGARCH64"`, "not supported"}},
 		{"seccomp argument index 6", specSeccomp(func(p *specs.LinuxSeccomp) {
 			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno,
 				Args: []specs.LinuxSeccompArg{{Index: 6, Value: 1, Op: specs.OpEqualTo}}}}
