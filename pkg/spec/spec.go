@@ -14,11 +14,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/rtkit/rt/pkg/rootfs"
 	"github.com/rtkit/rt/pkg/seccomp"
 )
 
@@ -139,6 +141,9 @@ func Validate(s *specs.Spec) error {
 		if m.Destination == "" {
 			return bad("mounts[%d]: destination is missing", i)
 		}
+		if data := rootfs.BindData(m); len(data) > 0 {
+			return bad("mounts[%d] %q: bind mounts cannot have filesystem-specific options: %s", i, m.Destination, quoteAll(data))
+		}
 	}
 	if s.Hooks != nil {
 		for name, hooks := range map[string][]specs.Hook{
@@ -201,6 +206,15 @@ func Validate(s *specs.Spec) error {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return validateSysctl(s, seen)
+}
+
+// quoteAll is words quoted and separated by ", ".
+func quoteAll(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	return strings.Join(q, ", ")
 }
 
 // validateNoMountNS refuses what a container without a mount namespace of its

@@ -104,6 +104,23 @@ func TestValidate(t *testing.T) {
 		// Deprecated since spec 1.2, accepted by runc with a warning:
 		// AbsMountDestinations makes them absolute, pkg/runtime warns.
 		{"mount with relative destination", func(s *specs.Spec) { s.Mounts[0].Destination = "proc" }, nil},
+		// The kernel ignores filesystem data on a bind; runc refuses it.
+		{"bind with filesystem data", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/b", Source: "/tmp", Options: []string{"bind", "ro", "size=1m"}})
+		}, []string{"mounts[1]", `"/mnt/b"`, "bind", `"size=1m"`}},
+		{"rbind with filesystem data", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/b", Type: "none", Source: "/tmp", Options: []string{"rbind", "mode=755", "uid=0"}})
+		}, []string{"mounts[1]", `"/mnt/b"`, `"mode=755"`, `"uid=0"`}},
+		{"type bind with filesystem data", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/b", Type: "bind", Source: "/tmp", Options: []string{"size=1m"}})
+		}, []string{"mounts[1]", `"/mnt/b"`, `"size=1m"`}},
+		{"bind with flags only", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/b", Source: "/tmp",
+				Options: []string{"rbind", "ro", "nosuid", "rprivate", "rnoexec", "tmpcopyup", "defaults"}})
+		}, nil},
+		{"tmpfs with filesystem data", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/t", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m", "mode=755"}})
+		}, nil},
 		{"relative prestart hook", func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "hook"}}}
 		}, []string{"hooks.prestart[0]", `"hook"`}},

@@ -76,6 +76,10 @@ func TestSpecFieldsRefused(t *testing.T) {
 				{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 100}, {Type: "RLIMIT_CORE"}, {Type: "RLIMIT_NOFILE", Soft: 200, Hard: 200},
 			}
 		}, []string{"process.rlimits[2]", `"RLIMIT_NOFILE" given twice`}},
+		// A bind ignores filesystem data: rt once dropped it silently.
+		{"mounts[].options filesystem data on a bind", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/b", Type: "bind", Source: "/tmp", Options: []string{"bind", "size=1m", "ro"}})
+		}, []string{"mounts[", `"/mnt/b"`, "bind mounts cannot have filesystem-specific options", `"size=1m"`}},
 		{"mounts[].destination missing", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Type: "tmpfs", Source: "tmpfs"})
 		}, []string{"mounts[", "destination is missing"}},
