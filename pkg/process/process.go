@@ -243,7 +243,10 @@ func Credentials(p *specs.Process, lockdown func() error) error {
 	// An ambient capability can only be raised when it is permitted and
 	// inheritable; runc's own default spec asks for ambient caps without
 	// inheritable ones, and runc raises what it can one by one and goes on,
-	// so specs written for it run here too.
+	// so specs written for it run here too. rt has taken those out of the
+	// spec with a warning in its log (runtime's usableCapabilities, as
+	// this process's stderr is the container's); whatever else the kernel
+	// refuses here is skipped too, as runc does.
 	if p.Capabilities != nil {
 		for _, n := range p.Capabilities.Ambient {
 			if c, ok := spec.Capability(n); ok {
