@@ -51,6 +51,9 @@ func SetOOMScoreAdj(p *specs.Process) error {
 // directory", "permission denied") is what podman maps to exit codes 127
 // and 126.
 func LookPath(p *specs.Process) (string, error) {
+	if len(p.Args) == 0 {
+		return "", errNoArgs
+	}
 	name := p.Args[0]
 	if strings.Contains(name, "/") {
 		return name, checkExecutable(name)
@@ -279,7 +282,10 @@ func Credentials(p *specs.Process, lockdown func() error) error {
 	// An ambient capability can only be raised when it is permitted and
 	// inheritable; runc's own default spec asks for ambient caps without
 	// inheritable ones, and runc raises what it can one by one and goes on,
-	// so specs written for it run here too.
+	// so specs written for it run here too. rt has taken those out of the
+	// spec with a warning in its log (runtime's usableCapabilities, as
+	// this process's stderr is the container's); whatever else the kernel
+	// refuses here is skipped too, as runc does.
 	if p.Capabilities != nil {
 		for _, n := range p.Capabilities.Ambient {
 			if c, ok := spec.Capability(n); ok {
@@ -378,8 +384,15 @@ type Execve struct {
 	envv []*byte
 }
 
+// errNoArgs is for a process without args (a Windows commandLine instead),
+// which spec.Validate refuses with the same words.
+var errNoArgs = errors.New("process.args must not be empty")
+
 // PrepareExec builds the execve of path with p's args and env.
 func PrepareExec(path string, p *specs.Process) (*Execve, error) {
+	if len(p.Args) == 0 {
+		return nil, errNoArgs
+	}
 	x := &Execve{name: p.Args[0]}
 	var err error
 	if x.path, err = unix.BytePtrFromString(path); err != nil {

@@ -138,6 +138,20 @@ func sameFile(t *testing.T, a, b string) bool {
 	return os.SameFile(sa, sb)
 }
 
+// TestNoArgs: a process without args (a Windows commandLine instead) is an
+// error, not a crash of rt-init (index out of range); spec.Validate refuses
+// it first, with the same words.
+func TestNoArgs(t *testing.T) {
+	for _, p := range []*specs.Process{{CommandLine: "sh -c true"}, {Args: []string{}}} {
+		if got, err := LookPath(p); err == nil || !strings.Contains(err.Error(), "process.args must not be empty") {
+			t.Errorf("LookPath(%+v) = %q, %v; want process.args must not be empty", p, got, err)
+		}
+		if _, err := PrepareExec("/bin/sh", p); err == nil || !strings.Contains(err.Error(), "process.args must not be empty") {
+			t.Errorf("PrepareExec(%+v): %v; want process.args must not be empty", p, err)
+		}
+	}
+}
+
 // TestLookPathDefault checks the default PATH when the environment has
 // none: sh is in one of its directories on any usable host.
 func TestLookPathDefault(t *testing.T) {

@@ -65,8 +65,8 @@ func setupDev(c *Config, r *root, devMounted bool) error {
 		dirs[path] = f
 		return f, nil
 	}
-	for _, d := range devices {
-		if err := makeDevice(c, r, d, dir); err != nil {
+	for i, d := range devices {
+		if err := makeDevice(c, r, d, i < len(c.Spec.Linux.Devices), dir); err != nil {
 			return err
 		}
 	}
@@ -86,10 +86,15 @@ func setupDev(c *Config, r *root, devMounted bool) error {
 	return nil
 }
 
-func makeDevice(c *Config, r *root, d specs.LinuxDevice, dir func(string) (*os.File, error)) error {
-	if c.UserNS {
-		return bindDevice(c, r, d)
-	}
+// makeDevice makes the device d, fromSpec saying it is a linux.devices
+// entry rather than one of DefaultDevices. What the rootfs already has at
+// its path decides first: the same device (type and numbers) is kept as it
+// is, as runc keeps it; an empty regular file, the mount point an earlier
+// bind of the device left, is the device's place; anything else is an
+// error for a linux.devices entry (the spec: the runtime MUST generate an
+// error when a file at path does not match) and replaced for a default
+// device, which the runtime must supply.
+func makeDevice(c *Config, r *root, d specs.LinuxDevice, fromSpec bool, dir func(string) (*os.File, error)) error {
 	var typ uint32
 	switch d.Type {
 	case "c", "u":
@@ -101,18 +106,39 @@ func makeDevice(c *Config, r *root, d specs.LinuxDevice, dir func(string) (*os.F
 	default:
 		return fmt.Errorf("device %s: type %q not supported (c, u, b or p)", d.Path, d.Type)
 	}
-	perm := uint32(0o666)
-	if d.FileMode != nil {
-		perm = uint32(d.FileMode.Perm())
-	}
 	parent, err := dir(filepath.Dir(d.Path))
 	if err != nil {
 		return fmt.Errorf("device %s: %w", d.Path, err)
 	}
 	name := filepath.Base(d.Path)
-	// A file already there (from the image, or a bind) is replaced: the
-	// spec's device wins.
-	unix.Unlinkat(int(parent.Fd()), name, 0)
+	var st unix.Stat_t
+	exists := true
+	switch err := unix.Fstatat(int(parent.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); {
+	case errors.Is(err, unix.ENOENT):
+		exists = false
+	case err != nil:
+		return fmt.Errorf("device %s: %w", d.Path, err)
+	case isDevice(&st, typ, d):
+		if !c.UserNS {
+			return nil
+		}
+	case st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0:
+	case fromSpec:
+		return fmt.Errorf("linux.devices: %s is %s in the rootfs, not %s", d.Path, describeFile(&st), describeDevice(d))
+	}
+	if c.UserNS {
+		return bindDevice(c, r, d)
+	}
+	perm := uint32(0o666)
+	if d.FileMode != nil {
+		perm = uint32(d.FileMode.Perm())
+	}
+	if exists {
+		// An empty file, or what a default device replaces.
+		if err := unix.Unlinkat(int(parent.Fd()), name, 0); err != nil {
+			return fmt.Errorf("device %s: replace %s: %w", d.Path, describeFile(&st), err)
+		}
+	}
 	// O_PATH handles do not allow mknodat; reopen the parent as a dir.
 	dirfd, err := unix.Openat(int(parent.Fd()), ".", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -142,6 +168,47 @@ func makeDevice(c *Config, r *root, d specs.LinuxDevice, dir func(string) (*os.F
 		}
 	}
 	return nil
+}
+
+// isDevice reports whether st is the device d, of file type typ: the same
+// type and, but for a FIFO, the same numbers.
+func isDevice(st *unix.Stat_t, typ uint32, d specs.LinuxDevice) bool {
+	if st.Mode&unix.S_IFMT != typ {
+		return false
+	}
+	return typ == unix.S_IFIFO || (int64(unix.Major(st.Rdev)) == d.Major && int64(unix.Minor(st.Rdev)) == d.Minor)
+}
+
+// describeFile says what kind of file st is, with a device's numbers.
+func describeFile(st *unix.Stat_t) string {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+		return fmt.Sprintf("character device %d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	case unix.S_IFBLK:
+		return fmt.Sprintf("block device %d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	case unix.S_IFREG:
+		return "a regular file"
+	case unix.S_IFDIR:
+		return "a directory"
+	case unix.S_IFLNK:
+		return "a symlink"
+	case unix.S_IFIFO:
+		return "a fifo"
+	case unix.S_IFSOCK:
+		return "a socket"
+	}
+	return fmt.Sprintf("a file of mode %#o", st.Mode)
+}
+
+// describeDevice says what d asks for, as describeFile would say it.
+func describeDevice(d specs.LinuxDevice) string {
+	switch d.Type {
+	case "b":
+		return fmt.Sprintf("block device %d:%d", d.Major, d.Minor)
+	case "p":
+		return "a fifo"
+	}
+	return fmt.Sprintf("character device %d:%d", d.Major, d.Minor)
 }
 
 // bindDevice binds the host's device node at the same path.

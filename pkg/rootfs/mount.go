@@ -106,6 +106,10 @@ func mountOne(c *Config, r *root, m specs.Mount) error {
 	}
 	switch typ {
 	case "bind":
+		if len(p.data) > 0 {
+			// spec.Validate refuses it first: a bind ignores the data.
+			return fail("", fmt.Errorf("bind mounts cannot have filesystem-specific options: %q", p.data))
+		}
 		src := m.Source
 		if !filepath.IsAbs(src) {
 			// A relative source is relative to the bundle, which is the

@@ -8,6 +8,7 @@ package rootfs
 import (
 	"sort"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -111,4 +112,18 @@ func OptionNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// BindData returns the words of m's options that would be filesystem data
+// (words not in Options) when m is a bind mount (type "bind", or a bind or
+// rbind word), in order; nil otherwise. A bind mount takes no filesystem
+// data: the kernel ignores it, and it could not be applied to one mount
+// point anyway (it belongs to the superblock, which the bind shares), so
+// spec.Validate refuses it, as runc does.
+func BindData(m specs.Mount) []string {
+	p := parseOptions(m.Options)
+	if m.Type != "bind" && p.flags&unix.MS_BIND == 0 {
+		return nil
+	}
+	return p.data
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -316,6 +317,30 @@ func TestStatfsToMountFlags(t *testing.T) {
 	for _, tt := range tests {
 		if got := statfsToMountFlags(tt.in); got != tt.want {
 			t.Errorf("%s: statfsToMountFlags(%#x) = %#x, want %#x", tt.name, tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestBindData: the words of a bind mount's options that would be
+// filesystem data, which a bind ignores (spec.Validate refuses them, as
+// runc does); nothing for other mounts, whose data goes to mount(2).
+func TestBindData(t *testing.T) {
+	tests := []struct {
+		name string
+		m    specs.Mount
+		want []string
+	}{
+		{"bind with size", specs.Mount{Options: []string{"bind", "size=1m"}}, []string{"size=1m"}},
+		{"rbind with several, in order", specs.Mount{Type: "none", Options: []string{"mode=755", "rbind", "ro", "uid=0"}}, []string{"mode=755", "uid=0"}},
+		{"type bind without the word", specs.Mount{Type: "bind", Options: []string{"size=1m"}}, []string{"size=1m"}},
+		{"bind with flags, propagation, recursive words and tmpcopyup", specs.Mount{Type: "bind",
+			Options: []string{"rbind", "ro", "nosuid", "nodev", "rprivate", "rro", "rnoexec", "defaults", "tmpcopyup"}}, nil},
+		{"tmpfs with data", specs.Mount{Type: "tmpfs", Options: []string{"size=1m", "mode=755"}}, nil},
+		{"no options", specs.Mount{Type: "bind"}, nil},
+	}
+	for _, tt := range tests {
+		if got := BindData(tt.m); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: BindData = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

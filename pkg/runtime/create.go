@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -73,6 +74,10 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := refuseHostSysctls(s); err != nil {
 		return nil, err
 	}
+	if w := spec.AbsMountDestinations(s); w != "" {
+		r.log.Warn(w, "id", id)
+	}
+	r.usableCapabilities(id, s.Process)
 	rootfs := s.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
@@ -352,6 +357,32 @@ func listenFDs(p *specs.Process) int {
 	}
 	p.Env = append(p.Env, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
 	return n
+}
+
+// usableCapabilities leaves in p the capabilities rt-init can grant, with a
+// warning in rt's log for those it drops, as runc warns: names unknown to
+// rt's table or to the running kernel (/proc/sys/kernel/cap_last_cap), and
+// ambient ones that are not also permitted and inheritable, which the
+// kernel would refuse to raise. rt logs them, not rt-init: rt-init's
+// stderr is the container's.
+func (r *Runtime) usableCapabilities(id string, p *specs.Process) {
+	if p == nil || p.Capabilities == nil {
+		return
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		// No /proc/sys: whatever the kernel lacks fails when applied.
+		known := capability.ListKnown()
+		last = known[len(known)-1]
+	}
+	usable, unknown, unraisable := spec.UsableCapabilities(p.Capabilities, last)
+	if len(unknown) > 0 {
+		r.log.Warn(fmt.Sprintf("ignoring unknown or unavailable capabilities: %v", unknown), "id", id)
+	}
+	if len(unraisable) > 0 {
+		r.log.Warn(fmt.Sprintf("can't raise ambient capabilities %v: an ambient capability must also be permitted and inheritable", unraisable), "id", id)
+	}
+	p.Capabilities = usable
 }
 
 // rootHostIDs is the host uid and gid of the container's root when the

@@ -53,6 +53,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	if err != nil {
 		return nil, err
 	}
+	r.usableCapabilities(id, p)
 	if p.Terminal && opts.ConsoleSocket == "" && opts.Detach {
 		return nil, errors.New("a terminal with --detach needs --console-socket")
 	}
@@ -304,9 +305,8 @@ func execProcess(base *specs.Process, o api.ExecOpts) (*specs.Process, error) {
 			if !strings.HasPrefix(n, "CAP_") {
 				n = "CAP_" + n
 			}
-			if _, ok := spec.Capability(n); !ok {
-				return nil, fmt.Errorf("--cap %q: unknown capability", n)
-			}
+			// A name unknown to rt or the kernel is skipped with a
+			// warning (usableCapabilities), as runc does.
 			c.Bounding = append(slices.Clone(c.Bounding), n)
 			c.Effective = append(slices.Clone(c.Effective), n)
 			c.Permitted = append(slices.Clone(c.Permitted), n)

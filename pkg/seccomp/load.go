@@ -3,6 +3,7 @@
 package seccomp
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,6 +59,8 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 			p.flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case specs.LinuxSeccompFlagSpecAllow:
 			p.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case FlagTSYNC:
+			// Nothing to sync: see FlagTSYNC.
 		}
 	}
 	return p, nil
@@ -109,6 +112,10 @@ func addAll(f *libseccomp.ScmpFilter, s *specs.LinuxSeccomp, def libseccomp.Scmp
 			return fmt.Errorf("seccomp: architecture %s: %w", a, err)
 		}
 		if err := f.AddArch(arch); err != nil {
+			if errors.Is(err, unix.EDOM) {
+				native, _ := libseccomp.GetNativeArch()
+				return fmt.Errorf("seccomp: add architecture %s: %w (its byte order is not that of this host's %s: libseccomp cannot mix both in one filter)", a, err, native)
+			}
 			return fmt.Errorf("seccomp: add architecture %s: %w", a, err)
 		}
 	}

@@ -3,14 +3,19 @@
 package seccomp
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,24 +30,101 @@ func denyMkdir(errno uint) *specs.LinuxSeccomp {
 }
 
 func TestCompile(t *testing.T) {
+	withFlags := func(p *specs.LinuxSeccomp, flags ...specs.LinuxSeccompFlag) *specs.LinuxSeccomp {
+		p.Flags = flags
+		return p
+	}
+	// A filter holds architectures of one byte order: every one of the
+	// table with this host's, and one with the other.
+	every := denyMkdir(uint(unix.EPERM))
+	every.Architectures = nil
+	var foreign specs.Arch
+	for _, a := range specArchs {
+		if _, ok := Archs[a]; !ok {
+			continue
+		}
+		if bigEndian[a] == hostBigEndian {
+			every.Architectures = append(every.Architectures, a)
+		} else {
+			foreign = a
+		}
+	}
+	sameOrderMIPS := specs.ArchMIPSEL
+	if hostBigEndian {
+		sameOrderMIPS = specs.ArchMIPS
+	}
 	for _, tt := range []struct {
-		name    string
-		profile *specs.LinuxSeccomp
-		wantErr bool
+		name      string
+		profile   *specs.LinuxSeccomp
+		wantErr   bool
+		wantFlags uintptr
 	}{
-		{"nil", nil, false},
-		{"deny mkdir", denyMkdir(uint(unix.EPERM)), false},
-		{"unknown action", &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}, true},
+		{"nil", nil, false, 0},
+		{"deny mkdir", denyMkdir(uint(unix.EPERM)), false, unix.SECCOMP_FILTER_FLAG_LOG},
+		{"unknown action", &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}, true, 0},
+		// TSYNC is accepted and sets nothing: the filter goes on the one
+		// thread that execs, the only one the program has.
+		{"TSYNC", withFlags(denyMkdir(uint(unix.EPERM)), FlagTSYNC), false, 0},
+		{"TSYNC, LOG and SPEC_ALLOW", withFlags(denyMkdir(uint(unix.EPERM)), FlagTSYNC, specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow),
+			false, unix.SECCOMP_FILTER_FLAG_LOG | unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+		{"every architecture of the table of this host's byte order", every, false, unix.SECCOMP_FILTER_FLAG_LOG},
+		{"a MIPS of this host's byte order only", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{sameOrderMIPS},
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno}}}, false, 0},
+		{"an architecture of the other byte order", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{foreign}}, true, 0},
 	} {
 		p, err := Compile(tt.profile)
 		if (err != nil) != tt.wantErr {
 			t.Errorf("%s: Compile: %v, want error %v", tt.name, err, tt.wantErr)
 			continue
 		}
-		if tt.profile != nil && !tt.wantErr && (len(p.filter) == 0 || p.flags != unix.SECCOMP_FILTER_FLAG_LOG) {
-			t.Errorf("%s: program of %d instructions, flags %#x", tt.name, len(p.filter), p.flags)
+		if err != nil && len(tt.profile.Architectures) == 1 && tt.profile.Architectures[0] == foreign &&
+			(!strings.Contains(err.Error(), string(foreign)) || !strings.Contains(err.Error(), "byte order")) {
+			t.Errorf("%s: Compile: %q, want it to name %s and its byte order", tt.name, err, foreign)
+		}
+		if tt.profile != nil && !tt.wantErr && (len(p.filter) == 0 || p.flags != tt.wantFlags) {
+			t.Errorf("%s: program of %d instructions, flags %#x, want flags %#x", tt.name, len(p.filter), p.flags, tt.wantFlags)
 		}
 	}
+}
+
+// TestArchsKnownToLibseccomp: each architecture of the table is one the
+// linked libseccomp knows (it resolves a syscall for it), and those left
+// out are ones it does not: when libseccomp is upgraded, this says which to
+// add.
+func TestArchsKnownToLibseccomp(t *testing.T) {
+	names := maps.Clone(Archs)
+	maps.Copy(names, map[specs.Arch]string{
+		specs.ArchLOONGARCH64: "loong64", specs.ArchM68K: "m68k", specs.ArchSH: "sh", specs.ArchSHEB: "sheb",
+	})
+	for _, a := range specArchs {
+		name, ok := names[a]
+		if !ok {
+			t.Errorf("%s: no libseccomp name known to this test", a)
+			continue
+		}
+		arch, err := libseccomp.GetArchFromString(name)
+		if err == nil {
+			_, err = libseccomp.GetSyscallFromNameByArch("read", arch)
+		}
+		_, inTable := Archs[a]
+		if known := err == nil; known != inTable {
+			t.Errorf("%s (%s): libseccomp %v knows it: %v (%v); in Archs: %v", a, name, libseccompVersion(), known, err, inTable)
+		}
+	}
+}
+
+// bigEndian are the spec's big-endian architectures.
+var bigEndian = map[specs.Arch]bool{
+	specs.ArchMIPS: true, specs.ArchMIPS64: true, specs.ArchMIPS64N32: true, specs.ArchPPC: true, specs.ArchPPC64: true,
+	specs.ArchS390: true, specs.ArchS390X: true, specs.ArchPARISC: true, specs.ArchPARISC64: true, specs.ArchM68K: true,
+	specs.ArchSHEB: true,
+}
+
+var hostBigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
+
+func libseccompVersion() string {
+	major, minor, micro := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
 }
 
 // TestProgramLoad loads a compiled program in a child (a filter cannot be

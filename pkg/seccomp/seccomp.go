@@ -31,20 +31,45 @@ var Operators = []specs.LinuxSeccompOperator{
 	specs.OpGreaterEqual, specs.OpGreaterThan, specs.OpMaskedEqual,
 }
 
-// Archs maps the spec's architecture names to libseccomp's.
+// Archs maps the spec's architecture names to libseccomp's: every one
+// runtime-spec defines that the libseccomp rt-init links (2.5.4) knows, as
+// runc passes them all to libseccomp. LOONGARCH64, M68K, SH and SHEB came
+// with libseccomp 2.6.0: add them here with "loong64", "m68k", "sh" and
+// "sheb" when rt-init links it (TestArchsKnownToLibseccomp says so). A
+// filter holds architectures of one byte order: on this little-endian host
+// a big-endian one (MIPS, PPC, S390, PARISC…) fails in Compile, as in runc.
 var Archs = map[specs.Arch]string{
-	specs.ArchX86:     "x86",
-	specs.ArchX86_64:  "amd64",
-	specs.ArchX32:     "x32",
-	specs.ArchARM:     "arm",
-	specs.ArchAARCH64: "arm64",
-	specs.ArchPPC64LE: "ppc64le",
-	specs.ArchS390X:   "s390x",
-	specs.ArchRISCV64: "riscv64",
+	specs.ArchX86:         "x86",
+	specs.ArchX86_64:      "amd64",
+	specs.ArchX32:         "x32",
+	specs.ArchARM:         "arm",
+	specs.ArchAARCH64:     "arm64",
+	specs.ArchMIPS:        "mips",
+	specs.ArchMIPS64:      "mips64",
+	specs.ArchMIPS64N32:   "mips64n32",
+	specs.ArchMIPSEL:      "mipsel",
+	specs.ArchMIPSEL64:    "mipsel64",
+	specs.ArchMIPSEL64N32: "mipsel64n32",
+	specs.ArchPPC:         "ppc",
+	specs.ArchPPC64:       "ppc64",
+	specs.ArchPPC64LE:     "ppc64le",
+	specs.ArchS390:        "s390",
+	specs.ArchS390X:       "s390x",
+	specs.ArchPARISC:      "parisc",
+	specs.ArchPARISC64:    "parisc64",
+	specs.ArchRISCV64:     "riscv64",
 }
 
-// Flags are the filter flags Load honours.
-var Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow}
+// FlagTSYNC is SECCOMP_FILTER_FLAG_TSYNC, which runc accepts and ignores
+// (runtime-spec's Go types have no constant for it). rt accepts and ignores
+// it too: it would sync the filter to the other threads of the loading
+// process, and rt-init loads it on the one thread that then execs, the only
+// thread the program has.
+const FlagTSYNC specs.LinuxSeccompFlag = "SECCOMP_FILTER_FLAG_TSYNC"
+
+// Flags are the filter flags Load accepts: LOG and SPEC_ALLOW it sets,
+// TSYNC means nothing here (FlagTSYNC).
+var Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow, FlagTSYNC}
 
 // ArchNames lists the keys of Archs, sorted.
 func ArchNames() []string {

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rtkit/rt/pkg/rootfs"
+	"github.com/rtkit/rt/pkg/seccomp"
 )
 
 func TestFeatures(t *testing.T) {
@@ -102,6 +103,57 @@ func TestCapability(t *testing.T) {
 		c, ok := Capability(tt.name)
 		if ok != tt.ok || (ok && c != tt.want) {
 			t.Errorf("Capability(%q) = %v, %v; want %v, %v", tt.name, c, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestFeaturesSeccomp: the seccomp section is pkg/seccomp's tables, so it
+// lists what Validate accepts: TSYNC among the flags (runc accepts it; a
+// no-op on rt-init's one exec'ing thread), WAIT_KILLABLE_RECV not yet;
+// every architecture of the table, MIPS and the others libseccomp 2.5.4
+// knows included.
+func TestFeaturesSeccomp(t *testing.T) {
+	f := Features().Linux.Seccomp
+	if f == nil || f.Enabled == nil || !*f.Enabled {
+		t.Fatalf("seccomp %+v, want enabled", f)
+	}
+	var flags []string
+	for _, fl := range seccomp.Flags {
+		flags = append(flags, string(fl))
+	}
+	if !slices.Equal(f.KnownFlags, flags) || !slices.Equal(f.SupportedFlags, flags) {
+		t.Errorf("knownFlags %q, supportedFlags %q, want pkg/seccomp's %q", f.KnownFlags, f.SupportedFlags, flags)
+	}
+	if !slices.Equal(f.Archs, seccomp.ArchNames()) {
+		t.Errorf("archs %q, want %q", f.Archs, seccomp.ArchNames())
+	}
+	for _, tt := range []struct {
+		list []string
+		name string
+		want bool
+	}{
+		{f.SupportedFlags, "SECCOMP_FILTER_FLAG_TSYNC", true},
+		{f.SupportedFlags, "SECCOMP_FILTER_FLAG_LOG", true},
+		{f.SupportedFlags, "SECCOMP_FILTER_FLAG_SPEC_ALLOW", true},
+		{f.SupportedFlags, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", false},
+		{f.Archs, "SCMP_ARCH_X86_64", true},
+		{f.Archs, "SCMP_ARCH_MIPS", true},
+		{f.Archs, "SCMP_ARCH_PARISC64", true},
+		{f.Archs, "SCMP_ARCH_LOONGARCH64", false},
+	} {
+		if got := slices.Contains(tt.list, tt.name); got != tt.want {
+			t.Errorf("%s listed: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// Whatever is listed passes Validate.
+	for _, a := range f.Archs {
+		if err := seccomp.Validate(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.Arch(a)}}); err != nil {
+			t.Errorf("arch %s listed, Validate: %v", a, err)
+		}
+	}
+	for _, fl := range f.SupportedFlags {
+		if err := seccomp.Validate(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlag(fl)}}); err != nil {
+			t.Errorf("flag %s listed, Validate: %v", fl, err)
 		}
 	}
 }

@@ -14,11 +14,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/rtkit/rt/pkg/rootfs"
 	"github.com/rtkit/rt/pkg/seccomp"
 )
 
@@ -115,30 +117,32 @@ func Validate(s *specs.Spec) error {
 	if s.Process == nil {
 		return bad("process is missing")
 	}
-	if len(s.Process.Args) == 0 && s.Process.CommandLine == "" {
-		return bad("process.args is empty")
+	// process.commandLine is Windows's: a Linux process needs args (runc:
+	// "args must not be empty").
+	if len(s.Process.Args) == 0 {
+		return bad("process.args must not be empty")
+	}
+	// The spec: "If the same type is given twice, the runtime MUST
+	// generate an error." (runc applies them in order.)
+	rlimits := map[string]bool{}
+	for i, rl := range s.Process.Rlimits {
+		if rlimits[rl.Type] {
+			return bad("process.rlimits[%d]: %q given twice", i, rl.Type)
+		}
+		rlimits[rl.Type] = true
 	}
 	if s.Process.Cwd == "" || !filepath.IsAbs(s.Process.Cwd) {
 		return bad("process.cwd %q must be an absolute path", s.Process.Cwd)
 	}
-	if c := s.Process.Capabilities; c != nil {
-		for set, names := range map[string][]string{
-			"bounding": c.Bounding, "effective": c.Effective, "inheritable": c.Inheritable,
-			"permitted": c.Permitted, "ambient": c.Ambient,
-		} {
-			for _, n := range names {
-				if _, ok := Capability(n); !ok {
-					return bad("process.capabilities.%s: unknown capability %q", set, n)
-				}
-			}
-		}
-	}
+	// Capability names unknown to rt or the kernel are not errors: the
+	// spec says SHOULD NOT fail; pkg/runtime skips them with a warning
+	// (UsableCapabilities), as runc does.
 	for i, m := range s.Mounts {
 		if m.Destination == "" {
 			return bad("mounts[%d]: destination is missing", i)
 		}
-		if !filepath.IsAbs(m.Destination) {
-			return bad("mounts[%d]: destination %q must be an absolute path", i, m.Destination)
+		if data := rootfs.BindData(m); len(data) > 0 {
+			return bad("mounts[%d] %q: bind mounts cannot have filesystem-specific options: %s", i, m.Destination, quoteAll(data))
 		}
 	}
 	if s.Hooks != nil {
@@ -202,6 +206,15 @@ func Validate(s *specs.Spec) error {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return validateSysctl(s, seen)
+}
+
+// quoteAll is words quoted and separated by ", ".
+func quoteAll(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	return strings.Join(q, ", ")
 }
 
 // validateNoMountNS refuses what a container without a mount namespace of its

@@ -64,33 +64,63 @@ func TestValidate(t *testing.T) {
 		{"missing root", func(s *specs.Spec) { s.Root = nil }, []string{"root.path"}},
 		{"missing root.path", func(s *specs.Spec) { s.Root.Path = "" }, []string{"root.path"}},
 		{"missing process", func(s *specs.Spec) { s.Process = nil }, []string{"process"}},
-		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, []string{"process.args"}},
-		{"commandLine instead of args", func(s *specs.Spec) { s.Process.Args = nil; s.Process.CommandLine = "sh" }, nil},
+		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, []string{"process.args must not be empty"}},
+		// commandLine is Windows's; rt-init once crashed on it (index out
+		// of range in process.LookPath). runc: "args must not be empty".
+		{"commandLine instead of args", func(s *specs.Spec) { s.Process.Args = nil; s.Process.CommandLine = "sh" },
+			[]string{"process.args must not be empty"}},
+		{"commandLine beside args", func(s *specs.Spec) { s.Process.CommandLine = "sh" }, nil},
+		// The spec: "If the same type is given twice, the runtime MUST
+		// generate an error".
+		{"rlimit type twice", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{
+				{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 100}, {Type: "RLIMIT_CORE"}, {Type: "RLIMIT_NOFILE", Soft: 200, Hard: 200},
+			}
+		}, []string{"process.rlimits[2]", `"RLIMIT_NOFILE"`, "given twice"}},
+		{"rlimit type twice, same values", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_CORE"}, {Type: "RLIMIT_CORE"}}
+		}, []string{"process.rlimits[1]", `"RLIMIT_CORE"`, "given twice"}},
+		{"distinct rlimits", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 100}, {Type: "RLIMIT_CORE"}}
+		}, nil},
 		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, []string{"process.cwd", `"tmp"`}},
 		{"empty cwd", func(s *specs.Spec) { s.Process.Cwd = "" }, []string{"process.cwd"}},
-		{"unknown bounding capability", func(s *specs.Spec) {
-			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_BOGUS")
-		}, []string{"process.capabilities.bounding", "CAP_BOGUS"}},
-		{"unknown effective capability", func(s *specs.Spec) {
-			s.Process.Capabilities.Effective = []string{"CAP_BOGUS"}
-		}, []string{"process.capabilities.effective", "CAP_BOGUS"}},
-		{"unknown inheritable capability", func(s *specs.Spec) {
-			s.Process.Capabilities.Inheritable = []string{"CAP_BOGUS"}
-		}, []string{"process.capabilities.inheritable", "CAP_BOGUS"}},
-		{"unknown permitted capability", func(s *specs.Spec) {
-			s.Process.Capabilities.Permitted = []string{"CAP_BOGUS"}
-		}, []string{"process.capabilities.permitted", "CAP_BOGUS"}},
-		{"unknown ambient capability", func(s *specs.Spec) {
-			s.Process.Capabilities.Ambient = []string{"CAP_BOGUS"}
-		}, []string{"process.capabilities.ambient", "CAP_BOGUS"}},
+		// Unknown names are skipped with a warning at create and exec
+		// (pkg/runtime, UsableCapabilities), as runc does: the spec says a
+		// runtime SHOULD NOT fail on them.
+		{"unknown capability in every set", func(s *specs.Spec) {
+			c := s.Process.Capabilities
+			c.Bounding = append(c.Bounding, "CAP_BOGUS")
+			c.Effective, c.Inheritable = []string{"CAP_BOGUS"}, []string{"CAP_NEWER_THAN_RT"}
+			c.Permitted, c.Ambient = []string{"CAP_BOGUS"}, []string{"CAP_BOGUS"}
+		}, nil},
 		{"capability without CAP_ prefix", func(s *specs.Spec) {
 			s.Process.Capabilities.Bounding = []string{"CHOWN"}
-		}, []string{"process.capabilities.bounding", "CHOWN"}},
+		}, nil},
 		{"no capabilities", func(s *specs.Spec) { s.Process.Capabilities = nil }, nil},
 		{"mount without destination", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Type: "tmpfs", Source: "tmpfs"})
 		}, []string{"mounts[1]", "destination"}},
-		{"mount with relative destination", func(s *specs.Spec) { s.Mounts[0].Destination = "proc" }, []string{"mounts[0]", `"proc"`}},
+		// Deprecated since spec 1.2, accepted by runc with a warning:
+		// AbsMountDestinations makes them absolute, pkg/runtime warns.
+		{"mount with relative destination", func(s *specs.Spec) { s.Mounts[0].Destination = "proc" }, nil},
+		// The kernel ignores filesystem data on a bind; runc refuses it.
+		{"bind with filesystem data", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/b", Source: "/tmp", Options: []string{"bind", "ro", "size=1m"}})
+		}, []string{"mounts[1]", `"/mnt/b"`, "bind", `"size=1m"`}},
+		{"rbind with filesystem data", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/b", Type: "none", Source: "/tmp", Options: []string{"rbind", "mode=755", "uid=0"}})
+		}, []string{"mounts[1]", `"/mnt/b"`, `"mode=755"`, `"uid=0"`}},
+		{"type bind with filesystem data", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/b", Type: "bind", Source: "/tmp", Options: []string{"size=1m"}})
+		}, []string{"mounts[1]", `"/mnt/b"`, `"size=1m"`}},
+		{"bind with flags only", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/b", Source: "/tmp",
+				Options: []string{"rbind", "ro", "nosuid", "rprivate", "rnoexec", "tmpcopyup", "defaults"}})
+		}, nil},
+		{"tmpfs with filesystem data", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/t", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m", "mode=755"}})
+		}, nil},
 		{"relative prestart hook", func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "hook"}}}
 		}, []string{"hooks.prestart[0]", `"hook"`}},

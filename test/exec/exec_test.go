@@ -579,6 +579,122 @@ func TestExecProcessFile(t *testing.T) {
 	}
 }
 
+// execWarnings runs `rt exec` with rt's log in a JSON file and returns the
+// result and the messages of the log's warnings.
+func execWarnings(t *testing.T, c *container, flags []string, cmd ...string) (harness.Result, []string) {
+	t.Helper()
+	log := filepath.Join(t.TempDir(), "rt.log")
+	args := append([]string{"--log", log, "--log-format", "json", "exec"}, flags...)
+	res := c.r.RT(append(append(args, c.ID), cmd...)...)
+	data, err := os.ReadFile(log)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var ws []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var rec struct{ Level, Msg string }
+		if l != "" && json.Unmarshal([]byte(l), &rec) == nil && rec.Level == "warning" {
+			ws = append(ws, rec.Msg)
+		}
+	}
+	return res, ws
+}
+
+// TestExecCapabilitiesSkippedWithWarning: in a process given to exec
+// (--process, or --cap), capability names rt or the kernel does not know
+// are skipped, and ambient capabilities not also permitted and inheritable
+// are not raised, with one warning in rt's log for each, as at create and as
+// runc does. rt refused an unknown --cap ("unknown capability") and dropped
+// the ambient ones without a word.
+func TestExecCapabilitiesSkippedWithWarning(t *testing.T) {
+	r := runner(t)
+	c := start(t, r, "capwarn", nil)
+	const capChown, capKill = 0, 5
+	p := specs.Process{
+		Args: []string{"grep", "^Cap", "/proc/self/status"},
+		Env:  []string{"PATH=/bin"},
+		Cwd:  "/",
+		Capabilities: &specs.LinuxCapabilities{
+			Bounding:    []string{"CAP_CHOWN", "CAP_KILL", "CAP_BOGUS"},
+			Permitted:   []string{"CAP_CHOWN", "CAP_KILL", "CAP_BOGUS"},
+			Effective:   []string{"CAP_CHOWN"},
+			Inheritable: []string{"CAP_CHOWN"},
+			Ambient:     []string{"CAP_CHOWN", "CAP_KILL"},
+		},
+	}
+	path := filepath.Join(t.TempDir(), "process.json")
+	writeJSON := func(p specs.Process) {
+		data, err := json.Marshal(&p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mask := func(caps ...int) string {
+		var m uint64
+		for _, c := range caps {
+			m |= 1 << c
+		}
+		return fmt.Sprintf("%016x", m)
+	}
+	check := func(t *testing.T, flags []string, wantCaps map[string]string, unknown, ambient []string, cmd ...string) {
+		t.Helper()
+		res, ws := execWarnings(t, c, flags, cmd...)
+		if res.Code != 0 {
+			t.Fatalf("exec %v: %s", flags, res)
+		}
+		want(t, fmt.Sprintf("exec %v", flags), fields(res.Stdout, ":"), wantCaps)
+		if compared != "" {
+			return
+		}
+		var gotUnknown, gotAmbient []string
+		for _, w := range ws {
+			switch {
+			case strings.Contains(w, "ignoring unknown or unavailable capabilities"):
+				gotUnknown = append(gotUnknown, w)
+			case strings.Contains(w, "can't raise ambient capabilities"):
+				gotAmbient = append(gotAmbient, w)
+			default:
+				t.Errorf("exec %v: warning %q", flags, w)
+			}
+		}
+		for _, g := range []struct {
+			what      string
+			got, want []string
+		}{{"unknown", gotUnknown, unknown}, {"ambient", gotAmbient, ambient}} {
+			if len(g.want) == 0 && len(g.got) > 0 || len(g.want) > 0 && len(g.got) != 1 {
+				t.Errorf("exec %v: %s warnings %q, want one naming %q", flags, g.what, g.got, g.want)
+				continue
+			}
+			for _, n := range g.want {
+				if !strings.Contains(g.got[0], n) {
+					t.Errorf("exec %v: warning %q does not name %s", flags, g.got[0], n)
+				}
+			}
+		}
+	}
+	t.Run("process file", func(t *testing.T) {
+		writeJSON(p)
+		check(t, []string{"--process", path}, map[string]string{
+			"CapBnd": mask(capChown, capKill), "CapPrm": mask(capChown, capKill), "CapInh": mask(capChown), "CapAmb": mask(capChown),
+		}, []string{"CAP_BOGUS"}, []string{"CAP_KILL"})
+	})
+	t.Run("ambient only", func(t *testing.T) {
+		q := p
+		caps := *p.Capabilities
+		caps.Bounding, caps.Permitted = caps.Bounding[:2], caps.Permitted[:2]
+		q.Capabilities = &caps
+		writeJSON(q)
+		check(t, []string{"--process", path}, map[string]string{"CapAmb": mask(capChown)}, nil, []string{"CAP_KILL"})
+	})
+	t.Run("cap flag", func(t *testing.T) {
+		check(t, []string{"--cap", "CAP_BOGUS", "--cap", "CAP_KILL"}, map[string]string{"CapAmb": mask()}, []string{"CAP_BOGUS"}, nil,
+			"grep", "^Cap", "/proc/self/status")
+	})
+}
+
 // TestExecPreserveFds: --preserve-fds 1 passes rt's fd 3 as the process's
 // fd 3, and no other fd above 2 (rt's fd 4 stays out).
 func TestExecPreserveFds(t *testing.T) {

@@ -4,6 +4,7 @@ package lifecycle_test
 // container prints what it sees, the test parses its stdout.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -200,6 +201,48 @@ func TestConfigCapabilities(t *testing.T) {
 				"CapBnd": cfgCapMask(tc.bnd2...), "CapAmb": cfgCapMask(tc.amb2...), "NoNewPrivs": nnp,
 			})
 		})
+	}
+}
+
+// TestConfigCapabilitiesSkippedWithWarning: capability names rt or the
+// kernel does not know are skipped, and ambient capabilities that are not
+// also permitted and inheritable are not raised, each with one warning in
+// rt's log naming them, as runc does (the spec: SHOULD NOT fail, MUST
+// warn). rt refused unknown names (`unknown capability "CAP_BOGUS"`) and
+// dropped the ambient ones without a word.
+func TestConfigCapabilitiesSkippedWithWarning(t *testing.T) {
+	r := runner(t)
+	b := bundle(t, sh("grep -E '^Cap' /proc/self/status"), func(s *specs.Spec) {
+		s.Process.NoNewPrivileges = true
+		s.Process.Capabilities = &specs.LinuxCapabilities{
+			Bounding:    append(cfgCapList(capChown, capKill), "CAP_BOGUS"),
+			Permitted:   append(cfgCapList(capChown, capKill), "CAP_BOGUS", "CAP_NEWER_THAN_RT"),
+			Effective:   cfgCapList(capKill),
+			Inheritable: append(cfgCapList(capChown), "CAP_BOGUS"),
+			// CAP_KILL is permitted but not inheritable: not raised.
+			Ambient: cfgCapList(capChown, capKill),
+		}
+	})
+	out, ws := cfgRunLogged(t, r, "capwarn", b)
+	cfgWant(t, cfgValues(out, ":"), map[string]string{
+		"CapInh": cfgCapMask(capChown), "CapPrm": cfgCapMask(capChown, capKill), "CapEff": cfgCapMask(capChown, capKill),
+		"CapBnd": cfgCapMask(capChown, capKill), "CapAmb": cfgCapMask(capChown),
+	})
+	if harness.Compared != "" {
+		return
+	}
+	var unknown, ambient []string
+	for _, w := range ws {
+		if strings.Contains(w, "ambient") {
+			ambient = append(ambient, w)
+		} else {
+			unknown = append(unknown, w)
+		}
+	}
+	cfgOneWarning(t, unknown, "ignoring unknown or unavailable capabilities", "CAP_BOGUS", "CAP_NEWER_THAN_RT")
+	cfgOneWarning(t, ambient, "can't raise ambient capabilities", "CAP_KILL", "permitted and inheritable")
+	if len(ambient) == 1 && strings.Contains(ambient[0], "CAP_CHOWN") {
+		t.Errorf("warning %q names CAP_CHOWN, which was raised", ambient[0])
 	}
 }
 
@@ -626,6 +669,93 @@ cat /proc/self/mountinfo`
 	}
 	if hostCg == 0 {
 		t.Error("the host has no cgroup mounts under /sys/fs/cgroup")
+	}
+}
+
+// cfgRunLogged is cfgRun with rt's log in a JSON file; it returns what the
+// container printed and the messages of the log's warnings.
+func cfgRunLogged(t *testing.T, r *harness.Runner, prefix, b string) (string, []string) {
+	t.Helper()
+	log := filepath.Join(t.TempDir(), "rt.log")
+	id := harness.ID(prefix)
+	res := r.RT("--log", log, "--log-format", "json", "run", "--bundle", b, id)
+	if res.Code != 0 {
+		t.Errorf("rt run %s: %s", id, res)
+	}
+	r.AssertNoTrace(t, id, b)
+	return res.Stdout, cfgWarnings(t, log)
+}
+
+// cfgWarnings returns the messages of the warning records of the JSON log
+// file path (none if rt wrote no log).
+func cfgWarnings(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if l == "" {
+			continue
+		}
+		var rec struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", l, err)
+		}
+		if rec.Level == "warning" {
+			out = append(out, rec.Msg)
+		}
+	}
+	return out
+}
+
+// cfgOneWarning wants exactly one warning among ws, containing each of words.
+func cfgOneWarning(t *testing.T, ws []string, words ...string) {
+	t.Helper()
+	if len(ws) != 1 {
+		t.Errorf("warnings %q, want exactly one naming %q", ws, words)
+		return
+	}
+	for _, w := range words {
+		if !strings.Contains(ws[0], w) {
+			t.Errorf("warning %q does not name %q", ws[0], w)
+		}
+	}
+}
+
+// TestConfigMountRelativeDestination: a relative mounts[].destination,
+// deprecated since runtime-spec 1.2, is mounted relative to the container's
+// root with one warning in rt's log naming it, as runc does (rt refused
+// it: "destination \"mnt/rel\" must be an absolute path"). Like every
+// destination it is resolved inside the rootfs: a leading ".." stays there.
+func TestConfigMountRelativeDestination(t *testing.T) {
+	r := runner(t)
+	const up = "../../../../../../mnt/up"
+	b := bundle(t, sh("grep -E ' /mnt/(rel|up) ' /proc/self/mountinfo"), func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "mnt/rel", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m"}},
+			specs.Mount{Destination: up, Type: "tmpfs", Source: "tmpfs", Options: []string{"size=2m"}},
+		)
+	})
+	out, ws := cfgRunLogged(t, r, "relmount", b)
+	m := cfgMountinfo(out)
+	for point, size := range map[string]string{"/mnt/rel": "size=1024k", "/mnt/up": "size=2048k"} {
+		if got, ok := m[point]; !ok || got.fstype != "tmpfs" || !slices.Contains(got.super, size) {
+			t.Errorf("mount on %s: %+v (present %v), want tmpfs with %s; container's mountinfo:\n%s", point, got, ok, size, out)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(b, "rootfs", "mnt", "up")); err != nil || !st.IsDir() {
+		t.Errorf("rootfs/mnt/up: %v, want the directory made inside the rootfs", err)
+	}
+	if _, err := os.Stat("/mnt/up"); err == nil {
+		t.Errorf("/mnt/up exists on the host")
+	}
+	if harness.Compared == "" {
+		cfgOneWarning(t, ws, `"mnt/rel"`, `"/mnt/rel"`, `"`+up+`"`, "not absolute")
 	}
 }
 

@@ -7,11 +7,13 @@ package lifecycle_test
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/rtkit/rt/test/harness"
 )
@@ -210,5 +212,80 @@ func TestConfigDevicesDefaultAllowList(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("devices.list %q, want runc's %q", got, want)
+	}
+}
+
+// TestConfigDevicesExistingFile: a linux.devices entry whose path the
+// rootfs already has as a file of another kind, or as a device with other
+// numbers, fails create with one line naming the path and what is there,
+// and the file is left as it was (the spec: the runtime MUST generate an
+// error; rt replaced the file). The same device is kept as it is and works.
+// The path is outside /dev, which the default spec mounts a tmpfs on; in a
+// user namespace, where a device is bound from the host's same path, it is
+// /dev/null of a rootfs whose /dev is not a tmpfs.
+func TestConfigDevicesExistingFile(t *testing.T) {
+	r := runner(t)
+	for _, tc := range []struct {
+		name   string
+		userns bool // in a user namespace, where devices are bound from the host
+		make   func(path string) error
+		want   []string // words of create's error but the path; nil: the container runs
+		mode   string   // the node's mode in the container when it runs
+	}{
+		{"regular file", false, func(p string) error { return os.WriteFile(p, []byte("not a device\n"), 0o644) },
+			[]string{"linux.devices", "is a regular file in the rootfs, not character device 1:3"}, ""},
+		{"device with other numbers", false, func(p string) error { return unix.Mknod(p, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 5))) },
+			[]string{"linux.devices", "is character device 1:5 in the rootfs, not character device 1:3"}, ""},
+		{"directory", false, func(p string) error { return os.Mkdir(p, 0o755) },
+			[]string{"linux.devices", "is a directory in the rootfs"}, ""},
+		// Kept as it is: its own mode.
+		{"the same device", false, func(p string) error { return unix.Mknod(p, unix.S_IFCHR|0o640, int(unix.Mkdev(1, 3))) }, nil, "640"},
+		{"regular file, user namespace", true, func(p string) error { return os.WriteFile(p, []byte("not a device\n"), 0o644) },
+			[]string{"linux.devices", "is a regular file in the rootfs, not character device 1:3"}, ""},
+		// The mount point an earlier bind of the device left: the host's
+		// /dev/null is bound on it.
+		{"empty regular file, user namespace", true, func(p string) error { return os.WriteFile(p, nil, 0o644) }, nil, "666"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dev := specs.LinuxDevice{Path: "/mydev/null", Type: "c", Major: 1, Minor: 3, FileMode: cfgPtr[os.FileMode](0o666)}
+			if tc.userns {
+				dev.Path = "/dev/null"
+			}
+			script := `echo "node=$(stat -c '%F %t:%T %a' ` + dev.Path + `)"; if echo x > ` + dev.Path + `; then echo write=ok; fi`
+			var b string
+			if tc.userns {
+				b = cfgUserNSBundle(t, sh(script))
+			} else {
+				b = bundle(t, sh(script), nil)
+			}
+			harness.EditConfig(t, b, func(s *specs.Spec) {
+				s.Linux.Devices = []specs.LinuxDevice{dev}
+				if tc.userns {
+					s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/dev" })
+				}
+			})
+			host := filepath.Join(b, "rootfs", dev.Path)
+			if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.make(host); err != nil {
+				t.Fatal(err)
+			}
+			var before unix.Stat_t
+			if err := unix.Lstat(host, &before); err != nil {
+				t.Fatal(err)
+			}
+			if tc.want != nil {
+				cfgRefused(t, r, "devexist", b, append(tc.want, dev.Path)...)
+			} else {
+				cfgWant(t, cfgValues(cfgRun(t, r, "devexist", b), "="), map[string]string{
+					"node": "character special file 1:3 " + tc.mode, "write": "ok",
+				})
+			}
+			var after unix.Stat_t
+			if err := unix.Lstat(host, &after); err != nil || after.Ino != before.Ino || after.Mode != before.Mode || after.Rdev != before.Rdev {
+				t.Errorf("rootfs%s: %+v (%v), want it left as it was: %+v", dev.Path, after, err, before)
+			}
+		})
 	}
 }

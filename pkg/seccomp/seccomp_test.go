@@ -1,0 +1,100 @@
+package seccomp
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// specArchs is every architecture runtime-spec v1.3.0's Go types define.
+var specArchs = []specs.Arch{
+	specs.ArchX86, specs.ArchX86_64, specs.ArchX32, specs.ArchARM, specs.ArchAARCH64,
+	specs.ArchMIPS, specs.ArchMIPS64, specs.ArchMIPS64N32, specs.ArchMIPSEL, specs.ArchMIPSEL64, specs.ArchMIPSEL64N32,
+	specs.ArchPPC, specs.ArchPPC64, specs.ArchPPC64LE, specs.ArchS390, specs.ArchS390X,
+	specs.ArchPARISC, specs.ArchPARISC64, specs.ArchRISCV64, specs.ArchLOONGARCH64, specs.ArchM68K,
+	specs.ArchSH, specs.ArchSHEB,
+}
+
+// newerThanLibseccomp are the spec's architectures that libseccomp 2.5.4,
+// which rt-init links, does not know (2.6.0 added them).
+var newerThanLibseccomp = map[specs.Arch]bool{
+	specs.ArchLOONGARCH64: true, specs.ArchM68K: true, specs.ArchSH: true, specs.ArchSHEB: true,
+}
+
+func TestValidate(t *testing.T) {
+	allow := func(edit func(*specs.LinuxSeccomp)) *specs.LinuxSeccomp {
+		p := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+		edit(p)
+		return p
+	}
+	tests := []struct {
+		name    string
+		profile *specs.LinuxSeccomp
+		// want are the words of the error; nil means valid.
+		want []string
+	}{
+		{"nil", nil, nil},
+		{"allow all", allow(func(*specs.LinuxSeccomp) {}), nil},
+		// runc accepts TSYNC and ignores it; so does rt.
+		{"flag TSYNC", allow(func(p *specs.LinuxSeccomp) { p.Flags = []specs.LinuxSeccompFlag{FlagTSYNC} }), nil},
+		{"every flag of the table", allow(func(p *specs.LinuxSeccomp) { p.Flags = Flags }), nil},
+		{"flag WAIT_KILLABLE_RECV", allow(func(p *specs.LinuxSeccomp) {
+			p.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}
+		}), []string{`flag "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"`, "not supported"}},
+		{"unknown flag", allow(func(p *specs.LinuxSeccomp) { p.Flags = []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_NOPE"} }),
+			[]string{`"SECCOMP_FILTER_FLAG_NOPE"`, "not supported"}},
+		{"MIPS", allow(func(p *specs.LinuxSeccomp) { p.Architectures = []specs.Arch{specs.ArchMIPS} }), nil},
+		{"PPC, S390 and PARISC", allow(func(p *specs.LinuxSeccomp) {
+			p.Architectures = []specs.Arch{specs.ArchPPC, specs.ArchPPC64, specs.ArchS390, specs.ArchPARISC, specs.ArchPARISC64}
+		}), nil},
+		{"LOONGARCH64 (libseccomp 2.6)", allow(func(p *specs.LinuxSeccomp) { p.Architectures = []specs.Arch{specs.ArchLOONGARCH64} }),
+			[]string{`architecture "SCMP_ARCH_LOONGARCH64"`, "not supported", "SCMP_ARCH_MIPS"}},
+		{"unknown arch", allow(func(p *specs.LinuxSeccomp) { p.Architectures = []specs.Arch{"SCMP_ARCH_VAX"} }),
+			[]string{`"SCMP_ARCH_VAX"`, "not supported"}},
+		{"notify", allow(func(p *specs.LinuxSeccomp) {
+			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}
+		}), []string{"syscalls[0]", `"SCMP_ACT_NOTIFY"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Validate(tt.profile)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Validate: %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate: nil, want an error naming %q", tt.want)
+			}
+			for _, w := range append([]string{"linux.seccomp"}, tt.want...) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate: %q does not contain %q", err, w)
+				}
+			}
+			if strings.Contains(tt.want[len(tt.want)-1], "not supported") && !errors.Is(err, ErrUnsupported) {
+				t.Errorf("Validate: %v does not wrap ErrUnsupported", err)
+			}
+		})
+	}
+}
+
+// TestArchsTable: the table holds every architecture the spec defines
+// except those the linked libseccomp is too old for, each under
+// libseccomp's name for it.
+func TestArchsTable(t *testing.T) {
+	for _, a := range specArchs {
+		name, ok := Archs[a]
+		if ok == newerThanLibseccomp[a] {
+			t.Errorf("%s in the table: %v, want %v", a, ok, !newerThanLibseccomp[a])
+		}
+		if ok && name != strings.ToLower(name) {
+			t.Errorf("%s: libseccomp name %q", a, name)
+		}
+	}
+	if len(Archs) != len(specArchs)-len(newerThanLibseccomp) {
+		t.Errorf("%d architectures in the table, want %d: %v", len(Archs), len(specArchs)-len(newerThanLibseccomp), ArchNames())
+	}
+}
