@@ -113,6 +113,19 @@ func Chdir(p *specs.Process) error {
 	return nil
 }
 
+// CheckMountLabel refuses linux.mountLabel on a host without SELinux: the
+// context= mount option it becomes would fail every mount (runc fails
+// half-way there).
+func CheckMountLabel(label string) error {
+	if label == "" {
+		return nil
+	}
+	if _, err := os.Stat("/sys/fs/selinux/enforce"); err != nil {
+		return fmt.Errorf("linux.mountLabel %q: %w (no /sys/fs/selinux)", label, ErrLSM)
+	}
+	return nil
+}
+
 // CheckLSM reports, before anything is set up, a label the host has no LSM
 // for: a label that cannot be applied is an error, never ignored.
 func CheckLSM(p *specs.Process) error {

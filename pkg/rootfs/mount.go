@@ -161,12 +161,12 @@ func mountOne(c *Config, r *root, m specs.Mount) error {
 			return fail("", err)
 		}
 		defer dst.Close()
-		data := strings.Join(p.data, ",")
+		data := withMountLabel(strings.Join(p.data, ","), typ, mountLabel(c.Spec))
 		if p.copyUp && typ == "tmpfs" {
 			if err := mountCopyUp(r, m.Destination, m.Source, dst, p.flags, data); err != nil {
 				return fail("tmpcopyup", err)
 			}
-		} else if err := unix.Mount(m.Source, fdPath(dst), typ, p.flags, data); err != nil {
+		} else if err := mountLabelled(m.Source, fdPath(dst), typ, p.flags, data, strings.Join(p.data, ",")); err != nil {
 			if errors.Is(err, unix.EPERM) && typ == "sysfs" && c.UserNS {
 				return fail("", fmt.Errorf("%w (sysfs needs a network namespace owned by the container's user namespace; bind /sys instead)", err))
 			}

@@ -100,6 +100,9 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := process.CheckLSM(s.Process); err != nil {
 		return nil, err
 	}
+	if err := process.CheckMountLabel(s.Linux.MountLabel); err != nil {
+		return nil, err
+	}
 	hostMounts, err := recordHostMounts(s, rootfs)
 	if err != nil {
 		return nil, err

@@ -107,9 +107,23 @@ func Validate(s *specs.LinuxSeccomp) error {
 	if s.ListenerPath != "" {
 		return bad("listenerPath (SCMP_ACT_NOTIFY): %w yet", ErrUnsupported)
 	}
+	// What the spec says MUST NOT be: an errno for an action that returns
+	// none, metadata for no listener, a rule without a syscall.
+	if s.DefaultErrnoRet != nil && !takesErrno(s.DefaultAction) {
+		return bad("defaultErrnoRet is set but defaultAction %s returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)", s.DefaultAction)
+	}
+	if s.ListenerMetadata != "" && s.ListenerPath == "" {
+		return bad("listenerMetadata is set without listenerPath")
+	}
 	for i, sc := range s.Syscalls {
 		if !knownAction(sc.Action) {
 			return bad("syscalls[%d] %v: action %q: %w", i, sc.Names, sc.Action, ErrUnsupported)
+		}
+		if len(sc.Names) == 0 {
+			return bad("syscalls[%d]: names is empty (a rule needs at least one syscall)", i)
+		}
+		if sc.ErrnoRet != nil && !takesErrno(sc.Action) {
+			return bad("syscalls[%d] %v: errnoRet is set but action %s returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)", i, sc.Names, sc.Action)
 		}
 		for _, arg := range sc.Args {
 			if !contains(Operators, arg.Op) {
@@ -124,6 +138,9 @@ func Validate(s *specs.LinuxSeccomp) error {
 }
 
 func knownAction(a specs.LinuxSeccompAction) bool { return contains(Actions, a) }
+
+// takesErrno reports whether action a returns an errno (errnoRet applies).
+func takesErrno(a specs.LinuxSeccompAction) bool { return a == specs.ActErrno || a == specs.ActTrace }
 
 func contains[T comparable](list []T, v T) bool {
 	for _, x := range list {

@@ -114,6 +114,9 @@ func Validate(s *specs.Spec) error {
 	if s.Root == nil || s.Root.Path == "" {
 		return bad("root.path is missing")
 	}
+	if other := otherPlatforms(s); len(other) > 0 {
+		return bad("%s: configuration for another platform than linux, which rt does not apply", strings.Join(other, ", "))
+	}
 	if s.Process == nil {
 		return bad("process is missing")
 	}
@@ -202,10 +205,34 @@ func Validate(s *specs.Spec) error {
 	if p := s.Linux.Personality; p != nil && p.Domain != "LINUX" && p.Domain != "LINUX32" {
 		return bad("linux.personality.domain %q: LINUX or LINUX32", p.Domain)
 	}
+	if p := s.Linux.Personality; p != nil && len(p.Flags) > 0 {
+		// The spec defines none ("currently no flag values are
+		// supported"); runc drops them with a warning.
+		return bad("linux.personality.flags %q: not supported (the runtime spec defines no flags; rt sets only the domain)", p.Flags)
+	}
 	if err := seccomp.Validate(s.Linux.Seccomp); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return validateSysctl(s, seen)
+}
+
+// otherPlatforms names the sections of s for platforms other than Linux
+// (or for VM-based runtimes): a runtime that accepted them would ignore
+// them.
+func otherPlatforms(s *specs.Spec) []string {
+	var out []string
+	for _, p := range []struct {
+		name string
+		set  bool
+	}{
+		{"solaris", s.Solaris != nil}, {"windows", s.Windows != nil}, {"vm", s.VM != nil},
+		{"zos", s.ZOS != nil}, {"freebsd", s.FreeBSD != nil},
+	} {
+		if p.set {
+			out = append(out, p.name)
+		}
+	}
+	return out
 }
 
 // quoteAll is words quoted and separated by ", ".

@@ -52,6 +52,10 @@ func TestSpecFieldsRefused(t *testing.T) {
 			[]string{"root.path is missing"}},
 		{"root.path not a directory", func(s *specs.Spec) { s.Root.Path = "rootfs/etc/passwd" },
 			[]string{"rootfs", "etc/passwd", "not a directory"}},
+		{"a section of another platform", func(s *specs.Spec) { s.Windows = &specs.Windows{} },
+			[]string{"windows", "another platform than linux"}},
+		{"vm section", func(s *specs.Spec) { s.VM = &specs.VM{} },
+			[]string{"vm", "another platform than linux"}},
 		{"process missing", func(s *specs.Spec) { s.Process = nil },
 			[]string{"process is missing"}},
 		{"process.args empty", func(s *specs.Spec) { s.Process.Args = nil },
@@ -116,6 +120,27 @@ func TestSpecFieldsRefused(t *testing.T) {
 		}, []string{"linux.timeOffsets", "joined by path"}},
 		{"personality domain", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX64"} },
 			[]string{"linux.personality.domain", `"LINUX64"`}},
+		// The spec defines no flags; they used to be dropped without a word.
+		{"personality flags", func(s *specs.Spec) {
+			s.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX", Flags: []specs.LinuxPersonalityFlag{"ADDR_NO_RANDOMIZE"}}
+		}, []string{"linux.personality.flags", "ADDR_NO_RANDOMIZE", "not supported"}},
+		// This host has no SELinux: the label would fail every mount.
+		{"mountLabel without SELinux", func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" },
+			[]string{"linux.mountLabel", "LSM not enabled"}},
+		// What the spec says MUST NOT be, which used to be dropped.
+		{"seccomp errnoRet with SCMP_ACT_KILL", specSeccomp(func(p *specs.LinuxSeccomp) {
+			one := uint(1)
+			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActKill, ErrnoRet: &one}}
+		}), []string{"linux.seccomp", "syscalls[0]", "errnoRet", "SCMP_ACT_KILL"}},
+		{"seccomp defaultErrnoRet with SCMP_ACT_ALLOW", specSeccomp(func(p *specs.LinuxSeccomp) {
+			one := uint(1)
+			p.DefaultErrnoRet = &one
+		}), []string{"linux.seccomp", "defaultErrnoRet", "SCMP_ACT_ALLOW"}},
+		{"seccomp listenerMetadata without listenerPath", specSeccomp(func(p *specs.LinuxSeccomp) { p.ListenerMetadata = "x" }),
+			[]string{"linux.seccomp", "listenerMetadata", "without listenerPath"}},
+		{"seccomp rule without names", specSeccomp(func(p *specs.LinuxSeccomp) {
+			p.Syscalls = []specs.LinuxSyscall{{Action: specs.ActErrno}}
+		}), []string{"linux.seccomp", "syscalls[0]", "names is empty"}},
 		// runc takes "/" as a separator too.
 		{"sysctl kernel.shmmax without ipc namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = without(s.Linux.Namespaces, specs.IPCNamespace)
