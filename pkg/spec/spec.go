@@ -70,6 +70,11 @@ func Parse(data []byte) (*specs.Spec, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, describeJSONError(data, err))
 	}
+	if s.Linux == nil {
+		// OPTIONAL in the spec, as in runc: a container with no
+		// namespaces, cgroups path or limits of its own.
+		s.Linux = &specs.Linux{}
+	}
 	if err := Validate(&s); err != nil {
 		return nil, err
 	}

@@ -318,3 +318,27 @@ func TestNoMountNamespaceCreateKilled(t *testing.T) {
 	ns.assertMountinfo(t, "after delete --force", before)
 	r.AssertNoTrace(t, id, b)
 }
+
+// TestNoLinuxSection: linux is OPTIONAL in the spec and runc runs a config
+// without it (rt once refused it, "linux section is missing"): a container
+// with no namespaces, limits or cgroups path of its own. Like any container
+// without a mount namespace it mounts in the caller's, here the test's.
+func TestNoLinuxSection(t *testing.T) {
+	r := runner(t)
+	ns := newMountNS(t, r)
+	b := noMountNSBundle(t, sh(`cat /etc/only-in-rootfs; echo "net=$(readlink /proc/self/ns/net)"`), func(s *specs.Spec) {
+		s.Linux, s.Hostname = nil, "" // no uts namespace: no hostname either
+	})
+	before := ns.mountinfo(t)
+	id := harness.ID("nolinux")
+	res := ns.rt("run", "--bundle", b, id)
+	if res.Code != 0 {
+		t.Fatalf("rt run: %s", res)
+	}
+	hostNet, _ := os.Readlink("/proc/self/ns/net")
+	if !strings.HasPrefix(res.Stdout, "rootfs-marker\n") || cfgValues(res.Stdout, "=")["net"] != hostNet {
+		t.Errorf("want the rootfs as / and the host's network namespace %s: %q", hostNet, res.Stdout)
+	}
+	ns.assertMountinfo(t, "after run", before)
+	r.AssertNoTrace(t, id, b)
+}

@@ -90,8 +90,6 @@ func TestSpecFieldsRefused(t *testing.T) {
 		}, []string{"hooks.createRuntime[0]", "timeout 0 must be positive"}},
 
 		// config-linux.md
-		{"linux missing", func(s *specs.Spec) { s.Linux = nil },
-			[]string{"linux section is missing"}},
 		{"namespaces type given twice", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
 		}, []string{"linux.namespaces", `"pid" given twice`}},
