@@ -7,7 +7,10 @@ CONFDIR  ?= /etc/rt
 PKG      := github.com/rtkit/rt
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
-LDFLAGS  := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
+# rt-init links libseccomp statically: `rt features` reports its version.
+LIBSECCOMP ?= $(shell pkg-config --modversion libseccomp 2>/dev/null)
+LDFLAGS  := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) \
+	-X $(PKG)/pkg/version.Libseccomp=$(LIBSECCOMP)
 # Test flags: `make test TESTFLAGS='-run Lifecycle -v'`.
 TESTFLAGS ?=
 SOURCES  := $(shell find cmd pkg \( -name '*.go' -not -name '*_test.go' \) -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum

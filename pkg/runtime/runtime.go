@@ -23,6 +23,7 @@ import (
 	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
+	"github.com/rtkit/rt/pkg/version"
 )
 
 // Runtime implements api.ContainerOperations, api.SpecGenerator and
@@ -76,8 +77,23 @@ func (r *Runtime) Features() (*features.Features, error) {
 	// The cgroupfs driver works on v1, hybrid and v2 hosts; the systemd one
 	// where systemd is the host's init. There is no rootless (user
 	// instance) systemd driver.
-	systemd := cgroups.SystemdRunning()
-	f.Linux.Cgroup = &features.Cgroup{V1: &yes, V2: &yes, Systemd: &systemd, SystemdUser: &no}
+	// systemd is built in (the features spec: "supported", not "usable
+	// on this host"; create says so where systemd is not init).
+	f.Linux.Cgroup = &features.Cgroup{V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &no}
+	// Compiled in: labels are written where the host has the LSM, and
+	// refused where it has not (process.CheckLSM).
+	f.Linux.Apparmor = &features.Apparmor{Enabled: &yes}
+	f.Linux.Selinux = &features.Selinux{Enabled: &yes}
+	f.Annotations = map[string]string{
+		"org.rtkit.rt.version":            version.Version,
+		"org.rtkit.rt.commit":             version.CommitID(),
+		"org.rtkit.rt.checkpoint.enabled": "true",
+	}
+	if version.Libseccomp != "" {
+		f.Annotations["io.github.seccomp.libseccomp.version"] = version.Libseccomp
+	}
+	// rt gives no annotation a meaning that changes what runs.
+	f.PotentiallyUnsafeConfigAnnotations = []string{}
 	return f, nil
 }
 

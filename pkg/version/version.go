@@ -19,6 +19,10 @@ var Version = "0.1.0-dev"
 // from the build info, else "unknown".
 var Commit = ""
 
+// Libseccomp is the libseccomp version rt-init is linked with, set with
+// -ldflags by the Makefile (rt itself links no C); "" when unknown.
+var Libseccomp = ""
+
 // CommitID returns Commit, or the vcs.revision Go recorded (with "-dirty"
 // when the tree had changes), or "unknown".
 func CommitID() string {

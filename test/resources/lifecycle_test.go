@@ -258,8 +258,9 @@ func TestEventsStatsAndStreamEndsAtExit(t *testing.T) {
 	}
 }
 
-// TestFeaturesReportsCgroupDrivers: features says v1 and v2 are supported
-// and the systemd driver is not.
+// TestFeaturesReportsCgroupDrivers: features says v1, v2 and the systemd
+// driver are supported (built in, as the features spec means it: create
+// refuses --systemd-cgroup where systemd is not init), and systemdUser not.
 func TestFeaturesReportsCgroupDrivers(t *testing.T) {
 	t.Parallel()
 	r := runner(t)
@@ -273,9 +274,9 @@ func TestFeaturesReportsCgroupDrivers(t *testing.T) {
 	}
 	cg := f.Linux.Cgroup
 	is := func(b *bool, want bool) bool { return b != nil && *b == want }
-	if !is(cg.V1, true) || !is(cg.V2, true) || !is(cg.Systemd, false) {
+	if !is(cg.V1, true) || !is(cg.V2, true) || !is(cg.Systemd, true) || !is(cg.SystemdUser, false) {
 		data, _ := json.Marshal(cg)
-		t.Errorf("features linux.cgroup = %s, want v1 true, v2 true, systemd false", data)
+		t.Errorf("features linux.cgroup = %s, want v1, v2 and systemd true, systemdUser false", data)
 	}
 }
 
