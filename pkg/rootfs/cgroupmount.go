@@ -16,7 +16,7 @@ import (
 // the host, so the container still sees only itself. On a v1 (or hybrid)
 // host, Destination becomes a tmpfs holding one dir per hierarchy, as
 // /sys/fs/cgroup looks on the host.
-func mountCgroup(c *Config, r *root, m specs.Mount, p parsedOptions) error {
+func mountCgroup(c *Config, r *root, m specs.Mount, p parsedOptions, check func(*os.File, string) error) error {
 	fail := func(step string, err error) error {
 		return fmt.Errorf("mount cgroup on %s: %s: %w", m.Destination, step, err)
 	}
@@ -29,6 +29,9 @@ func mountCgroup(c *Config, r *root, m specs.Mount, p parsedOptions) error {
 		return fail("mkdir", err)
 	}
 	defer func() { dst.Close() }() // dst is replaced below
+	if err := check(dst, ""); err != nil {
+		return err
+	}
 	ro := p.flags&unix.MS_RDONLY != 0
 	flags := p.flags &^ unix.MS_RDONLY
 	if len(hier) == 1 && hier[0].v2 && hier[0].mountpoint == "/sys/fs/cgroup" {

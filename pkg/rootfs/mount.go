@@ -73,13 +73,13 @@ func MountAll(c *Config) error {
 		return c.Joined()
 	}
 	defer join() // on early errors too: rt is waiting to be read
-	for _, m := range c.Spec.Mounts {
+	for i, m := range c.Spec.Mounts {
 		if m.Type == "cgroup" || m.Type == "cgroup2" {
 			if err := join(); err != nil {
 				return err
 			}
 		}
-		if err := mountOne(c, r, m); err != nil {
+		if err := mountOne(c, r, i, m); err != nil {
 			return err
 		}
 		if filepath.Clean(m.Destination) == "/dev" {
@@ -92,7 +92,11 @@ func MountAll(c *Config) error {
 	return setupDev(c, r, devIsMounted)
 }
 
-func mountOne(c *Config, r *root, m specs.Mount) error {
+// mountOne makes mounts[i]. Every destination is checked where it
+// resolved to before anything is mounted on it (checkResolved): the spec's
+// path was checked by spec.Validate, but a symlink in the rootfs can lead
+// from outside /proc into it.
+func mountOne(c *Config, r *root, i int, m specs.Mount) error {
 	p := parseOptions(m.Options)
 	typ := m.Type
 	if p.flags&unix.MS_BIND != 0 {
@@ -104,17 +108,27 @@ func mountOne(c *Config, r *root, m specs.Mount) error {
 		}
 		return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
 	}
+	// The refusal names the mount as spec.Validate's do.
+	check := func(dst *os.File, src string) error {
+		if err := r.checkResolved(dst, m, src); err != nil {
+			return fmt.Errorf("mounts[%d] %q: %w", i, m.Destination, err)
+		}
+		return nil
+	}
 	switch typ {
 	case "bind":
-		return mountBind(c, r, m, p, fail)
+		return mountBind(c, r, m, p, fail, check)
 	case "cgroup", "cgroup2":
-		return mountCgroup(c, r, m, p)
+		return mountCgroup(c, r, m, p, check)
 	}
 	dst, err := r.dir(m.Destination)
 	if err != nil {
 		return fail("", err)
 	}
 	defer dst.Close()
+	if err := check(dst, ""); err != nil {
+		return err
+	}
 	data := withMountLabel(strings.Join(p.data, ","), typ, mountLabel(c.Spec))
 	if p.copyUp && typ == "tmpfs" {
 		if err := mountCopyUp(r, m.Destination, m.Source, dst, p.flags, data); err != nil {
@@ -139,7 +153,7 @@ func mountOne(c *Config, r *root, m specs.Mount) error {
 
 // mountBind binds m's source on its destination, then applies the
 // options, which the bind itself ignores, by a remount.
-func mountBind(c *Config, r *root, m specs.Mount, p parsedOptions, fail func(string, error) error) error {
+func mountBind(c *Config, r *root, m specs.Mount, p parsedOptions, fail func(string, error) error, check func(*os.File, string) error) error {
 	if len(p.data) > 0 {
 		// spec.Validate refuses it first: a bind ignores the data.
 		return fail("", fmt.Errorf("bind mounts cannot have filesystem-specific options: %q", p.data))
@@ -168,6 +182,9 @@ func mountBind(c *Config, r *root, m specs.Mount, p parsedOptions, fail func(str
 		return fail("", err)
 	}
 	defer dst.Close()
+	if err := check(dst, src); err != nil {
+		return err
+	}
 	if err := unix.Mount(src, fdPath(dst), "", p.flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
 		return fail("", err)
 	}

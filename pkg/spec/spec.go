@@ -152,6 +152,11 @@ func Validate(s *specs.Spec) error {
 		if data := rootfs.BindData(m); len(data) > 0 {
 			return bad("mounts[%d] %q: bind mounts cannot have filesystem-specific options: %s", i, m.Destination, quoteAll(data))
 		}
+		// The path as given; rt-init checks again where it resolves to
+		// in the rootfs, and the source of a bind on /proc.
+		if _, err := rootfs.ProcDestination(m.Destination, m); err != nil {
+			return fmt.Errorf("%w: mounts[%d] %q: %w", ErrInvalid, i, m.Destination, err)
+		}
 	}
 	if s.Hooks != nil {
 		for name, hooks := range map[string][]specs.Hook{
