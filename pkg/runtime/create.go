@@ -413,24 +413,6 @@ func rootHostIDs(s *specs.Spec) (uid, gid int, ok bool) {
 	return u, g, true
 }
 
-// writePidFile writes pid in decimal with no newline, atomically, as
-// containerd and conmon read it.
-func writePidFile(path string, pid int) error {
-	path, err := filepath.Abs(path)
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		return fmt.Errorf("pid file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("pid file: %w", err)
-	}
-	return nil
-}
-
 // destroyPartial undoes a failed create: kill what was started, remove the
 // cgroups and the state dir.
 func (r *Runtime) destroyPartial(h *store.Handle, st *store.State, cg cgroups.Manager) {
