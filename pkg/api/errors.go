@@ -16,16 +16,20 @@ var (
 	ErrNotExist = errors.New("container does not exist")
 	// ErrExist: a container with that id already exists.
 	ErrExist = errors.New("container already exists")
-	// ErrNotRunning: the operation needs a running (or created) container.
-	// Its words are runc's: containerd's shim matches "container not
-	// running" to tell a kill that raced the exit from a failure.
+	// ErrNotRunning: the operation needs a running (or created) container:
+	// runc's libcontainer.ErrNotRunning. Its words are runc's: containerd's
+	// shim matches "container not running" to tell a kill that raced the
+	// exit from a failure.
 	ErrNotRunning = errors.New("container not running")
-	// ErrRunning: the operation needs a container that is not running.
+	// ErrRunning: the operation is refused on a running container.
 	ErrRunning = errors.New("container is running")
 	// ErrPaused: the operation is refused on a paused container.
 	ErrPaused = errors.New("container is paused")
 	// ErrNotPaused: the operation needs a paused container.
 	ErrNotPaused = errors.New("container is not paused")
+	// ErrStopped: the operation is refused on a container that has
+	// stopped.
+	ErrStopped = errors.New("container has stopped")
 	// ErrUsage: the command line itself is wrong (arguments, flag values).
 	ErrUsage = errors.New("usage")
 )

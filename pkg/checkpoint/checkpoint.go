@@ -97,10 +97,8 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 		return err
 	}
 	defer h.Close()
-	switch s := r.Status(st); s {
-	case api.StatusRunning, api.StatusPaused:
-	default:
-		return fmt.Errorf("cannot checkpoint container %q that is %s: %w", id, s, api.ErrNotRunning)
+	if err := runtime.Refuse(api.OpCheckpoint, id, r.Status(st)); err != nil {
+		return err
 	}
 	s, err := st.Spec.Spec()
 	if err != nil {

@@ -73,13 +73,13 @@ func MountAll(c *Config) error {
 		return c.Joined()
 	}
 	defer join() // on early errors too: rt is waiting to be read
-	for _, m := range c.Spec.Mounts {
+	for i, m := range c.Spec.Mounts {
 		if m.Type == "cgroup" || m.Type == "cgroup2" {
 			if err := join(); err != nil {
 				return err
 			}
 		}
-		if err := mountOne(c, r, m); err != nil {
+		if err := mountOne(c, r, i, m); err != nil {
 			return err
 		}
 		if filepath.Clean(m.Destination) == "/dev" {
@@ -92,7 +92,11 @@ func MountAll(c *Config) error {
 	return setupDev(c, r, devIsMounted)
 }
 
-func mountOne(c *Config, r *root, m specs.Mount) error {
+// mountOne makes mounts[i]. Every destination is checked where it
+// resolved to before anything is mounted on it (checkResolved): the spec's
+// path was checked by spec.Validate, but a symlink in the rootfs can lead
+// from outside /proc into it.
+func mountOne(c *Config, r *root, i int, m specs.Mount) error {
 	p := parseOptions(m.Options)
 	typ := m.Type
 	if p.flags&unix.MS_BIND != 0 {
@@ -104,84 +108,102 @@ func mountOne(c *Config, r *root, m specs.Mount) error {
 		}
 		return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
 	}
+	// The refusal names the mount as spec.Validate's do.
+	check := func(dst *os.File, src string) error {
+		if err := r.checkResolved(dst, m, src); err != nil {
+			return fmt.Errorf("mounts[%d] %q: %w", i, m.Destination, err)
+		}
+		return nil
+	}
 	switch typ {
 	case "bind":
-		if len(p.data) > 0 {
-			// spec.Validate refuses it first: a bind ignores the data.
-			return fail("", fmt.Errorf("bind mounts cannot have filesystem-specific options: %q", p.data))
-		}
-		src := m.Source
-		if !filepath.IsAbs(src) {
-			// A relative source is relative to the bundle, which is the
-			// working directory rt started rt-init in.
-			abs, err := filepath.Abs(src)
-			if err != nil {
-				return fail("", err)
-			}
-			src = abs
-		}
-		if _, err := os.Stat(src); err != nil {
-			return fail("source", err)
-		}
-		var dst *os.File
-		var err error
-		if isDir(src) {
-			dst, err = r.dir(m.Destination)
-		} else {
-			dst, err = r.file(m.Destination)
-		}
-		if err != nil {
-			return fail("", err)
-		}
-		defer dst.Close()
-		if err := unix.Mount(src, fdPath(dst), "", p.flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
-			return fail("", err)
-		}
-		mnt, err := r.reopen(m.Destination)
-		if err != nil {
-			return fail("", err)
-		}
-		defer mnt.Close()
-		// Before the options' propagation, which may ask for more.
-		if err := c.slaveBind(fdPath(mnt)); err != nil {
-			return fail("", err)
-		}
-		// The bind itself ignores every other flag; they need a remount.
-		if rest := p.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
-			if err := remountBind(fdPath(mnt), rest); err != nil {
-				return fail("remount", err)
-			}
-		}
-		return finishMount(fdPath(mnt), p, fail)
+		return mountBind(c, r, m, p, fail, check)
 	case "cgroup", "cgroup2":
-		return mountCgroup(c, r, m, p)
-	default:
-		dst, err := r.dir(m.Destination)
-		if err != nil {
-			return fail("", err)
-		}
-		defer dst.Close()
-		data := withMountLabel(strings.Join(p.data, ","), typ, mountLabel(c.Spec))
-		if p.copyUp && typ == "tmpfs" {
-			if err := mountCopyUp(r, m.Destination, m.Source, dst, p.flags, data); err != nil {
-				return fail("tmpcopyup", err)
-			}
-		} else if err := mountLabelled(m.Source, fdPath(dst), typ, p.flags, data, strings.Join(p.data, ",")); err != nil {
-			if errors.Is(err, unix.EPERM) && typ == "sysfs" && c.UserNS {
-				return fail("", fmt.Errorf("%w (sysfs needs a network namespace owned by the container's user namespace; bind /sys instead)", err))
-			}
-			return fail("", err)
-		}
-		if len(p.propagation) == 0 && p.attrSet == 0 && p.attrClr == 0 {
-			return nil
-		}
-		mnt, err := r.reopen(m.Destination)
-		if err != nil {
-			return fail("", err)
-		}
-		defer mnt.Close()
-		return finishMount(fdPath(mnt), p, fail)
+		return mountCgroup(c, r, m, p, check)
 	}
+	dst, err := r.dir(m.Destination)
+	if err != nil {
+		return fail("", err)
+	}
+	defer dst.Close()
+	if err := check(dst, ""); err != nil {
+		return err
+	}
+	data := withMountLabel(strings.Join(p.data, ","), typ, mountLabel(c.Spec))
+	if p.copyUp && typ == "tmpfs" {
+		if err := mountCopyUp(r, m.Destination, m.Source, dst, p.flags, data); err != nil {
+			return fail("tmpcopyup", err)
+		}
+	} else if err := mountLabelled(m.Source, fdPath(dst), typ, p.flags, data, strings.Join(p.data, ",")); err != nil {
+		if errors.Is(err, unix.EPERM) && typ == "sysfs" && c.UserNS {
+			return fail("", fmt.Errorf("%w (sysfs needs a network namespace owned by the container's user namespace; bind /sys instead)", err))
+		}
+		return fail("", err)
+	}
+	if len(p.propagation) == 0 && p.attrSet == 0 && p.attrClr == 0 {
+		return nil
+	}
+	mnt, err := r.reopen(m.Destination)
+	if err != nil {
+		return fail("", err)
+	}
+	defer mnt.Close()
+	return finishMount(fdPath(mnt), p, fail)
+}
+
+// mountBind binds m's source on its destination, then applies the
+// options, which the bind itself ignores, by a remount.
+func mountBind(c *Config, r *root, m specs.Mount, p parsedOptions, fail func(string, error) error, check func(*os.File, string) error) error {
+	if len(p.data) > 0 {
+		// spec.Validate refuses it first: a bind ignores the data.
+		return fail("", fmt.Errorf("bind mounts cannot have filesystem-specific options: %q", p.data))
+	}
+	src := m.Source
+	if !filepath.IsAbs(src) {
+		// A relative source is relative to the bundle, which is the
+		// working directory rt started rt-init in.
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return fail("", err)
+		}
+		src = abs
+	}
+	if _, err := os.Stat(src); err != nil {
+		return fail("source", err)
+	}
+	var dst *os.File
+	var err error
+	if isDir(src) {
+		dst, err = r.dir(m.Destination)
+	} else {
+		dst, err = r.file(m.Destination)
+	}
+	if err != nil {
+		return fail("", err)
+	}
+	defer dst.Close()
+	if err := check(dst, src); err != nil {
+		return err
+	}
+	if err := unix.Mount(src, fdPath(dst), "", p.flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
+		return fail("", err)
+	}
+	mnt, err := r.reopen(m.Destination)
+	if err != nil {
+		return fail("", err)
+	}
+	defer mnt.Close()
+	// Before the options' propagation, which may ask for more.
+	if err := c.slaveBind(fdPath(mnt)); err != nil {
+		return fail("", err)
+	}
+	// The bind itself ignores every other flag; they need a remount.
+	if rest := p.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
+		if err := remountBind(fdPath(mnt), rest); err != nil {
+			return fail("remount", err)
+		}
+	}
+	return finishMount(fdPath(mnt), p, fail)
 }
 
 // remountBind applies flags to a bind mount, keeping the flags the mount
@@ -223,147 +245,4 @@ func finishMount(target string, p parsedOptions, fail func(string, error) error)
 		}
 	}
 	return nil
-}
-
-// mountCgroup mounts the cgroup hierarchies at m.Destination. With a cgroup
-// namespace each hierarchy is mounted fresh and shows the container's cgroup
-// as its root; without one the container's own cgroup dirs are bound from
-// the host, so the container still sees only itself. On a v1 (or hybrid)
-// host, Destination becomes a tmpfs holding one dir per hierarchy, as
-// /sys/fs/cgroup looks on the host.
-func mountCgroup(c *Config, r *root, m specs.Mount, p parsedOptions) error {
-	fail := func(step string, err error) error {
-		return fmt.Errorf("mount cgroup on %s: %s: %w", m.Destination, step, err)
-	}
-	hier, err := hostHierarchies()
-	if err != nil {
-		return fail("find hierarchies", err)
-	}
-	dst, err := r.dir(m.Destination)
-	if err != nil {
-		return fail("mkdir", err)
-	}
-	defer func() { dst.Close() }() // dst is replaced below
-	ro := p.flags&unix.MS_RDONLY != 0
-	flags := p.flags &^ unix.MS_RDONLY
-	if len(hier) == 1 && hier[0].v2 && hier[0].mountpoint == "/sys/fs/cgroup" {
-		return mountHierarchy(c, r, m.Destination, hier[0], flags, ro, fail)
-	}
-	if err := unix.Mount("tmpfs", fdPath(dst), "tmpfs", flags, "mode=755"); err != nil {
-		return fail("tmpfs", err)
-	}
-	// dst is the directory under the new tmpfs; its root is reached anew.
-	dst.Close()
-	if dst, err = r.reopen(m.Destination); err != nil {
-		return fail("reopen", err)
-	}
-	for _, h := range hier {
-		rel := strings.TrimPrefix(h.mountpoint, "/sys/fs/cgroup/")
-		if err := mountHierarchy(c, r, filepath.Join(m.Destination, rel), h, flags, ro, fail); err != nil {
-			return err
-		}
-	}
-	if ro {
-		if err := remountBind(fdPath(dst), flags|unix.MS_RDONLY); err != nil {
-			return fail("remount tmpfs read-only", err)
-		}
-	}
-	return nil
-}
-
-func mountHierarchy(c *Config, r *root, dest string, h hierarchy, flags uintptr, ro bool, fail func(string, error) error) error {
-	if ro {
-		flags |= unix.MS_RDONLY
-	}
-	dst, err := r.dir(dest)
-	if err != nil {
-		return fail("mkdir", err)
-	}
-	defer dst.Close()
-	target := fdPath(dst)
-	if c.CgroupNS {
-		typ, data := "cgroup", h.options
-		if h.v2 {
-			typ, data = "cgroup2", ""
-		}
-		if err := unix.Mount("cgroup", target, typ, flags, data); err != nil {
-			return fail("mount "+h.mountpoint, err)
-		}
-		return nil
-	}
-	key := h.options
-	if h.v2 {
-		key = ""
-	}
-	// Paths are keyed by controller; a co-mounted hierarchy is found under
-	// any of its names.
-	key, _, _ = strings.Cut(key, ",")
-	src, ok := c.CgroupPaths[key]
-	if !ok {
-		src = h.mountpoint
-	}
-	if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fail("bind "+src, err)
-	}
-	// target names the directory under the bind; remount through the
-	// mount itself.
-	mnt, err := r.reopen(dest)
-	if err != nil {
-		return fail("reopen", err)
-	}
-	defer mnt.Close()
-	if err := c.slaveBind(fdPath(mnt)); err != nil {
-		return fail("bind "+src, err)
-	}
-	if err := remountBind(fdPath(mnt), flags|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
-		return fail("remount "+src, err)
-	}
-	return nil
-}
-
-// hierarchy is one cgroup mount of the host.
-type hierarchy struct {
-	mountpoint string
-	// options are the v1 controllers as mount options ("memory",
-	// "name=systemd"); empty for cgroup2.
-	options string
-	v2      bool
-}
-
-// hostHierarchies lists the cgroup mounts under /sys/fs/cgroup as rt-init
-// sees them before pivot_root (the host's, copied into its namespace).
-func hostHierarchies() ([]hierarchy, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	var out []hierarchy
-	for _, line := range strings.Split(string(data), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if len(f) < 5 || len(g) < 3 || !strings.HasPrefix(f[4], "/sys/fs/cgroup") {
-			continue
-		}
-		switch g[0] {
-		case "cgroup2":
-			out = append(out, hierarchy{mountpoint: f[4], v2: true})
-		case "cgroup":
-			var ctrl []string
-			for _, o := range strings.Split(g[2], ",") {
-				switch o {
-				case "rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime", "clone_children", "xattr":
-					continue
-				}
-				if strings.HasPrefix(o, "release_agent=") {
-					continue
-				}
-				ctrl = append(ctrl, o)
-			}
-			out = append(out, hierarchy{mountpoint: f[4], options: strings.Join(ctrl, ",")})
-		}
-	}
-	return out, nil
 }

@@ -2,14 +2,12 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/moby/sys/capability"
@@ -18,9 +16,9 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
-	"github.com/rtkit/rt/pkg/hooks"
 	"github.com/rtkit/rt/pkg/initproto"
 	"github.com/rtkit/rt/pkg/process"
+	"github.com/rtkit/rt/pkg/rootfs"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -55,6 +53,74 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	}
 	bin := r.copyInit()
 	defer bin.Close()
+	in, err := r.createInput(id, opts, relayTerminal)
+	if err != nil {
+		return nil, err
+	}
+	s := in.spec
+	h, err := r.store.Create(id)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	st := &store.State{
+		ID: id, OCIVersion: s.Version, Bundle: in.bundle, Rootfs: in.rootfs, HostMounts: in.hostMounts,
+		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: store.RecordSpec(s),
+	}
+	var cg cgroups.Manager
+	defer func() {
+		if retErr != nil {
+			r.destroyPartial(h, st, cg)
+		}
+	}()
+	if cg, err = r.newCgroups(st, s.Linux.CgroupsPath); err != nil {
+		return nil, err
+	}
+	st.CgroupPaths = cg.Paths()
+	// Recorded before any cgroup directory or process exists, so that a
+	// create killed from here on leaves what delete --force needs to find
+	// and remove it all: the directories, and every process in them.
+	if err := h.Save(st); err != nil {
+		return nil, err
+	}
+	fifo, err := makeExecFifo(h, s)
+	if err != nil {
+		return nil, err
+	}
+	defer fifo.Close()
+	in.extraFDs = listenFDs(s.Process) + opts.PreserveFDs
+	in.plan = planNamespaces(s)
+	entry, err := cg.Prepare()
+	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return nil, err
+	}
+	init, err := r.spawnInit(initSpawn{
+		bin: bin, dir: in.bundle, fifo: fifo, extra: in.extraFDs,
+		stdio: opts.Stdio, ns: in.plan.msg, cgroup: entry,
+	})
+	if entry != nil {
+		entry.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer init.sock.Close()
+	st.InitPid, st.InitStartTime = init.pid, init.startTime
+	return r.setUpInit(ctx, in, opts, h, st, cg, init)
+}
+
+// createInput is what create reads and checks before anything exists.
+type createInput struct {
+	bundle, rootfs string
+	spec           *specs.Spec
+	hostMounts     *rootfs.HostMounts
+	// Set by create once it gets there.
+	extraFDs int
+	plan     nsPlan
+}
+
+// createInput loads and checks the bundle and what the options ask of it.
+func (r *Runtime) createInput(id string, opts api.CreateOpts, relayTerminal bool) (*createInput, error) {
 	bundle := opts.Bundle
 	if bundle == "" {
 		bundle = "."
@@ -78,17 +144,17 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		r.log.Warn(w, "id", id)
 	}
 	r.usableCapabilities(id, s.Process)
-	rootfs := s.Root.Path
-	if !filepath.IsAbs(rootfs) {
-		rootfs = filepath.Join(bundle, rootfs)
+	root := s.Root.Path
+	if !filepath.IsAbs(root) {
+		root = filepath.Join(bundle, root)
 	}
-	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
 		if err == nil {
 			err = errors.New("not a directory")
 		}
-		return nil, fmt.Errorf("rootfs %s: %w", rootfs, err)
+		return nil, fmt.Errorf("rootfs %s: %w", root, err)
 	}
-	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+	if root, err = filepath.EvalSymlinks(root); err != nil {
 		return nil, fmt.Errorf("rootfs: %w", err)
 	}
 	if s.Process.Terminal && opts.ConsoleSocket == "" && !relayTerminal {
@@ -103,39 +169,16 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := process.CheckMountLabel(s.Linux.MountLabel); err != nil {
 		return nil, err
 	}
-	hostMounts, err := recordHostMounts(s, rootfs)
+	hostMounts, err := recordHostMounts(s, root)
 	if err != nil {
 		return nil, err
 	}
-	h, err := r.store.Create(id)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	st := &store.State{
-		ID: id, OCIVersion: s.Version, Bundle: bundle, Rootfs: rootfs, HostMounts: hostMounts,
-		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: store.RecordSpec(s),
-	}
-	var cg cgroups.Manager
-	defer func() {
-		if retErr != nil {
-			r.destroyPartial(h, st, cg)
-		}
-	}()
-	cgPath := ""
-	if s.Linux != nil {
-		cgPath = s.Linux.CgroupsPath
-	}
-	if cg, err = r.newCgroups(st, cgPath); err != nil {
-		return nil, err
-	}
-	st.CgroupPaths = cg.Paths()
-	// Recorded before any cgroup directory or process exists, so that a
-	// create killed from here on leaves what delete --force needs to find
-	// and remove it all: the directories, and every process in them.
-	if err := h.Save(st); err != nil {
-		return nil, err
-	}
+	return &createInput{bundle: bundle, rootfs: root, spec: s, hostMounts: hostMounts}, nil
+}
+
+// makeExecFifo makes the fifo the init waits on until start, and opens it
+// (O_PATH) for the init to inherit.
+func makeExecFifo(h *store.Handle, s *specs.Spec) (*os.File, error) {
 	if err := unix.Mkfifo(h.Path(ExecFifo), 0o600); err != nil {
 		return nil, fmt.Errorf("make exec fifo: %w", err)
 	}
@@ -150,118 +193,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err != nil {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
-	defer fifo.Close()
-	extraFDs := listenFDs(s.Process) + opts.PreserveFDs
-	plan := planNamespaces(s)
-	entry, err := cg.Prepare()
-	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return nil, err
-	}
-	init, err := r.spawnInit(initSpawn{
-		bin: bin, dir: bundle, fifo: fifo, extra: extraFDs,
-		stdio: opts.Stdio, ns: plan.msg, cgroup: entry,
-	})
-	if entry != nil {
-		entry.Close()
-	}
-	if err != nil {
-		return nil, err
-	}
-	sock, pid := init.sock, init.pid
-	defer sock.Close()
-	st.InitPid, st.InitStartTime = pid, init.startTime
-	// The init is in its cgroups already, unless it could not enter them
-	// itself (see cgroups.Entry): then Apply moves it, waiting for an RCU
-	// grace period, while the init starts and mounts. The init waits for
-	// MsgJoined before it forks, runs anything of the container's, or makes
-	// its cgroup namespace (which must have its cgroup as the root).
-	joined := make(chan error, 1)
-	if init.entered {
-		joined <- nil
-	} else {
-		go func() { joined <- cg.Apply(pid) }()
-	}
-	if plan.newUser {
-		if err := writeIDMaps(pid, s.Linux); err != nil {
-			return nil, err
-		}
-	}
-	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(plan.newUser)); err != nil {
-		return nil, waitInitError(sock, "start init", err)
-	}
-	state := specs.State{Version: s.Version, ID: id, Status: specs.StateCreating, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-	cfg, err := json.Marshal(&initproto.InitConfig{
-		ID: id, Spec: s, Bundle: bundle, Rootfs: rootfs, NoPivot: opts.NoPivot, HostMounts: hostMounts, NoNewKeyring: opts.NoNewKeyring,
-		PreserveFDs: extraFDs, NewNetNS: plan.newNet, NewUserNS: plan.newUser, CgroupNS: plan.newCgroup,
-		CgroupPaths: st.CgroupPaths, State: state,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
-		<-joined
-		return nil, waitInitError(sock, "send config", err)
-	}
-	// The pid is saved while the init sets up. delete --force does not
-	// need it: until the init runs anything of the container's it blocks
-	// on this socket, and exits when a killed rt's end closes; and the
-	// processes are found through the cgroup anyway.
-	if err := h.Save(st); err != nil {
-		<-joined
-		return nil, err
-	}
-	if err := <-joined; err != nil {
-		return nil, err
-	}
-	if err := initproto.Write(sock, initproto.MsgJoined, nil); err != nil {
-		return nil, waitInitError(sock, "sync", err)
-	}
-	if initproto.RuntimeHooks(s) {
-		if _, err := initproto.Read(sock, initproto.MsgHooks); err != nil {
-			return nil, initError(err)
-		}
-		if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &state); err != nil {
-			return nil, err
-		}
-		if err := hooks.Run(ctx, "createRuntime", s.Hooks.CreateRuntime, &state); err != nil {
-			return nil, err
-		}
-		if err := initproto.Write(sock, initproto.MsgHooksDone, nil); err != nil {
-			return nil, waitInitError(sock, "sync", err)
-		}
-	}
-	c := &created{st: st, pid: pid}
-	if s.Process.Terminal {
-		if c.pty, err = receivePty(sock, opts.ConsoleSocket); err != nil {
-			return nil, err
-		}
-		if c.pty != nil {
-			defer func() {
-				if retErr != nil {
-					c.pty.Close()
-				}
-			}()
-		}
-	}
-	if _, err := initproto.Read(sock, initproto.MsgReady); err != nil {
-		return nil, initError(err)
-	}
-	// Limits go on once the init is set up and waiting, before the program
-	// can run: a pids limit below the threads rt-init's Go runtime starts
-	// would otherwise kill it mid-start (runc, too, sets them here).
-	if err := cg.Set(containerResources(s)); err != nil {
-		return nil, err
-	}
-	st.Ready = true
-	if err := h.Save(st); err != nil {
-		return nil, err
-	}
-	if opts.PidFile != "" {
-		if err := writePidFile(opts.PidFile, pid); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
+	return fifo, nil
 }
 
 // stdioFile passes w to the child as is when it is a file (the container
@@ -272,18 +204,6 @@ func stdioFile[T any](w T, def *os.File) *os.File {
 		return f
 	}
 	return def
-}
-
-// initError turns what rt-init reported into create's error.
-func initError(err error) error {
-	var re *initproto.RemoteError
-	if errors.As(err, &re) {
-		return errors.New(re.Msg)
-	}
-	if errors.Is(err, initproto.ErrClosed) {
-		return errors.New("container init exited before it was set up")
-	}
-	return fmt.Errorf("container init: %w", err)
 }
 
 // initFailed reports a failure of the C stage, preferring its own message.
@@ -297,53 +217,6 @@ func initFailed(cmd *exec.Cmd, step string, err error) error {
 		return fmt.Errorf("%s: rt-init exited without a word (%v): is %s an rt-init of this build?", step, werr, cmd.Path)
 	}
 	return fmt.Errorf("%s: %w", step, err)
-}
-
-// waitInitError is for a failed write to init: init probably died and
-// said why first. The read is bounded to a second: the socket is blocking
-// and outside Go's poller (SetReadDeadline would do nothing), so the bound
-// is the kernel's receive timeout, set on the fd.
-func waitInitError(sock *os.File, step string, err error) error {
-	tv := unix.NsecToTimeval(time.Second.Nanoseconds())
-	if sc, cerr := sock.SyscallConn(); cerr == nil {
-		sc.Control(func(fd uintptr) { unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv) })
-	}
-	if _, rerr := initproto.Read(sock, 0); rerr != nil {
-		var re *initproto.RemoteError
-		if errors.As(rerr, &re) {
-			return errors.New(re.Msg)
-		}
-	}
-	return fmt.Errorf("%s: %w", step, err)
-}
-
-// writeIDMaps writes the user namespace's uid and gid maps for pid.
-func writeIDMaps(pid int, l *specs.Linux) error {
-	format := func(m []specs.LinuxIDMapping) []byte {
-		var b strings.Builder
-		for _, e := range m {
-			fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
-		}
-		return []byte(b.String())
-	}
-	if os.Geteuid() != 0 {
-		// An unprivileged writer may only map itself, and only after
-		// giving up setgroups.
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
-			return fmt.Errorf("user namespace: write setgroups: %w", err)
-		}
-	}
-	if len(l.UIDMappings) > 0 {
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(l.UIDMappings), 0); err != nil {
-			return fmt.Errorf("user namespace: write uid_map %v: %w", l.UIDMappings, err)
-		}
-	}
-	if len(l.GIDMappings) > 0 {
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(l.GIDMappings), 0); err != nil {
-			return fmt.Errorf("user namespace: write gid_map %v: %w", l.GIDMappings, err)
-		}
-	}
-	return nil
 }
 
 // listenFDs passes socket activation through, as runc does: when rt itself
@@ -411,24 +284,6 @@ func rootHostIDs(s *specs.Spec) (uid, gid int, ok bool) {
 		g = -1
 	}
 	return u, g, true
-}
-
-// writePidFile writes pid in decimal with no newline, atomically, as
-// containerd and conmon read it.
-func writePidFile(path string, pid int) error {
-	path, err := filepath.Abs(path)
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		return fmt.Errorf("pid file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("pid file: %w", err)
-	}
-	return nil
 }
 
 // destroyPartial undoes a failed create: kill what was started, remove the

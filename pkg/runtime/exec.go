@@ -34,12 +34,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	if err != nil {
 		return nil, err
 	}
-	switch r.status(st) {
-	case api.StatusStopped:
-		return nil, fmt.Errorf("cannot exec in container %q: %w", id, api.ErrNotRunning)
-	case api.StatusPaused:
-		if !opts.IgnorePaused {
-			return nil, fmt.Errorf("cannot exec in container %q: %w (use --ignore-paused)", id, api.ErrPaused)
+	if s := r.status(st); s != api.StatusPaused || !opts.IgnorePaused {
+		if err := refuse(api.OpExec, id, s); err != nil {
+			return nil, err
 		}
 	}
 	s, err := st.Spec.Spec()
@@ -243,7 +240,7 @@ func containerNamespaces(st *store.State) (join []initproto.Join, userns bool, e
 	// The init may have exited between the status check and now: its
 	// namespace files would then be another process's.
 	if !alive(st.InitPid, st.InitStartTime) {
-		return nil, false, api.NewContainerError(st.ID, api.ErrNotRunning)
+		return nil, false, refuse(api.OpExec, st.ID, api.StatusStopped)
 	}
 	return join, userns, nil
 }

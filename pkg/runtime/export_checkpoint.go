@@ -68,3 +68,7 @@ func WritePidFile(path string, pid int) error { return writePidFile(path, pid) }
 // or an orphan reparented to rt as subreaper) until it exits, and returns
 // its status as a shell reports it (128+N for signal N).
 func (r *Runtime) Wait(pid int) int { return r.wait(pid, relaySignals()) }
+
+// Refuse returns the refusal of op on container id in status s, nil when op
+// may go on: the lifecycle's rules and runc's words, for checkpoint.
+func Refuse(op api.Op, id string, s api.Status) error { return refuse(op, id, s) }

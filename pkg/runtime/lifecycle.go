@@ -29,12 +29,8 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 }
 
 func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) error {
-	switch s := r.status(st); s {
-	case api.StatusCreated:
-	case api.StatusStopped:
-		return fmt.Errorf("cannot start container %q: it has stopped", st.ID)
-	default:
-		return fmt.Errorf("cannot start container %q: it is %s, not created", st.ID, s)
+	if err := refuse(api.OpStart, st.ID, r.status(st)); err != nil {
+		return err
 	}
 	hks, err := st.Spec.Hooks()
 	if err != nil {
@@ -149,11 +145,12 @@ func (r *Runtime) Kill(_ context.Context, id string, sig api.Signal, opts api.Ki
 			return thawToKill(cg, unix.Signal(sig))
 		}
 		if r.status(st) == api.StatusStopped {
+			// As runc: --all of a stopped container is no error.
 			return nil
 		}
 	}
-	if r.status(st) == api.StatusStopped {
-		return api.NewContainerError(id, api.ErrNotRunning)
+	if err := refuse(api.OpKill, id, r.status(st)); err != nil {
+		return err
 	}
 	if err := signalInit(st, unix.Signal(sig)); err != nil {
 		return err
@@ -175,22 +172,24 @@ func thawToKill(cg cgroups.Manager, sig unix.Signal) error {
 }
 
 // signalInit signals the container's init through a pidfd checked against
-// the recorded start time, so a recycled pid is never signalled.
+// the recorded start time, so a recycled pid is never signalled. An init
+// gone since the status was read is kill's refusal of a stopped container.
 func signalInit(st *store.State, sig unix.Signal) error {
+	gone := func() error { return refuse(api.OpKill, st.ID, api.StatusStopped) }
 	pidfd, err := unix.PidfdOpen(st.InitPid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return api.NewContainerError(st.ID, api.ErrNotRunning)
+			return gone()
 		}
 		return fmt.Errorf("pidfd_open %d: %w", st.InitPid, err)
 	}
 	defer unix.Close(pidfd)
 	if !alive(st.InitPid, st.InitStartTime) {
-		return api.NewContainerError(st.ID, api.ErrNotRunning)
+		return gone()
 	}
 	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return api.NewContainerError(st.ID, api.ErrNotRunning)
+			return gone()
 		}
 		return fmt.Errorf("signal %d to container %q: %w", sig, st.ID, err)
 	}
@@ -236,8 +235,12 @@ func (r *Runtime) Delete(ctx context.Context, id string, opts api.DeleteOpts) er
 		// A corrupt state file must not make a container undeletable.
 		st = &store.State{ID: id}
 	}
-	if s := r.status(st); s != api.StatusStopped && !opts.Force {
-		return fmt.Errorf("cannot delete container %q that is %s: stop it first or use --force", id, s)
+	// A created container goes without --force, its init killed, as with
+	// runc (containerd deletes one that was never started so).
+	if !opts.Force {
+		if err := refuse(api.OpDelete, id, r.status(st)); err != nil {
+			return err
+		}
 	}
 	return r.remove(ctx, h, st)
 }

@@ -24,12 +24,8 @@ func (r *Runtime) Pause(_ context.Context, id string) error {
 		return err
 	}
 	defer h.Close()
-	switch r.status(st) {
-	case api.StatusRunning, api.StatusCreated:
-	case api.StatusPaused:
-		return api.NewContainerError(id, api.ErrPaused)
-	default:
-		return api.NewContainerError(id, api.ErrNotRunning)
+	if err := refuse(api.OpPause, id, r.status(st)); err != nil {
+		return err
 	}
 	if err := cgroups.Load(st.CgroupPaths).Freeze(); err != nil {
 		return fmt.Errorf("pause container %q: %w", id, err)
@@ -44,8 +40,8 @@ func (r *Runtime) Resume(_ context.Context, id string) error {
 		return err
 	}
 	defer h.Close()
-	if r.status(st) != api.StatusPaused {
-		return api.NewContainerError(id, api.ErrNotPaused)
+	if err := refuse(api.OpResume, id, r.status(st)); err != nil {
+		return err
 	}
 	if err := cgroups.Load(st.CgroupPaths).Thaw(); err != nil {
 		return fmt.Errorf("resume container %q: %w", id, err)
@@ -77,8 +73,8 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 		return err
 	}
 	defer h.Close()
-	if r.status(st) == api.StatusStopped {
-		return api.NewContainerError(id, api.ErrNotRunning)
+	if err := refuse(api.OpUpdate, id, r.status(st)); err != nil {
+		return err
 	}
 	if opts.Resources == nil {
 		return nil
@@ -340,8 +336,8 @@ func (r *Runtime) Events(ctx context.Context, id string, opts api.EventsOpts) er
 	if err != nil {
 		return err
 	}
-	if r.status(st) == api.StatusStopped {
-		return api.NewContainerError(id, api.ErrNotRunning)
+	if err := refuse(api.OpEvents, id, r.status(st)); err != nil {
+		return err
 	}
 	cg := cgroups.Load(st.CgroupPaths)
 	stats := func() error {

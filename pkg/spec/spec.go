@@ -145,13 +145,8 @@ func Validate(s *specs.Spec) error {
 	// Capability names unknown to rt or the kernel are not errors: the
 	// spec says SHOULD NOT fail; pkg/runtime skips them with a warning
 	// (UsableCapabilities), as runc does.
-	for i, m := range s.Mounts {
-		if m.Destination == "" {
-			return bad("mounts[%d]: destination is missing", i)
-		}
-		if data := rootfs.BindData(m); len(data) > 0 {
-			return bad("mounts[%d] %q: bind mounts cannot have filesystem-specific options: %s", i, m.Destination, quoteAll(data))
-		}
+	if err := validateMounts(s.Mounts); err != nil {
+		return err
 	}
 	if s.Hooks != nil {
 		for name, hooks := range map[string][]specs.Hook{
@@ -219,6 +214,24 @@ func Validate(s *specs.Spec) error {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return validateSysctl(s, seen)
+}
+
+// validateMounts checks each mount's destination and options as written.
+func validateMounts(mounts []specs.Mount) error {
+	for i, m := range mounts {
+		if m.Destination == "" {
+			return fmt.Errorf("%w: mounts[%d]: destination is missing", ErrInvalid, i)
+		}
+		if data := rootfs.BindData(m); len(data) > 0 {
+			return fmt.Errorf("%w: mounts[%d] %q: bind mounts cannot have filesystem-specific options: %s", ErrInvalid, i, m.Destination, quoteAll(data))
+		}
+		// The path as given; rt-init checks again where it resolves to
+		// in the rootfs, and the source of a bind on /proc.
+		if _, err := rootfs.ProcDestination(m.Destination, m); err != nil {
+			return fmt.Errorf("%w: mounts[%d] %q: %w", ErrInvalid, i, m.Destination, err)
+		}
+	}
+	return nil
 }
 
 // otherPlatforms names the sections of s for platforms other than Linux

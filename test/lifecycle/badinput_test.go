@@ -266,7 +266,8 @@ func TestCreateDuplicateID(t *testing.T) {
 }
 
 // TestBadCommandsOnContainers: start, kill and delete refused with one line
-// and the container left as it was.
+// (runc's words for a refusal of the state) and the container left as it
+// was.
 func TestBadCommandsOnContainers(t *testing.T) {
 	r := runner(t)
 	failsCleanly(t, "start unknown", r.RT("start", "no-such-ctr"), "no-such-ctr", "does not exist")
@@ -291,13 +292,13 @@ func TestBadCommandsOnContainers(t *testing.T) {
 			t.Errorf("after %s: init %d: %v", what, st.InitProcessPid, err)
 		}
 	}
-	failsCleanly(t, "start of a running container", r.RT("start", id), id, "running")
+	failsCleanly(t, "start of a running container", r.RT("start", id), "rt: cannot start an already running container")
 	intact("start")
 	failsCleanly(t, "kill with a bad signal", r.RT("kill", id, "SIGNOPE"), "signal", "SIGNOPE")
 	intact("kill SIGNOPE")
 	failsCleanly(t, "kill with a bad signal number", r.RT("kill", id, "999"), "signal", "999")
 	intact("kill 999")
-	failsCleanly(t, "delete of a running container", r.RT("delete", id), id, "running", "--force")
+	failsCleanly(t, "delete of a running container", r.RT("delete", id), "rt: cannot delete container "+id+" that is not stopped: running")
 	intact("delete")
 	if res := r.RT("delete", "--force", id); res.Code != 0 {
 		t.Fatal(res)

@@ -1,0 +1,223 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/hooks"
+	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/store"
+)
+
+// This file is create's conversation with the init it spawned, up to the
+// init waiting on the exec fifo.
+
+// setUpInit takes the spawned init through its setup: into its cgroups,
+// its id maps, its config, the runtime hooks, its terminal, until it waits
+// on the exec fifo; then the limits, the state and the pid file. On error
+// the caller removes everything; by then the cgroup join has ended.
+func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.CreateOpts, h *store.Handle, st *store.State, cg cgroups.Manager, init *startedInit) (_ *created, retErr error) {
+	s, sock, pid := in.spec, init.sock, init.pid
+	// The init is in its cgroups already, unless it could not enter them
+	// itself (see cgroups.Entry): then Apply moves it, waiting for an RCU
+	// grace period, while the init starts and mounts. The init waits for
+	// MsgJoined before it forks, runs anything of the container's, or makes
+	// its cgroup namespace (which must have its cgroup as the root).
+	join := joinCgroups(cg, pid, init.entered)
+	// Every return waits for the join: the caller's clean-up must not
+	// destroy the cgroups while Apply makes them (or, with systemd, starts
+	// the unit), which would then be left behind.
+	defer join.wait()
+	if in.plan.newUser {
+		if err := writeIDMaps(pid, s.Linux); err != nil {
+			return nil, err
+		}
+	}
+	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(in.plan.newUser)); err != nil {
+		return nil, waitInitError(sock, "start init", err)
+	}
+	state := specs.State{Version: s.Version, ID: st.ID, Status: specs.StateCreating, Pid: pid, Bundle: in.bundle, Annotations: s.Annotations}
+	cfg, err := json.Marshal(&initproto.InitConfig{
+		ID: st.ID, Spec: s, Bundle: in.bundle, Rootfs: in.rootfs, NoPivot: opts.NoPivot, HostMounts: in.hostMounts,
+		NoNewKeyring: opts.NoNewKeyring, PreserveFDs: in.extraFDs, NewNetNS: in.plan.newNet, NewUserNS: in.plan.newUser,
+		CgroupNS: in.plan.newCgroup, CgroupPaths: st.CgroupPaths, State: state,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
+		return nil, waitInitError(sock, "send config", err)
+	}
+	// The pid is saved while the init sets up. delete --force does not
+	// need it: until the init runs anything of the container's it blocks
+	// on this socket, and exits when a killed rt's end closes; and the
+	// processes are found through the cgroup anyway.
+	if err := h.Save(st); err != nil {
+		return nil, err
+	}
+	if err := join.wait(); err != nil {
+		return nil, err
+	}
+	if err := initproto.Write(sock, initproto.MsgJoined, nil); err != nil {
+		return nil, waitInitError(sock, "sync", err)
+	}
+	if err := runtimeHooks(ctx, sock, s, &state); err != nil {
+		return nil, err
+	}
+	c := &created{st: st, pid: pid}
+	if s.Process.Terminal {
+		if c.pty, err = receivePty(sock, opts.ConsoleSocket); err != nil {
+			return nil, err
+		}
+		if c.pty != nil {
+			defer func() {
+				if retErr != nil {
+					c.pty.Close()
+				}
+			}()
+		}
+	}
+	if _, err := initproto.Read(sock, initproto.MsgReady); err != nil {
+		return nil, initError(err)
+	}
+	if err := ready(h, st, cg, s, opts.PidFile); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ready finishes a create whose init waits on the exec fifo. Limits go on
+// now, before the program can run: a pids limit below the threads rt-init's
+// Go runtime starts would otherwise kill it mid-start (runc, too, sets them
+// here).
+func ready(h *store.Handle, st *store.State, cg cgroups.Manager, s *specs.Spec, pidFile string) error {
+	if err := cg.Set(containerResources(s)); err != nil {
+		return err
+	}
+	st.Ready = true
+	if err := h.Save(st); err != nil {
+		return err
+	}
+	if pidFile != "" {
+		return writePidFile(pidFile, st.InitPid)
+	}
+	return nil
+}
+
+// runtimeHooks runs the prestart and createRuntime hooks when rt-init asks,
+// after the mounts and before pivot_root, and tells it when they are done.
+func runtimeHooks(ctx context.Context, sock *os.File, s *specs.Spec, state *specs.State) error {
+	if !initproto.RuntimeHooks(s) {
+		return nil
+	}
+	if _, err := initproto.Read(sock, initproto.MsgHooks); err != nil {
+		return initError(err)
+	}
+	if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, state); err != nil {
+		return err
+	}
+	if err := hooks.Run(ctx, "createRuntime", s.Hooks.CreateRuntime, state); err != nil {
+		return err
+	}
+	if err := initproto.Write(sock, initproto.MsgHooksDone, nil); err != nil {
+		return waitInitError(sock, "sync", err)
+	}
+	return nil
+}
+
+// cgroupJoin is the init's move into its cgroups, in the background, when
+// it could not enter them itself at its start.
+type cgroupJoin struct {
+	done   chan error
+	err    error
+	waited bool
+}
+
+// joinCgroups starts moving pid into cg's cgroups, unless entered says it
+// is in them already. The caller waits for it (wait) before it returns.
+func joinCgroups(cg interface{ Apply(int) error }, pid int, entered bool) *cgroupJoin {
+	j := &cgroupJoin{done: make(chan error, 1)}
+	if entered {
+		j.done <- nil
+	} else {
+		go func() { j.done <- cg.Apply(pid) }()
+	}
+	return j
+}
+
+// wait returns the join's error, waiting for it to end the first time.
+func (j *cgroupJoin) wait() error {
+	if !j.waited {
+		j.err, j.waited = <-j.done, true
+	}
+	return j.err
+}
+
+// initError turns what rt-init reported into create's error.
+func initError(err error) error {
+	var re *initproto.RemoteError
+	if errors.As(err, &re) {
+		return errors.New(re.Msg)
+	}
+	if errors.Is(err, initproto.ErrClosed) {
+		return errors.New("container init exited before it was set up")
+	}
+	return fmt.Errorf("container init: %w", err)
+}
+
+// waitInitError is for a failed write to init: init probably died and
+// said why first. The read is bounded to a second: the socket is blocking
+// and outside Go's poller (SetReadDeadline would do nothing), so the bound
+// is the kernel's receive timeout, set on the fd.
+func waitInitError(sock *os.File, step string, err error) error {
+	tv := unix.NsecToTimeval(time.Second.Nanoseconds())
+	if sc, cerr := sock.SyscallConn(); cerr == nil {
+		sc.Control(func(fd uintptr) { unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv) })
+	}
+	if _, rerr := initproto.Read(sock, 0); rerr != nil {
+		var re *initproto.RemoteError
+		if errors.As(rerr, &re) {
+			return errors.New(re.Msg)
+		}
+	}
+	return fmt.Errorf("%s: %w", step, err)
+}
+
+// writeIDMaps writes the user namespace's uid and gid maps for pid.
+func writeIDMaps(pid int, l *specs.Linux) error {
+	format := func(m []specs.LinuxIDMapping) []byte {
+		var b strings.Builder
+		for _, e := range m {
+			fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
+		}
+		return []byte(b.String())
+	}
+	if os.Geteuid() != 0 {
+		// An unprivileged writer may only map itself, and only after
+		// giving up setgroups.
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
+			return fmt.Errorf("user namespace: write setgroups: %w", err)
+		}
+	}
+	if len(l.UIDMappings) > 0 {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(l.UIDMappings), 0); err != nil {
+			return fmt.Errorf("user namespace: write uid_map %v: %w", l.UIDMappings, err)
+		}
+	}
+	if len(l.GIDMappings) > 0 {
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(l.GIDMappings), 0); err != nil {
+			return fmt.Errorf("user namespace: write gid_map %v: %w", l.GIDMappings, err)
+		}
+	}
+	return nil
+}

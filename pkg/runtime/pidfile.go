@@ -1,0 +1,96 @@
+package runtime
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// pidTempTries bounds the temporary names writePidFile tries: each is
+// random, so only names planted on purpose ever collide.
+const pidTempTries = 8
+
+// pidTempName returns a name for the temporary file of the pid file base:
+// hidden, in the same directory (rename needs it), and unpredictable, so
+// nobody can plant anything at it beforehand. A variable for the tests.
+var pidTempName = func(base string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "." + base + "." + hex.EncodeToString(b[:])
+}
+
+// writePidFile writes pid in decimal with no newline, atomically, as
+// containerd and conmon read it: into a new temporary file, synced, then
+// renamed over path (create, run, exec and restore's --pid-file).
+//
+// rt runs as root and writes where the caller says, often a directory
+// others can write to. A name created there by a path lookup could be a
+// symlink planted to have root write the pid into /etc/shadow, as a
+// predictable ".<name>.tmp" opened with os.WriteFile once was. So the
+// directory is opened once and everything is done relative to it; the
+// temporary file has a random name and is created with O_CREAT|O_EXCL (as
+// runc's createPidFile), which never follows a symlink and fails on
+// anything already there, and then another name is tried; the rename
+// replaces a symlink at path itself, never its target.
+func writePidFile(path string, pid int) error {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	dir, base := filepath.Split(path)
+	d, err := os.OpenFile(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	defer d.Close()
+	dfd := int(d.Fd())
+	f, tmp, err := createPidTemp(dfd, base)
+	if err != nil {
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	_, err = f.WriteString(strconv.Itoa(pid))
+	if err == nil {
+		// Synced before the rename, so that after a crash the name
+		// holds the whole pid or its old content, never nothing.
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.Renameat(dfd, tmp, dfd, base)
+	}
+	if err != nil {
+		unix.Unlinkat(dfd, tmp, 0)
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	// The rename is the directory's to keep.
+	if err := unix.Fsync(dfd); err != nil {
+		return fmt.Errorf("pid file %s: sync directory: %w", path, err)
+	}
+	return nil
+}
+
+// createPidTemp creates a new file in the directory dfd under a fresh
+// pidTempName, never opening anything that exists.
+func createPidTemp(dfd int, base string) (*os.File, string, error) {
+	var err error
+	for range pidTempTries {
+		tmp := pidTempName(base)
+		var fd int
+		fd, err = unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			return os.NewFile(uintptr(fd), tmp), tmp, nil
+		}
+		if !errors.Is(err, unix.EEXIST) {
+			return nil, "", fmt.Errorf("create %s: %w", tmp, err)
+		}
+	}
+	return nil, "", fmt.Errorf("create a temporary file: %d names taken: %w", pidTempTries, err)
+}
