@@ -53,6 +53,13 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	if err != nil {
 		return nil, err
 	}
+	if err := spec.ValidateProcessAttrs(p); err != nil {
+		return nil, err
+	}
+	initial, err := spec.ParseList(execInitialCPUs(p))
+	if err != nil {
+		return nil, err
+	}
 	r.usableCapabilities(id, p)
 	if p.Terminal && opts.ConsoleSocket == "" && opts.Detach {
 		return nil, errors.New("a terminal with --detach needs --console-socket")
@@ -79,9 +86,11 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	if err != nil {
 		return nil, err
 	}
-	init, err := r.spawnInit(initSpawn{
-		bin: bin, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
-		ns: initproto.Namespaces{Join: join}, cgroup: entry,
+	init, err := spawnOn(initial, execInitialCPUs(p), func() (*startedInit, error) {
+		return r.spawnInit(initSpawn{
+			bin: bin, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
+			ns: initproto.Namespaces{Join: join}, cgroup: entry,
+		})
 	})
 	entry.Close()
 	if err != nil {
@@ -248,6 +257,15 @@ func containerNamespaces(st *store.State) (join []initproto.Join, userns bool, e
 	return join, userns, nil
 }
 
+// execInitialCPUs is process.execCPUAffinity.initial: the CPUs rt-init
+// starts on, before it joins the container's cgroups.
+func execInitialCPUs(p *specs.Process) string {
+	if p.ExecCPUAffinity == nil {
+		return ""
+	}
+	return p.ExecCPUAffinity.Initial
+}
+
 // execProcess is the process exec runs: --process as given, or the
 // container's own process with the command line and the overrides applied,
 // as runc does.
@@ -256,6 +274,17 @@ func execProcess(base *specs.Process, o api.ExecOpts) (*specs.Process, error) {
 		p := *o.Process
 		if p.Cwd == "" {
 			p.Cwd = "/"
+		}
+		// As runc: what --process leaves out of these, the container's
+		// process gives.
+		if p.Scheduler == nil {
+			p.Scheduler = base.Scheduler
+		}
+		if p.IOPriority == nil {
+			p.IOPriority = base.IOPriority
+		}
+		if p.ExecCPUAffinity == nil {
+			p.ExecCPUAffinity = base.ExecCPUAffinity
 		}
 		return &p, nil
 	}
