@@ -157,6 +157,12 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return nil, err
 	}
+	if entry != nil {
+		if err := setRealtimeFirst(cg, s); err != nil {
+			entry.Close()
+			return nil, err
+		}
+	}
 	init, err := r.spawnInit(initSpawn{
 		bin: bin, dir: bundle, fifo: fifo, extra: extraFDs,
 		stdio: opts.Stdio, ns: plan.msg, cgroup: entry,

@@ -257,15 +257,6 @@ func containerNamespaces(st *store.State) (join []initproto.Join, userns bool, e
 	return join, userns, nil
 }
 
-// execInitialCPUs is process.execCPUAffinity.initial: the CPUs rt-init
-// starts on, before it joins the container's cgroups.
-func execInitialCPUs(p *specs.Process) string {
-	if p.ExecCPUAffinity == nil {
-		return ""
-	}
-	return p.ExecCPUAffinity.Initial
-}
-
 // execProcess is the process exec runs: --process as given, or the
 // container's own process with the command line and the overrides applied,
 // as runc does.

@@ -93,6 +93,29 @@ func TestProcSchedulerIOPriorityMemoryPolicy(t *testing.T) {
 	}
 }
 
+// TestProcSchedulerFIFOWithRealtimeRuntime: on this host (real-time group
+// scheduling, cgroup v1) SCHED_FIFO needs real-time runtime in the
+// container's cpu cgroup, which rt now writes before the init joins it, as
+// runc does; it once wrote it with the other limits, after the init had
+// failed to turn real-time.
+func TestProcSchedulerFIFOWithRealtimeRuntime(t *testing.T) {
+	r := runner(t)
+	if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.rt_runtime_us"); err != nil {
+		t.Skip("no real-time group scheduling on a cgroup v1 cpu hierarchy")
+	}
+	out := cfgRunScript(t, r, "pa-fifo", paProbe, func(s *specs.Spec) {
+		s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedFIFO, Priority: 10}
+		s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{RealtimeRuntime: cfgPtr(int64(10000)), RealtimePeriod: cfgPtr(uint64(1000000))}}
+	})
+	if got := paParse(t, out); got.policy != "1" {
+		t.Errorf("policy %s, want 1 (SCHED_FIFO): %q", got.policy, out)
+	}
+	stat := cfgValues(out, "=")["stat"]
+	if f := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:]); len(f) < 38 || f[37] != "10" {
+		t.Errorf("rt_priority (field 40) of %q, want 10", stat)
+	}
+}
+
 // paContainer runs a detached container whose init sleeps, from a bundle
 // changed by edit, and returns its id and the init's host pid.
 func paContainer(t *testing.T, r *harness.Runner, prefix string, edit func(*specs.Spec)) (string, int) {
