@@ -107,13 +107,17 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err != nil {
 		return nil, err
 	}
+	rdt, err := intelRdtGroup(id, s)
+	if err != nil {
+		return nil, err
+	}
 	h, err := r.store.Create(id)
 	if err != nil {
 		return nil, err
 	}
 	defer h.Close()
 	st := &store.State{
-		ID: id, OCIVersion: s.Version, Bundle: bundle, Rootfs: rootfs, HostMounts: hostMounts,
+		ID: id, OCIVersion: s.Version, Bundle: bundle, Rootfs: rootfs, HostMounts: hostMounts, IntelRdt: rdt,
 		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: store.RecordSpec(s),
 	}
 	var cg cgroups.Manager
@@ -153,6 +157,9 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	defer fifo.Close()
 	extraFDs := listenFDs(s.Process) + opts.PreserveFDs
 	plan := planNamespaces(s)
+	if err := createIntelRdt(h, st, s); err != nil {
+		return nil, err
+	}
 	entry, err := cg.Prepare()
 	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return nil, err
@@ -176,6 +183,9 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	sock, pid := init.sock, init.pid
 	defer sock.Close()
 	st.InitPid, st.InitStartTime = pid, init.startTime
+	if err := st.IntelRdt.Enter(pid); err != nil {
+		return nil, err
+	}
 	// The init is in its cgroups already, unless it could not enter them
 	// itself (see cgroups.Entry): then Apply moves it, waiting for an RCU
 	// grace period, while the init starts and mounts. The init waits for

@@ -107,6 +107,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 			unix.Wait4(pid, nil, 0, nil)
 		}
 	}()
+	if err := st.IntelRdt.Enter(pid); err != nil {
+		return nil, err
+	}
 	joined := make(chan error, 1)
 	if init.entered {
 		joined <- nil

@@ -276,6 +276,9 @@ func TestProcAttrsRefused(t *testing.T) {
 		{"memoryPolicy node the host lacks", func(s *specs.Spec) {
 			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "1"}
 		}, `rt: linux.memoryPolicy MPOL_BIND nodes "1": set_mempolicy: invalid argument (is each node online and in the container's cpuset.mems?)`},
+		// This host has no resctrl (and no Intel RDT to mount it on).
+		{"intelRdt without resctrl", func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{L3CacheSchema: "L3:0=f"} },
+			"rt: linux.intelRdt is specified in config, but Intel RDT is not enabled: no resctrl filesystem is mounted"},
 		{"intelRdt closID", func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "a/b"} },
 			invalid + `linux.intelRdt.closID "a/b": not a resctrl group name`},
 	} {
