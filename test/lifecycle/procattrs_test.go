@@ -100,8 +100,8 @@ func TestProcSchedulerIOPriorityMemoryPolicy(t *testing.T) {
 // failed to turn real-time.
 func TestProcSchedulerFIFOWithRealtimeRuntime(t *testing.T) {
 	r := runner(t)
-	if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.rt_runtime_us"); err != nil {
-		t.Skip("no real-time group scheduling on a cgroup v1 cpu hierarchy")
+	if skip := paNoRTGroups(); skip != "" {
+		t.Skip(skip)
 	}
 	out := cfgRunScript(t, r, "pa-fifo", paProbe, func(s *specs.Spec) {
 		s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedFIFO, Priority: 10}
@@ -114,6 +114,25 @@ func TestProcSchedulerFIFOWithRealtimeRuntime(t *testing.T) {
 	if f := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:]); len(f) < 38 || f[37] != "10" {
 		t.Errorf("rt_priority (field 40) of %q, want 10", stat)
 	}
+}
+
+// paNoRTGroups says why the host does not refuse SCHED_FIFO in a new
+// cgroup ("" where it does, as the reference host): no real-time group
+// scheduling on a cgroup v1 cpu hierarchy.
+func paNoRTGroups() string {
+	if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.rt_runtime_us"); err != nil {
+		return "no real-time group scheduling on a cgroup v1 cpu hierarchy"
+	}
+	return ""
+}
+
+// paNode1 says why a bind to node 1 would not fail ("" where it does: the
+// host has node 0 only).
+func paNode1() string {
+	if _, err := os.Stat("/sys/devices/system/node/node1"); err == nil {
+		return "the host has NUMA node 1"
+	}
+	return ""
 }
 
 // paContainer runs a detached container whose init sleeps, from a bundle
@@ -246,6 +265,9 @@ func TestExecCPUAffinity(t *testing.T) {
 func TestProcAttrsRefused(t *testing.T) {
 	r := runner(t)
 	const invalid = "config.json: invalid configuration: "
+	// The kernel's refusals of the reference host, and why another host
+	// may accept them.
+	hostAccepts := map[string]func() string{"scheduler SCHED_FIFO": paNoRTGroups, "memoryPolicy node the host lacks": paNode1}
 	for _, tc := range []struct {
 		name string
 		edit func(*specs.Spec)
@@ -283,6 +305,11 @@ func TestProcAttrsRefused(t *testing.T) {
 			invalid + `linux.intelRdt.closID "a/b": not a resctrl group name`},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			if skip := hostAccepts[tc.name]; skip != nil {
+				if why := skip(); why != "" {
+					t.Skip(why)
+				}
+			}
 			b := bundle(t, []string{"true"}, tc.edit)
 			id := harness.ID("pa-refused")
 			res := r.RT("create", "--bundle", b, id)
