@@ -120,7 +120,7 @@ func (a *Attrs) Apply() error {
 	}
 	if a.setNice {
 		if err := unix.Setpriority(unix.PRIO_PROCESS, 0, int(a.sched.Nice)); err != nil {
-			return fmt.Errorf("process.scheduler.nice %d: setpriority: %w", a.sched.Nice, err)
+			return fmt.Errorf("process.scheduler.nice %d: setpriority: %w", a.sched.Nice, hint(err, unix.EACCES, negativeNice))
 		}
 	}
 	return nil
@@ -148,8 +148,15 @@ func (a *Attrs) schedHint(err error) error {
 	case specs.SchedISO:
 		return hint(err, unix.EINVAL, "mainline Linux has no SCHED_ISO")
 	}
+	if a.sched.Nice < 0 {
+		return hint(err, unix.EPERM, negativeNice)
+	}
 	return err
 }
+
+// negativeNice is why the kernel refuses a nice below 0 in a container
+// of its own user namespace.
+const negativeNice = "a nice below 0 needs CAP_SYS_NICE in the host's user namespace"
 
 // hint appends why to err when err is errno.
 func hint(err error, errno unix.Errno, why string) error {

@@ -232,3 +232,29 @@ func TestCPUSetSetThread(t *testing.T) {
 		}
 	})
 }
+
+// TestSchedHint: the reasons added to the kernel's EPERM, EBUSY and
+// EINVAL, each only for the policy (or nice) it explains.
+func TestSchedHint(t *testing.T) {
+	for _, tc := range []struct {
+		s     specs.Scheduler
+		errno unix.Errno
+		want  string
+	}{
+		{specs.Scheduler{Policy: specs.SchedFIFO, Priority: 1}, unix.EPERM, "operation not permitted (a real-time policy needs CAP_SYS_NICE"},
+		{specs.Scheduler{Policy: specs.SchedRR, Priority: 1}, unix.EINVAL, "invalid argument"},
+		{specs.Scheduler{Policy: specs.SchedDeadline}, unix.EPERM, "operation not permitted (SCHED_DEADLINE needs CAP_SYS_NICE in the host's user namespace and a CPU affinity spanning"},
+		{specs.Scheduler{Policy: specs.SchedDeadline}, unix.EBUSY, "device or resource busy (the deadline bandwidth left on these CPUs is too small)"},
+		{specs.Scheduler{Policy: specs.SchedBatch, Nice: -1}, unix.EPERM, "operation not permitted (a nice below 0 needs CAP_SYS_NICE in the host's user namespace)"},
+		{specs.Scheduler{Policy: specs.SchedBatch, Nice: 1}, unix.EPERM, "operation not permitted"},
+	} {
+		a, err := EncodeAttrs(&specs.Process{Scheduler: &tc.s}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := a.schedHint(tc.errno)
+		if !errors.Is(got, tc.errno) || !strings.HasPrefix(got.Error(), tc.want) || (!strings.Contains(tc.want, "(") && got.Error() != tc.want) {
+			t.Errorf("%+v %v: %q, want %q", tc.s, tc.errno, got, tc.want)
+		}
+	}
+}
