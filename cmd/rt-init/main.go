@@ -167,6 +167,9 @@ func start(sock *os.File) error {
 	if err != nil {
 		return err
 	}
+	if err := setProcAttrs(s); err != nil {
+		return err
+	}
 	last, err := prepareLast(cfg.Spec, path)
 	if err != nil {
 		return err
@@ -353,6 +356,9 @@ func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 	}
 	if err := movePreservedFds(cfg.PreserveFDs); err != nil {
 		return fail(step("preserve fds", err))
+	}
+	if err := setExecAttrs(cfg.Spec); err != nil {
+		return fail(err)
 	}
 	if err := process.Credentials(proc, last.lockdown); err != nil {
 		return fail(step("process", err))

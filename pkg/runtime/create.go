@@ -58,13 +58,17 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		return nil, err
 	}
 	s := in.spec
+	rdt, err := intelRdtGroup(id, s)
+	if err != nil {
+		return nil, err
+	}
 	h, err := r.store.Create(id)
 	if err != nil {
 		return nil, err
 	}
 	defer h.Close()
 	st := &store.State{
-		ID: id, OCIVersion: s.Version, Bundle: in.bundle, Rootfs: in.rootfs, HostMounts: in.hostMounts,
+		ID: id, OCIVersion: s.Version, Bundle: in.bundle, Rootfs: in.rootfs, HostMounts: in.hostMounts, IntelRdt: rdt,
 		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: store.RecordSpec(s),
 	}
 	var cg cgroups.Manager
@@ -90,9 +94,18 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	defer fifo.Close()
 	in.extraFDs = listenFDs(s.Process) + opts.PreserveFDs
 	in.plan = planNamespaces(s)
+	if err := createIntelRdt(h, st, s); err != nil {
+		return nil, err
+	}
 	entry, err := cg.Prepare()
 	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return nil, err
+	}
+	if entry != nil {
+		if err := setRealtimeFirst(cg, s); err != nil {
+			entry.Close()
+			return nil, err
+		}
 	}
 	init, err := r.spawnInit(initSpawn{
 		bin: bin, dir: in.bundle, fifo: fifo, extra: in.extraFDs,
@@ -106,6 +119,9 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	}
 	defer init.sock.Close()
 	st.InitPid, st.InitStartTime = init.pid, init.startTime
+	if err := st.IntelRdt.Enter(init.pid); err != nil {
+		return nil, err
+	}
 	return r.setUpInit(ctx, in, opts, h, st, cg, init)
 }
 

@@ -50,6 +50,13 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	if err != nil {
 		return nil, err
 	}
+	if err := spec.ValidateProcessAttrs(p); err != nil {
+		return nil, err
+	}
+	initial, err := spec.ParseList(execInitialCPUs(p))
+	if err != nil {
+		return nil, err
+	}
 	r.usableCapabilities(id, p)
 	if p.Terminal && opts.ConsoleSocket == "" && opts.Detach {
 		return nil, errors.New("a terminal with --detach needs --console-socket")
@@ -76,9 +83,11 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	if err != nil {
 		return nil, err
 	}
-	init, err := r.spawnInit(initSpawn{
-		bin: bin, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
-		ns: initproto.Namespaces{Join: join}, cgroup: entry,
+	init, err := spawnOn(initial, execInitialCPUs(p), func() (*startedInit, error) {
+		return r.spawnInit(initSpawn{
+			bin: bin, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
+			ns: initproto.Namespaces{Join: join}, cgroup: entry,
+		})
 	})
 	entry.Close()
 	if err != nil {
@@ -95,6 +104,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 			unix.Wait4(pid, nil, 0, nil)
 		}
 	}()
+	if err := st.IntelRdt.Enter(pid); err != nil {
+		return nil, err
+	}
 	joined := make(chan error, 1)
 	if init.entered {
 		joined <- nil
@@ -253,6 +265,17 @@ func execProcess(base *specs.Process, o api.ExecOpts) (*specs.Process, error) {
 		p := *o.Process
 		if p.Cwd == "" {
 			p.Cwd = "/"
+		}
+		// As runc: what --process leaves out of these, the container's
+		// process gives.
+		if p.Scheduler == nil {
+			p.Scheduler = base.Scheduler
+		}
+		if p.IOPriority == nil {
+			p.IOPriority = base.IOPriority
+		}
+		if p.ExecCPUAffinity == nil {
+			p.ExecCPUAffinity = base.ExecCPUAffinity
 		}
 		return &p, nil
 	}

@@ -304,7 +304,10 @@ func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
 	if err := r.unmountHost(st); err != nil {
 		return err
 	}
-	return cg.Destroy()
+	if err := cg.Destroy(); err != nil {
+		return err
+	}
+	return st.IntelRdt.Destroy()
 }
 
 // reapIfChild collects pid's exit status when rt is its parent (a run in

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/process"
 )
 
 // initSpawn is an rt-init to start, for a container's init (create) or an
@@ -138,4 +140,33 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 	}
 	ok = true
 	return &startedInit{sock: sock, pid: pid, startTime: start, entered: entered}, nil
+}
+
+// spawnOn runs spawn on a thread of its own whose CPU affinity is cpus
+// (list, as the config gives it), or on any thread when cpus is nil. It is
+// how exec honours process.execCPUAffinity.initial, as runc does: a child
+// inherits the affinity of the thread that forks it, so rt-init runs on
+// those CPUs from its first instruction, before it enters the container's
+// cgroups. The goroutine exits locked, which ends its thread: no other
+// goroutine of rt ever runs with that affinity.
+func spawnOn(cpus []uint64, list string, spawn func() (*startedInit, error)) (*startedInit, error) {
+	if cpus == nil {
+		return spawn()
+	}
+	type result struct {
+		init *startedInit
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked, see above
+		if err := process.CPUSet(cpus).SetThread(); err != nil {
+			done <- result{err: fmt.Errorf("process.execCPUAffinity.initial %q: %w", list, err)}
+			return
+		}
+		init, err := spawn()
+		done <- result{init, err}
+	}()
+	r := <-done
+	return r.init, r.err
 }

@@ -14,16 +14,20 @@ import (
 const MinVersion = "1.0.0"
 
 // Features builds the OCI features document from the tables the code uses
-// (Namespaces, Hooks, the capability table and rootfs.Options), so it says
-// exactly what this build implements. Sections rt does not implement yet
-// (cgroup drivers, seccomp, LSMs, idmapped mounts) are left out rather than
-// claimed.
+// (Namespaces, Hooks, the capability table, rootfs.Options, seccomp's and
+// the memory policy tables), so it says exactly what this build
+// implements. Sections rt does not implement yet (LSMs, idmapped mounts,
+// netDevices) are left out rather than claimed; the cgroup drivers are
+// the runtime's to add (they depend on the host). process.scheduler,
+// ioPriority and execCPUAffinity, which rt honours, have no entry in the
+// features document of runtime-spec 1.3.
 func Features() *features.Features {
 	ns := make([]string, 0, len(Namespaces))
 	for t := range Namespaces {
 		ns = append(ns, string(t))
 	}
 	slices.Sort(ns)
+	yes := true
 	return &features.Features{
 		OCIVersionMin: MinVersion,
 		OCIVersionMax: specs.Version,
@@ -33,6 +37,11 @@ func Features() *features.Features {
 			Namespaces:   ns,
 			Capabilities: CapabilityNames(),
 			Seccomp:      seccompFeatures(),
+			MemoryPolicy: &features.MemoryPolicy{Modes: sortedNames(MemPolicyModes), Flags: sortedNames(MemPolicyFlags)},
+			// pkg/intelrdt: the group, its schemata (schemata lines
+			// too) and enableMonitoring's MON group. "Enabled" is the
+			// build's, whether the host has resctrl or not.
+			IntelRdt: &features.IntelRdt{Enabled: &yes, Schemata: &yes, Monitoring: &yes},
 		},
 	}
 }

@@ -157,3 +157,37 @@ func TestFeaturesSeccomp(t *testing.T) {
 		}
 	}
 }
+
+// TestFeaturesProcAttrs: the memory policy modes and flags are those
+// Validate accepts and pkg/process encodes, sorted; Intel RDT is reported
+// implemented, schemata and monitoring included.
+func TestFeaturesProcAttrs(t *testing.T) {
+	l := Features().Linux
+	if l.MemoryPolicy == nil {
+		t.Fatal("no memoryPolicy")
+	}
+	wantModes := []string{"MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"}
+	wantFlags := []string{"MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"}
+	if !slices.Equal(l.MemoryPolicy.Modes, wantModes) || !slices.Equal(l.MemoryPolicy.Flags, wantFlags) {
+		t.Errorf("memoryPolicy %q %q, want %q %q", l.MemoryPolicy.Modes, l.MemoryPolicy.Flags, wantModes, wantFlags)
+	}
+	for _, m := range l.MemoryPolicy.Modes {
+		s := validSpec()
+		s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MemoryPolicyModeType(m), Nodes: "0"}
+		if m == "MPOL_DEFAULT" || m == "MPOL_LOCAL" {
+			s.Linux.MemoryPolicy.Nodes = ""
+		}
+		for _, f := range l.MemoryPolicy.Flags {
+			if f != "MPOL_F_RELATIVE_NODES" {
+				s.Linux.MemoryPolicy.Flags = append(s.Linux.MemoryPolicy.Flags, specs.MemoryPolicyFlagType(f))
+			}
+		}
+		if err := Validate(s); err != nil {
+			t.Errorf("reported mode %s refused: %v", m, err)
+		}
+	}
+	r := l.IntelRdt
+	if r == nil || r.Enabled == nil || !*r.Enabled || r.Schemata == nil || !*r.Schemata || r.Monitoring == nil || !*r.Monitoring {
+		t.Errorf("intelRdt %+v, want enabled, schemata and monitoring true", r)
+	}
+}

@@ -213,6 +213,13 @@ func Validate(s *specs.Spec) error {
 	if err := seccomp.Validate(s.Linux.Seccomp); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	for _, err := range []error{
+		ValidateProcessAttrs(s.Process), validateMemoryPolicy(s.Linux.MemoryPolicy), validateIntelRdt(s.Linux.IntelRdt),
+	} {
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
 	return validateSysctl(s, seen)
 }
 

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/intelrdt"
 	"github.com/rtkit/rt/pkg/rootfs"
 )
 
@@ -60,6 +61,10 @@ type State struct {
 	// own, before rt-init starts: where its mounts are in rt's mount
 	// namespace, for delete (and the cleanup of a failed create) to remove.
 	HostMounts *rootfs.HostMounts `json:"hostMounts,omitempty"`
+	// IntelRdt is the container's resctrl group (linux.intelRdt), recorded
+	// before it is made: exec puts processes there, delete removes what rt
+	// made of it.
+	IntelRdt *intelrdt.Group `json:"intelRdt,omitempty"`
 	// Spec is the configuration the container was created from, kept so that
 	// later commands (poststop hooks on delete, exec defaults) do not depend
 	// on the bundle still being there or unchanged. It is decoded on demand
