@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/moby/sys/capability"
@@ -72,6 +71,9 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 		return nil, err
 	}
 	if err := refuseHostSysctls(s); err != nil {
+		return nil, err
+	}
+	if err := checkNetDevices(s); err != nil {
 		return nil, err
 	}
 	if w := spec.AbsMountDestinations(s); w != "" {
@@ -181,10 +183,8 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	} else {
 		go func() { joined <- cg.Apply(pid) }()
 	}
-	if plan.newUser {
-		if err := writeIDMaps(pid, s.Linux); err != nil {
-			return nil, err
-		}
+	if err := fromHost(pid, s, plan); err != nil {
+		return nil, err
 	}
 	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(plan.newUser)); err != nil {
 		return nil, waitInitError(sock, "start init", err)
@@ -317,35 +317,6 @@ func waitInitError(sock *os.File, step string, err error) error {
 	return fmt.Errorf("%s: %w", step, err)
 }
 
-// writeIDMaps writes the user namespace's uid and gid maps for pid.
-func writeIDMaps(pid int, l *specs.Linux) error {
-	format := func(m []specs.LinuxIDMapping) []byte {
-		var b strings.Builder
-		for _, e := range m {
-			fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
-		}
-		return []byte(b.String())
-	}
-	if os.Geteuid() != 0 {
-		// An unprivileged writer may only map itself, and only after
-		// giving up setgroups.
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
-			return fmt.Errorf("user namespace: write setgroups: %w", err)
-		}
-	}
-	if len(l.UIDMappings) > 0 {
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(l.UIDMappings), 0); err != nil {
-			return fmt.Errorf("user namespace: write uid_map %v: %w", l.UIDMappings, err)
-		}
-	}
-	if len(l.GIDMappings) > 0 {
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(l.GIDMappings), 0); err != nil {
-			return fmt.Errorf("user namespace: write gid_map %v: %w", l.GIDMappings, err)
-		}
-	}
-	return nil
-}
-
 // listenFDs passes socket activation through, as runc does: when rt itself
 // was given $LISTEN_FDS sockets (LISTEN_PID is rt), they go to the
 // container first, from fd 3, and its environment says so. It returns their
@@ -386,31 +357,6 @@ func (r *Runtime) usableCapabilities(id string, p *specs.Process) {
 		r.log.Warn(fmt.Sprintf("can't raise ambient capabilities %v: an ambient capability must also be permitted and inheritable", unraisable), "id", id)
 	}
 	p.Capabilities = usable
-}
-
-// rootHostIDs is the host uid and gid of the container's root when the
-// container has a user namespace with mappings.
-func rootHostIDs(s *specs.Spec) (uid, gid int, ok bool) {
-	find := func(m []specs.LinuxIDMapping) (int, bool) {
-		for _, e := range m {
-			if e.ContainerID == 0 && e.Size > 0 {
-				return int(e.HostID), true
-			}
-		}
-		return 0, false
-	}
-	u, uok := find(s.Linux.UIDMappings)
-	g, gok := find(s.Linux.GIDMappings)
-	if !uok && !gok {
-		return 0, 0, false
-	}
-	if !uok {
-		u = -1
-	}
-	if !gok {
-		g = -1
-	}
-	return u, g, true
 }
 
 // writePidFile writes pid in decimal with no newline, atomically, as

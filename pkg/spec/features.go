@@ -14,10 +14,10 @@ import (
 const MinVersion = "1.0.0"
 
 // Features builds the OCI features document from the tables the code uses
-// (Namespaces, Hooks, the capability table and rootfs.Options), so it says
-// exactly what this build implements. Sections rt does not implement yet
-// (cgroup drivers, seccomp, LSMs, idmapped mounts) are left out rather than
-// claimed.
+// (Namespaces, Hooks, the capability table, rootfs.Options, pkg/seccomp's
+// tables), so it says exactly what this build implements. Sections rt does
+// not implement yet (LSMs, Intel RDT, memory policy) are left out rather
+// than claimed; the cgroup drivers pkg/runtime adds.
 func Features() *features.Features {
 	ns := make([]string, 0, len(Namespaces))
 	for t := range Namespaces {
@@ -33,6 +33,9 @@ func Features() *features.Features {
 			Namespaces:   ns,
 			Capabilities: CapabilityNames(),
 			Seccomp:      seccompFeatures(),
+			// linux.netDevices: checked by validateNetDevices, moved
+			// by pkg/runtime (netdevices.go).
+			NetDevices: &features.NetDevices{Enabled: ptr(true)},
 		},
 	}
 }
@@ -53,3 +56,5 @@ func seccompFeatures() *features.Seccomp {
 	}
 	return f
 }
+
+func ptr[T any](v T) *T { return &v }

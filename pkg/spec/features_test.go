@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -154,6 +155,34 @@ func TestFeaturesSeccomp(t *testing.T) {
 	for _, fl := range f.SupportedFlags {
 		if err := seccomp.Validate(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlag(fl)}}); err != nil {
 			t.Errorf("flag %s listed, Validate: %v", fl, err)
+		}
+	}
+}
+
+// TestFeaturesEnabled: the 1.1–1.3 sections rt honours say so, under the
+// names runc's features JSON gives them; those it does not honour are left
+// out (nil reads as "unknown", never as a false claim).
+func TestFeaturesEnabled(t *testing.T) {
+	data, err := json.Marshal(Features())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Linux map[string]json.RawMessage `json:"linux"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		section string
+		want    string // the section's JSON; "" means absent
+	}{
+		{"netDevices", `{"enabled":true}`},
+		{"intelRdt", ""},
+		{"memoryPolicy", ""},
+	} {
+		if got := string(doc.Linux[tt.section]); got != tt.want {
+			t.Errorf("linux.%s = %s, want %s", tt.section, got, tt.want)
 		}
 	}
 }
