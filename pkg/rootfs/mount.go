@@ -19,6 +19,9 @@ type parsedOptions struct {
 	attrClr     uint64
 	data        []string // filesystem data
 	copyUp      bool     // tmpcopyup
+	// idmap: idmap or ridmap was given, the last one recursive with
+	// ridmap (runc reads them so).
+	idmap, ridmap bool
 }
 
 func parseOptions(opts []string) parsedOptions {
@@ -28,6 +31,8 @@ func parseOptions(opts []string) parsedOptions {
 		switch {
 		case !ok:
 			p.data = append(p.data, o)
+		case def.IDMap:
+			p.idmap, p.ridmap = true, def.IDMapRecursive
 		case def.CopyUp:
 			p.copyUp = true
 		case def.Propagation:
@@ -73,13 +78,14 @@ func MountAll(c *Config) error {
 		return c.Joined()
 	}
 	defer join() // on early errors too: rt is waiting to be read
-	for _, m := range c.Spec.Mounts {
+	defer closeTrees(c.Trees)
+	for i, m := range c.Spec.Mounts {
 		if m.Type == "cgroup" || m.Type == "cgroup2" {
 			if err := join(); err != nil {
 				return err
 			}
 		}
-		if err := mountOne(c, r, m); err != nil {
+		if err := mountOne(c, r, i, m); err != nil {
 			return err
 		}
 		if filepath.Clean(m.Destination) == "/dev" {
@@ -92,7 +98,7 @@ func MountAll(c *Config) error {
 	return setupDev(c, r, devIsMounted)
 }
 
-func mountOne(c *Config, r *root, m specs.Mount) error {
+func mountOne(c *Config, r *root, i int, m specs.Mount) error {
 	p := parseOptions(m.Options)
 	typ := m.Type
 	if p.flags&unix.MS_BIND != 0 {
@@ -104,55 +110,18 @@ func mountOne(c *Config, r *root, m specs.Mount) error {
 		}
 		return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
 	}
+	if typ != "bind" && MountIDMap(m) != nil {
+		// spec.Validate refuses it first (runc too): only a bind can be
+		// made with the new mount API rt idmaps with.
+		return fail("", errors.New("only bind mounts can be idmapped"))
+	}
 	switch typ {
 	case "bind":
-		if len(p.data) > 0 {
-			// spec.Validate refuses it first: a bind ignores the data.
-			return fail("", fmt.Errorf("bind mounts cannot have filesystem-specific options: %q", p.data))
+		tree := c.Trees[i]
+		if tree == nil && MountIDMap(m) != nil {
+			return fail("", errors.New("idmapped, but rt prepared no idmapped mount for it"))
 		}
-		src := m.Source
-		if !filepath.IsAbs(src) {
-			// A relative source is relative to the bundle, which is the
-			// working directory rt started rt-init in.
-			abs, err := filepath.Abs(src)
-			if err != nil {
-				return fail("", err)
-			}
-			src = abs
-		}
-		if _, err := os.Stat(src); err != nil {
-			return fail("source", err)
-		}
-		var dst *os.File
-		var err error
-		if isDir(src) {
-			dst, err = r.dir(m.Destination)
-		} else {
-			dst, err = r.file(m.Destination)
-		}
-		if err != nil {
-			return fail("", err)
-		}
-		defer dst.Close()
-		if err := unix.Mount(src, fdPath(dst), "", p.flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
-			return fail("", err)
-		}
-		mnt, err := r.reopen(m.Destination)
-		if err != nil {
-			return fail("", err)
-		}
-		defer mnt.Close()
-		// Before the options' propagation, which may ask for more.
-		if err := c.slaveBind(fdPath(mnt)); err != nil {
-			return fail("", err)
-		}
-		// The bind itself ignores every other flag; they need a remount.
-		if rest := p.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
-			if err := remountBind(fdPath(mnt), rest); err != nil {
-				return fail("remount", err)
-			}
-		}
-		return finishMount(fdPath(mnt), p, fail)
+		return mountBind(c, r, m, p, tree, fail)
 	case "cgroup", "cgroup2":
 		return mountCgroup(c, r, m, p)
 	default:
@@ -182,6 +151,77 @@ func mountOne(c *Config, r *root, m specs.Mount) error {
 		defer mnt.Close()
 		return finishMount(fdPath(mnt), p, fail)
 	}
+}
+
+// mountBind binds m.Source, or moves tree, the idmapped copy of it rt
+// made (OpenIDMapped), onto m.Destination, then applies the options.
+func mountBind(c *Config, r *root, m specs.Mount, p parsedOptions, tree *os.File, fail func(string, error) error) error {
+	if len(p.data) > 0 {
+		// spec.Validate refuses it first: a bind ignores the data.
+		return fail("", fmt.Errorf("bind mounts cannot have filesystem-specific options: %q", p.data))
+	}
+	src := m.Source
+	if !filepath.IsAbs(src) {
+		// A relative source is relative to the bundle, which is the
+		// working directory rt started rt-init in.
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return fail("", err)
+		}
+		src = abs
+	}
+	var dir bool
+	if tree != nil {
+		var err error
+		if dir, err = treeIsDir(tree); err != nil {
+			return fail("", err)
+		}
+	} else {
+		if _, err := os.Stat(src); err != nil {
+			return fail("source", err)
+		}
+		dir = isDir(src)
+	}
+	var dst *os.File
+	var err error
+	if dir {
+		dst, err = r.dir(m.Destination)
+	} else {
+		dst, err = r.file(m.Destination)
+	}
+	if err != nil {
+		return fail("", err)
+	}
+	defer dst.Close()
+	if tree != nil {
+		err = moveTree(tree, dst)
+	} else {
+		err = unix.Mount(src, fdPath(dst), "", p.flags&(unix.MS_BIND|unix.MS_REC), "")
+	}
+	if err != nil {
+		return fail("", err)
+	}
+	mnt, err := r.reopen(m.Destination)
+	if err != nil {
+		return fail("", err)
+	}
+	defer mnt.Close()
+	// Before the options' propagation, which may ask for more.
+	if err := c.slaveBind(fdPath(mnt)); err != nil {
+		return fail("", err)
+	}
+	if tree != nil {
+		if err := c.treePropagation(fdPath(mnt)); err != nil {
+			return fail("", err)
+		}
+	}
+	// The bind itself ignores every other flag; they need a remount.
+	if rest := p.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
+		if err := remountBind(fdPath(mnt), rest); err != nil {
+			return fail("remount", err)
+		}
+	}
+	return finishMount(fdPath(mnt), p, fail)
 }
 
 // remountBind applies flags to a bind mount, keeping the flags the mount

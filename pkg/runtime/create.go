@@ -183,9 +183,11 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	} else {
 		go func() { joined <- cg.Apply(pid) }()
 	}
-	if err := fromHost(pid, s, plan); err != nil {
+	trees, err := fromHost(pid, s, plan, bundle)
+	if err != nil {
 		return nil, err
 	}
+	defer closeFiles(trees)
 	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(plan.newUser)); err != nil {
 		return nil, waitInitError(sock, "start init", err)
 	}
@@ -193,12 +195,16 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	cfg, err := json.Marshal(&initproto.InitConfig{
 		ID: id, Spec: s, Bundle: bundle, Rootfs: rootfs, NoPivot: opts.NoPivot, HostMounts: hostMounts, NoNewKeyring: opts.NoNewKeyring,
 		PreserveFDs: extraFDs, NewNetNS: plan.newNet, NewUserNS: plan.newUser, CgroupNS: plan.newCgroup,
-		CgroupPaths: st.CgroupPaths, State: state,
+		CgroupPaths: st.CgroupPaths, MountTrees: len(trees), State: state,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
+		<-joined
+		return nil, waitInitError(sock, "send config", err)
+	}
+	if err := initproto.WriteTrees(sock, trees); err != nil {
 		<-joined
 		return nil, waitInitError(sock, "send config", err)
 	}

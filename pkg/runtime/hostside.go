@@ -12,14 +12,19 @@ import (
 // host's namespaces with rt's privileges, before the init goes on (MsgGo):
 // it writes the maps of the container's new user namespace and moves
 // linux.netDevices into its network namespace, so that both are in place
-// before anything of the container runs.
-func fromHost(pid int, s *specs.Spec, plan nsPlan) error {
+// before anything of the container runs, and makes the idmapped mounts
+// (after the maps: a mount without mappings of its own takes the user
+// namespace's), which the caller sends after MsgConfig and closes.
+func fromHost(pid int, s *specs.Spec, plan nsPlan, bundle string) (map[int]*os.File, error) {
 	if plan.newUser {
 		if err := writeIDMaps(pid, s.Linux); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return moveNetDevices(pid, s)
+	if err := moveNetDevices(pid, s); err != nil {
+		return nil, err
+	}
+	return idmappedTrees(s, bundle, pid)
 }
 
 // writeIDMaps writes the user namespace's uid and gid maps for pid.

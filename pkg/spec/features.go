@@ -35,9 +35,22 @@ func Features() *features.Features {
 			Seccomp:      seccompFeatures(),
 			// linux.netDevices: checked by validateNetDevices, moved
 			// by pkg/runtime (netdevices.go).
-			NetDevices: &features.NetDevices{Enabled: ptr(true)},
+			NetDevices:      &features.NetDevices{Enabled: ptr(true)},
+			MountExtensions: mountExtensions(),
 		},
 	}
+}
+
+// mountExtensions says idmapped mounts are honoured when rootfs.Options has
+// the words that ask for them (which the mount code and validateIDMapMounts
+// read), and nothing otherwise.
+func mountExtensions() *features.MountExtensions {
+	for _, o := range rootfs.Options {
+		if o.IDMap {
+			return &features.MountExtensions{IDMap: &features.IDMap{Enabled: ptr(true)}}
+		}
+	}
+	return nil
 }
 
 // seccompFeatures describes pkg/seccomp's tables.

@@ -35,6 +35,11 @@ func TestFeatures(t *testing.T) {
 		{"hooks", f.Hooks, Hooks},
 		{"mount options", f.MountOptions, rootfs.OptionNames()},
 	}
+	for _, w := range []string{"idmap", "ridmap"} {
+		if !slices.Contains(f.MountOptions, w) {
+			t.Errorf("mount options lack %q", w)
+		}
+	}
 	for _, tt := range tests {
 		if !slices.Equal(tt.got, tt.want) {
 			t.Errorf("%s: %q, want %q", tt.name, tt.got, tt.want)
@@ -178,6 +183,7 @@ func TestFeaturesEnabled(t *testing.T) {
 		want    string // the section's JSON; "" means absent
 	}{
 		{"netDevices", `{"enabled":true}`},
+		{"mountExtensions", `{"idmap":{"enabled":true}}`},
 		{"intelRdt", ""},
 		{"memoryPolicy", ""},
 	} {
