@@ -1,0 +1,154 @@
+package rootfs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// mountCgroup mounts the cgroup hierarchies at m.Destination. With a cgroup
+// namespace each hierarchy is mounted fresh and shows the container's cgroup
+// as its root; without one the container's own cgroup dirs are bound from
+// the host, so the container still sees only itself. On a v1 (or hybrid)
+// host, Destination becomes a tmpfs holding one dir per hierarchy, as
+// /sys/fs/cgroup looks on the host.
+func mountCgroup(c *Config, r *root, m specs.Mount, p parsedOptions) error {
+	fail := func(step string, err error) error {
+		return fmt.Errorf("mount cgroup on %s: %s: %w", m.Destination, step, err)
+	}
+	hier, err := hostHierarchies()
+	if err != nil {
+		return fail("find hierarchies", err)
+	}
+	dst, err := r.dir(m.Destination)
+	if err != nil {
+		return fail("mkdir", err)
+	}
+	defer func() { dst.Close() }() // dst is replaced below
+	ro := p.flags&unix.MS_RDONLY != 0
+	flags := p.flags &^ unix.MS_RDONLY
+	if len(hier) == 1 && hier[0].v2 && hier[0].mountpoint == "/sys/fs/cgroup" {
+		return mountHierarchy(c, r, m.Destination, hier[0], flags, ro, fail)
+	}
+	if err := unix.Mount("tmpfs", fdPath(dst), "tmpfs", flags, "mode=755"); err != nil {
+		return fail("tmpfs", err)
+	}
+	// dst is the directory under the new tmpfs; its root is reached anew.
+	dst.Close()
+	if dst, err = r.reopen(m.Destination); err != nil {
+		return fail("reopen", err)
+	}
+	for _, h := range hier {
+		rel := strings.TrimPrefix(h.mountpoint, "/sys/fs/cgroup/")
+		if err := mountHierarchy(c, r, filepath.Join(m.Destination, rel), h, flags, ro, fail); err != nil {
+			return err
+		}
+	}
+	if ro {
+		if err := remountBind(fdPath(dst), flags|unix.MS_RDONLY); err != nil {
+			return fail("remount tmpfs read-only", err)
+		}
+	}
+	return nil
+}
+
+func mountHierarchy(c *Config, r *root, dest string, h hierarchy, flags uintptr, ro bool, fail func(string, error) error) error {
+	if ro {
+		flags |= unix.MS_RDONLY
+	}
+	dst, err := r.dir(dest)
+	if err != nil {
+		return fail("mkdir", err)
+	}
+	defer dst.Close()
+	target := fdPath(dst)
+	if c.CgroupNS {
+		typ, data := "cgroup", h.options
+		if h.v2 {
+			typ, data = "cgroup2", ""
+		}
+		if err := unix.Mount("cgroup", target, typ, flags, data); err != nil {
+			return fail("mount "+h.mountpoint, err)
+		}
+		return nil
+	}
+	key := h.options
+	if h.v2 {
+		key = ""
+	}
+	// Paths are keyed by controller; a co-mounted hierarchy is found under
+	// any of its names.
+	key, _, _ = strings.Cut(key, ",")
+	src, ok := c.CgroupPaths[key]
+	if !ok {
+		src = h.mountpoint
+	}
+	if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fail("bind "+src, err)
+	}
+	// target names the directory under the bind; remount through the
+	// mount itself.
+	mnt, err := r.reopen(dest)
+	if err != nil {
+		return fail("reopen", err)
+	}
+	defer mnt.Close()
+	if err := c.slaveBind(fdPath(mnt)); err != nil {
+		return fail("bind "+src, err)
+	}
+	if err := remountBind(fdPath(mnt), flags|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+		return fail("remount "+src, err)
+	}
+	return nil
+}
+
+// hierarchy is one cgroup mount of the host.
+type hierarchy struct {
+	mountpoint string
+	// options are the v1 controllers as mount options ("memory",
+	// "name=systemd"); empty for cgroup2.
+	options string
+	v2      bool
+}
+
+// hostHierarchies lists the cgroup mounts under /sys/fs/cgroup as rt-init
+// sees them before pivot_root (the host's, copied into its namespace).
+func hostHierarchies() ([]hierarchy, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var out []hierarchy
+	for _, line := range strings.Split(string(data), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if len(f) < 5 || len(g) < 3 || !strings.HasPrefix(f[4], "/sys/fs/cgroup") {
+			continue
+		}
+		switch g[0] {
+		case "cgroup2":
+			out = append(out, hierarchy{mountpoint: f[4], v2: true})
+		case "cgroup":
+			var ctrl []string
+			for _, o := range strings.Split(g[2], ",") {
+				switch o {
+				case "rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime", "clone_children", "xattr":
+					continue
+				}
+				if strings.HasPrefix(o, "release_agent=") {
+					continue
+				}
+				ctrl = append(ctrl, o)
+			}
+			out = append(out, hierarchy{mountpoint: f[4], options: strings.Join(ctrl, ",")})
+		}
+	}
+	return out, nil
+}
