@@ -225,6 +225,15 @@ type InitConfig struct {
 	State specs.State `json:"state"`
 }
 
+// WriteConfig sends MsgConfig with cfg, an InitConfig as JSON, and the
+// idmapped mounts that follow it (WriteTrees).
+func WriteConfig(sock *os.File, cfg []byte, trees map[int]*os.File) error {
+	if err := Write(sock, MsgConfig, cfg); err != nil {
+		return err
+	}
+	return WriteTrees(sock, trees)
+}
+
 // WriteTrees sends the idmapped mounts rt made (rootfs.OpenIDMapped), keyed
 // by their index in the spec's mounts, right after MsgConfig: one message
 // each, the index as its data and the mount as SCM_RIGHTS. The receiver

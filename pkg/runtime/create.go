@@ -200,11 +200,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err != nil {
 		return nil, err
 	}
-	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
-		<-joined
-		return nil, waitInitError(sock, "send config", err)
-	}
-	if err := initproto.WriteTrees(sock, trees); err != nil {
+	if err := initproto.WriteConfig(sock, cfg, trees); err != nil {
 		<-joined
 		return nil, waitInitError(sock, "send config", err)
 	}
