@@ -106,11 +106,17 @@ func start(sock *os.File) error {
 	if cfg.Exec {
 		return execProcess(sock, &cfg)
 	}
+	// rootfs.MountAll moves the idmapped mounts rt made into place and
+	// closes them.
+	trees, err := initproto.ReadTrees(sock, cfg.MountTrees)
+	if err != nil {
+		return step("read config", err)
+	}
 	s := cfg.Spec
 	proc := s.Process
 	rc := &rootfs.Config{
 		Rootfs: cfg.Rootfs, Spec: s, NoPivot: cfg.NoPivot, HostMounts: cfg.HostMounts, UserNS: cfg.NewUserNS,
-		CgroupNS: cfg.CgroupNS, CgroupPaths: cfg.CgroupPaths,
+		CgroupNS: cfg.CgroupNS, CgroupPaths: cfg.CgroupPaths, Trees: trees,
 		Joined: func() error { return joinedCgroups(sock, cfg.CgroupNS) },
 	}
 	if err := step("rootfs", rootfs.Prepare(rc)); err != nil {

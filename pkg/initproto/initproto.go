@@ -9,6 +9,7 @@
 //	stage 0 -> rt   MsgPid          host pid of the container's init
 //	rt -> init      MsgGo           uid/gid maps written
 //	rt -> init      MsgConfig       InitConfig as JSON
+//	rt -> init      (trees)         InitConfig.MountTrees idmapped mounts (WriteTrees)
 //	rt -> init      MsgJoined       init is in its cgroups (joined meanwhile)
 //	init -> rt      MsgHooks        mounts done: run prestart/createRuntime
 //	rt -> init      MsgHooksDone    (these two only if RuntimeHooks)
@@ -25,9 +26,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/rootfs"
 )
 
@@ -204,6 +210,9 @@ type InitConfig struct {
 	NewUserNS bool `json:"newUserNS,omitempty"`
 	// CgroupNS: the container has a new cgroup namespace.
 	CgroupNS bool `json:"cgroupNS,omitempty"`
+	// MountTrees is the number of idmapped mounts rt sends after this
+	// config (WriteTrees), one for each idmapped bind of Spec.Mounts.
+	MountTrees int `json:"mountTrees,omitempty"`
 	// CgroupPaths are the container's cgroup dirs on the host, by
 	// hierarchy ("" is cgroup2), for cgroup mounts without a cgroup ns.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
@@ -214,4 +223,54 @@ type InitConfig struct {
 	// State is the OCI state given to hooks rt-init runs itself
 	// (createContainer, startContainer); its pid is filled by rt.
 	State specs.State `json:"state"`
+}
+
+// WriteConfig sends MsgConfig with cfg, an InitConfig as JSON, and the
+// idmapped mounts that follow it (WriteTrees).
+func WriteConfig(sock *os.File, cfg []byte, trees map[int]*os.File) error {
+	if err := Write(sock, MsgConfig, cfg); err != nil {
+		return err
+	}
+	return WriteTrees(sock, trees)
+}
+
+// WriteTrees sends the idmapped mounts rt made (rootfs.OpenIDMapped), keyed
+// by their index in the spec's mounts, right after MsgConfig: one message
+// each, the index as its data and the mount as SCM_RIGHTS. The receiver
+// gets its own reference; the caller still closes its own.
+func WriteTrees(sock *os.File, trees map[int]*os.File) error {
+	for _, i := range slices.Sorted(maps.Keys(trees)) {
+		if err := console.SendFd(sock, strconv.Itoa(i), trees[i]); err != nil {
+			return fmt.Errorf("send the idmapped mount of mounts[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// ReadTrees receives the n idmapped mounts WriteTrees sent, by index. On
+// error it closes what it received.
+func ReadTrees(sock *os.File, n int) (map[int]*os.File, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	trees := make(map[int]*os.File, n)
+	fail := func(err error) (map[int]*os.File, error) {
+		for _, t := range trees {
+			t.Close()
+		}
+		return nil, fmt.Errorf("receive the idmapped mounts: %w", err)
+	}
+	for len(trees) < n {
+		f, err := console.RecvFd(sock)
+		if err != nil {
+			return fail(err)
+		}
+		i, err := strconv.Atoi(f.Name())
+		if _, dup := trees[i]; err != nil || dup || i < 0 {
+			f.Close()
+			return fail(fmt.Errorf("bad index %q: protocol error", f.Name()))
+		}
+		trees[i] = f
+	}
+	return trees, nil
 }

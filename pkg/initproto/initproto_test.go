@@ -384,3 +384,87 @@ func TestRuntimeHooks(t *testing.T) {
 		}
 	}
 }
+
+// TestTrees: the idmapped mounts cross the socket between MsgConfig and the
+// next frame, each arriving as the file sent under its index, and the frame
+// after them is read whole (no descriptor message swallows it). Regular
+// files stand in for the mounts: what crosses is a descriptor either way.
+func TestTrees(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		indices []int
+	}{
+		{"none", nil},
+		{"one", []int{7}},
+		{"several", []int{12, 3, 9}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt, init := os.NewFile(uintptr(fds[0]), "rt"), os.NewFile(uintptr(fds[1]), "init")
+			defer rt.Close()
+			defer init.Close()
+			sent := map[int]*os.File{}
+			for _, i := range tt.indices {
+				f, err := os.CreateTemp(t.TempDir(), "tree")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				sent[i] = f
+			}
+			if err := WriteConfig(rt, []byte(`{}`), sent); err != nil {
+				t.Fatal(err)
+			}
+			if err := Write(rt, MsgJoined, []byte("after")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Read(init, MsgConfig); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadTrees(init, len(sent))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(sent) {
+				t.Errorf("received %d, sent %d", len(got), len(sent))
+			}
+			for i, f := range sent {
+				var a, b unix.Stat_t
+				if g, ok := got[i]; !ok || unix.Fstat(int(f.Fd()), &a) != nil || unix.Fstat(int(g.Fd()), &b) != nil || a.Ino != b.Ino {
+					t.Errorf("mounts[%d]: not received as sent", i)
+				} else {
+					g.Close()
+				}
+			}
+			if p, err := Read(init, MsgJoined); err != nil || string(p) != "after" {
+				t.Errorf("the frame after the trees: %q, %v", p, err)
+			}
+		})
+	}
+}
+
+// TestReadTreesShort: a sender that closes before sending all is an
+// error, not a wait or a short map.
+func TestReadTreesShort(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, init := os.NewFile(uintptr(fds[0]), "rt"), os.NewFile(uintptr(fds[1]), "init")
+	defer init.Close()
+	f, err := os.CreateTemp(t.TempDir(), "tree")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := WriteTrees(rt, map[int]*os.File{1: f}); err != nil {
+		t.Fatal(err)
+	}
+	rt.Close()
+	if got, err := ReadTrees(init, 2); err == nil || !strings.Contains(err.Error(), "receive the idmapped mounts") {
+		t.Errorf("ReadTrees of 2 with 1 sent: %v, %v; want an error", got, err)
+	}
+}

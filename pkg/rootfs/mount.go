@@ -19,6 +19,9 @@ type parsedOptions struct {
 	attrClr     uint64
 	data        []string // filesystem data
 	copyUp      bool     // tmpcopyup
+	// idmap: idmap or ridmap was given, the last one recursive with
+	// ridmap (runc reads them so).
+	idmap, ridmap bool
 }
 
 func parseOptions(opts []string) parsedOptions {
@@ -28,6 +31,8 @@ func parseOptions(opts []string) parsedOptions {
 		switch {
 		case !ok:
 			p.data = append(p.data, o)
+		case def.IDMap:
+			p.idmap, p.ridmap = true, def.IDMapRecursive
 		case def.CopyUp:
 			p.copyUp = true
 		case def.Propagation:
@@ -73,6 +78,7 @@ func MountAll(c *Config) error {
 		return c.Joined()
 	}
 	defer join() // on early errors too: rt is waiting to be read
+	defer closeTrees(c.Trees)
 	for i, m := range c.Spec.Mounts {
 		if m.Type == "cgroup" || m.Type == "cgroup2" {
 			if err := join(); err != nil {
@@ -108,6 +114,11 @@ func mountOne(c *Config, r *root, i int, m specs.Mount) error {
 		}
 		return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
 	}
+	if typ != "bind" && MountIDMap(m) != nil {
+		// spec.Validate refuses it first (runc too): only a bind can be
+		// made with the new mount API rt idmaps with.
+		return fail("", errors.New("only bind mounts can be idmapped"))
+	}
 	// The refusal names the mount as spec.Validate's do.
 	check := func(dst *os.File, src string) error {
 		if err := r.checkResolved(dst, m, src); err != nil {
@@ -117,43 +128,48 @@ func mountOne(c *Config, r *root, i int, m specs.Mount) error {
 	}
 	switch typ {
 	case "bind":
-		return mountBind(c, r, m, p, fail, check)
+		tree := c.Trees[i]
+		if tree == nil && MountIDMap(m) != nil {
+			return fail("", errors.New("idmapped, but rt prepared no idmapped mount for it"))
+		}
+		return mountBind(c, r, m, p, tree, fail, check)
 	case "cgroup", "cgroup2":
 		return mountCgroup(c, r, m, p, check)
-	}
-	dst, err := r.dir(m.Destination)
-	if err != nil {
-		return fail("", err)
-	}
-	defer dst.Close()
-	if err := check(dst, ""); err != nil {
-		return err
-	}
-	data := withMountLabel(strings.Join(p.data, ","), typ, mountLabel(c.Spec))
-	if p.copyUp && typ == "tmpfs" {
-		if err := mountCopyUp(r, m.Destination, m.Source, dst, p.flags, data); err != nil {
-			return fail("tmpcopyup", err)
+	default:
+		dst, err := r.dir(m.Destination)
+		if err != nil {
+			return fail("", err)
 		}
-	} else if err := mountLabelled(m.Source, fdPath(dst), typ, p.flags, data, strings.Join(p.data, ",")); err != nil {
-		if errors.Is(err, unix.EPERM) && typ == "sysfs" && c.UserNS {
-			return fail("", fmt.Errorf("%w (sysfs needs a network namespace owned by the container's user namespace; bind /sys instead)", err))
+		defer dst.Close()
+		if err := check(dst, ""); err != nil {
+			return err
 		}
-		return fail("", err)
+		data := withMountLabel(strings.Join(p.data, ","), typ, mountLabel(c.Spec))
+		if p.copyUp && typ == "tmpfs" {
+			if err := mountCopyUp(r, m.Destination, m.Source, dst, p.flags, data); err != nil {
+				return fail("tmpcopyup", err)
+			}
+		} else if err := mountLabelled(m.Source, fdPath(dst), typ, p.flags, data, strings.Join(p.data, ",")); err != nil {
+			if errors.Is(err, unix.EPERM) && typ == "sysfs" && c.UserNS {
+				return fail("", fmt.Errorf("%w (sysfs needs a network namespace owned by the container's user namespace; bind /sys instead)", err))
+			}
+			return fail("", err)
+		}
+		if len(p.propagation) == 0 && p.attrSet == 0 && p.attrClr == 0 {
+			return nil
+		}
+		mnt, err := r.reopen(m.Destination)
+		if err != nil {
+			return fail("", err)
+		}
+		defer mnt.Close()
+		return finishMount(fdPath(mnt), p, fail)
 	}
-	if len(p.propagation) == 0 && p.attrSet == 0 && p.attrClr == 0 {
-		return nil
-	}
-	mnt, err := r.reopen(m.Destination)
-	if err != nil {
-		return fail("", err)
-	}
-	defer mnt.Close()
-	return finishMount(fdPath(mnt), p, fail)
 }
 
-// mountBind binds m's source on its destination, then applies the
-// options, which the bind itself ignores, by a remount.
-func mountBind(c *Config, r *root, m specs.Mount, p parsedOptions, fail func(string, error) error, check func(*os.File, string) error) error {
+// mountBind binds m.Source, or moves tree, the idmapped copy of it rt
+// made (OpenIDMapped), onto m.Destination, then applies the options.
+func mountBind(c *Config, r *root, m specs.Mount, p parsedOptions, tree *os.File, fail func(string, error) error, check func(*os.File, string) error) error {
 	if len(p.data) > 0 {
 		// spec.Validate refuses it first: a bind ignores the data.
 		return fail("", fmt.Errorf("bind mounts cannot have filesystem-specific options: %q", p.data))
@@ -168,12 +184,21 @@ func mountBind(c *Config, r *root, m specs.Mount, p parsedOptions, fail func(str
 		}
 		src = abs
 	}
-	if _, err := os.Stat(src); err != nil {
-		return fail("source", err)
+	var dir bool
+	if tree != nil {
+		var err error
+		if dir, err = treeIsDir(tree); err != nil {
+			return fail("", err)
+		}
+	} else {
+		if _, err := os.Stat(src); err != nil {
+			return fail("source", err)
+		}
+		dir = isDir(src)
 	}
 	var dst *os.File
 	var err error
-	if isDir(src) {
+	if dir {
 		dst, err = r.dir(m.Destination)
 	} else {
 		dst, err = r.file(m.Destination)
@@ -185,7 +210,12 @@ func mountBind(c *Config, r *root, m specs.Mount, p parsedOptions, fail func(str
 	if err := check(dst, src); err != nil {
 		return err
 	}
-	if err := unix.Mount(src, fdPath(dst), "", p.flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
+	if tree != nil {
+		err = moveTree(tree, dst)
+	} else {
+		err = unix.Mount(src, fdPath(dst), "", p.flags&(unix.MS_BIND|unix.MS_REC), "")
+	}
+	if err != nil {
 		return fail("", err)
 	}
 	mnt, err := r.reopen(m.Destination)
@@ -196,6 +226,11 @@ func mountBind(c *Config, r *root, m specs.Mount, p parsedOptions, fail func(str
 	// Before the options' propagation, which may ask for more.
 	if err := c.slaveBind(fdPath(mnt)); err != nil {
 		return fail("", err)
+	}
+	if tree != nil {
+		if err := c.treePropagation(fdPath(mnt)); err != nil {
+			return fail("", err)
+		}
 	}
 	// The bind itself ignores every other flag; they need a remount.
 	if rest := p.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {

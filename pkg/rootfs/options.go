@@ -31,6 +31,11 @@ type MountOption struct {
 	Attr      uint64
 	// AttrClear means the recursive word clears Attr.
 	AttrClear bool
+	// IDMap marks idmap and ridmap (runtime-spec 1.2): the bind is
+	// idmapped (MOUNT_ATTR_IDMAP, see MountIDMap), never given to mount(2);
+	// IDMapRecursive (ridmap) maps every mount of an rbind's tree, not only
+	// its top.
+	IDMap, IDMapRecursive bool
 }
 
 // Options is the table of mount option words rt understands. The mount code
@@ -74,6 +79,9 @@ var Options = map[string]MountOption{
 	// tmpcopyup (podman's, also runc's): a tmpfs starts with a copy of
 	// what the directory it covers held.
 	"tmpcopyup": {CopyUp: true},
+
+	"idmap":  {IDMap: true},
+	"ridmap": {IDMap: true, IDMapRecursive: true},
 
 	"private":     {Flag: unix.MS_PRIVATE, Propagation: true},
 	"rprivate":    {Flag: unix.MS_PRIVATE | unix.MS_REC, Propagation: true},
@@ -121,9 +129,14 @@ func OptionNames() []string {
 // point anyway (it belongs to the superblock, which the bind shares), so
 // spec.Validate refuses it, as runc does.
 func BindData(m specs.Mount) []string {
-	p := parseOptions(m.Options)
-	if m.Type != "bind" && p.flags&unix.MS_BIND == 0 {
+	if !IsBind(m) {
 		return nil
 	}
-	return p.data
+	return parseOptions(m.Options).data
+}
+
+// IsBind reports whether m is a bind mount: of type "bind", or with a bind
+// or rbind option (whatever its type, which a bind ignores).
+func IsBind(m specs.Mount) bool {
+	return m.Type == "bind" || parseOptions(m.Options).flags&unix.MS_BIND != 0
 }

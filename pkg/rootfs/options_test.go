@@ -54,6 +54,11 @@ func TestParseOptions(t *testing.T) {
 		// Changing the atime mode needs the whole atime field in attr_clr.
 		{"recursive noatime", []string{"rnoatime"}, parsedOptions{attrSet: unix.MOUNT_ATTR_NOATIME, attrClr: unix.MOUNT_ATTR__ATIME}},
 		{"recursive words leave flags alone", []string{"ro", "rrw"}, parsedOptions{flags: unix.MS_RDONLY, attrClr: unix.MOUNT_ATTR_RDONLY}},
+		// Never data: the spec says idmap SHOULD NOT reach mount(2).
+		{"idmap", []string{"bind", "idmap"}, parsedOptions{flags: unix.MS_BIND, idmap: true}},
+		{"ridmap", []string{"rbind", "ridmap", "ro"}, parsedOptions{flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY, idmap: true, ridmap: true}},
+		{"the last of idmap and ridmap wins", []string{"ridmap", "idmap"}, parsedOptions{idmap: true}},
+		{"ridmap after idmap", []string{"idmap", "ridmap"}, parsedOptions{idmap: true, ridmap: true}},
 		{"unknown words are data, in order", []string{"mode=755", "ro", "size=65536k", "uid=0", "newinstance"}, parsedOptions{
 			flags: unix.MS_RDONLY,
 			data:  []string{"mode=755", "size=65536k", "uid=0", "newinstance"},
@@ -120,7 +125,8 @@ func TestParseOptionsRecursiveOrder(t *testing.T) {
 
 func equalParsed(a, b parsedOptions) bool {
 	return a.flags == b.flags && a.attrSet == b.attrSet && a.attrClr == b.attrClr &&
-		slices.Equal(a.propagation, b.propagation) && slices.Equal(a.data, b.data)
+		slices.Equal(a.propagation, b.propagation) && slices.Equal(a.data, b.data) &&
+		a.idmap == b.idmap && a.ridmap == b.ridmap
 }
 
 func TestOptionNames(t *testing.T) {
@@ -154,7 +160,7 @@ func TestOptionNames(t *testing.T) {
 		"rdiratime", "relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec",
 		"rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro",
 		"rrw", "rshared", "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
-		"silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable",
+		"silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable", "idmap", "ridmap",
 	} {
 		if !seen[n] {
 			t.Errorf("%q missing", n)
@@ -336,6 +342,7 @@ func TestBindData(t *testing.T) {
 		{"bind with flags, propagation, recursive words and tmpcopyup", specs.Mount{Type: "bind",
 			Options: []string{"rbind", "ro", "nosuid", "nodev", "rprivate", "rro", "rnoexec", "defaults", "tmpcopyup"}}, nil},
 		{"tmpfs with data", specs.Mount{Type: "tmpfs", Options: []string{"size=1m", "mode=755"}}, nil},
+		{"idmap and ridmap are not data", specs.Mount{Type: "bind", Options: []string{"rbind", "idmap", "ridmap"}}, nil},
 		{"no options", specs.Mount{Type: "bind"}, nil},
 	}
 	for _, tt := range tests {

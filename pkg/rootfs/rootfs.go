@@ -34,6 +34,10 @@ type Config struct {
 	// CgroupPaths are the container's cgroup dirs on the host by hierarchy
 	// ("" is cgroup2), bound into cgroup mounts when there is no cgroup ns.
 	CgroupPaths map[string]string
+	// Trees are the idmapped mounts rt made for the spec's idmapped binds
+	// (OpenIDMapped), by index in Spec.Mounts. MountAll moves each into
+	// place, and closes them all.
+	Trees map[int]*os.File
 	// Joined blocks until the process is in the container's cgroups (and
 	// in its cgroup namespace). MountAll calls it once, before the first
 	// cgroup mount or, failing one, at its end; nil means already done.

@@ -156,6 +156,9 @@ func (r *Runtime) createInput(id string, opts api.CreateOpts, relayTerminal bool
 	if err := refuseHostSysctls(s); err != nil {
 		return nil, err
 	}
+	if err := checkNetDevices(s); err != nil {
+		return nil, err
+	}
 	if w := spec.AbsMountDestinations(s); w != "" {
 		r.log.Warn(w, "id", id)
 	}
@@ -275,31 +278,6 @@ func (r *Runtime) usableCapabilities(id string, p *specs.Process) {
 		r.log.Warn(fmt.Sprintf("can't raise ambient capabilities %v: an ambient capability must also be permitted and inheritable", unraisable), "id", id)
 	}
 	p.Capabilities = usable
-}
-
-// rootHostIDs is the host uid and gid of the container's root when the
-// container has a user namespace with mappings.
-func rootHostIDs(s *specs.Spec) (uid, gid int, ok bool) {
-	find := func(m []specs.LinuxIDMapping) (int, bool) {
-		for _, e := range m {
-			if e.ContainerID == 0 && e.Size > 0 {
-				return int(e.HostID), true
-			}
-		}
-		return 0, false
-	}
-	u, uok := find(s.Linux.UIDMappings)
-	g, gok := find(s.Linux.GIDMappings)
-	if !uok && !gok {
-		return 0, 0, false
-	}
-	if !uok {
-		u = -1
-	}
-	if !gok {
-		g = -1
-	}
-	return u, g, true
 }
 
 // destroyPartial undoes a failed create: kill what was started, remove the

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -38,11 +37,11 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 	// destroy the cgroups while Apply makes them (or, with systemd, starts
 	// the unit), which would then be left behind.
 	defer join.wait()
-	if in.plan.newUser {
-		if err := writeIDMaps(pid, s.Linux); err != nil {
-			return nil, err
-		}
+	trees, err := fromHost(pid, s, in.plan, in.bundle)
+	if err != nil {
+		return nil, err
 	}
+	defer closeFiles(trees)
 	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(in.plan.newUser)); err != nil {
 		return nil, waitInitError(sock, "start init", err)
 	}
@@ -50,12 +49,12 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 	cfg, err := json.Marshal(&initproto.InitConfig{
 		ID: st.ID, Spec: s, Bundle: in.bundle, Rootfs: in.rootfs, NoPivot: opts.NoPivot, HostMounts: in.hostMounts,
 		NoNewKeyring: opts.NoNewKeyring, PreserveFDs: in.extraFDs, NewNetNS: in.plan.newNet, NewUserNS: in.plan.newUser,
-		CgroupNS: in.plan.newCgroup, CgroupPaths: st.CgroupPaths, State: state,
+		CgroupNS: in.plan.newCgroup, CgroupPaths: st.CgroupPaths, MountTrees: len(trees), State: state,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
+	if err := initproto.WriteConfig(sock, cfg, trees); err != nil {
 		return nil, waitInitError(sock, "send config", err)
 	}
 	// The pid is saved while the init sets up. delete --force does not
@@ -191,33 +190,4 @@ func waitInitError(sock *os.File, step string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", step, err)
-}
-
-// writeIDMaps writes the user namespace's uid and gid maps for pid.
-func writeIDMaps(pid int, l *specs.Linux) error {
-	format := func(m []specs.LinuxIDMapping) []byte {
-		var b strings.Builder
-		for _, e := range m {
-			fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
-		}
-		return []byte(b.String())
-	}
-	if os.Geteuid() != 0 {
-		// An unprivileged writer may only map itself, and only after
-		// giving up setgroups.
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
-			return fmt.Errorf("user namespace: write setgroups: %w", err)
-		}
-	}
-	if len(l.UIDMappings) > 0 {
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), format(l.UIDMappings), 0); err != nil {
-			return fmt.Errorf("user namespace: write uid_map %v: %w", l.UIDMappings, err)
-		}
-	}
-	if len(l.GIDMappings) > 0 {
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/gid_map", pid), format(l.GIDMappings), 0); err != nil {
-			return fmt.Errorf("user namespace: write gid_map %v: %w", l.GIDMappings, err)
-		}
-	}
-	return nil
 }

@@ -16,11 +16,9 @@ const MinVersion = "1.0.0"
 // Features builds the OCI features document from the tables the code uses
 // (Namespaces, Hooks, the capability table, rootfs.Options, seccomp's and
 // the memory policy tables), so it says exactly what this build
-// implements. Sections rt does not implement yet (LSMs, idmapped mounts,
-// netDevices) are left out rather than claimed; the cgroup drivers are
-// the runtime's to add (they depend on the host). process.scheduler,
-// ioPriority and execCPUAffinity, which rt honours, have no entry in the
-// features document of runtime-spec 1.3.
+// implements; the cgroup drivers, LSMs and annotations are the runtime's
+// to add. process.scheduler, ioPriority and execCPUAffinity, which rt
+// honours, have no entry in the features document of runtime-spec 1.3.
 func Features() *features.Features {
 	ns := make([]string, 0, len(Namespaces))
 	for t := range Namespaces {
@@ -42,8 +40,24 @@ func Features() *features.Features {
 			// too) and enableMonitoring's MON group. "Enabled" is the
 			// build's, whether the host has resctrl or not.
 			IntelRdt: &features.IntelRdt{Enabled: &yes, Schemata: &yes, Monitoring: &yes},
+			// linux.netDevices: checked by validateNetDevices, moved
+			// by pkg/runtime (netdevices.go).
+			NetDevices:      &features.NetDevices{Enabled: ptr(true)},
+			MountExtensions: mountExtensions(),
 		},
 	}
+}
+
+// mountExtensions says idmapped mounts are honoured when rootfs.Options has
+// the words that ask for them (which the mount code and validateIDMapMounts
+// read), and nothing otherwise.
+func mountExtensions() *features.MountExtensions {
+	for _, o := range rootfs.Options {
+		if o.IDMap {
+			return &features.MountExtensions{IDMap: &features.IDMap{Enabled: ptr(true)}}
+		}
+	}
+	return nil
 }
 
 // seccompFeatures describes pkg/seccomp's tables.
@@ -62,3 +76,5 @@ func seccompFeatures() *features.Seccomp {
 	}
 	return f
 }
+
+func ptr[T any](v T) *T { return &v }

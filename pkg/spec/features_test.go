@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -33,6 +34,11 @@ func TestFeatures(t *testing.T) {
 		{"namespaces", f.Linux.Namespaces, wantNS},
 		{"hooks", f.Hooks, Hooks},
 		{"mount options", f.MountOptions, rootfs.OptionNames()},
+	}
+	for _, w := range []string{"idmap", "ridmap"} {
+		if !slices.Contains(f.MountOptions, w) {
+			t.Errorf("mount options lack %q", w)
+		}
 	}
 	for _, tt := range tests {
 		if !slices.Equal(tt.got, tt.want) {
@@ -189,5 +195,33 @@ func TestFeaturesProcAttrs(t *testing.T) {
 	r := l.IntelRdt
 	if r == nil || r.Enabled == nil || !*r.Enabled || r.Schemata == nil || !*r.Schemata || r.Monitoring == nil || !*r.Monitoring {
 		t.Errorf("intelRdt %+v, want enabled, schemata and monitoring true", r)
+	}
+}
+
+// TestFeaturesEnabled: the 1.1–1.3 sections rt honours say so, under the
+// names runc's features JSON gives them; those it does not honour are left
+// out (nil reads as "unknown", never as a false claim).
+func TestFeaturesEnabled(t *testing.T) {
+	data, err := json.Marshal(Features())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Linux map[string]json.RawMessage `json:"linux"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		section string
+		want    string // the section's JSON; "" means absent
+	}{
+		{"netDevices", `{"enabled":true}`},
+		{"mountExtensions", `{"idmap":{"enabled":true}}`},
+		{"intelRdt", `{"enabled":true,"schemata":true,"monitoring":true}`},
+	} {
+		if got := string(doc.Linux[tt.section]); got != tt.want {
+			t.Errorf("linux.%s = %s, want %s", tt.section, got, tt.want)
+		}
 	}
 }

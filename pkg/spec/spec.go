@@ -202,6 +202,12 @@ func Validate(s *specs.Spec) error {
 	if err := validateNoMountNS(s, seen); err != nil {
 		return err
 	}
+	if err := validateNetDevices(s, seen); err != nil {
+		return err
+	}
+	if err := validateIDMapMounts(s, seen); err != nil {
+		return err
+	}
 	if p := s.Linux.Personality; p != nil && p.Domain != "LINUX" && p.Domain != "LINUX32" {
 		return bad("linux.personality.domain %q: LINUX or LINUX32", p.Domain)
 	}
