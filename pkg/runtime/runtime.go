@@ -79,7 +79,7 @@ func (r *Runtime) Features() (*features.Features, error) {
 	// instance) systemd driver.
 	// systemd is built in (the features spec: "supported", not "usable
 	// on this host"; create says so where systemd is not init).
-	f.Linux.Cgroup = &features.Cgroup{V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &no}
+	f.Linux.Cgroup = &features.Cgroup{V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &no, Rdma: &yes}
 	// Compiled in: labels are written where the host has the LSM, and
 	// refused where it has not (process.CheckLSM).
 	f.Linux.Apparmor = &features.Apparmor{Enabled: &yes}
