@@ -10,6 +10,11 @@ COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
 # Test flags: `make test TESTFLAGS='-run Lifecycle -v'`.
 TESTFLAGS ?=
+# Extra Go build tags, for test builds only: test/security's positive
+# controls build with rt_nodefence (harness.BuildWithTags), which turns the
+# race defences off. Never ship such a build.
+TAGS     ?=
+comma    := ,
 SOURCES  := $(shell find cmd pkg \( -name '*.go' -not -name '*_test.go' \) -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
 
 .PHONY: all deps build test unit lint bench install demo clean
@@ -24,13 +29,13 @@ build: $(BIN)/rt $(BIN)/rt-checkpoint $(BIN)/rt-init
 
 # rt and rt-checkpoint are static: no dynamic loader on every call.
 $(BIN)/rt $(BIN)/rt-checkpoint: $(SOURCES)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/$(notdir $@)
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $@ ./cmd/$(notdir $@)
 
 # rt-init is static too (libseccomp.a, glibc): it starts with every container
 # and exec, and the dynamic loader cost ~0.5-1 ms of each (docs/performance.md).
 # netgo and osusergo keep glibc's NSS, which cannot work statically, out.
 $(BIN)/rt-init: $(SOURCES)
-	$(GO) build -trimpath -tags netgo,osusergo \
+	$(GO) build -trimpath -tags 'netgo,osusergo$(if $(TAGS),$(comma)$(TAGS))' \
 		-ldflags '$(LDFLAGS) -linkmode external -extldflags -static' -o $@ ./cmd/rt-init
 
 lint:
