@@ -99,7 +99,7 @@ func raceConsole(t *testing.T, r *harness.Runner, control bool) {
 	for i := 0; i < n && !c.done(control); i++ {
 		os.Remove(result)
 		id := harness.ID("console")
-		res := r.RT("run", "--console-socket", sock, "--bundle", b, id)
+		res := rt(t, r, "run", "--console-socket", sock, "--bundle", b, id)
 		closeReceived(masters)
 		r.AssertNoTrace(t, id, b)
 		var through []string

@@ -101,7 +101,7 @@ func devSymlinkStatic(t *testing.T, r *harness.Runner, control bool) {
 				}
 			}
 			id := harness.ID("devlink")
-			res := r.RT("run", "--bundle", b, id)
+			res := rt(t, r, "run", "--bundle", b, id)
 			t.Logf("%s: %s", tc.name, res)
 			r.AssertNoTrace(t, id, b)
 			made := dirEntries(host)
@@ -164,7 +164,7 @@ func raceDevSymlink(t *testing.T, r *harness.Runner, control bool) {
 	c := newTally("rt made devices or mount points where the swapped symlink leads")
 	for i := 0; i < n && !c.done(control); i++ {
 		id := harness.ID("devswap")
-		res := r.RT("run", "--bundle", b, id)
+		res := rt(t, r, "run", "--bundle", b, id)
 		r.AssertNoTrace(t, id, b)
 		var through []string
 		if made := dirEntries(host); len(made) > 0 {

@@ -52,7 +52,7 @@ func raceSysctl(t *testing.T, r *harness.Runner, control bool) {
 	c := newTally("the victim found the dummy on its /proc/sys/kernel/domainname")
 	for i := 0; i < n && !c.done(control); i++ {
 		id := harness.ID("sysctl")
-		res := r.RT("run", "--bundle", b, id)
+		res := rt(t, r, "run", "--bundle", b, id)
 		r.AssertNoTrace(t, id, b)
 		var through []string
 		if wrote, what := dummy.changed(t); wrote {

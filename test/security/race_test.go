@@ -100,6 +100,7 @@ func bindMount(src, dst string) specs.Mount {
 type attacker struct {
 	t      *testing.T
 	r      *harness.Runner
+	shared string
 	id     string
 	bundle string
 	ctl    string
@@ -126,7 +127,7 @@ func startAttacker(t *testing.T, r *harness.Runner, shared, name, partner, targe
 	if err := os.WriteFile(filepath.Join(b, "rootfs/swapper"), swapper(t), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a := &attacker{t: t, r: r, id: harness.ID("attacker"), bundle: b, ctl: ctl, done: make(chan error, 1), out: harness.TempFile(t)}
+	a := &attacker{t: t, r: r, shared: shared, id: harness.ID("attacker"), bundle: b, ctl: ctl, done: make(chan error, 1), out: harness.TempFile(t)}
 	cmd := r.Command("run", "--bundle", b, a.id)
 	cmd.Stdout, cmd.Stderr = a.out, a.out
 	if err := cmd.Start(); err != nil {
@@ -175,6 +176,9 @@ func (a *attacker) stop() string {
 		a.report = strings.TrimSpace(string(report))
 		a.r.RT("delete", "--force", a.id)
 		a.r.AssertNoTrace(t, a.id, a.bundle)
+		if ms := hostMountsUnder(a.shared); len(ms) > 0 {
+			t.Errorf("mounts left on the host in the shared directory: %v", ms)
+		}
 	})
 	return a.report
 }
@@ -292,8 +296,14 @@ func (d *dummyFile) changed(t *testing.T) (bool, string) {
 	return true, fmt.Sprintf("%q", data)
 }
 
+// runLimit bounds one rt command of a race test: far above what a run
+// takes on a loaded machine, it only keeps a hung run from hanging the
+// suite.
+const runLimit = 2 * time.Minute
+
 // runResult runs cmd with files of its own as stdout and stderr (unless
-// the caller set them to files) and returns what Runner.Run returns.
+// the caller set them to files) and returns what Runner.Run returns. A
+// command still running after runLimit is killed, and the test fails.
 func runResult(t *testing.T, cmd *exec.Cmd) harness.Result {
 	t.Helper()
 	for _, w := range []*io.Writer{&cmd.Stdout, &cmd.Stderr} {
@@ -307,7 +317,14 @@ func runResult(t *testing.T, cmd *exec.Cmd) harness.Result {
 			*w = f
 		}
 	}
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("run %v: %v", cmd.Args, err)
+	}
+	timer := time.AfterFunc(runLimit, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !timer.Stop() {
+		t.Errorf("%v still running after %v: killed", cmd.Args, runLimit)
+	}
 	read := func(w io.Writer) string {
 		f, ok := w.(*os.File)
 		if !ok {
@@ -325,6 +342,13 @@ func runResult(t *testing.T, cmd *exec.Cmd) harness.Result {
 		t.Fatalf("run %v: %v", cmd.Args, err)
 	}
 	return res
+}
+
+// rt runs `rt --root <root> args...` as Runner.RT does, bounded by
+// runLimit.
+func rt(t *testing.T, r *harness.Runner, args ...string) harness.Result {
+	t.Helper()
+	return runResult(t, r.Command(args...))
 }
 
 // devFromShared is a victim's config edit: its /dev is the shared
