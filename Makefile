@@ -13,9 +13,14 @@ LDFLAGS  := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version
 	-X $(PKG)/pkg/version.Libseccomp=$(LIBSECCOMP)
 # Test flags: `make test TESTFLAGS='-run Lifecycle -v'`.
 TESTFLAGS ?=
+# Extra Go build tags, for test builds only: test/security's positive
+# controls build with rt_nodefence (harness.BuildWithTags), which turns the
+# race defences off. Never ship such a build.
+TAGS     ?=
+comma    := ,
 SOURCES  := $(shell find cmd pkg \( -name '*.go' -not -name '*_test.go' \) -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
 
-.PHONY: all deps build test unit lint bench install demo clean
+.PHONY: all deps build test stress unit lint bench install demo clean
 
 all: build
 
@@ -27,13 +32,13 @@ build: $(BIN)/rt $(BIN)/rt-checkpoint $(BIN)/rt-init
 
 # rt and rt-checkpoint are static: no dynamic loader on every call.
 $(BIN)/rt $(BIN)/rt-checkpoint: $(SOURCES)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/$(notdir $@)
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $@ ./cmd/$(notdir $@)
 
 # rt-init is static too (libseccomp.a, glibc): it starts with every container
 # and exec, and the dynamic loader cost ~0.5-1 ms of each (docs/performance.md).
 # netgo and osusergo keep glibc's NSS, which cannot work statically, out.
 $(BIN)/rt-init: $(SOURCES)
-	$(GO) build -trimpath -tags netgo,osusergo \
+	$(GO) build -trimpath -tags 'netgo,osusergo$(if $(TAGS),$(comma)$(TAGS))' \
 		-ldflags '$(LDFLAGS) -linkmode external -extldflags -static' -o $@ ./cmd/rt-init
 
 lint:
@@ -45,6 +50,14 @@ lint:
 # not listed in test/host-limits.txt fails the run (test/skipcheck).
 test: deps build lint
 	$(GO) run ./test/skipcheck -allow test/host-limits.txt -- -count=1 -timeout 20m $(TESTFLAGS) ./...
+
+# stress runs test/security's race tests (TestRace*: a container swapping a
+# shared path while another is created) with 5000 victims each where make
+# test runs 200, to find a window a short run misses; RT_STRESS=N runs N.
+# It takes about an hour on 2 CPUs, and needs root, as test does.
+RT_STRESS ?= 1
+stress: deps build
+	RT_STRESS=$(RT_STRESS) $(GO) run ./test/skipcheck -allow test/host-limits.txt -- -count=1 -timeout 6h -v -run '^TestRace' $(TESTFLAGS) ./test/security/
 
 unit:
 	$(GO) test -count=1 -short ./pkg/...

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -41,6 +42,7 @@ func Main(m *testing.M) {
 }
 
 func run(m *testing.M) (int, error) {
+	defer removeTagged()
 	dir := os.Getenv("RT_TEST_BIN")
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "rt-test-bin-")
@@ -63,7 +65,7 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-func build(out string) error {
+func build(out string, tags ...string) error {
 	mod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return fmt.Errorf("go env GOMOD: %w", err)
@@ -71,11 +73,63 @@ func build(out string) error {
 	root := filepath.Dir(strings.TrimSpace(string(mod)))
 	// The Makefile's build, so that the tests run the binaries as shipped
 	// (static, same flags).
-	cmd := exec.Command("make", "-s", "-C", root, "BIN="+out, "build")
+	cmd := exec.Command("make", "-s", "-C", root, "BIN="+out, "TAGS="+strings.Join(tags, ","), "build")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("make build: %v\n%s", err, b)
+		return fmt.Errorf("make build TAGS=%s: %v\n%s", strings.Join(tags, ","), err, b)
 	}
 	return nil
+}
+
+// tagged are the builds of BuildWithTags, by tag list, removed when the
+// test binary ends.
+var tagged struct {
+	sync.Mutex
+	bins map[string]Bins
+	errs map[string]error
+	dirs []string
+}
+
+// BuildWithTags builds the three binaries as `make build` does, with extra
+// Go build tags (the Makefile's TAGS), into a temp dir removed when the
+// test binary ends, once per tag list per test binary; it fails the test
+// if the build fails. test/security's positive controls build with
+// rt_nodefence, which turns the race defences off. It builds even when
+// $RT_TEST_BIN names the binaries under test: those are not built with the
+// tags.
+func BuildWithTags(t testing.TB, tags ...string) Bins {
+	t.Helper()
+	key := strings.Join(tags, ",")
+	tagged.Lock()
+	defer tagged.Unlock()
+	if b, ok := tagged.bins[key]; ok {
+		return b
+	}
+	if err, ok := tagged.errs[key]; ok {
+		t.Fatal(err)
+	}
+	if tagged.bins == nil {
+		tagged.bins, tagged.errs = map[string]Bins{}, map[string]error{}
+	}
+	dir, err := os.MkdirTemp("", "rt-test-bin-tags-")
+	if err == nil {
+		tagged.dirs = append(tagged.dirs, dir)
+		err = build(dir, tags...)
+	}
+	if err != nil {
+		tagged.errs[key] = err
+		t.Fatal(err)
+	}
+	b := Bins{Dir: dir, RT: filepath.Join(dir, "rt"), Checkpoint: filepath.Join(dir, "rt-checkpoint"), Init: filepath.Join(dir, "rt-init")}
+	tagged.bins[key] = b
+	return b
+}
+
+func removeTagged() {
+	tagged.Lock()
+	defer tagged.Unlock()
+	for _, d := range tagged.dirs {
+		os.RemoveAll(d)
+	}
 }
 
 // Binaries returns the binaries under test; TestMain must have called Main.

@@ -1,0 +1,8 @@
+//go:build !rt_nodefence
+
+package rootfs
+
+// defencesOff is false in every build but test/security's positive controls
+// (the tag rt_nodefence, defences_off.go): the race defences of this package
+// are on, and the undefended* functions are never called.
+const defencesOff = false
