@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,6 +29,15 @@ func TestWriteAttrNotThroughProc(t *testing.T) {
 		t.Skip("needs root: a mount namespace with /proc covered")
 	}
 	const decoy = "decoy\n"
+	// Raising needs no privilege; the same value changes nothing.
+	cur, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	score, err := strconv.Atoi(strings.TrimSpace(string(cur)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	errc := make(chan error, 1)
 	go func() {
 		// Never unlocked: the thread, in a mount namespace of its own,
@@ -41,7 +53,7 @@ func TestWriteAttrNotThroughProc(t *testing.T) {
 			if err := unix.Mount("tmpfs", "/proc", "tmpfs", 0, "size=64k"); err != nil {
 				return err
 			}
-			for _, f := range []string{"/proc/thread-self/comm", "/proc/thread-self/attr/exec"} {
+			for _, f := range []string{"/proc/thread-self/comm", "/proc/thread-self/attr/exec", "/proc/self/oom_score_adj", "/proc/thread-self/oom_score_adj"} {
 				if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 					return err
 				}
@@ -76,7 +88,10 @@ func TestWriteAttrNotThroughProc(t *testing.T) {
 			if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EACCES) {
 				return errors.New("writeAttr(exec) did not reach the kernel's attr file: " + err.Error())
 			}
-			for _, f := range []string{"/proc/thread-self/comm", "/proc/thread-self/attr/exec"} {
+			if err := SetOOMScoreAdj(&specs.Process{OOMScoreAdj: &score}); err != nil {
+				return errors.New("SetOOMScoreAdj: " + err.Error())
+			}
+			for _, f := range []string{"/proc/thread-self/comm", "/proc/thread-self/attr/exec", "/proc/self/oom_score_adj", "/proc/thread-self/oom_score_adj"} {
 				if got, _ := os.ReadFile(f); string(got) != decoy {
 					return errors.New("written through the path " + f + ": " + string(got))
 				}

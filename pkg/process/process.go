@@ -39,7 +39,9 @@ func SetOOMScoreAdj(p *specs.Process) error {
 	if p.OOMScoreAdj == nil {
 		return nil
 	}
-	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+	// Through a private procfs instance, never the container's /proc,
+	// which a mount or a racing container could redirect (CVE-2025-52881).
+	if err := writeThreadSelf("oom_score_adj", strconv.Itoa(*p.OOMScoreAdj)); err != nil {
 		return fmt.Errorf("oom_score_adj %d: %w", *p.OOMScoreAdj, err)
 	}
 	return nil
