@@ -105,6 +105,11 @@ func isBind(m specs.Mount) bool {
 // source, "" for other mounts. The path is read back from the handle, as
 // runc does: it names what will be mounted on.
 func (r *root) checkResolved(dst *os.File, m specs.Mount, src string) error {
+	if defencesOff {
+		// test/security's controls: the sysctl race needs the mount
+		// onto /proc to happen to show what the write does.
+		return nil
+	}
 	full, err := os.Readlink(fdPath(dst))
 	if err != nil {
 		return fmt.Errorf("read back the destination: %w", err)
