@@ -41,9 +41,14 @@ $(BIN)/rt-init: $(SOURCES)
 	$(GO) build -trimpath -tags 'netgo,osusergo$(if $(TAGS),$(comma)$(TAGS))' \
 		-ldflags '$(LDFLAGS) -linkmode external -extldflags -static' -o $@ ./cmd/rt-init
 
+# staticcheck is pinned; the module proxy serves it (built once, then cached).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@test -z "$$(gofmt -l cmd pkg test)" || { echo "gofmt needed:"; gofmt -l cmd pkg test; exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags rt_nodefence ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # test runs the whole suite: unit tests and the integration tests, which
 # build the binaries themselves and need root. A test skipped for a reason

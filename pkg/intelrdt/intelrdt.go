@@ -32,6 +32,8 @@ import (
 const DefaultRoot = "/sys/fs/resctrl"
 
 // ErrNotEnabled is wrapped when the host has no resctrl mounted.
+//
+//lint:ignore ST1005 runc's words; "Intel" is a name
 var ErrNotEnabled = errors.New("Intel RDT is not enabled")
 
 // Root finds the mounted resctrl filesystem: DefaultRoot when resctrl is

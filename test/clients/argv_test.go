@@ -56,8 +56,6 @@ func TestClientArgvParses(t *testing.T) {
 	}
 	for _, c := range clientArgv {
 		t.Run(c.name, func(t *testing.T) {
-			if c.name == "shim restore" {
-			}
 			dir := t.TempDir()
 			os.Mkdir(filepath.Join(dir, "bundle"), 0o755)
 			argv := make([]string, len(c.argv))

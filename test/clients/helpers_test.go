@@ -114,16 +114,6 @@ func alive(pid int) bool {
 	return true
 }
 
-// procState is the state letter of /proc/<pid>/stat.
-func procState(pid int) string {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	s := string(data)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && len(s) > i+2 {
-		return s[i+2 : i+3]
-	}
-	return ""
-}
-
 func nsOf(t *testing.T, pid int, ns string) string {
 	t.Helper()
 	l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))

@@ -6,12 +6,8 @@
 // containers.conf and storage.conf, with --network none.
 //
 // RT_CLIENTS_RUNTIME=/usr/sbin/runc runs the same suite with Debian's runc
-// as the runtime and the BUG skips not taken: every test passing with runc
-// is what shows the tests test the clients' contract, not rt's behaviour.
-//
-// RT_CLIENTS_RUN_BUGS=1 runs the tests of known rt bugs instead of skipping
-// them (each skip says what rt does wrong, where, and what the client
-// expects).
+// as the runtime: every test passing with runc is what shows the tests test
+// the clients' contract, not rt's behaviour.
 //
 // RT_CLIENTS_ARGV_LOG=FILE wraps the runtime in a shell script that appends
 // each invocation's caller, cwd, environment names and argv to FILE (see
@@ -43,21 +39,6 @@ func TestMain(m *testing.M) {
 
 // compared is the runtime RT_CLIENTS_RUNTIME names instead of rt, or "".
 var compared = os.Getenv("RT_CLIENTS_RUNTIME")
-
-// runBugs (RT_CLIENTS_RUN_BUGS=1) runs the tests of known rt bugs instead of
-// skipping them: to check a fix before removing its skip.
-var runBugs = os.Getenv("RT_CLIENTS_RUN_BUGS") != ""
-
-// bug skips the rest of a test that fails because of a bug in rt; with
-// another runtime the test goes on (and fails if that runtime has it too).
-// It is called before the step that fails, so that the skipped test leaves
-// nothing behind that cleanup cannot remove.
-func bug(t *testing.T, msg string) {
-	t.Helper()
-	if compared == "" && !runBugs {
-		t.Skip("BUG: " + msg)
-	}
-}
 
 // isRT: the runtime under test is rt (not a compared runtime).
 func isRT() bool { return compared == "" }

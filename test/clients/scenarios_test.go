@@ -834,12 +834,6 @@ func TestHome(t *testing.T) {
 // does not create the directory. Only the init's cwd is created.
 func TestExecMissingCwd(t *testing.T) {
 	s := getSuite(t)
-	const msg = "exec creates a missing cwd: pkg/process/process.go Chdir does MkdirAll on ENOENT for every " +
-		"process, so `podman exec --workdir /missing` and `ctr task exec --cwd /missing` succeed and leave a new " +
-		"directory in the container. runc creates only the init's cwd (at create, in rootfs setup) and fails an " +
-		"exec with \"chdir to cwd (\\\"/missing\\\") set in config.json failed: no such file or directory\", which " +
-		"podman maps to exit 127. Fix: keep the creation in rt-init's init path (cmd/rt-init main.go already does " +
-		"MkdirAll) and make Chdir for exec fail on ENOENT with runc's wording"
 	check := func(t *testing.T, res result, wantCode int) {
 		t.Helper()
 		if res.code == 0 || (wantCode != 0 && res.code != wantCode) || !strings.Contains(res.out(), "/missing") || !strings.Contains(strings.ToLower(res.out()), "no such file or directory") {
