@@ -14,7 +14,6 @@
 package intelrdt
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -56,37 +56,13 @@ func Root() (string, error) {
 }
 
 // resctrlMount is the mount point of the first resctrl line of a
-// mountinfo file.
+// mountinfo file (moby/sys/mountinfo's parser, which unescapes it).
 func resctrlMount(r io.Reader) (string, bool) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		// id parent major:minor root mountpoint options [optional...] - fstype source super
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		f, p := strings.Fields(pre), strings.Fields(post)
-		if ok && len(f) >= 5 && len(p) >= 1 && p[0] == "resctrl" {
-			return unescapeMountinfo(f[4]), true
-		}
+	mounts, err := mountinfo.GetMountsFromReader(r, mountinfo.FSTypeFilter("resctrl"))
+	if err != nil || len(mounts) == 0 {
+		return "", false
 	}
-	return "", false
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return mounts[0].Mountpoint, true
 }
 
 // Check refuses, naming the field, what r asks of root's resctrl that the

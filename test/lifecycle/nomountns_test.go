@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rtkit/rt/test/harness"
@@ -106,28 +107,12 @@ func (n *mountNS) assertMountinfo(t *testing.T, what string, before []string) {
 // namespace when another test, running in parallel, deletes the directory
 // it is on (its temp dir). Nothing of rt's does that.
 func removedElsewhere(l string) bool {
-	f := strings.Fields(l)
-	if len(f) < 5 {
+	m, err := mountinfo.GetMountsFromReader(strings.NewReader(l+"\n"), nil)
+	if err != nil || len(m) != 1 {
 		return false
 	}
-	_, err := os.Lstat(unescapeMountinfo(f[4]))
+	_, err = os.Lstat(m[0].Mountpoint)
 	return errors.Is(err, os.ErrNotExist)
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space…).
-func unescapeMountinfo(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // fstypeAwk is a command printing the filesystem type of the mount at
