@@ -2,6 +2,7 @@ package checkpoint_test
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -119,6 +120,57 @@ func TestPrintStats(t *testing.T) {
 		t.Errorf("implausible restore statistics: %q", res.Stderr)
 	}
 	c.waitCount(t, 0)
+	stopAndDelete(t, c)
+
+	// 5. In the foreground: the statistics are on stderr while the
+	// container still runs (not once it exits), stdout stays the
+	// container's (the counter writes nothing there).
+	cmd := c.r.Command("restore", "--print-stats", "--format", "json", "--image-path", img2, "--bundle", c.bundle, c.id)
+	stdout, stderr := tempOut(t), tempOut(t)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var errOut []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.HasSuffix(string(errOut), "\n") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("foreground restore printed no statistics on stderr: %q", errOut)
+		}
+		time.Sleep(20 * time.Millisecond)
+		errOut, _ = os.ReadFile(stderr.Name())
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("foreground restore exited (%v) before it was stopped", err)
+	default:
+	}
+	rst.RestoreStats = nil
+	if err := json.Unmarshal(errOut, &rst); err != nil || rst.RestoreStats == nil || rst.RestoreStats.RestoreTimeUs == 0 {
+		t.Errorf("foreground restore stderr: %v: %q", err, errOut)
+	}
+	c.waitCount(t, 0)
+	if res := c.r.RT("kill", c.id, "KILL"); res.Code != 0 {
+		t.Fatalf("kill: %s", res)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("foreground restore did not return after its container was killed")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 137 {
+		t.Errorf("foreground restore exit %d, want 137 (KILL)", code)
+	}
+	if out, _ := os.ReadFile(stdout.Name()); len(out) != 0 {
+		t.Errorf("foreground restore stdout: %q, want nothing", out)
+	}
+	if out, _ := os.ReadFile(stderr.Name()); string(out) != string(errOut) {
+		t.Errorf("foreground restore stderr grew after the statistics: %q", out)
+	}
 }
 
 // textStats parses --print-stats text output, which must be exactly the
