@@ -273,6 +273,10 @@ type CheckpointOpts struct {
 	// StatusFd is an fd on which CRIU writes \0 when the lazy-pages server
 	// is ready; -1 when unset.
 	StatusFd int
+	// OnDumpStats, when set, is called with CRIU's statistics of a
+	// successful dump (or pre-dump), before Checkpoint returns. Checkpoint
+	// only: Restore ignores it (RestoreOpts.OnRestoreStats is restore's).
+	OnDumpStats func(*DumpStats)
 }
 
 // RestoreOpts are the options of restore: those of create plus the
@@ -285,6 +289,10 @@ type RestoreOpts struct {
 	// LSMProfile and LSMMountContext override the labels in the image.
 	LSMProfile      string
 	LSMMountContext string
+	// OnRestoreStats, when set, is called with CRIU's statistics of a
+	// successful restore as soon as CRIU has finished: for a foreground
+	// restore, before the container is waited for.
+	OnRestoreStats func(*RestoreStats)
 }
 
 // Result is the outcome of a foreground process.
@@ -443,4 +451,19 @@ type DumpStats struct {
 	PagesSkippedParent uint64 `json:"pagesSkippedParent"`
 	PagesWritten       uint64 `json:"pagesWritten"`
 	PagesLazy          uint64 `json:"pagesLazy"`
+}
+
+// RestoreStats are CRIU's statistics of a restore (its stats-restore file).
+// Times are in microseconds, as CRIU records them.
+type RestoreStats struct {
+	// ForkingTimeUs is the time taken to fork the process tree;
+	// RestoreTimeUs the time taken by the whole restore of the tasks.
+	ForkingTimeUs uint32 `json:"forkingTimeUs"`
+	RestoreTimeUs uint32 `json:"restoreTimeUs"`
+	// PagesCompared were compared with the parent process's, to keep
+	// them shared copy-on-write; PagesSkippedCow were found identical and
+	// left shared; PagesRestored were restored (read from the images).
+	PagesCompared   uint64 `json:"pagesCompared"`
+	PagesSkippedCow uint64 `json:"pagesSkippedCow"`
+	PagesRestored   uint64 `json:"pagesRestored"`
 }

@@ -212,15 +212,43 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 			r.log.Warn("checkpoint: keeping CRIU's dump statistics with the images", "container", id, "error", err)
 		}
 	}
-	if opts.LeaveRunning || opts.PreDump {
-		return nil
+	var dumpStats *api.DumpStats
+	if opts.OnDumpStats != nil {
+		// Read now, while the directories are certainly there; handed
+		// over only once the checkpoint has fully succeeded.
+		wd := ""
+		if workDir != nil {
+			wd = workDir.Name()
+		}
+		dumpStats = r.dumpStatsOf(id, statsDir(imageDir.Name(), wd))
 	}
-	// CRIU killed the processes: the container is stopped, and goes as
-	// runc's does (its cgroups and state removed, poststop hooks run).
-	if err := r.Remove(ctx, h, st); err != nil {
-		return fmt.Errorf("checkpoint container %q: dumped, but removing the stopped container: %w", id, err)
+	if !opts.LeaveRunning && !opts.PreDump {
+		// CRIU killed the processes: the container is stopped, and goes
+		// as runc's does (its cgroups and state removed, poststop hooks
+		// run).
+		if err := r.Remove(ctx, h, st); err != nil {
+			return fmt.Errorf("checkpoint container %q: dumped, but removing the stopped container: %w", id, err)
+		}
+	}
+	if dumpStats != nil {
+		opts.OnDumpStats(dumpStats)
 	}
 	return nil
+}
+
+// dumpStatsOf reads CRIU's statistics of the dump just made from dir. The
+// dump has succeeded, so statistics that cannot be read are only warned of:
+// the checkpoint must not look failed for their sake.
+func (r *Runtime) dumpStatsOf(id, dir string) *api.DumpStats {
+	s, err := readDumpStats(dir)
+	if err == nil && s == nil {
+		err = fmt.Errorf("CRIU wrote no %s in %s", statsDumpFile, dir)
+	}
+	if err != nil {
+		r.log.Warn("checkpoint: no dump statistics to print", "container", id, "error", err)
+		return nil
+	}
+	return s
 }
 
 // thawAfterDump thaws the container CRIU may have left frozen. After a

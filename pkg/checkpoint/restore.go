@@ -297,6 +297,22 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 			r.log.Warn("poststart hook failed", "id", id, "error", err)
 		}
 	}
+	if opts.OnRestoreStats != nil {
+		wd := ""
+		if workDir != nil {
+			wd = workDir.Name()
+		}
+		if rs, err := readRestoreStats(statsDir(imageDir.Name(), wd)); err != nil || rs == nil {
+			// The container runs: statistics that cannot be read
+			// must not fail (and so undo) the restore.
+			if err == nil {
+				err = fmt.Errorf("CRIU wrote no %s", statsRestoreFile)
+			}
+			r.log.Warn("restore: no restore statistics to print", "container", id, "error", err)
+		} else {
+			opts.OnRestoreStats(rs)
+		}
+	}
 	if opts.Detach {
 		return &api.Result{}, nil
 	}

@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -25,6 +29,55 @@ func checkpointFlags(fs *pflag.FlagSet, o *api.CheckpointOpts) {
 	fs.StringArrayVar(&o.EmptyNs, "empty-ns", nil, "create a namespace, but don't restore its properties (repeatable)")
 	fs.BoolVar(&o.AutoDedup, "auto-dedup", false, "enable auto deduplication of memory images")
 	fs.BoolVar(&o.LazyPages, "lazy-pages", false, "use userfaultfd to lazily restore memory pages")
+}
+
+// statsFlags are --print-stats and its --format, which checkpoint and
+// restore share.
+type statsFlags struct {
+	print  bool
+	format string
+}
+
+func (sf *statsFlags) register(fs *pflag.FlagSet, what string) {
+	fs.BoolVar(&sf.print, "print-stats", false, "print CRIU's statistics of the "+what)
+	fs.StringVar(&sf.format, "format", "text", "--print-stats output format: text or json")
+}
+
+func (sf *statsFlags) check(cmd *cobra.Command) error {
+	if sf.format != "text" && sf.format != "json" {
+		return usageError(cmd, "--format %q: must be text or json", sf.format)
+	}
+	return nil
+}
+
+// printStats writes stats, a *api.DumpStats or *api.RestoreStats, to w in
+// the chosen format, in one write: on restore's stream it must not be
+// interleaved with what the container writes there. JSON is one object on
+// one line, its key (dumpStats, restoreStats) and fields named as inspect's.
+func (sf *statsFlags) printStats(w io.Writer, e *Env, stats any) {
+	var buf bytes.Buffer
+	if sf.format == "json" {
+		key := "dumpStats"
+		if _, ok := stats.(*api.RestoreStats); ok {
+			key = "restoreStats"
+		}
+		if err := json.NewEncoder(&buf).Encode(map[string]any{key: stats}); err != nil {
+			e.Logger().Warn("print-stats", "error", err)
+			return
+		}
+	} else {
+		tw := tabwriter.NewWriter(&buf, 0, 1, 1, ' ', 0)
+		switch s := stats.(type) {
+		case *api.DumpStats:
+			writeDumpStats(tw, "", s)
+		case *api.RestoreStats:
+			writeRestoreStats(tw, "", s)
+		}
+		tw.Flush()
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		e.Logger().Warn("print-stats", "error", err)
+	}
 }
 
 // finishCheckpointOpts checks the shared options and fills defaults.
@@ -54,6 +107,7 @@ func finishCheckpointOpts(cmd *cobra.Command, o *api.CheckpointOpts) error {
 func NewCheckpointCommand(e *Env) *cobra.Command {
 	opts := api.CheckpointOpts{StatusFd: -1}
 	var pageServer string
+	var sf statsFlags
 	cmd := &cobra.Command{
 		Use:   "checkpoint [flags] <container-id>",
 		Short: "checkpoint a running container",
@@ -65,6 +119,9 @@ func NewCheckpointCommand(e *Env) *cobra.Command {
 				return err
 			}
 			if err := finishCheckpointOpts(cmd, &opts); err != nil {
+				return err
+			}
+			if err := sf.check(cmd); err != nil {
 				return err
 			}
 			if pageServer != "" {
@@ -83,6 +140,11 @@ func NewCheckpointCommand(e *Env) *cobra.Command {
 			if !ok {
 				return fmt.Errorf("checkpoint: %w", api.ErrNotImplemented)
 			}
+			if sf.print {
+				// On stdout, after the dump: checkpoint prints
+				// nothing else there.
+				opts.OnDumpStats = func(s *api.DumpStats) { sf.printStats(e.Stdout, e, s) }
+			}
 			return cr.Checkpoint(cmd.Context(), id, opts)
 		},
 	}
@@ -93,6 +155,7 @@ func NewCheckpointCommand(e *Env) *cobra.Command {
 	f.BoolVar(&opts.PreDump, "pre-dump", false, "dump the container's memory only, leaving it running")
 	f.StringVar(&pageServer, "page-server", "", "ADDRESS:PORT of the page server")
 	f.IntVar(&opts.StatusFd, "status-fd", -1, "criu writes \\0 to this fd once lazy-pages is ready")
+	sf.register(f, "dump")
 	return cmd
 }
 
@@ -100,6 +163,7 @@ func NewCheckpointCommand(e *Env) *cobra.Command {
 func NewRestoreCommand(e *Env) *cobra.Command {
 	var opts api.RestoreOpts
 	opts.StatusFd = -1
+	var sf statsFlags
 	cmd := &cobra.Command{
 		Use:   "restore [flags] <container-id>",
 		Short: "restore a container from a previous checkpoint",
@@ -113,6 +177,9 @@ func NewRestoreCommand(e *Env) *cobra.Command {
 			if err := finishCheckpointOpts(cmd, &opts.CheckpointOpts); err != nil {
 				return err
 			}
+			if err := sf.check(cmd); err != nil {
+				return err
+			}
 			ops, err := e.Runtime()
 			if err != nil {
 				return err
@@ -122,6 +189,11 @@ func NewRestoreCommand(e *Env) *cobra.Command {
 				return fmt.Errorf("restore: %w", api.ErrNotImplemented)
 			}
 			opts.Stdio = e.stdio()
+			if sf.print {
+				// On stderr: restore's stdout is the restored
+				// container's (docs/checkpoint.md).
+				opts.OnRestoreStats = func(s *api.RestoreStats) { sf.printStats(e.Stderr, e, s) }
+			}
 			return statusError(cr.Restore(cmd.Context(), id, opts))
 		},
 	}
@@ -135,5 +207,6 @@ func NewRestoreCommand(e *Env) *cobra.Command {
 	f.BoolVar(&opts.NoPivot, "no-pivot", false, "do not use pivot_root to jail the process inside the rootfs")
 	f.StringVar(&opts.LSMProfile, "lsm-profile", "", "LSM profile to restore the container with (type:label)")
 	f.StringVar(&opts.LSMMountContext, "lsm-mount-context", "", "LSM mount context to restore the container with")
+	sf.register(f, "restore (on stderr)")
 	return cmd
 }

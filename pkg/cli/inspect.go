@@ -124,15 +124,34 @@ func writeImageText(w io.Writer, info *api.ImageInfo) error {
 		return tw.Flush()
 	}
 	fmt.Fprint(tw, "\nDump statistics:\n")
-	p("  freezing time:\t%s\n", usec(s.FreezingTimeUs))
-	p("  frozen time:\t%s\n", usec(s.FrozenTimeUs))
-	p("  memdump time:\t%s\n", usec(s.MemdumpTimeUs))
-	p("  memwrite time:\t%s\n", usec(s.MemwriteTimeUs))
-	p("  pages scanned:\t%d\n", s.PagesScanned)
-	p("  pages skipped (parent):\t%d\n", s.PagesSkippedParent)
-	p("  pages written:\t%d\n", s.PagesWritten)
-	p("  pages lazy:\t%d\n", s.PagesLazy)
+	writeDumpStats(tw, "  ", s)
 	return tw.Flush()
+}
+
+// writeDumpStats writes CRIU's dump statistics as "name:\tvalue" lines
+// (for a tabwriter), each prefixed with indent: inspect's section, and
+// checkpoint --print-stats.
+func writeDumpStats(w io.Writer, indent string, s *api.DumpStats) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, indent+format, a...) }
+	p("freezing time:\t%s\n", usec(s.FreezingTimeUs))
+	p("frozen time:\t%s\n", usec(s.FrozenTimeUs))
+	p("memdump time:\t%s\n", usec(s.MemdumpTimeUs))
+	p("memwrite time:\t%s\n", usec(s.MemwriteTimeUs))
+	p("pages scanned:\t%d\n", s.PagesScanned)
+	p("pages skipped (parent):\t%d\n", s.PagesSkippedParent)
+	p("pages written:\t%d\n", s.PagesWritten)
+	p("pages lazy:\t%d\n", s.PagesLazy)
+}
+
+// writeRestoreStats is writeDumpStats for CRIU's restore statistics
+// (restore --print-stats).
+func writeRestoreStats(w io.Writer, indent string, s *api.RestoreStats) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, indent+format, a...) }
+	p("forking time:\t%s\n", usec(s.ForkingTimeUs))
+	p("restore time:\t%s\n", usec(s.RestoreTimeUs))
+	p("pages compared:\t%d\n", s.PagesCompared)
+	p("pages skipped (cow):\t%d\n", s.PagesSkippedCow)
+	p("pages restored:\t%d\n", s.PagesRestored)
 }
 
 // processDepths is each process's depth in the tree (the root, and any

@@ -52,6 +52,11 @@ type recFake struct {
 	spec     *specs.Spec
 	features *features.Features
 	events   []api.Event
+	// dumpStats and restoreStats, when set, are handed to the
+	// OnDumpStats and OnRestoreStats callbacks of a successful
+	// Checkpoint and Restore, as the real runtime does.
+	dumpStats    *api.DumpStats
+	restoreStats *api.RestoreStats
 	// logOnCall, when set, is called with the factory's logger on every
 	// method call, so tests can see what the CLI's logger writes.
 	logOnCall func(cfg api.GlobalConfig)
@@ -183,12 +188,21 @@ func (f *recFake) Events(_ context.Context, id string, opts api.EventsOpts) erro
 }
 
 func (f *recFake) Checkpoint(_ context.Context, id string, opts api.CheckpointOpts) error {
-	return f.record(recCall{Method: "Checkpoint", ID: id, Opts: opts})
+	if err := f.record(recCall{Method: "Checkpoint", ID: id, Opts: opts}); err != nil {
+		return err
+	}
+	if opts.OnDumpStats != nil && f.dumpStats != nil {
+		opts.OnDumpStats(f.dumpStats)
+	}
+	return nil
 }
 
 func (f *recFake) Restore(_ context.Context, id string, opts api.RestoreOpts) (*api.Result, error) {
 	if err := f.record(recCall{Method: "Restore", ID: id, Opts: opts}); err != nil {
 		return nil, err
+	}
+	if opts.OnRestoreStats != nil && f.restoreStats != nil {
+		opts.OnRestoreStats(f.restoreStats)
 	}
 	return f.result("Restore"), nil
 }
