@@ -273,6 +273,13 @@ type CheckpointOpts struct {
 	// StatusFd is an fd on which CRIU writes \0 when the lazy-pages server
 	// is ready; -1 when unset.
 	StatusFd int
+	// Export (checkpoint only) is a checkpoint archive to write once the
+	// dump succeeded: one tar file, in the layout of podman's and
+	// Kubernetes' archives (config.dump, spec.dump, checkpoint/,
+	// rootfs-diff.tar, stats-dump), plain, gzip or zstd by its suffix
+	// (.tar, .tar.gz, .tar.zst). ImagePath may then be empty: the images
+	// go to a private temporary directory, removed after.
+	Export string
 }
 
 // RestoreOpts are the options of restore: those of create plus the
@@ -285,6 +292,11 @@ type RestoreOpts struct {
 	// LSMProfile and LSMMountContext override the labels in the image.
 	LSMProfile      string
 	LSMMountContext string
+	// Import is a checkpoint archive (as Export writes) to restore from
+	// instead of ImagePath, which is then empty: it is unpacked into a
+	// private temporary directory, its rootfs-diff.tar applied onto the
+	// bundle's rootfs, and the directory removed after.
+	Import string
 }
 
 // Result is the outcome of a foreground process.

@@ -67,6 +67,16 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
 		return nil, fmt.Errorf("rootfs: %w", err)
 	}
+	if opts.Import != "" {
+		// Unpacked and checked whole, and its rootfs diff applied,
+		// before anything of the container exists.
+		dir, err := importArchive(opts.Import, rootfs)
+		if err != nil {
+			return nil, fmt.Errorf("restore container %q: %w", id, err)
+		}
+		defer os.RemoveAll(dir)
+		opts.ImagePath = filepath.Join(dir, archiveImageDir)
+	}
 	imageDir, err := openImages(opts.ImagePath)
 	if err != nil {
 		return nil, fmt.Errorf("restore container %q: %w", id, err)
