@@ -68,6 +68,14 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		return nil, fmt.Errorf("rootfs: %w", err)
 	}
 	if opts.Import != "" {
+		// An id in use would fail the restore below, after the
+		// rootfs diff was applied: refuse it first (store.Create
+		// still decides, race-free).
+		if dir, err := r.Store().Dir(id); err == nil {
+			if _, err := os.Lstat(dir); err == nil {
+				return nil, api.NewContainerError(id, api.ErrExist)
+			}
+		}
 		// Unpacked and checked whole, and its rootfs diff applied,
 		// before anything of the container exists.
 		dir, err := importArchive(opts.Import, rootfs)

@@ -100,6 +100,17 @@ func TestArchiveExportImport(t *testing.T) {
 	c.waitCount(t, after+2)
 	assertNoTemp(t, tmp)
 
+	// The id is in use: refused before the archive touches the rootfs.
+	os.Remove(filepath.Join(fresh, "rootfs", "marker"))
+	res = c.r.RT("restore", "-d", "--import", archive, "--bundle", fresh, c.id)
+	if msg := oneLine(t, res); res.Code == 0 || !strings.Contains(msg, "exist") {
+		t.Errorf("restore --import over a running id: %s", res)
+	}
+	if _, err := os.Stat(filepath.Join(fresh, "rootfs", "marker")); err == nil {
+		t.Errorf("the refused import applied its rootfs diff")
+	}
+	assertNoTemp(t, tmp)
+
 	// A bad archive: one "../" entry among good ones.
 	if res := c.r.RT("delete", "--force", c.id); res.Code != 0 {
 		t.Fatalf("delete: %s", res)
