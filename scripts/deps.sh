@@ -117,5 +117,20 @@ else
 	log "all $# packages already installed"
 fi
 
+# checkpointctl, podman's and Kubernetes' checkpoint archive reader: the
+# archive test (test/checkpoint/archive_test.go) checks with it that rt's
+# archives are readable, and skips that check without it. Pinned: @latest
+# (v1.7.0) needs go-criu/v8 v8.5.0, which the Go module proxy refuses (403);
+# v1.3.0 builds. Only with go on PATH, once (a present checkpointctl costs a
+# `command -v`); a failed build is a warning, never an error. Its output
+# goes to stderr: stdout's last line is install-criu.sh's.
+CHECKPOINTCTL_VERSION=v1.3.0
+if ! command -v checkpointctl >/dev/null && command -v go >/dev/null; then
+	log "go install checkpointctl@$CHECKPOINTCTL_VERSION into /usr/local/bin"
+	if ! (cd / && GOBIN=/usr/local/bin go install "github.com/checkpoint-restore/checkpointctl@$CHECKPOINTCTL_VERSION") >&2; then
+		log "WARNING: checkpointctl did not build: the archive test will not use it"
+	fi
+fi
+
 log "ensuring a working criu (scripts/install-criu.sh)"
 exec "$here/install-criu.sh"

@@ -277,6 +277,13 @@ type CheckpointOpts struct {
 	// successful dump (or pre-dump), before Checkpoint returns. Checkpoint
 	// only: Restore ignores it (RestoreOpts.OnRestoreStats is restore's).
 	OnDumpStats func(*DumpStats)
+	// Export (checkpoint only) is a checkpoint archive to write once the
+	// dump succeeded: one tar file, in the layout of podman's and
+	// Kubernetes' archives (config.dump, spec.dump, checkpoint/,
+	// rootfs-diff.tar, stats-dump), plain, gzip or zstd by its suffix
+	// (.tar, .tar.gz, .tar.zst). ImagePath may then be empty: the images
+	// go to a private temporary directory, removed after.
+	Export string
 }
 
 // RestoreOpts are the options of restore: those of create plus the
@@ -293,6 +300,11 @@ type RestoreOpts struct {
 	// successful restore as soon as CRIU has finished: for a foreground
 	// restore, before the container is waited for.
 	OnRestoreStats func(*RestoreStats)
+	// Import is a checkpoint archive (as Export writes) to restore from
+	// instead of ImagePath, which is then empty: it is unpacked into a
+	// private temporary directory, its rootfs-diff.tar applied onto the
+	// bundle's rootfs, and the directory removed after.
+	Import string
 }
 
 // Result is the outcome of a foreground process.

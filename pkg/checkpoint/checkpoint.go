@@ -118,6 +118,23 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 			return fmt.Errorf("checkpoint container %q: %w", id, err)
 		}
 	}
+	if err := checkExport(&opts); err != nil {
+		return fmt.Errorf("checkpoint container %q: %w", id, err)
+	}
+	tmpImages := ""
+	if opts.Export != "" && opts.ImagePath == "" {
+		// The images are wanted only in the archive: a private
+		// directory, removed unless writing the archive fails.
+		if tmpImages, err = os.MkdirTemp("", "rt-checkpoint-export-"); err != nil {
+			return fmt.Errorf("checkpoint container %q: %w", id, err)
+		}
+		opts.ImagePath = tmpImages
+		defer func() {
+			if tmpImages != "" {
+				os.RemoveAll(tmpImages)
+			}
+		}()
+	}
 	imageDir, workDir, err := openDirs(opts.ImagePath, opts.WorkPath)
 	if err != nil {
 		return fmt.Errorf("checkpoint container %q: %w", id, err)
@@ -222,18 +239,28 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 		}
 		dumpStats = r.dumpStatsOf(id, statsDir(imageDir.Name(), wd))
 	}
+	var exportErr error
+	if opts.Export != "" {
+		if err := exportArchive(opts.Export, imageDir.Name(), st); err != nil {
+			exportErr = fmt.Errorf("checkpoint container %q: dumped, but writing the archive: %w", id, err)
+			if tmpImages != "" {
+				exportErr = fmt.Errorf("%w (the images are kept in %s)", exportErr, tmpImages)
+				tmpImages = ""
+			}
+		}
+	}
 	if !opts.LeaveRunning && !opts.PreDump {
 		// CRIU killed the processes: the container is stopped, and goes
 		// as runc's does (its cgroups and state removed, poststop hooks
 		// run).
 		if err := r.Remove(ctx, h, st); err != nil {
-			return fmt.Errorf("checkpoint container %q: dumped, but removing the stopped container: %w", id, err)
+			return errors.Join(exportErr, fmt.Errorf("checkpoint container %q: dumped, but removing the stopped container: %w", id, err))
 		}
 	}
-	if dumpStats != nil {
+	if dumpStats != nil && exportErr == nil {
 		opts.OnDumpStats(dumpStats)
 	}
-	return nil
+	return exportErr
 }
 
 // dumpStatsOf reads CRIU's statistics of the dump just made from dir. The

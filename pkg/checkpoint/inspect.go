@@ -40,7 +40,14 @@ var _ api.ImageInspector = (*Runtime)(nil)
 // Inspect implements api.ImageInspector with InspectImage. It runs no CRIU
 // and needs no container: any checkpoint directory can be inspected,
 // runc's too (without rt's record).
+//
+// imagePath may also be a checkpoint archive (a file, as checkpoint
+// --export writes): it is unpacked into a temporary directory for the
+// inspection (InspectArchive).
 func (r *Runtime) Inspect(_ context.Context, imagePath string) (*api.ImageInfo, error) {
+	if fi, err := os.Stat(imagePath); err == nil && fi.Mode().IsRegular() {
+		return InspectArchive(imagePath)
+	}
 	return InspectImage(imagePath)
 }
 

@@ -67,6 +67,24 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
 		return nil, fmt.Errorf("rootfs: %w", err)
 	}
+	if opts.Import != "" {
+		// An id in use would fail the restore below, after the
+		// rootfs diff was applied: refuse it first (store.Create
+		// still decides, race-free).
+		if dir, err := r.Store().Dir(id); err == nil {
+			if _, err := os.Lstat(dir); err == nil {
+				return nil, api.NewContainerError(id, api.ErrExist)
+			}
+		}
+		// Unpacked and checked whole, and its rootfs diff applied,
+		// before anything of the container exists.
+		dir, err := importArchive(opts.Import, rootfs)
+		if err != nil {
+			return nil, fmt.Errorf("restore container %q: %w", id, err)
+		}
+		defer os.RemoveAll(dir)
+		opts.ImagePath = filepath.Join(dir, archiveImageDir)
+	}
 	imageDir, err := openImages(opts.ImagePath)
 	if err != nil {
 		return nil, fmt.Errorf("restore container %q: %w", id, err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -81,7 +82,9 @@ func (sf *statsFlags) printStats(w io.Writer, e *Env, stats any) {
 }
 
 // finishCheckpointOpts checks the shared options and fills defaults.
-func finishCheckpointOpts(cmd *cobra.Command, o *api.CheckpointOpts) error {
+// archive is the --export or --import file: with one, --image-path has no
+// default (the images go through a temporary directory).
+func finishCheckpointOpts(cmd *cobra.Command, o *api.CheckpointOpts, archive string) error {
 	switch o.ManageCgroupsMode {
 	case "", "soft", "full", "strict", "ignore":
 	default:
@@ -92,7 +95,7 @@ func finishCheckpointOpts(cmd *cobra.Command, o *api.CheckpointOpts) error {
 			return usageError(cmd, "--empty-ns %q: only network is supported", ns)
 		}
 	}
-	if o.ImagePath == "" {
+	if o.ImagePath == "" && archive == "" {
 		cwd, err := os.Getwd()
 		if err != nil {
 			return fmt.Errorf("default --image-path: %w", err)
@@ -118,7 +121,10 @@ func NewCheckpointCommand(e *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := finishCheckpointOpts(cmd, &opts); err != nil {
+			if err := finishCheckpointOpts(cmd, &opts, opts.Export); err != nil {
+				return err
+			}
+			if err := checkExportFlags(cmd, &opts, pageServer); err != nil {
 				return err
 			}
 			if err := sf.check(cmd); err != nil {
@@ -156,7 +162,36 @@ func NewCheckpointCommand(e *Env) *cobra.Command {
 	f.StringVar(&pageServer, "page-server", "", "ADDRESS:PORT of the page server")
 	f.IntVar(&opts.StatusFd, "status-fd", -1, "criu writes \\0 to this fd once lazy-pages is ready")
 	sf.register(f, "dump")
+	f.StringVar(&opts.Export, "export", "", "also write a checkpoint archive (podman's layout) to FILE.tar, FILE.tar.gz or FILE.tar.zst")
 	return cmd
+}
+
+// archiveSuffixes are the archive names --export accepts, which say the
+// compression.
+var archiveSuffixes = []string{".tar", ".tar.gz", ".tgz", ".tar.zst"}
+
+// checkExportFlags refuses an --export that cannot work: an unknown suffix,
+// or a dump whose pages do not all land in the images.
+func checkExportFlags(cmd *cobra.Command, o *api.CheckpointOpts, pageServer string) error {
+	if o.Export == "" {
+		return nil
+	}
+	ok := false
+	for _, s := range archiveSuffixes {
+		ok = ok || strings.HasSuffix(o.Export, s)
+	}
+	if !ok {
+		return usageError(cmd, "--export %q: must end in .tar, .tar.gz or .tar.zst", o.Export)
+	}
+	for _, c := range []struct {
+		set  bool
+		flag string
+	}{{o.PreDump, "--pre-dump"}, {o.LazyPages, "--lazy-pages"}, {pageServer != "", "--page-server"}} {
+		if c.set {
+			return usageError(cmd, "--export cannot be used with %s: the archive would miss pages", c.flag)
+		}
+	}
+	return nil
 }
 
 // NewRestoreCommand is `restore`.
@@ -174,7 +209,10 @@ func NewRestoreCommand(e *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := finishCheckpointOpts(cmd, &opts.CheckpointOpts); err != nil {
+			if opts.Import != "" && cmd.Flags().Changed("image-path") {
+				return usageError(cmd, "--import and --image-path cannot be used together")
+			}
+			if err := finishCheckpointOpts(cmd, &opts.CheckpointOpts, opts.Import); err != nil {
 				return err
 			}
 			if err := sf.check(cmd); err != nil {
@@ -208,5 +246,6 @@ func NewRestoreCommand(e *Env) *cobra.Command {
 	f.StringVar(&opts.LSMProfile, "lsm-profile", "", "LSM profile to restore the container with (type:label)")
 	f.StringVar(&opts.LSMMountContext, "lsm-mount-context", "", "LSM mount context to restore the container with")
 	sf.register(f, "restore (on stderr)")
+	f.StringVar(&opts.Import, "import", "", "restore from a checkpoint archive (as checkpoint --export writes) instead of --image-path; its rootfs changes are applied to the bundle's rootfs")
 	return cmd
 }

@@ -21,8 +21,9 @@ func NewInspectCommand(e *Env) *cobra.Command {
 	var imagePath, format string
 	cmd := &cobra.Command{
 		Use:   "inspect [flags]",
-		Short: "describe a checkpoint image directory",
-		Long: "Inspect reads a checkpoint image directory without running CRIU and reports the container it was " +
+		Short: "describe a checkpoint image directory or archive",
+		Long: "Inspect reads a checkpoint image directory (or a checkpoint archive, as checkpoint --export writes) " +
+			"without running CRIU and reports the container it was " +
 			"made from, its process tree, memory, mounts and CRIU's dump statistics. --format json prints the " +
 			"fields documented in docs/checkpoint.md.",
 		Args: noArgs,
@@ -53,7 +54,7 @@ func NewInspectCommand(e *Env) *cobra.Command {
 			return writeImageText(e.Stdout, info)
 		},
 	}
-	cmd.Flags().StringVar(&imagePath, "image-path", "", "checkpoint image directory to inspect")
+	cmd.Flags().StringVar(&imagePath, "image-path", "", "checkpoint image directory, or checkpoint archive file, to inspect")
 	cmd.Flags().StringVarP(&format, "format", "f", "text", "output format: text or json")
 	return cmd
 }

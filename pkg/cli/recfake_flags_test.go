@@ -493,6 +493,14 @@ func TestCheckpointFlags(t *testing.T) {
 			}()},
 		{"relative-image-path-kept", []string{"checkpoint", "--image-path", "img", "c1"},
 			func() api.CheckpointOpts { o := def; o.ImagePath = "img"; return o }()},
+		// --export alone: no ./checkpoint default, the runtime uses a
+		// temporary directory.
+		{"export", []string{"checkpoint", "--export", "/a/c.tar.zst", "c1"},
+			api.CheckpointOpts{Export: "/a/c.tar.zst", StatusFd: -1}},
+		{"export-gz-leave-running", []string{"checkpoint", "--export=c.tar.gz", "--leave-running", "c1"},
+			api.CheckpointOpts{Export: "c.tar.gz", LeaveRunning: true, StatusFd: -1}},
+		{"export-with-image-path", []string{"checkpoint", "--export", "c.tar", "--image-path", "/img", "c1"},
+			api.CheckpointOpts{Export: "c.tar", ImagePath: "/img", StatusFd: -1}},
 	}
 	for _, mode := range []string{"soft", "strict", "ignore"} {
 		o := def
@@ -526,6 +534,7 @@ func TestCheckpointFlags(t *testing.T) {
 		{"page-server-port-name", "--page-server", "1.2.3.4:http", `must be ADDRESS:PORT`},
 		{"manage-cgroups-mode", "--manage-cgroups-mode", "bad", `--manage-cgroups-mode "bad": must be soft, full, strict or ignore`},
 		{"empty-ns", "--empty-ns", "pid", `--empty-ns "pid": only network is supported`},
+		{"export-suffix", "--export", "c.zip", `--export "c.zip": must end in .tar, .tar.gz or .tar.zst`},
 	}
 	for _, tt := range bad {
 		t.Run("bad/"+tt.name, func(t *testing.T) {
@@ -536,6 +545,18 @@ func TestCheckpointFlags(t *testing.T) {
 			if !strings.HasPrefix(line, "rt-checkpoint: checkpoint: ") || !strings.Contains(line, tt.want) ||
 				!strings.HasSuffix(line, "see 'rt-checkpoint checkpoint --help'") {
 				t.Errorf("stderr = %q, want a checkpoint usage line containing %q", line, tt.want)
+			}
+			f.noCalls(t)
+		})
+	}
+
+	for _, extra := range [][]string{{"--pre-dump"}, {"--lazy-pages"}, {"--page-server", "1.2.3.4:5000"}} {
+		t.Run("bad/export-with"+extra[0], func(t *testing.T) {
+			f := newRecFake()
+			out := recCkpt(t, f, append(append([]string{"checkpoint", "--export", "c.tar"}, extra...), "c1")...)
+			out.wantExit(t, 1)
+			if line := out.oneErrLine(t); !strings.Contains(line, "--export cannot be used with "+extra[0]) {
+				t.Errorf("stderr = %q", line)
 			}
 			f.noCalls(t)
 		})
@@ -592,6 +613,12 @@ func TestRestoreFlags(t *testing.T) {
 		{"bundle-long-detach-long", []string{"restore", "--bundle=/b", "--detach", "c1"}, api.RestoreOpts{
 			CreateOpts:     api.CreateOpts{Bundle: "/b", Detach: true},
 			CheckpointOpts: api.CheckpointOpts{ImagePath: filepath.Join(cwd, "checkpoint"), StatusFd: -1}}},
+		// --import: no ./checkpoint default, the images come from the
+		// archive.
+		{"import", []string{"restore", "--import", "/a/c.tar.zst", "-b", "/b", "-d", "c1"}, api.RestoreOpts{
+			CreateOpts:     api.CreateOpts{Bundle: "/b", Detach: true},
+			CheckpointOpts: api.CheckpointOpts{StatusFd: -1},
+			Import:         "/a/c.tar.zst"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -626,6 +653,24 @@ func TestRestoreFlags(t *testing.T) {
 			f.noCalls(t)
 		})
 	}
+	t.Run("import-with-image-path", func(t *testing.T) {
+		f := newRecFake()
+		out := recCkpt(t, f, "restore", "--import", "c.tar", "--image-path", "/img", "c1")
+		out.wantExit(t, 1)
+		if line := out.oneErrLine(t); !strings.Contains(line, "--import and --image-path cannot be used together") {
+			t.Errorf("stderr = %q", line)
+		}
+		f.noCalls(t)
+	})
+	t.Run("export-is-checkpoint-only", func(t *testing.T) {
+		f := newRecFake()
+		out := recCkpt(t, f, "restore", "--export", "c.tar", "c1")
+		out.wantExit(t, 1)
+		if line := out.oneErrLine(t); !strings.Contains(line, "--export") {
+			t.Errorf("stderr = %q", line)
+		}
+		f.noCalls(t)
+	})
 	t.Run("checkpoint-only-flag-refused", func(t *testing.T) {
 		f := newRecFake()
 		out := recCkpt(t, f, "restore", "--leave-running", "c1")

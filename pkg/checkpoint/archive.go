@@ -1,0 +1,446 @@
+package checkpoint
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
+)
+
+// A checkpoint archive is one tar file holding everything a restore on
+// another host needs, in the layout podman (`podman container checkpoint
+// --export`) and Kubernetes (CRI-O, the kubelet's checkpoint API) use, so
+// that checkpointctl reads rt's archives:
+//
+//	config.dump      podman's container config, the fields checkpointctl shows
+//	spec.dump        the container's OCI spec
+//	checkpoint/      the CRIU images (and rt's files beside them)
+//	rootfs-diff.tar  the rootfs files changed since the container was created
+//	stats-dump       CRIU's dump statistics
+//
+// Names as checkpointctl's lib/metadata.go spells them.
+const (
+	configDumpFile  = "config.dump"
+	specDumpFile    = "spec.dump"
+	archiveImageDir = "checkpoint"
+	rootfsDiffFile  = "rootfs-diff.tar"
+)
+
+// archiveTopFiles are the top-level files an import unpacks; other entries
+// of a podman or CRI-O archive (network.status, deleted.files, volumes/, …)
+// are checked like every entry but not unpacked: rt has no use for them.
+var archiveTopFiles = map[string]bool{
+	configDumpFile: true, specDumpFile: true, rootfsDiffFile: true, statsDumpFile: true,
+}
+
+// containerConfig is the part of podman's ContainerConfig (config.dump)
+// that checkpointctl reads (its lib.ContainerConfig): the JSON names are
+// podman's.
+type containerConfig struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// RootfsImageName is the image the rootfs came from: rt runs plain
+	// directories and never knows one, so it is always empty.
+	RootfsImageName string `json:"rootfsImageName,omitempty"`
+	// OCIRuntime is the runtime's name: "rt".
+	OCIRuntime  string    `json:"runtime,omitempty"`
+	CreatedTime time.Time `json:"createdTime"`
+}
+
+// ociRuntimeName is what config.dump names the runtime.
+const ociRuntimeName = "rt"
+
+// compression is how an archive file is compressed.
+type compression int
+
+const (
+	compressNone compression = iota
+	compressGzip
+	compressZstd
+)
+
+// compressionFor picks the compression from the archive's file name: .tar
+// plain, .tar.gz or .tgz gzip, .tar.zst zstd. Anything else is refused: a
+// suffix that says nothing would make a file no tool opens by its name.
+func compressionFor(name string) (compression, error) {
+	switch {
+	case strings.HasSuffix(name, ".tar"):
+		return compressNone, nil
+	case strings.HasSuffix(name, ".tar.gz"), strings.HasSuffix(name, ".tgz"):
+		return compressGzip, nil
+	case strings.HasSuffix(name, ".tar.zst"):
+		return compressZstd, nil
+	}
+	return 0, fmt.Errorf("archive %s: unknown suffix, want .tar, .tar.gz or .tar.zst", name)
+}
+
+// archiveContent is what writeArchive puts into an archive.
+type archiveContent struct {
+	Config containerConfig
+	// Spec is the container's OCI spec, written as spec.dump.
+	Spec any
+	// ImageDir holds the CRIU images; its regular files go under
+	// checkpoint/, and its stats-dump also at the top, where podman has it.
+	ImageDir string
+	// RootfsDiff, if not empty, is a file holding rootfs-diff.tar.
+	RootfsDiff string
+}
+
+// writeArchive writes the archive file name atomically: into a temporary
+// file beside it (0600: the images hold the container's memory), renamed
+// over name once complete, so that a failed export leaves no half archive.
+func writeArchive(name string, c archiveContent) (retErr error) {
+	comp, err := compressionFor(name)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("archive %s: %w", name, err)
+	}
+	defer func() {
+		if retErr != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	var w io.WriteCloser = nopCloser{bw}
+	switch comp {
+	case compressGzip:
+		w = gzip.NewWriter(bw)
+	case compressZstd:
+		if w, err = zstd.NewWriter(bw); err != nil {
+			return fmt.Errorf("archive %s: %w", name, err)
+		}
+	}
+	if err := writeArchiveTar(w, c); err != nil {
+		return fmt.Errorf("archive %s: %w", name, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("archive %s: %w", name, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("archive %s: %w", name, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("archive %s: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("archive %s: %w", name, err)
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return fmt.Errorf("archive %s: %w", name, err)
+	}
+	return nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// writeArchiveTar writes the tar stream of an archive.
+func writeArchiveTar(w io.Writer, c archiveContent) error {
+	tw := tar.NewWriter(w)
+	now := time.Now()
+	addBytes := func(name string, data []byte) error {
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600, Size: int64(len(data)), ModTime: now}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	addFile := func(name, src string) error {
+		f, err := os.OpenFile(src, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", src)
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600, Size: fi.Size(), ModTime: fi.ModTime()}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if n, err := io.Copy(tw, f); err != nil {
+			return err
+		} else if n != fi.Size() {
+			return fmt.Errorf("%s changed size while archived", src)
+		}
+		return nil
+	}
+
+	cfg, err := json.MarshalIndent(c.Config, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := addBytes(configDumpFile, cfg); err != nil {
+		return err
+	}
+	spec, err := json.MarshalIndent(c.Spec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := addBytes(specDumpFile, spec); err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: archiveImageDir + "/", Mode: 0o700, ModTime: now}); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(c.ImageDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		// CRIU's image directory is flat; a pre-dump's "parent"
+		// symlink is not followed (an export is never a pre-dump).
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if err := addFile(archiveImageDir+"/"+e.Name(), filepath.Join(c.ImageDir, e.Name())); err != nil {
+			return err
+		}
+	}
+	if err := addFile(statsDumpFile, filepath.Join(c.ImageDir, statsDumpFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if c.RootfsDiff != "" {
+		if err := addFile(rootfsDiffFile, c.RootfsDiff); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+// ErrBadArchive is wrapped when an archive is refused: an entry whose path
+// is absolute, climbs out with "..", is a link or a device, or appears
+// twice. An archive is untrusted input: a restore may be fed one made
+// anywhere.
+var ErrBadArchive = errors.New("refused checkpoint archive")
+
+// archiveName checks one entry's name and returns it cleaned and relative
+// ("./a//b/" is "a/b"); "." for the archive's root. Refused: empty names,
+// NUL bytes, absolute paths and any ".." component (even one that would
+// stay inside once cleaned: no honest writer makes one).
+func archiveName(name string) (string, error) {
+	if name == "" {
+		return "", errors.New("empty name")
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return "", errors.New("NUL in name")
+	}
+	if strings.HasPrefix(name, "/") {
+		return "", errors.New("absolute path")
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", errors.New("path leaves the archive (..)")
+		}
+	}
+	return path.Clean(name), nil
+}
+
+// openArchive opens an archive file and returns its decompressed tar
+// stream. The compression is told from the data's magic, not the name, so
+// that a renamed archive still opens.
+func openArchive(name string) (io.ReadCloser, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	r, err := decompress(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("archive %s: %w", name, err)
+	}
+	return readCloser{Reader: r, close: func() error { r.Close(); return f.Close() }}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r readCloser) Close() error { return r.close() }
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// decompress wraps r in the decompressor its first bytes ask for.
+func decompress(r io.Reader) (io.ReadCloser, error) {
+	br := bufio.NewReader(r)
+	head, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(head, zstdMagic):
+		d, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		return d.IOReadCloser(), nil
+	case bytes.HasPrefix(head, gzipMagic):
+		return gzip.NewReader(br)
+	}
+	return io.NopCloser(br), nil
+}
+
+// unpackArchive unpacks the archive file name into a new private (0700)
+// temporary directory and returns it; the caller removes it. On error
+// nothing is left.
+func unpackArchive(name string) (dir string, retErr error) {
+	r, err := openArchive(name)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	tmp, err := os.MkdirTemp("", "rt-checkpoint-archive-")
+	if err != nil {
+		return "", fmt.Errorf("archive %s: %w", name, err)
+	}
+	defer func() {
+		if retErr != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o700); err != nil {
+		return "", err
+	}
+	if err := readArchive(r, tmp); err != nil {
+		return "", fmt.Errorf("archive %s: %w", name, err)
+	}
+	return tmp, nil
+}
+
+// readArchive unpacks the tar stream r into the empty directory dest: the
+// top-level files rt uses and the regular files of checkpoint/. Every
+// entry, unpacked or not, is checked first by archiveName; only regular
+// files and directories are allowed; names must be unique. Files are
+// created 0600 with O_EXCL|O_NOFOLLOW, directories 0700: nothing the
+// archive says about modes or owners is applied.
+//
+// A refused entry stops the read with an error wrapping ErrBadArchive; the
+// caller removes dest.
+func readArchive(r io.Reader, dest string) error {
+	tr := tar.NewReader(r)
+	seen := map[string]bool{}
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("not a readable tar archive: %w", err)
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		name, err := archiveName(hdr.Name)
+		if err != nil {
+			return fmt.Errorf("entry %q: %w: %w", hdr.Name, err, ErrBadArchive)
+		}
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeDir:
+		default:
+			return fmt.Errorf("entry %q: %s: only files and directories are allowed: %w", hdr.Name, typeName(hdr.Typeflag), ErrBadArchive)
+		}
+		if sparse(hdr) {
+			return fmt.Errorf("entry %q: a sparse file: %w", hdr.Name, ErrBadArchive)
+		}
+		if seen[name] {
+			return fmt.Errorf("entry %q: appears twice: %w", hdr.Name, ErrBadArchive)
+		}
+		seen[name] = true
+		if name == "." {
+			continue
+		}
+		dir, base := path.Split(name)
+		switch {
+		case name == archiveImageDir && hdr.Typeflag == tar.TypeDir:
+			if err := mkdirPrivate(filepath.Join(dest, archiveImageDir)); err != nil {
+				return err
+			}
+		case dir == archiveImageDir+"/" && hdr.Typeflag == tar.TypeReg:
+			if err := mkdirPrivate(filepath.Join(dest, archiveImageDir)); err != nil {
+				return err
+			}
+			if err := unpackFile(tr, filepath.Join(dest, archiveImageDir, base)); err != nil {
+				return err
+			}
+		case dir == "" && hdr.Typeflag == tar.TypeReg && archiveTopFiles[name]:
+			if err := unpackFile(tr, filepath.Join(dest, name)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sparse reports whether hdr is a PAX sparse file, which Go's tar reader
+// hands over as a regular file: its holes read as zeros, so a few bytes of
+// archive could unpack into gigabytes. No archive rt reads has one.
+func sparse(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+// typeName names a tar entry type for an error.
+func typeName(t byte) string {
+	switch t {
+	case tar.TypeSymlink:
+		return "a symlink"
+	case tar.TypeLink:
+		return "a hard link"
+	case tar.TypeChar, tar.TypeBlock:
+		return "a device"
+	case tar.TypeFifo:
+		return "a fifo"
+	case tar.TypeGNUSparse:
+		return "a sparse file"
+	}
+	return fmt.Sprintf("type %q", t)
+}
+
+func mkdirPrivate(p string) error {
+	err := os.Mkdir(p, 0o700)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return err
+}
+
+// unpackFile copies r into the new file p.
+func unpackFile(r io.Reader, p string) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("unpack %s: %w", filepath.Base(p), err)
+	}
+	return f.Close()
+}
