@@ -244,22 +244,7 @@ func TestCheckpointRestore(t *testing.T) {
 		t.Errorf("exec cat /data/hello in the restored container: %s", res)
 	}
 	// kill and delete work on it.
-	if res := c.r.RT("kill", c.id, "KILL"); res.Code != 0 {
-		t.Fatalf("kill: %s", res)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if st, _ := c.state(t); st.Status == api.StatusStopped {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("restored container did not stop after kill")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if res := c.r.RT("delete", c.id); res.Code != 0 {
-		t.Fatalf("delete: %s", res)
-	}
+	stopAndDelete(t, c)
 	c.r.AssertNoTrace(t, c.id, c.bundle)
 }
 
