@@ -124,3 +124,36 @@ func TestSetupDevExisting(t *testing.T) {
 		})
 	}
 }
+
+// TestChmodNoFollow: a symlink at the name is refused, its target left as it
+// was; a plain node gets the mode.
+func TestChmodNoFollow(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("target", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "node"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(d)
+	if err := chmodNoFollow(d, "link", 0o755); err == nil {
+		t.Error("chmod of a symlink: no error")
+	}
+	if fi, _ := os.Stat(target); fi.Mode().Perm() != 0o600 {
+		t.Errorf("the symlink's target got mode %v", fi.Mode().Perm())
+	}
+	if err := chmodNoFollow(d, "node", 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "node")); fi.Mode().Perm() != 0o640 {
+		t.Errorf("node mode %v, want 0640", fi.Mode().Perm())
+	}
+}
