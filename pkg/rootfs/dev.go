@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -172,22 +173,39 @@ func makeDevice(c *Config, r *root, d specs.LinuxDevice, fromSpec bool, dir func
 
 // chmodNoFollow sets the mode of dirfd's name without following a symlink
 // there: a name swapped for a symlink between mknod and chmod (a shared
-// /dev, racing) must not have rt chmod whatever it points at. fchmodat2
-// (Linux 6.6) refuses a symlink; without it, the name is checked to be no
-// symlink first, which narrows the window as far as the old call allows.
+// /dev, racing) must not have rt chmod whatever it points at (the race
+// tests saw a test-owned file made 0666 that way). fchmodat2 (Linux 6.6)
+// with AT_SYMLINK_NOFOLLOW refuses a symlink (EOPNOTSUPP); where the kernel
+// has no fchmodat2, the node is opened O_PATH|O_NOFOLLOW, checked, and
+// chmodded through its fd, so that what is chmodded is what was checked.
 func chmodNoFollow(dirfd int, name string, perm uint32) error {
-	err := unix.Fchmodat(dirfd, name, perm, unix.AT_SYMLINK_NOFOLLOW)
-	if !errors.Is(err, unix.EOPNOTSUPP) {
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
 		return err
 	}
+	_, _, errno := unix.Syscall6(unix.SYS_FCHMODAT2, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(perm), unix.AT_SYMLINK_NOFOLLOW, 0, 0)
+	switch errno {
+	case 0:
+		return nil
+	case unix.EOPNOTSUPP:
+		return fmt.Errorf("%s became a symlink: %w", name, unix.ELOOP)
+	case unix.ENOSYS:
+	default:
+		return errno
+	}
+	fd, err := unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 		return fmt.Errorf("%s became a symlink: %w", name, unix.ELOOP)
 	}
-	return unix.Fchmodat(dirfd, name, perm, 0)
+	return unix.Chmod(fmt.Sprintf("/proc/self/fd/%d", fd), perm)
 }
 
 // isDevice reports whether st is the device d, of file type typ: the same

@@ -71,7 +71,7 @@ func raceMaskedNull(t *testing.T, r *harness.Runner, control bool) {
 		if wrote, what := dummy.changed(t); wrote {
 			through = append(through, "the dummy was written: "+what)
 		}
-		landed := res.Code != 0 && strings.Contains(res.Stderr, "/dev/null in the container is not the null device")
+		landed := res.Code != 0 && refusedNullSwap(res.Stderr)
 		if res.Code == 0 {
 			seen := 0
 			for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
@@ -148,7 +148,9 @@ func TestRaceStdioDevNull(t *testing.T) {
 		}
 		landed := false
 		if res.Code != 0 {
-			t.Errorf("run %d: %s", i, res)
+			if landed = refusedNullSwap(res.Stderr); !landed {
+				t.Errorf("run %d: %s", i, res)
+			}
 		} else {
 			got := map[string]string{}
 			for _, line := range strings.Split(res.Stdout, "\n") {
@@ -169,4 +171,12 @@ func TestRaceStdioDevNull(t *testing.T) {
 		c.add(t, res, landed, strings.Join(through, "; "))
 	}
 	c.report(t, false, a.stop())
+}
+
+// refusedNullSwap reports whether rt refused a run because the victim's
+// /dev/null was swapped: found not to be the null device before masking
+// with it, or a symlink when its mode was set after mknod.
+func refusedNullSwap(stderr string) bool {
+	return strings.Contains(stderr, "/dev/null in the container is not the null device") ||
+		strings.Contains(stderr, "chmod /dev/null: null became a symlink")
 }

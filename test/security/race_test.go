@@ -281,17 +281,26 @@ func newDummy(t *testing.T, path string) *dummyFile {
 
 // changed reports whether the dummy was written (or replaced), and puts
 // its content back for the next run.
+// A chmod through a swapped name (rt setting a device node's mode) counts
+// as a write: its mode is checked too.
 func (d *dummyFile) changed(t *testing.T) (bool, string) {
 	t.Helper()
 	data, err := os.ReadFile(d.path)
-	if err == nil && string(data) == d.content {
+	fi, serr := os.Stat(d.path)
+	if err == nil && string(data) == d.content && serr == nil && fi.Mode().Perm() == 0o644 {
 		return false, ""
 	}
 	if err := os.WriteFile(d.path, []byte(d.content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err != nil {
+	if err := os.Chmod(d.path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case err != nil:
 		return true, err.Error()
+	case serr == nil && fi.Mode().Perm() != 0o644:
+		return true, fmt.Sprintf("mode changed to %v", fi.Mode().Perm())
 	}
 	return true, fmt.Sprintf("%q", data)
 }
