@@ -123,21 +123,7 @@ func writeRootfsDiff(w io.Writer, rootfs string, since time.Time) (int, error) {
 // than directory, regular file or symlink. applyRootfsDiff applies only a
 // checked diff, so that a bad one changes nothing.
 func checkRootfsDiff(r io.Reader) error {
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: not a readable tar archive: %w", rootfsDiffFile, err)
-		}
-		if hdr.Typeflag == tar.TypeXGlobalHeader {
-			continue
-		}
-		if _, err := archiveName(hdr.Name); err != nil {
-			return fmt.Errorf("%s: entry %q: %w: %w", rootfsDiffFile, hdr.Name, err, ErrBadArchive)
-		}
+	return eachDiffEntry(r, "not a readable tar archive: ", func(hdr *tar.Header, _ string, _ io.Reader) error {
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeDir, tar.TypeSymlink:
 		default:
@@ -145,6 +131,33 @@ func checkRootfsDiff(r io.Reader) error {
 		}
 		if sparse(hdr) {
 			return fmt.Errorf("%s: entry %q: a sparse file: %w", rootfsDiffFile, hdr.Name, ErrBadArchive)
+		}
+		return nil
+	})
+}
+
+// eachDiffEntry calls fn for every entry of the rootfs-diff.tar r, global
+// headers skipped, with its name checked and cleaned (archiveName; a bad
+// one wraps ErrBadArchive). A read error is reported after readErr.
+func eachDiffEntry(r io.Reader, readErr string, fn func(hdr *tar.Header, name string, data io.Reader) error) error {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %s%w", rootfsDiffFile, readErr, err)
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		name, err := archiveName(hdr.Name)
+		if err != nil {
+			return fmt.Errorf("%s: entry %q: %w: %w", rootfsDiffFile, hdr.Name, err, ErrBadArchive)
+		}
+		if err := fn(hdr, name, tr); err != nil {
+			return err
 		}
 	}
 }
@@ -180,29 +193,15 @@ func applyRootfsDiff(r io.Reader, rootfs string) error {
 		return fmt.Errorf("rootfs: %w", err)
 	}
 	defer root.Close()
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
+	return eachDiffEntry(r, "", func(hdr *tar.Header, name string, data io.Reader) error {
+		if name == "." {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", rootfsDiffFile, err)
-		}
-		if hdr.Typeflag == tar.TypeXGlobalHeader {
-			continue
-		}
-		name, err := archiveName(hdr.Name)
-		if err != nil {
-			return fmt.Errorf("%s: entry %q: %w: %w", rootfsDiffFile, hdr.Name, err, ErrBadArchive)
-		}
-		if name == "." {
-			continue
-		}
-		if err := applyEntry(root, name, hdr, tr); err != nil {
+		if err := applyEntry(root, name, hdr, data); err != nil {
 			return fmt.Errorf("%s: apply %s: %w", rootfsDiffFile, name, err)
 		}
-	}
+		return nil
+	})
 }
 
 // applyEntry writes one entry, name being checked and cleaned.
