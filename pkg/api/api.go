@@ -44,8 +44,15 @@ type GlobalConfig struct {
 	// CriuProgressTimeout is how long a CRIU run may make no progress
 	// (no new log line, no message) before rt kills it; 0 never.
 	CriuProgressTimeout time.Duration
+	// MigrationToken is the shared secret of live migration's control
+	// connection; "" for none. Never to be logged or printed.
+	MigrationToken string
 	// CgroupDriver is "cgroupfs" or "systemd".
 	CgroupDriver string
+	// CgroupParent is the absolute cgroup path (e.g. "/rt-hostb") below
+	// which the cgroupfs driver puts every new container's cgroups; "" for
+	// none. Only for the cgroupfs driver.
+	CgroupParent string
 	// Init is the path of the rt-init binary; empty means next to the running
 	// executable.
 	Init string

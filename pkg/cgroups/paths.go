@@ -102,3 +102,46 @@ func ownDir(h *hierarchy, mine map[string]string) (string, error) {
 	}
 	return filepath.Join(h.mountpoint, rel), nil
 }
+
+// UnderParent places a new container's cgroupsPath under parent, an
+// absolute cgroup path that one rt root puts all its containers below (the
+// cgroup-parent host setting), so that two roots on one machine never share
+// a cgroup even for the same id and the same spec. id is the container's.
+//
+//   - parent "": path unchanged.
+//   - path "": <parent>/<id> (the default /<id>, under parent).
+//   - an absolute path P: <parent>/P, P cleaned first so that ".." cannot
+//     climb out of parent.
+//   - a relative path: unchanged; it stays relative to the runtime's own
+//     cgroup (containerDirs).
+//
+// parent must be absolute, clean and not "/"; a path that cleans to "/"
+// (parent itself, which holds the root's other containers) is refused.
+func UnderParent(parent, path, id string) (string, error) {
+	if parent == "" || (path != "" && !filepath.IsAbs(path)) {
+		return path, nil
+	}
+	if err := checkParent(parent); err != nil {
+		return "", err
+	}
+	if path == "" {
+		if id == "" {
+			return "", errors.New("cgroups: neither a cgroups path nor a container id")
+		}
+		path = "/" + id
+	}
+	inner := filepath.Clean(path)
+	if inner == "/" {
+		return "", fmt.Errorf("cgroups: cgroups path %q under cgroup-parent %s is the parent itself", path, parent)
+	}
+	return parent + inner, nil
+}
+
+// checkParent refuses a cgroup parent that is not an absolute, clean path
+// below the top of the hierarchy.
+func checkParent(parent string) error {
+	if !filepath.IsAbs(parent) || filepath.Clean(parent) != parent || parent == "/" {
+		return fmt.Errorf("cgroups: cgroup-parent %q: not an absolute, clean path below the top of the hierarchy", parent)
+	}
+	return nil
+}

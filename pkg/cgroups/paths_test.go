@@ -145,6 +145,61 @@ func TestContainerDirs(t *testing.T) {
 	}
 }
 
+// TestUnderParent: cgroup-parent puts an empty or absolute cgroupsPath
+// below the parent and leaves a relative one to containerDirs; nothing
+// climbs out of the parent or lands on the parent itself.
+func TestUnderParent(t *testing.T) {
+	tests := []struct {
+		name, parent, path, id string
+		want                   string
+		wantErr                string
+	}{
+		{name: "no parent, empty", id: "c1", want: ""},
+		{name: "no parent, absolute", path: "/pods/c1", id: "c1", want: "/pods/c1"},
+		{name: "no parent, relative", path: "k/c1", id: "c1", want: "k/c1"},
+		{name: "no parent, root left to containerDirs", path: "/", id: "c1", want: "/"},
+		{name: "empty is parent/id", parent: "/rt-a", id: "c1", want: "/rt-a/c1"},
+		{name: "nested parent", parent: "/hosts/b", id: "c1", want: "/hosts/b/c1"},
+		{name: "absolute under parent", parent: "/rt-a", path: "/pods/p1/c1", id: "c1", want: "/rt-a/pods/p1/c1"},
+		{name: "absolute unclean", parent: "/rt-a", path: "//pods/./p1//c1/", id: "c1", want: "/rt-a/pods/p1/c1"},
+		{name: "absolute escape stays inside", parent: "/rt-a", path: "/../../etc", id: "c1", want: "/rt-a/etc"},
+		{name: "absolute escape midway", parent: "/rt-a", path: "/a/../../x/c1", id: "c1", want: "/rt-a/x/c1"},
+		{name: "absolute naming the parent", parent: "/rt-a", path: "/rt-a", id: "c1", want: "/rt-a/rt-a"},
+		{name: "hostile id stays inside", parent: "/rt-a", id: "../../etc", want: "/rt-a/etc"},
+		{name: "relative unchanged", parent: "/rt-a", path: "c1", id: "c1", want: "c1"},
+		{name: "relative escape unchanged", parent: "/rt-a", path: "../c1", id: "c1", want: "../c1"},
+
+		{name: "root is the parent", parent: "/rt-a", path: "/", id: "c1", wantErr: `cgroups: cgroups path "/" under cgroup-parent /rt-a is the parent itself`},
+		{name: "escape to the parent", parent: "/rt-a", path: "/a/..", id: "c1", wantErr: "is the parent itself"},
+		{name: "hostile id to the parent", parent: "/rt-a", id: "..", wantErr: "is the parent itself"},
+		{name: "no path no id", parent: "/rt-a", wantErr: "cgroups: neither a cgroups path nor a container id"},
+		{name: "relative parent", parent: "rt-a", id: "c1", wantErr: `cgroups: cgroup-parent "rt-a": not an absolute, clean path`},
+		{name: "unclean parent", parent: "/rt-a/", id: "c1", wantErr: `cgroup-parent "/rt-a/": not an absolute, clean path`},
+		{name: "dotdot parent", parent: "/a/../b", id: "c1", wantErr: `cgroup-parent "/a/../b": not an absolute, clean path`},
+		{name: "top as parent", parent: "/", id: "c1", wantErr: `cgroup-parent "/": not an absolute, clean path`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := UnderParent(tc.parent, tc.path, tc.id)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("UnderParent(%q, %q, %q) = %q, want %q", tc.parent, tc.path, tc.id, got, tc.want)
+			}
+			if tc.parent != "" && filepath.IsAbs(got) && !below(got, tc.parent) {
+				t.Errorf("%q is not below the parent %q", got, tc.parent)
+			}
+		})
+	}
+}
+
 // The keys of New's manager and of Load's are the same, and Load groups a
 // co-mounted hierarchy into one directory.
 func TestLoadGroupsCoMounted(t *testing.T) {

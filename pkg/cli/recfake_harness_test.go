@@ -313,7 +313,7 @@ func recCkptProgram(factory api.Factory) cli.Program {
 }
 
 // recEnvKeys are the environment variables pkg/config reads.
-var recEnvKeys = []string{"RT_ROOT", "RT_CRIU", "RT_CRIU_PROGRESS_TIMEOUT", "RT_CGROUP_DRIVER", "RT_INIT", "RT_LOG", "RT_LOG_FORMAT", "RT_DEBUG"}
+var recEnvKeys = []string{"RT_ROOT", "RT_CRIU", "RT_CRIU_PROGRESS_TIMEOUT", "RT_MIGRATION_TOKEN", "RT_CGROUP_DRIVER", "RT_CGROUP_PARENT", "RT_INIT", "RT_LOG", "RT_LOG_FORMAT", "RT_DEBUG"}
 
 // recIsolate keeps the machine's /etc/rt/config.yaml and RT_* variables out
 // of the test: RT_CONFIG names an empty (valid) YAML file and every other

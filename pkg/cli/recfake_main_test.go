@@ -225,6 +225,20 @@ func TestGlobalFlags(t *testing.T) {
 			t.Errorf("CriuProgressTimeout = %v, want 3s", got)
 		}
 	})
+	t.Run("host-settings-from-env", func(t *testing.T) {
+		recIsolate(t)
+		t.Setenv("RT_CGROUP_PARENT", "/rt-hostb")
+		t.Setenv("RT_MIGRATION_TOKEN", "0123456789abcdef-secret")
+		rt, ckpt := newRecFake(), newRecFake()
+		recMain(t, recRTProgram(rt.factory), "", "--root="+t.TempDir(), "state", "c1").wantExit(t, 0)
+		recMain(t, recCkptProgram(ckpt.factory), "", "--root="+t.TempDir(), "checkpoint", "--image-path", "/img", "c1").wantExit(t, 0)
+		for prog, f := range map[string]*recFake{"rt": rt, "rt-checkpoint": ckpt} {
+			cfg := f.LastConfig(t)
+			if cfg.CgroupParent != "/rt-hostb" || cfg.MigrationToken != "0123456789abcdef-secret" {
+				t.Errorf("%s: CgroupParent = %q, MigrationToken = %q", prog, cfg.CgroupParent, cfg.MigrationToken)
+			}
+		}
+	})
 	t.Run("factory-built-once", func(t *testing.T) {
 		f := newRecFake()
 		recRT(t, f, "state", "c1").wantExit(t, 0)

@@ -430,7 +430,7 @@ func TestSpecOutput(t *testing.T) {
 
 // TestConfigOutput checks config in both formats and both programs.
 func TestConfigOutput(t *testing.T) {
-	keys := []string{"root", "criu", "criu-progress-timeout", "cgroup-driver", "init", "log", "log-format", "debug"}
+	keys := []string{"root", "criu", "criu-progress-timeout", "migration-token", "cgroup-driver", "cgroup-parent", "init", "log", "log-format", "debug"}
 	type setting struct {
 		Key, Value, Source, Origin string
 	}
@@ -461,8 +461,8 @@ func TestConfigOutput(t *testing.T) {
 				if got[0] != (setting{"root", root, "flag", "--root"}) {
 					t.Errorf("root = %+v", got[0])
 				}
-				if got[7] != (setting{"debug", "true", "flag", "--debug"}) {
-					t.Errorf("debug = %+v", got[7])
+				if got[9] != (setting{"debug", "true", "flag", "--debug"}) {
+					t.Errorf("debug = %+v", got[9])
 				}
 				if got[1] != (setting{"criu", "criu", "default", "built-in"}) {
 					t.Errorf("criu = %+v", got[1])
@@ -499,8 +499,13 @@ func TestConfigOutput(t *testing.T) {
 			if fields := strings.Fields(lines[1]); fields[1] != root || fields[2] != "flag" {
 				t.Errorf("root row = %q", lines[1])
 			}
-			if fields := strings.Fields(lines[6]); fields[1] != "(stderr)" {
-				t.Errorf("log row = %q", lines[6])
+			if fields := strings.Fields(lines[8]); fields[1] != "(stderr)" {
+				t.Errorf("log row = %q", lines[8])
+			}
+			for _, row := range []int{4, 6} {
+				if fields := strings.Fields(lines[row]); fields[1] != "(none)" {
+					t.Errorf("%s row = %q, want (none)", keys[row-1], lines[row])
+				}
 			}
 			f.noCalls(t)
 		})
@@ -520,6 +525,43 @@ func TestConfigOutput(t *testing.T) {
 			t.Errorf("settings = %+v", got)
 		}
 	})
+	// The token reaches the runtime (TestGlobalFlags), never the output.
+	for _, format := range []string{"json", "table"} {
+		t.Run("migration-token-redacted/"+format, func(t *testing.T) {
+			recIsolate(t)
+			const secret = "do-not-print-0123456789"
+			t.Setenv("RT_MIGRATION_TOKEN", secret)
+			t.Setenv("RT_CGROUP_PARENT", "/rt-hostb")
+			out := recMain(t, recRTProgram(newRecFake().factory), "", "--root", t.TempDir(), "config", "-f", format)
+			out.wantExit(t, 0)
+			if strings.Contains(out.stdout+out.stderr, secret) {
+				t.Fatalf("config prints the token:\n%s", out.stdout)
+			}
+			want := map[string][]string{
+				"migration-token": {"migration-token", "<set>", "env", "RT_MIGRATION_TOKEN"},
+				"cgroup-parent":   {"cgroup-parent", "/rt-hostb", "env", "RT_CGROUP_PARENT"},
+			}
+			got := map[string][]string{}
+			if format == "json" {
+				var settings []setting
+				if err := json.Unmarshal([]byte(out.stdout), &settings); err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range settings {
+					got[s.Key] = []string{s.Key, s.Value, s.Source, s.Origin}
+				}
+			} else {
+				for _, l := range recLines(out.stdout)[1:] {
+					got[strings.Fields(l)[0]] = strings.Fields(l)
+				}
+			}
+			for key, w := range want {
+				if !reflect.DeepEqual(got[key], w) {
+					t.Errorf("%s = %q, want %q", key, got[key], w)
+				}
+			}
+		})
+	}
 	t.Run("bad-format", func(t *testing.T) {
 		f := newRecFake()
 		out := recRT(t, f, "config", "--format", "yaml")

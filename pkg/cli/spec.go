@@ -99,9 +99,10 @@ func NewConfigCommand(e *Env) *cobra.Command {
 		Use:   "config [flags]",
 		Short: "show the effective host configuration and where each value comes from",
 		Long: `Config prints every host setting (root, criu, criu-progress-timeout,
-cgroup-driver, init, log, log-format, debug) with its effective value and its
-source: flag, env (RT_*), file (--config, RT_CONFIG or /etc/rt/config.yaml) or
-default.`,
+migration-token, cgroup-driver, cgroup-parent, init, log, log-format, debug)
+with its effective value and its source: flag, env (RT_*), file (--config,
+RT_CONFIG or /etc/rt/config.yaml) or default. A set migration-token is shown
+as "<set>", never its value.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {

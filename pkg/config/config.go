@@ -21,6 +21,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -29,13 +30,15 @@ import (
 // Setting keys, as spelled in the config file. The flag and environment
 // variable of each are listed next to it; cgroup-driver has no flag of its
 // own and is set from the command line with --systemd-cgroup;
-// criu-progress-timeout has no flag at all (a host's setting, not a
-// command's).
+// criu-progress-timeout, migration-token and cgroup-parent have no flag at
+// all (a host's settings, not a command's).
 const (
 	KeyRoot                = "root"                  // --root, RT_ROOT
 	KeyCriu                = "criu"                  // --criu, RT_CRIU
 	KeyCriuProgressTimeout = "criu-progress-timeout" // RT_CRIU_PROGRESS_TIMEOUT
+	KeyMigrationToken      = "migration-token"       // RT_MIGRATION_TOKEN
 	KeyCgroupDriver        = "cgroup-driver"         // --systemd-cgroup, RT_CGROUP_DRIVER
+	KeyCgroupParent        = "cgroup-parent"         // RT_CGROUP_PARENT
 	KeyInit                = "init"                  // --init, RT_INIT
 	KeyLog                 = "log"                   // --log, RT_LOG
 	KeyLogFormat           = "log-format"            // --log-format, RT_LOG_FORMAT
@@ -44,7 +47,14 @@ const (
 
 // Keys lists every setting key in the order rt reports them. It is the
 // complete set of keys a config file may contain. Callers must not modify it.
-var Keys = []string{KeyRoot, KeyCriu, KeyCriuProgressTimeout, KeyCgroupDriver, KeyInit, KeyLog, KeyLogFormat, KeyDebug}
+var Keys = []string{KeyRoot, KeyCriu, KeyCriuProgressTimeout, KeyMigrationToken, KeyCgroupDriver, KeyCgroupParent, KeyInit, KeyLog, KeyLogFormat, KeyDebug}
+
+// Redacted is the Setting.Value of a secret key (migration-token) that is
+// set: rt config shows whether a secret is set, never the secret.
+const Redacted = "<set>"
+
+// MinMigrationTokenLen is the fewest characters a migration-token may have.
+const MinMigrationTokenLen = 16
 
 // DefaultConfigFile is the config file Load reads when neither --config nor
 // RT_CONFIG names one. Unlike a named file, it may be absent.
@@ -78,7 +88,8 @@ type Setting struct {
 	// Value is the effective value in string form: root is absolute, init
 	// is the resolved path when it was left empty, debug is "true" or
 	// "false", and criu-progress-timeout is whole seconds ("120s") where it
-	// can be, else Go's form ("1.5s"). An empty log means stderr.
+	// can be, else Go's form ("1.5s"). An empty log means stderr, an empty
+	// cgroup-parent none. A set migration-token is Redacted.
 	Value  string `json:"value"`
 	Source Source `json:"source"`
 	// Origin names the precise origin: "--root", "RT_ROOT", the file path, or "built-in".
@@ -94,8 +105,14 @@ type Config struct {
 	// CriuProgressTimeout is how long a CRIU run may go without progress
 	// (a new log line, a message) before rt kills it; 0 never.
 	CriuProgressTimeout time.Duration
+	// MigrationToken is the shared secret of live migration's control
+	// connection; "" for none. Settings shows it as Redacted.
+	MigrationToken string
 	// CgroupDriver is "cgroupfs" or "systemd".
 	CgroupDriver string
+	// CgroupParent is the absolute cgroup path below which the cgroupfs
+	// driver puts every new container's cgroups; "" for none.
+	CgroupParent string
 	// Init is the rt-init binary. When no source set it, it is rt-init in
 	// the directory of the running executable after resolving symlinks.
 	Init string
@@ -159,26 +176,34 @@ type keySpec struct {
 	env string
 	// flag is the flag that maps one to one onto the key; cgroup-driver has
 	// none because --systemd-cgroup is a bool standing for a choice of two,
-	// criu-progress-timeout none at all.
+	// criu-progress-timeout, migration-token and cgroup-parent none at all.
 	flag string
 	def  any
 	// choices closes the set of accepted values; nil leaves it open.
 	choices []string
 	// allowEmpty is set where empty is meaningful rather than a mistake:
-	// init (next to rt) and log (stderr).
+	// init (next to rt), log (stderr), migration-token and cgroup-parent
+	// (none).
 	allowEmpty bool
 	// allowed tells the user what would have been accepted.
 	allowed string
 	// duration keys hold a time.Duration: a Go duration string ("120s"),
 	// never negative; a bare 0 is the one number without a unit.
 	duration bool
+	// valid, if set, must accept a non-empty value.
+	valid func(string) bool
+	// secret keys never show their value: not in rt config (Redacted),
+	// not in an error message.
+	secret bool
 }
 
 var specs = map[string]keySpec{
 	KeyRoot:                {env: "RT_ROOT", flag: "root", def: "/run/rt", allowed: "a non-empty directory path"},
 	KeyCriu:                {env: "RT_CRIU", flag: "criu", def: "criu", allowed: "a non-empty path or command name"},
 	KeyCriuProgressTimeout: {env: "RT_CRIU_PROGRESS_TIMEOUT", def: 120 * time.Second, duration: true, allowed: `a duration such as "120s" or "2m", 0 to disable`},
+	KeyMigrationToken:      {env: "RT_MIGRATION_TOKEN", def: "", allowEmpty: true, secret: true, allowed: "empty, or a migration-token of at least 16 characters"},
 	KeyCgroupDriver:        {env: "RT_CGROUP_DRIVER", def: "cgroupfs", choices: []string{"cgroupfs", "systemd"}},
+	KeyCgroupParent:        {env: "RT_CGROUP_PARENT", def: "", allowEmpty: true, valid: validCgroupParent, allowed: `an absolute, clean cgroup path other than "/", such as "/rt-hostb", or empty for none`},
 	KeyInit:                {env: "RT_INIT", flag: "init", def: "", allowEmpty: true, allowed: "a path, or empty for rt-init next to rt"},
 	KeyLog:                 {env: "RT_LOG", flag: "log", def: "", allowEmpty: true, allowed: "a file path, or empty for stderr"},
 	KeyLogFormat:           {env: "RT_LOG_FORMAT", flag: "log-format", def: "text", choices: []string{"text", "json"}},
@@ -195,10 +220,29 @@ func (s keySpec) allowedText() string {
 // checkString rejects a string value that no source may give key; where
 // names the source for the message.
 func (s keySpec) checkString(where, val string) error {
-	if (s.choices != nil && !slices.Contains(s.choices, val)) || (val == "" && !s.allowEmpty) {
+	if s.secret {
+		return s.checkSecret(where, val)
+	}
+	if (s.choices != nil && !slices.Contains(s.choices, val)) || (val == "" && !s.allowEmpty) ||
+		(val != "" && s.valid != nil && !s.valid(val)) {
 		return invalidf(nil, "%s: value %q not allowed (allowed: %s)", where, val, s.allowedText())
 	}
 	return nil
+}
+
+// checkSecret is checkString for a secret: its message gives the length,
+// never the value, which would end up in logs.
+func (s keySpec) checkSecret(where, val string) error {
+	if n := utf8.RuneCountInString(val); n > 0 && n < MinMigrationTokenLen {
+		return invalidf(nil, "%s: value of %d characters not allowed (allowed: %s)", where, n, s.allowed)
+	}
+	return nil
+}
+
+// validCgroupParent accepts an absolute, clean cgroup path below the top of
+// the hierarchy: a clean absolute path has no "..".
+func validCgroupParent(p string) bool {
+	return filepath.IsAbs(p) && filepath.Clean(p) == p && p != "/"
 }
 
 // RegisterFlags defines rt's global flags on fs, meant to be a root
@@ -358,8 +402,13 @@ func (c *Config) assign(v *viper.Viper, key string, opts Options) (string, error
 		c.Root = val
 	case KeyCriu:
 		c.Criu = val
+	case KeyMigrationToken:
+		c.MigrationToken = val
+		return redact(val), nil
 	case KeyCgroupDriver:
 		c.CgroupDriver = val
+	case KeyCgroupParent:
+		c.CgroupParent = val
 	case KeyInit:
 		if val == "" {
 			if val, err = initBesideExecutable(opts.Executable); err != nil {
@@ -373,6 +422,14 @@ func (c *Config) assign(v *viper.Viper, key string, opts Options) (string, error
 		c.LogFormat = val
 	}
 	return val, nil
+}
+
+// redact is a secret's Setting.Value: Redacted when set, else "".
+func redact(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return Redacted
 }
 
 // formatDuration shows d in whole seconds where it is ("120s" where Go
@@ -500,7 +557,11 @@ func checkFileValue(file, key string, val any) (any, error) {
 		}
 		return time.Duration(0), nil
 	}
-	return nil, invalidf(nil, "%s: value %s is not a string (allowed: %s)", where, yamlValue(val), spec.allowedText())
+	shown := yamlValue(val)
+	if spec.secret {
+		shown = "(not shown)"
+	}
+	return nil, invalidf(nil, "%s: value %s is not a string (allowed: %s)", where, shown, spec.allowedText())
 }
 
 // parseDuration reads the value of a duration key: a Go duration, not
@@ -602,23 +663,32 @@ func initBesideExecutable(executable func() (string, error)) (string, error) {
 }
 
 // WriteTable writes c.Settings as aligned "KEY VALUE SOURCE ORIGIN"
-// columns under a header line. An empty log is shown as "(stderr)" because
-// a blank cell would read as a missing value; WriteJSON keeps it empty.
+// columns under a header line. An empty value is shown as what it means,
+// "(stderr)" for log, else "(none)", because a blank cell would read as a
+// missing value; WriteJSON keeps it empty. Like WriteJSON it shows a set
+// secret as Redacted (Settings never hold one).
 func (c *Config) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE\tORIGIN")
 	for _, s := range c.Settings {
-		val := s.Value
-		if s.Key == KeyLog && val == "" {
-			val = "(stderr)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Key, val, s.Source, s.Origin)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Key, tableValue(s), s.Source, s.Origin)
 	}
 	// tabwriter buffers everything until Flush, which reports any write error.
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write config table: %w", err)
 	}
 	return nil
+}
+
+// tableValue is s.Value as WriteTable shows it.
+func tableValue(s Setting) string {
+	switch {
+	case s.Value != "":
+		return s.Value
+	case s.Key == KeyLog:
+		return "(stderr)"
+	}
+	return "(none)"
 }
 
 // WriteJSON writes c.Settings as an indented JSON array of Setting followed

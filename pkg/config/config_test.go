@@ -128,8 +128,12 @@ func field(cfg *Config, key string) string {
 		return cfg.Criu
 	case KeyCriuProgressTimeout:
 		return formatDuration(cfg.CriuProgressTimeout)
+	case KeyMigrationToken:
+		return redact(cfg.MigrationToken)
 	case KeyCgroupDriver:
 		return cfg.CgroupDriver
+	case KeyCgroupParent:
+		return cfg.CgroupParent
 	case KeyInit:
 		return cfg.Init
 	case KeyLog:
@@ -183,11 +187,24 @@ func TestPrecedence(t *testing.T) {
 		{"criu-progress-timeout/env+file", loadCase{file: "criu-progress-timeout: 90s\n", env: env{"RT_CRIU_PROGRESS_TIMEOUT": "1.5s"}}, KeyCriuProgressTimeout, "1.5s", SourceEnv, "RT_CRIU_PROGRESS_TIMEOUT"},
 		{"criu-progress-timeout/env 0", loadCase{env: env{"RT_CRIU_PROGRESS_TIMEOUT": "0"}}, KeyCriuProgressTimeout, "0s", SourceEnv, "RT_CRIU_PROGRESS_TIMEOUT"},
 
+		{"migration-token/default", loadCase{}, KeyMigrationToken, "", SourceDefault, "built-in"},
+		{"migration-token/file", loadCase{file: "migration-token: file-secret-0123456789\n"}, KeyMigrationToken, Redacted, SourceFile, fileMark},
+		{"migration-token/file empty", loadCase{file: "migration-token: \"\"\n"}, KeyMigrationToken, "", SourceFile, fileMark},
+		{"migration-token/env+file", loadCase{file: "migration-token: file-secret-0123456789\n", env: env{"RT_MIGRATION_TOKEN": "env-secret-0123456789"}}, KeyMigrationToken, Redacted, SourceEnv, "RT_MIGRATION_TOKEN"},
+		{"migration-token/env 16 characters", loadCase{env: env{"RT_MIGRATION_TOKEN": "0123456789abcdef"}}, KeyMigrationToken, Redacted, SourceEnv, "RT_MIGRATION_TOKEN"},
+		{"migration-token/env 16 runes", loadCase{env: env{"RT_MIGRATION_TOKEN": "éééééééééééééééé"}}, KeyMigrationToken, Redacted, SourceEnv, "RT_MIGRATION_TOKEN"},
+
 		{"cgroup-driver/default", loadCase{}, KeyCgroupDriver, "cgroupfs", SourceDefault, "built-in"},
 		{"cgroup-driver/file", loadCase{file: "cgroup-driver: systemd\n"}, KeyCgroupDriver, "systemd", SourceFile, fileMark},
 		{"cgroup-driver/env+file", loadCase{file: "cgroup-driver: systemd\n", env: env{"RT_CGROUP_DRIVER": "cgroupfs"}}, KeyCgroupDriver, "cgroupfs", SourceEnv, "RT_CGROUP_DRIVER"},
 		{"cgroup-driver/flag true+env+file", loadCase{file: "cgroup-driver: cgroupfs\n", env: env{"RT_CGROUP_DRIVER": "cgroupfs"}, args: []string{"--systemd-cgroup"}}, KeyCgroupDriver, "systemd", SourceFlag, "--systemd-cgroup"},
 		{"cgroup-driver/flag false+env+file", loadCase{file: "cgroup-driver: systemd\n", env: env{"RT_CGROUP_DRIVER": "systemd"}, args: []string{"--systemd-cgroup=false"}}, KeyCgroupDriver, "cgroupfs", SourceFlag, "--systemd-cgroup"},
+
+		{"cgroup-parent/default", loadCase{}, KeyCgroupParent, "", SourceDefault, "built-in"},
+		{"cgroup-parent/file", loadCase{file: "cgroup-parent: /rt-hosta\n"}, KeyCgroupParent, "/rt-hosta", SourceFile, fileMark},
+		{"cgroup-parent/file nested", loadCase{file: "cgroup-parent: /hosts/b\n"}, KeyCgroupParent, "/hosts/b", SourceFile, fileMark},
+		{"cgroup-parent/file null", loadCase{file: "cgroup-parent:\n"}, KeyCgroupParent, "", SourceFile, fileMark},
+		{"cgroup-parent/env+file", loadCase{file: "cgroup-parent: /rt-hosta\n", env: env{"RT_CGROUP_PARENT": "/rt-hostb"}}, KeyCgroupParent, "/rt-hostb", SourceEnv, "RT_CGROUP_PARENT"},
 
 		{"init/default", loadCase{}, KeyInit, initMark, SourceDefault, "built-in"},
 		{"init/file", loadCase{file: "init: /file/rt-init\n"}, KeyInit, "/file/rt-init", SourceFile, fileMark},
@@ -270,7 +287,13 @@ func TestFlagForms(t *testing.T) {
 }
 
 // allowedKeys is how every unknown-key error lists the keys.
-const allowedKeys = "(allowed: root, criu, criu-progress-timeout, cgroup-driver, init, log, log-format, debug)"
+const allowedKeys = "(allowed: root, criu, criu-progress-timeout, migration-token, cgroup-driver, cgroup-parent, init, log, log-format, debug)"
+
+// The allowed texts of cgroup-parent and migration-token.
+const (
+	parentAllowed = `an absolute, clean cgroup path other than "/", such as "/rt-hostb", or empty for none`
+	tokenAllowed  = "empty, or a migration-token of at least 16 characters"
+)
 
 func TestBadConfigFile(t *testing.T) {
 	tests := []struct {
@@ -305,6 +328,16 @@ func TestBadConfigFile(t *testing.T) {
 		{name: "criu-progress-timeout negative", file: "criu-progress-timeout: -1s\n", want: `config file <FILE>: key "criu-progress-timeout": value "-1s" not allowed (allowed: a duration such as "120s" or "2m", 0 to disable)`},
 		{name: "criu-progress-timeout null", file: "criu-progress-timeout:\n", want: `config file <FILE>: key "criu-progress-timeout": value null is not a string (allowed: a duration such as "120s" or "2m", 0 to disable)`},
 		{name: "criu-progress-timeout a float", file: "criu-progress-timeout: 1.5\n", want: `config file <FILE>: key "criu-progress-timeout": value 1.5 is not a string (allowed: a duration such as "120s" or "2m", 0 to disable)`},
+		{name: "cgroup-parent relative", file: "cgroup-parent: rt-hostb\n", want: `config file <FILE>: key "cgroup-parent": value "rt-hostb" not allowed (allowed: ` + parentAllowed + `)`},
+		{name: "cgroup-parent top", file: "cgroup-parent: /\n", want: `config file <FILE>: key "cgroup-parent": value "/" not allowed (allowed: ` + parentAllowed + `)`},
+		{name: "cgroup-parent trailing slash", file: "cgroup-parent: /rt-hostb/\n", want: `config file <FILE>: key "cgroup-parent": value "/rt-hostb/" not allowed (allowed: ` + parentAllowed + `)`},
+		{name: "cgroup-parent dotdot", file: "cgroup-parent: /a/../b\n", want: `config file <FILE>: key "cgroup-parent": value "/a/../b" not allowed (allowed: ` + parentAllowed + `)`},
+		{name: "cgroup-parent leading dotdot", file: "cgroup-parent: /../b\n", want: `config file <FILE>: key "cgroup-parent": value "/../b" not allowed (allowed: ` + parentAllowed + `)`},
+		{name: "cgroup-parent double slash", file: "cgroup-parent: //b\n", want: `config file <FILE>: key "cgroup-parent": value "//b" not allowed (allowed: ` + parentAllowed + `)`},
+		{name: "cgroup-parent a list", file: "cgroup-parent: [/a]\n", want: `config file <FILE>: key "cgroup-parent": value ["/a"] is not a string (allowed: ` + parentAllowed + `)`},
+		{name: "migration-token short", file: "migration-token: s3cr3t\n", want: `config file <FILE>: key "migration-token": value of 6 characters not allowed (allowed: ` + tokenAllowed + `)`},
+		{name: "migration-token 15 characters", file: "migration-token: 0123456789abcde\n", want: `config file <FILE>: key "migration-token": value of 15 characters not allowed (allowed: ` + tokenAllowed + `)`},
+		{name: "migration-token a number", file: "migration-token: 12345678901234567\n", want: `config file <FILE>: key "migration-token": value (not shown) is not a string (allowed: ` + tokenAllowed + `)`},
 		{name: "bad value hidden by flag", file: "log-format: xml\n", args: []string{"--log-format=json"}, want: `config file <FILE>: key "log-format": value "xml" not allowed (allowed: text, json)`},
 	}
 	for _, tt := range tests {
@@ -435,6 +468,12 @@ func TestBadEnvAndFlagValues(t *testing.T) {
 		{"RT_CRIU_PROGRESS_TIMEOUT negative", loadCase{env: env{"RT_CRIU_PROGRESS_TIMEOUT": "-3s"}}, `environment RT_CRIU_PROGRESS_TIMEOUT: value "-3s" not allowed (allowed: a duration such as "120s" or "2m", 0 to disable)`},
 		{"RT_CGROUP_DRIVER outside set", loadCase{env: env{"RT_CGROUP_DRIVER": "x"}}, `environment RT_CGROUP_DRIVER: value "x" not allowed (allowed: cgroupfs, systemd)`},
 		{"RT_LOG_FORMAT outside set", loadCase{env: env{"RT_LOG_FORMAT": "JSON"}}, `environment RT_LOG_FORMAT: value "JSON" not allowed (allowed: text, json)`},
+		{"RT_CGROUP_PARENT relative", loadCase{env: env{"RT_CGROUP_PARENT": "rt-hostb"}}, `environment RT_CGROUP_PARENT: value "rt-hostb" not allowed (allowed: ` + parentAllowed + `)`},
+		{"RT_CGROUP_PARENT top", loadCase{env: env{"RT_CGROUP_PARENT": "/"}}, `environment RT_CGROUP_PARENT: value "/" not allowed (allowed: ` + parentAllowed + `)`},
+		{"RT_CGROUP_PARENT dotdot", loadCase{env: env{"RT_CGROUP_PARENT": "/rt/../x"}}, `environment RT_CGROUP_PARENT: value "/rt/../x" not allowed (allowed: ` + parentAllowed + `)`},
+		{"RT_CGROUP_PARENT bad under a good file", loadCase{file: "cgroup-parent: /rt-a\n", env: env{"RT_CGROUP_PARENT": "/rt-a/."}}, `environment RT_CGROUP_PARENT: value "/rt-a/." not allowed (allowed: ` + parentAllowed + `)`},
+		{"RT_MIGRATION_TOKEN short", loadCase{env: env{"RT_MIGRATION_TOKEN": "s3cr3t"}}, `environment RT_MIGRATION_TOKEN: value of 6 characters not allowed (allowed: ` + tokenAllowed + `)`},
+		{"RT_MIGRATION_TOKEN 15 runes", loadCase{env: env{"RT_MIGRATION_TOKEN": "ééééééééééééééé"}}, `environment RT_MIGRATION_TOKEN: value of 15 characters not allowed (allowed: ` + tokenAllowed + `)`},
 		{"--log-format outside set", loadCase{args: []string{"--log-format=xml"}}, `flag --log-format: value "xml" not allowed (allowed: text, json)`},
 		{"--root empty", loadCase{args: []string{"--root="}}, `flag --root: value "" not allowed (allowed: a non-empty directory path)`},
 		{"--criu empty", loadCase{args: []string{"--criu", ""}}, `flag --criu: value "" not allowed (allowed: a non-empty path or command name)`},
@@ -477,6 +516,8 @@ func TestRelativeRootAndEmptyEnv(t *testing.T) {
 		{"empty RT_ROOT ignored", loadCase{file: "root: /file/root\n", env: env{"RT_ROOT": ""}}, KeyRoot, "/file/root", SourceFile, fileMark},
 		{"empty RT_DEBUG ignored", loadCase{env: env{"RT_DEBUG": ""}}, KeyDebug, "false", SourceDefault, "built-in"},
 		{"empty RT_CRIU_PROGRESS_TIMEOUT ignored", loadCase{file: "criu-progress-timeout: 7s\n", env: env{"RT_CRIU_PROGRESS_TIMEOUT": ""}}, KeyCriuProgressTimeout, "7s", SourceFile, fileMark},
+		{"empty RT_MIGRATION_TOKEN ignored", loadCase{file: "migration-token: file-secret-0123456789\n", env: env{"RT_MIGRATION_TOKEN": ""}}, KeyMigrationToken, Redacted, SourceFile, fileMark},
+		{"empty RT_CGROUP_PARENT ignored", loadCase{file: "cgroup-parent: /rt-a\n", env: env{"RT_CGROUP_PARENT": ""}}, KeyCgroupParent, "/rt-a", SourceFile, fileMark},
 		{"empty RT_CGROUP_DRIVER ignored", loadCase{env: env{"RT_CGROUP_DRIVER": ""}}, KeyCgroupDriver, "cgroupfs", SourceDefault, "built-in"},
 		{"empty RT_INIT ignored", loadCase{file: "init: /file/rt-init\n", env: env{"RT_INIT": ""}}, KeyInit, "/file/rt-init", SourceFile, fileMark},
 	}
@@ -640,18 +681,28 @@ func TestRegisterFlagsUsage(t *testing.T) {
 	}
 }
 
-// TestProgressTimeoutHasNoFlag: criu-progress-timeout is a host setting
-// (file or environment); a flag would be one more global flag for runc's
-// clients to trip over.
-func TestProgressTimeoutHasNoFlag(t *testing.T) {
-	fs := pflag.NewFlagSet("rt", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	RegisterFlags(fs)
-	if f := fs.Lookup(KeyCriuProgressTimeout); f != nil {
-		t.Errorf("RegisterFlags defines --%s", f.Name)
+// TestHostSettingsHaveNoFlag: criu-progress-timeout, migration-token and
+// cgroup-parent are host settings (file or environment); a flag would be
+// one more global flag for runc's clients to trip over, and a secret on a
+// command line is visible to every user in ps.
+func TestHostSettingsHaveNoFlag(t *testing.T) {
+	tests := []struct{ key, value string }{
+		{KeyCriuProgressTimeout, "3s"},
+		{KeyMigrationToken, "0123456789abcdef"},
+		{KeyCgroupParent, "/rt-a"},
 	}
-	if err := fs.Parse([]string{"--" + KeyCriuProgressTimeout + "=3s"}); err == nil {
-		t.Errorf("--%s parsed", KeyCriuProgressTimeout)
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			fs := pflag.NewFlagSet("rt", pflag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			RegisterFlags(fs)
+			if f := fs.Lookup(tt.key); f != nil {
+				t.Errorf("RegisterFlags defines --%s", f.Name)
+			}
+			if err := fs.Parse([]string{"--" + tt.key + "=" + tt.value}); err == nil {
+				t.Errorf("--%s parsed", tt.key)
+			}
+		})
 	}
 }
 
@@ -706,7 +757,9 @@ func TestWriteOutput(t *testing.T) {
 				KeyRoot:                {"root", "/run/rt", "default", "built-in"},
 				KeyCriu:                {"criu", "/file/criu", "file", h.file},
 				KeyCriuProgressTimeout: {"criu-progress-timeout", "120s", "default", "built-in"},
+				KeyMigrationToken:      {"migration-token", "(none)", "default", "built-in"},
 				KeyCgroupDriver:        {"cgroup-driver", "cgroupfs", "default", "built-in"},
+				KeyCgroupParent:        {"cgroup-parent", "(none)", "default", "built-in"},
 				KeyInit:                {"init", h.wantInit, "default", "built-in"},
 				KeyLog:                 {"log", "(stderr)", "default", "built-in"},
 				KeyLogFormat:           {"log-format", "json", "env", "RT_LOG_FORMAT"},
@@ -751,6 +804,54 @@ func TestWriteEmptyConfig(t *testing.T) {
 			}
 			if buf.String() != tt.want {
 				t.Errorf("got %q, want %q", buf.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestMigrationTokenRedacted: the token reaches Config whole, while rt
+// config (both formats) shows only that it is set; a bad token's error
+// never repeats it either.
+func TestMigrationTokenRedacted(t *testing.T) {
+	const secret = "hunter2-hunter2-hunter2"
+	tests := []struct {
+		name string
+		loadCase
+		wantErr bool
+	}{
+		{name: "file", loadCase: loadCase{file: "migration-token: " + secret + "\n"}},
+		{name: "env", loadCase: loadCase{env: env{"RT_MIGRATION_TOKEN": secret}}},
+		{name: "env over file", loadCase: loadCase{file: "migration-token: other-secret-0123456789\n", env: env{"RT_MIGRATION_TOKEN": secret}}},
+		{name: "short in file", loadCase: loadCase{file: "migration-token: " + secret[:9] + "\n"}, wantErr: true},
+		{name: "short in env", loadCase: loadCase{env: env{"RT_MIGRATION_TOKEN": secret[:9]}}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			cfg, err := h.load(t, tt.loadCase)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), KeyMigrationToken) || strings.Contains(err.Error(), secret[:9]) {
+					t.Fatalf("error = %v, want one naming %s without the value", err, KeyMigrationToken)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.MigrationToken != secret {
+				t.Errorf("MigrationToken = %q, want the secret", cfg.MigrationToken)
+			}
+			if got := setting(t, cfg, KeyMigrationToken).Value; got != Redacted {
+				t.Errorf("Setting.Value = %q, want %q", got, Redacted)
+			}
+			for name, write := range map[string]func(io.Writer) error{"json": cfg.WriteJSON, "table": cfg.WriteTable} {
+				var buf bytes.Buffer
+				if err := write(&buf); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if out := buf.String(); strings.Contains(out, secret) || !strings.Contains(out, Redacted) {
+					t.Errorf("%s output shows the token or not %q:\n%s", name, Redacted, out)
+				}
 			}
 		})
 	}

@@ -31,8 +31,10 @@ func (r *Runtime) OpenLoaded(id string) (*store.Handle, *store.State, error) { r
 func (r *Runtime) Status(st *store.State) api.Status { return r.status(st) }
 
 // NewCgroups returns the cgroup manager of a new container (restore) for the
-// configured driver, recording the driver in st as create does. It creates
-// nothing until Apply.
+// configured driver, recording the driver in st as create does, below the
+// configured cgroup-parent with cgroupfs (so that a restore on a migration's
+// target never lands in the source's cgroups). It creates nothing until
+// Apply.
 func (r *Runtime) NewCgroups(st *store.State, cgroupsPath string) (cgroups.Manager, error) {
 	return r.newCgroups(st, cgroupsPath)
 }

@@ -194,7 +194,9 @@ func mergeResources(dst, src *specs.LinuxResources) {
 // configured driver, and records the choice in st so that later commands
 // (which may not be given --systemd-cgroup) use the same one. A driver the
 // host cannot serve is refused, rather than quietly using cgroupfs with a
-// systemd-style path.
+// systemd-style path. With the cgroupfs driver the path goes below the
+// configured cgroup-parent (cgroups.UnderParent); the directories it gives
+// are recorded in st (CgroupPaths), which is all delete and update use.
 //
 // It first drops from st's spec the resources rt ignores (dropIgnored):
 // newCgroups is where create first turns to the spec's cgroup side, before
@@ -205,8 +207,15 @@ func (r *Runtime) newCgroups(st *store.State, path string) (cgroups.Manager, err
 	}
 	switch r.cfg.CgroupDriver {
 	case "", "cgroupfs":
-		return cgroups.New(path, st.ID)
+		full, err := cgroups.UnderParent(r.cfg.CgroupParent, path, st.ID)
+		if err != nil {
+			return nil, err
+		}
+		return cgroups.New(full, st.ID)
 	case "systemd":
+		if r.cfg.CgroupParent != "" {
+			return nil, fmt.Errorf("cgroup driver systemd with cgroup-parent %s: cgroup-parent applies to the cgroupfs driver only", r.cfg.CgroupParent)
+		}
 		if !cgroups.SystemdRunning() {
 			return nil, errors.New("cgroup driver systemd: systemd is not running on this host (use the cgroupfs driver)")
 		}

@@ -11,6 +11,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/store"
 )
 
@@ -166,5 +167,49 @@ func TestMergeResourcesSkipsKernelMemory(t *testing.T) {
 	want := &specs.LinuxMemory{Limit: i64(1 << 20), Reservation: i64(3)}
 	if !reflect.DeepEqual(dst.Memory, want) {
 		t.Errorf("merged memory = %+v, want %+v", dst.Memory, want)
+	}
+}
+
+// TestNewCgroupsParent: with the cgroupfs driver every directory of a new
+// container is below cgroup-parent (New only computes them: nothing is
+// made); the systemd driver refuses a parent before it asks systemd.
+func TestNewCgroupsParent(t *testing.T) {
+	tests := []struct {
+		name, driver, parent, path string
+		wantSuffix                 string // of every directory
+		wantErr                    string
+	}{
+		{name: "no parent", driver: "cgroupfs", path: "/a/c1", wantSuffix: "/a/c1"},
+		{name: "parent, empty path", driver: "cgroupfs", parent: "/rt-p", wantSuffix: "/rt-p/c1"},
+		{name: "parent, absolute path", driver: "cgroupfs", parent: "/rt-p", path: "/a/c1", wantSuffix: "/rt-p/a/c1"},
+		{name: "default driver, parent", parent: "/rt-p", wantSuffix: "/rt-p/c1"},
+		{name: "parent, path is the parent", driver: "cgroupfs", parent: "/rt-p", path: "/", wantErr: "is the parent itself"},
+		{name: "systemd refuses a parent", driver: "systemd", parent: "/rt-p", path: "system.slice:rt:c1",
+			wantErr: "cgroup driver systemd with cgroup-parent /rt-p: cgroup-parent applies to the cgroupfs driver only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Runtime{cfg: api.GlobalConfig{CgroupDriver: tt.driver, CgroupParent: tt.parent}, log: slog.New(slog.DiscardHandler)}
+			st := &store.State{ID: "c1", Spec: store.RecordSpec(&specs.Spec{Linux: &specs.Linux{}})}
+			cg, err := r.newCgroups(st, tt.path)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			paths := cg.Paths()
+			if len(paths) == 0 {
+				t.Skip("no cgroup hierarchy mounted")
+			}
+			for k, dir := range paths {
+				if !strings.HasPrefix(dir, "/sys/fs/cgroup") || !strings.HasSuffix(dir, tt.wantSuffix) {
+					t.Errorf("%q: %s, want a directory ending in %s", k, dir, tt.wantSuffix)
+				}
+			}
+		})
 	}
 }

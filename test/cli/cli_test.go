@@ -287,7 +287,9 @@ func TestConfigSourcesThroughTheBinary(t *testing.T) {
 	r := newRunner(t)
 	file := filepath.Join(t.TempDir(), "rt.yaml")
 	os.WriteFile(file, []byte("root: /from/file\ncriu: /file/criu\nlog-format: json\n"), 0o644)
-	r.Env = []string{"PATH=" + os.Getenv("PATH"), "RT_CONFIG=" + file, "RT_CRIU=/env/criu", "RT_LOG_FORMAT=text", "RT_CRIU_PROGRESS_TIMEOUT=5s"}
+	const token = "never-printed-0123456789"
+	r.Env = []string{"PATH=" + os.Getenv("PATH"), "RT_CONFIG=" + file, "RT_CRIU=/env/criu", "RT_LOG_FORMAT=text", "RT_CRIU_PROGRESS_TIMEOUT=5s",
+		"RT_MIGRATION_TOKEN=" + token, "RT_CGROUP_PARENT=/rt-env"}
 	res := r.Exec(r.Bins.RT, "--log-format", "json", "config", "--format", "json")
 	var settings []struct{ Key, Value, Source string }
 	if res.Code != 0 || json.Unmarshal([]byte(res.Stdout), &settings) != nil {
@@ -296,10 +298,23 @@ func TestConfigSourcesThroughTheBinary(t *testing.T) {
 	want := map[string][2]string{
 		"root": {"/from/file", "file"}, "criu": {"/env/criu", "env"}, "log-format": {"json", "flag"},
 		"cgroup-driver": {"cgroupfs", "default"}, "criu-progress-timeout": {"5s", "env"},
+		"migration-token": {"<set>", "env"}, "cgroup-parent": {"/rt-env", "env"},
 	}
+	seen := 0
 	for _, s := range settings {
-		if w, ok := want[s.Key]; ok && (s.Value != w[0] || s.Source != w[1]) {
-			t.Errorf("%s = %s from %s, want %s from %s", s.Key, s.Value, s.Source, w[0], w[1])
+		if w, ok := want[s.Key]; ok {
+			seen++
+			if s.Value != w[0] || s.Source != w[1] {
+				t.Errorf("%s = %s from %s, want %s from %s", s.Key, s.Value, s.Source, w[0], w[1])
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("%d of the %d keys checked are in the output: %s", seen, len(want), res.Stdout)
+	}
+	for _, format := range []string{"json", "table"} {
+		if res := r.Exec(r.Bins.RT, "config", "--format", format); res.Code != 0 || strings.Contains(res.Stdout+res.Stderr, token) {
+			t.Errorf("config --format %s shows the migration token: %s", format, res)
 		}
 	}
 	os.WriteFile(file, []byte("roots: /typo\n"), 0o644)
