@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,7 +46,14 @@ type Manifest struct {
 // HashCache keeps file hashes between two scans of one rootfs, keyed by
 // what changes whenever content can have changed (inode, size, mtime and
 // ctime), so that the scan after the freeze reads only changed files.
+// Timestamps move in ticks of the filesystem's clock (jiffies, or seconds
+// on some), and a file changed again in the tick of the ctime that was
+// read keeps that ctime: the hash of a file whose ctime is within
+// racyWindow of its reading is not kept (git's "racily clean" entries).
 type HashCache map[string]cacheEntry
+
+// racyWindow is longer than any filesystem's timestamp granularity.
+var racyWindow = 2 * time.Second
 
 type cacheEntry struct {
 	ino, size    int64
@@ -125,14 +133,19 @@ func entryOf(p, rel string, st *unix.Stat_t, cache HashCache) (Entry, bool, erro
 			e.Hash = c.hash
 			return e, true, nil
 		}
+		start := time.Now()
 		h, err := hashFile(p)
 		if err != nil {
 			return e, false, err
 		}
 		e.Hash = h
-		if cache != nil {
+		switch {
+		case cache == nil:
+		case key.ctime < start.Add(-racyWindow).UnixNano():
 			key.hash = h
 			cache[rel] = key
+		default:
+			delete(cache, rel)
 		}
 	default:
 		return e, false, nil

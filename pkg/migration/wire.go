@@ -201,8 +201,12 @@ func (c *Conn) RecvStream(w io.Writer) (int64, error) {
 			return total, fmt.Errorf("receiving a stream: %w", noEOF(err))
 		}
 		if kind == kindMessage {
-			// The sender gave up mid-stream and says why.
-			return total, decodeMessage(chunk, "data", nil)
+			// The sender gave up mid-stream and says why; any other
+			// message is out of step, never the stream's end.
+			if err := decodeMessage(chunk, "data", nil); err != nil {
+				return total, err
+			}
+			return total, fmt.Errorf("got a message where stream data was due: %w", ErrProtocol)
 		}
 		if len(chunk) == 0 {
 			return total, werr
