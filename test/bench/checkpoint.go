@@ -4,7 +4,7 @@ package main
 //
 // The part is built so that other CRIU measurements (migration downtime,
 // stop-copy against post-copy, later) are a new list of criuOp passed to
-// measureCRIU: a sample is a fresh container of a workload, started for one
+// measureCRIU, which gives a section of the report: a sample is a fresh container of a workload, started for one
 // runtime, on which the ops run in order, each after the pause; the
 // container and the sample's directory are removed after. An op times what
 // it means (one command, or a downtime spanning several) and may record
@@ -30,6 +30,7 @@ import (
 var (
 	criuSamples = flag.Int("ckpt-n", 8, "samples per checkpoint/restore operation, workload and runtime")
 	criuFlag    = flag.String("criu", "criu", "criu binary given to every runtime (--criu)")
+	criuVerbose = flag.Bool("ckpt-v", false, "print every checkpoint sample on stderr as it is taken")
 	imagesFlag  = flag.String("ckpt-images", "", "directory for checkpoint images (default: a tmpfs mounted in the bench's private mount namespace)")
 )
 
@@ -123,7 +124,6 @@ type criuKey struct{ op, load, rt string }
 
 type criuResults struct {
 	title    string
-	n        int
 	rts      []runtimeBin
 	loads    []string
 	ops      []string
@@ -134,47 +134,81 @@ type criuResults struct {
 	excluded map[string]string
 }
 
+// criuSetup is what every CRIU measurement shares: the criu binary, where
+// the samples' directories go, and the workloads.
+type criuSetup struct {
+	criu, version string
+	dir           string
+	loads         []*workload
+}
+
 // checkpointRestore times checkpoint and restore of the two workloads for
-// every runtime that can checkpoint on this host.
-func (b *bench) checkpointRestore(work string) (*criuResults, error) {
-	criu, err := exec.LookPath(*criuFlag)
+// every runtime that can checkpoint on this host. Migration downtime
+// (stop-copy, post-copy over a veth pair) is meant to be one more
+// measureCRIU call here, with its own op list.
+func (b *bench) checkpointRestore(work string) ([]*criuResults, error) {
+	setup, done, err := b.setupCRIU(work)
 	if err != nil {
-		return nil, fmt.Errorf("criu: %w", err)
-	}
-	if criu, err = filepath.Abs(criu); err != nil {
 		return nil, err
 	}
-	*criuFlag = criu
-	version, _ := exec.Command(criu, "--version").Output()
-	where := *imagesFlag
-	if where == "" {
+	defer done()
+	res, err := b.measureCRIU(setup, "checkpoint and restore", setup.loads, checkpointRestoreOps(), *criuSamples)
+	if err != nil {
+		return nil, err
+	}
+	return []*criuResults{res}, nil
+}
+
+// setupCRIU finds criu (given to every runtime as --criu), mounts the
+// tmpfs for the images unless -ckpt-images says where, and writes the
+// workloads' bundles. done unmounts.
+func (b *bench) setupCRIU(work string) (*criuSetup, func(), error) {
+	s := &criuSetup{dir: *imagesFlag}
+	done := func() {}
+	criu, err := exec.LookPath(*criuFlag)
+	if err != nil {
+		return nil, done, fmt.Errorf("criu: %w", err)
+	}
+	if s.criu, err = filepath.Abs(criu); err != nil {
+		return nil, done, err
+	}
+	*criuFlag = s.criu
+	version, _ := exec.Command(s.criu, "--version").Output()
+	s.version = strings.TrimPrefix(strings.TrimSpace(firstLine(string(version))), "Version: ")
+	if s.dir == "" {
 		// A tmpfs of the bench's own mount namespace: the images' writes
 		// and reads are not the disk's, and it goes with the namespace.
-		where = filepath.Join(work, "images")
-		if err := os.Mkdir(where, 0o700); err != nil {
-			return nil, err
+		s.dir = filepath.Join(work, "images")
+		if err := os.Mkdir(s.dir, 0o700); err != nil {
+			return nil, done, err
 		}
-		if err := syscall.Mount("tmpfs", where, "tmpfs", 0, "mode=0700,size=2g"); err != nil {
-			return nil, fmt.Errorf("tmpfs for the images: %w", err)
+		if err := syscall.Mount("tmpfs", s.dir, "tmpfs", 0, "mode=0700,size=2g"); err != nil {
+			return nil, done, fmt.Errorf("tmpfs for the images: %w", err)
 		}
-		defer syscall.Unmount(where, syscall.MNT_DETACH)
+		done = func() { syscall.Unmount(s.dir, syscall.MNT_DETACH) }
 	}
 	counter, err := makeBundle(filepath.Join(work, "counter"), "sh", "-c",
 		`exec </dev/null >/dev/null 2>&1; i=0; while :; do i=$((i+1)); sleep 0.05; done`)
 	if err != nil {
-		return nil, err
+		return nil, done, err
 	}
 	// busybox has no stress tool: the shell holds the output of a command
 	// substitution in a variable, a heap string of memoryMiB MiB of 'a'
 	// (not zeros, so that every page is touched and written). Its stderr
 	// goes to /dev/null once the variable is set: that is the sign it is
-	// ready (building it briefly needs twice the memory).
+	// ready (building it briefly needs twice the memory). It then counts
+	// without forking, waiting in the read builtin's timeout on a FIFO
+	// nobody writes (in /dev/shm: runc's default spec, the bundles', has
+	// a read-only root): a forked child is a copy-on-write image of those
+	// pages until it execs, and a dump that catches one in between
+	// writes them twice (seen once in 25 dumps with sleep 0.05).
 	memory, err := makeBundle(filepath.Join(work, "memory"), "sh", "-c",
-		fmt.Sprintf(`exec </dev/null >/dev/null; x=$(head -c %d /dev/zero | tr '\0' a); exec 2>/dev/null; i=0; while :; do i=$((i+1)); sleep 0.05; done`, memoryMiB<<20))
+		fmt.Sprintf(`exec </dev/null >/dev/null; mkfifo /dev/shm/wait; exec 3<>/dev/shm/wait; `+
+			`x=$(head -c %d /dev/zero | tr '\0' a); exec 2>/dev/null; i=0; while :; do i=$((i+1)); read -t 0.05 y <&3; done`, memoryMiB<<20))
 	if err != nil {
-		return nil, err
+		return nil, done, err
 	}
-	loads := []*workload{
+	s.loads = []*workload{
 		{name: "counter", bundle: counter, ready: stderrIsDevNull},
 		{name: fmt.Sprintf("%d MiB", memoryMiB), bundle: memory, ready: func(pid int) (bool, error) {
 			if ok, err := stderrIsDevNull(pid); !ok || err != nil {
@@ -187,39 +221,22 @@ func (b *bench) checkpointRestore(work string) (*criuResults, error) {
 			return err == nil, err
 		}},
 	}
-	res := &criuResults{
-		title: fmt.Sprintf("checkpoint and restore, %d samples per cell, %s pause, criu %s (%s), images in %s",
-			*criuSamples, *pause, strings.TrimPrefix(strings.TrimSpace(firstLine(string(version))), "Version: "), criu, imagesWhere(where)),
-		excluded: map[string]string{},
-	}
-	ops := checkpointRestoreOps()
-	// One untimed sample of the counter per runtime, also a warm-up: a
-	// runtime that cannot checkpoint here is left out saying why; rt
-	// must be able to.
-	var rts []runtimeBin
-	for _, rt := range b.rts {
-		if err := b.criuSample(rt, loads[0], ops, where, nil); err != nil {
-			if rt.name == "rt" {
-				return nil, err
-			}
-			res.excluded[rt.name] = whyNot(rt, err)
-			continue
-		}
-		rts = append(rts, rt)
-	}
-	return res, b.measureCRIU(res, rts, loads, ops, where, *criuSamples)
+	return s, done, nil
 }
 
-// measureCRIU runs n samples of ops for each workload and runtime into
-// res, interleaved: for each sample and workload the runtimes go in a
-// random order. Each sample is a fresh container (criuSample). Migration
-// downtime is meant to be one more call with its own ops (stop-copy:
-// dump to a page server over a veth pair and restore on the peer, timed
-// as one; post-copy: lazy restore) and the runtimes that support them.
-func (b *bench) measureCRIU(res *criuResults, rts []runtimeBin, loads []*workload, ops []criuOp, where string, n int) error {
-	res.n, res.rts = n, rts
-	if res.samples == nil {
-		res.samples, res.measures = map[criuKey][]sample{}, map[criuKey][]int64{}
+// measureCRIU is the extension point for CRIU measurements: n samples of
+// the op list ops on each of loads for each runtime, interleaved (for
+// each sample and workload the runtimes go in a random order), each
+// sample a fresh container (criuSample). First one untimed sample of the
+// first workload per runtime, also a warm-up: a runtime that fails it is
+// left out of this section saying why (rt must not fail).
+func (b *bench) measureCRIU(setup *criuSetup, title string, loads []*workload, ops []criuOp, n int) (*criuResults, error) {
+	res := &criuResults{
+		title: fmt.Sprintf("%s, %d samples per cell, %s pause, criu %s (%s), images in %s",
+			title, n, *pause, setup.version, setup.criu, imagesWhere(setup.dir)),
+		samples:  map[criuKey][]sample{},
+		measures: map[criuKey][]int64{},
+		excluded: map[string]string{},
 	}
 	for _, l := range loads {
 		res.loads = append(res.loads, l.name)
@@ -227,16 +244,26 @@ func (b *bench) measureCRIU(res *criuResults, rts []runtimeBin, loads []*workloa
 	for _, op := range ops {
 		res.ops = append(res.ops, op.name)
 	}
+	for _, rt := range b.rts {
+		if err := b.criuSample(rt, loads[0], ops, setup.dir, nil); err != nil {
+			if rt.name == "rt" {
+				return nil, err
+			}
+			res.excluded[rt.name] = whyNot(rt, err)
+			continue
+		}
+		res.rts = append(res.rts, rt)
+	}
 	for i := 0; i < n; i++ {
 		for _, l := range loads {
-			for _, rt := range shuffle(rts) {
-				if err := b.criuSample(rt, l, ops, where, res); err != nil {
-					return err
+			for _, rt := range shuffle(res.rts) {
+				if err := b.criuSample(rt, l, ops, setup.dir, res); err != nil {
+					return nil, err
 				}
 			}
 		}
 	}
-	return nil
+	return res, nil
 }
 
 // criuSample starts a container of load for rt, waits until it is ready,
@@ -287,6 +314,9 @@ func (b *bench) criuSample(rt runtimeBin, load *workload, ops []criuOp, where st
 		s, err := op.do(c)
 		if err != nil {
 			return fmt.Errorf("%s (%s): %w", op.name, load.name, err)
+		}
+		if res != nil && *criuVerbose {
+			fmt.Fprintf(os.Stderr, "%s\t%s\t%s\t%s\n", op.name, load.name, rt.name, ms(s.d))
 		}
 		if res != nil {
 			k := criuKey{op.name, load.name, rt.name}

@@ -146,7 +146,7 @@ func run(rtPath string) error {
 			return err
 		}
 	}
-	var cr *criuResults
+	var cr []*criuResults
 	if *only != "lifecycle" {
 		if cr, err = b.checkpointRestore(work); err != nil {
 			return err
@@ -156,11 +156,11 @@ func run(rtPath string) error {
 	if rates != nil {
 		b.report(rates)
 	}
-	if cr != nil {
-		if rates != nil {
+	for i, r := range cr {
+		if rates != nil || i > 0 {
 			fmt.Println()
 		}
-		cr.report()
+		r.report()
 	}
 	return nil
 }
