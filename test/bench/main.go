@@ -169,6 +169,14 @@ func run(rtPath string) error {
 // then containers per second; the results are in b.results.
 func (b *bench) lifecycle() (map[string]float64, error) {
 	execTarget := map[string]string{}
+	// Gone before whatever is measured next (the checkpoint part).
+	defer func() {
+		for _, rt := range b.rts {
+			if id, ok := execTarget[rt.name]; ok {
+				call(rt, "delete", "--force", id)
+			}
+		}
+	}()
 	for _, rt := range b.rts {
 		id := b.id(rt)
 		if _, err := call(rt, "run", "-d", "--bundle", b.sleeper, id); err != nil {
