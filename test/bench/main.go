@@ -4,7 +4,9 @@
 // median, p90, the ratio to runc's median and the peak RSS of the command.
 // Operations: run, create, state, start, delete of a /bin/true container;
 // exec, pause, resume, update --memory and events --stats on a running one;
-// and containers per second with two parallel run loops.
+// and containers per second with two parallel run loops. Then checkpoint and
+// restore of two workloads with CRIU, fewer samples (checkpoint.go); -only
+// runs one of the two parts.
 //
 // The pause matters: on cgroup v1 a join waits for an RCU grace period
 // unless another join happened in the last ~20 ms, so back-to-back calls of
@@ -20,18 +22,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 )
 
@@ -50,11 +49,16 @@ var (
 	samples = flag.Int("n", 30, "samples per operation and runtime")
 	pause   = flag.Duration("pause", 50*time.Millisecond, "pause before each timed call")
 	window  = flag.Duration("window", 5*time.Second, "length of the containers-per-second run of each runtime")
+	only    = flag.String("only", "", `run one part only: "lifecycle" (the commands above) or "checkpoint" (checkpoint and restore)`)
 )
 
 func main() {
 	rtPath := flag.String("rt", "bin/rt", "path of the rt binary")
 	flag.Parse()
+	if *only != "" && *only != "lifecycle" && *only != "checkpoint" {
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want lifecycle or checkpoint\n", *only)
+		os.Exit(2)
+	}
 	if os.Getenv("RT_BENCH_NS") == "" {
 		os.Exit(reexecInPrivateMountNS())
 	}
@@ -136,11 +140,47 @@ func run(rtPath string) error {
 		return err
 	}
 	defer b.cleanup()
+	var rates map[string]float64
+	if *only != "checkpoint" {
+		if rates, err = b.lifecycle(); err != nil {
+			return err
+		}
+	}
+	var cr []*criuResults
+	if *only != "lifecycle" {
+		if cr, err = b.checkpointRestore(work); err != nil {
+			return err
+		}
+	}
+	b.header()
+	if rates != nil {
+		b.report(rates)
+	}
+	for i, r := range cr {
+		if rates != nil || i > 0 {
+			fmt.Println()
+		}
+		r.report()
+	}
+	return nil
+}
+
+// lifecycle times the runc-like commands, interleaved, *samples times each,
+// then containers per second; the results are in b.results.
+func (b *bench) lifecycle() (map[string]float64, error) {
 	execTarget := map[string]string{}
+	// Gone before whatever is measured next (the checkpoint part).
+	defer func() {
+		for _, rt := range b.rts {
+			if id, ok := execTarget[rt.name]; ok {
+				call(rt, "delete", "--force", id)
+			}
+		}
+	}()
 	for _, rt := range b.rts {
 		id := b.id(rt)
 		if _, err := call(rt, "run", "-d", "--bundle", b.sleeper, id); err != nil {
-			return err
+			return nil, err
 		}
 		execTarget[rt.name] = id
 	}
@@ -148,22 +188,22 @@ func run(rtPath string) error {
 	for i := 0; i < *samples; i++ {
 		for _, rt := range b.shuffled() {
 			if err := b.sampleRun(rt); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, rt := range b.shuffled() {
 			if err := b.sampleLifecycle(rt); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, rt := range b.shuffled() {
 			if err := b.timed("exec /bin/true", rt, "exec", execTarget[rt.name], "/bin/true"); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, rt := range b.shuffled() {
 			if err := b.sampleResources(rt, execTarget[rt.name], i); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -171,16 +211,18 @@ func run(rtPath string) error {
 	for _, rt := range b.shuffled() {
 		r, err := b.throughput(rt, 2, *window)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rates[rt.name] = r
 	}
-	b.report(rates)
-	return nil
+	return rates, nil
 }
 
-func (b *bench) shuffled() []runtimeBin {
-	o := slices.Clone(b.rts)
+func (b *bench) shuffled() []runtimeBin { return shuffle(b.rts) }
+
+// shuffle returns rts in a random order.
+func shuffle(rts []runtimeBin) []runtimeBin {
+	o := slices.Clone(rts)
 	rand.Shuffle(len(o), func(i, j int) { o[i], o[j] = o[j], o[i] })
 	return o
 }
@@ -298,6 +340,18 @@ func (b *bench) throughput(rt runtimeBin, workers int, d time.Duration) (float64
 	return float64(n.Load()) / time.Since(start).Seconds(), firstErr
 }
 
+// callError is a runtime command that failed, with what it said.
+type callError struct {
+	rt     string
+	args   []string
+	err    error
+	stderr string
+}
+
+func (e *callError) Error() string {
+	return fmt.Sprintf("%s %v: %v: %s", e.rt, e.args, e.err, e.stderr)
+}
+
 func call(rt runtimeBin, args ...string) (sample, error) {
 	args = append([]string{"--root", rt.root}, args...)
 	cmd := exec.Command(rt.path, args...)
@@ -315,158 +369,11 @@ func call(rt runtimeBin, args ...string) (sample, error) {
 	d := time.Since(start)
 	if err != nil {
 		msg, _ := os.ReadFile("/proc/self/fd/" + fmt.Sprint(stderr.Fd()))
-		return sample{}, fmt.Errorf("%s %v: %v: %s", rt.name, args, err, strings.TrimSpace(string(msg)))
+		return sample{}, &callError{rt: rt.name, args: args, err: err, stderr: strings.TrimSpace(string(msg))}
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss
 	}
 	return sample{d: d, maxRSS: rss}, nil
-}
-
-// installCopy copies rt and the rt-init beside it into dir, as make install
-// does, and returns the copy of rt: the runtimes compared were installed by
-// dpkg, and rt is timed as installed too, not as the file the Go linker
-// wrote. (On this VM a freshly linked rt was once measured ~1 ms slower per
-// call after a pause than a copy of the same bytes, until its pages were
-// evicted and read back: the page cache of a file written through mmap.)
-func installCopy(rt, dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	for _, name := range []string{filepath.Base(rt), "rt-init"} {
-		src, err := os.Open(filepath.Join(filepath.Dir(rt), name))
-		if err != nil {
-			return "", fmt.Errorf("install %s: %w", name, err)
-		}
-		dst, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-		if err == nil {
-			_, err = io.Copy(dst, src)
-			if cerr := dst.Close(); err == nil {
-				err = cerr
-			}
-		}
-		src.Close()
-		if err != nil {
-			return "", fmt.Errorf("install %s: %w", name, err)
-		}
-	}
-	return filepath.Join(dir, filepath.Base(rt)), nil
-}
-
-// cleanup deletes whatever a failed run left in the runtimes' roots.
-func (b *bench) cleanup() {
-	for _, rt := range b.rts {
-		entries, _ := os.ReadDir(rt.root)
-		for _, e := range entries {
-			exec.Command(rt.path, "--root", rt.root, "delete", "--force", e.Name()).Run()
-		}
-	}
-}
-
-// makeBundle writes a busybox bundle running args with runc's default spec
-// otherwise.
-func makeBundle(dir string, args ...string) (string, error) {
-	if out, err := exec.Command("scripts/mkrootfs.sh", filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("mkrootfs: %v: %s", err, out)
-	}
-	if out, err := exec.Command("runc", "spec", "--bundle", dir).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("runc spec: %v: %s", err, out)
-	}
-	path := filepath.Join(dir, "config.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	var s map[string]any
-	if err := json.Unmarshal(data, &s); err != nil {
-		return "", err
-	}
-	p := s["process"].(map[string]any)
-	p["terminal"] = false
-	p["args"] = args
-	if data, err = json.Marshal(s); err != nil {
-		return "", err
-	}
-	return dir, os.WriteFile(path, data, 0o644)
-}
-
-func (b *bench) report(rates map[string]float64) {
-	host, _ := os.Hostname()
-	var uname syscall.Utsname
-	syscall.Uname(&uname)
-	fmt.Printf("rt benchmark, %s, host %s, kernel %s, %d CPUs, %d samples per cell, %s pause\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cstr(uname.Release[:]), runtime.NumCPU(), *samples, *pause)
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "operation\truntime\tmedian\tp90\tvs runc\tpeak RSS\t")
-	for _, op := range b.order {
-		base := median(b.results[op]["runc"])
-		for _, rt := range b.rts {
-			s := b.results[op][rt.name]
-			if len(s) == 0 {
-				fmt.Fprintf(w, "%s\t%s\t-\t-\t-\t-\t\n", op, rt.name)
-				continue
-			}
-			ratio := "-"
-			if base > 0 {
-				ratio = fmt.Sprintf("%.2f×", float64(median(s))/float64(base))
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d KiB\t\n", op, rt.name, ms(median(s)), ms(p90(s)), ratio, peakRSS(s))
-		}
-	}
-	for _, rt := range b.rts {
-		ratio := "-"
-		if rates["runc"] > 0 {
-			ratio = fmt.Sprintf("%.2f×", rates[rt.name]/rates["runc"])
-		}
-		fmt.Fprintf(w, "containers/s (2 workers)\t%s\t%.1f\t\t%s\t\t\n", rt.name, rates[rt.name], ratio)
-	}
-	w.Flush()
-}
-
-func durations(s []sample) []time.Duration {
-	d := make([]time.Duration, len(s))
-	for i, x := range s {
-		d[i] = x.d
-	}
-	slices.Sort(d)
-	return d
-}
-
-func median(s []sample) time.Duration {
-	d := durations(s)
-	if len(d) == 0 {
-		return 0
-	}
-	return d[len(d)/2]
-}
-
-// p90 is the nearest-rank 90th percentile.
-func p90(s []sample) time.Duration {
-	d := durations(s)
-	if len(d) == 0 {
-		return 0
-	}
-	return d[(len(d)*9+9)/10-1]
-}
-
-func peakRSS(s []sample) int64 {
-	var m int64
-	for _, x := range s {
-		m = max(m, x.maxRSS)
-	}
-	return m
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
-
-func cstr(b []int8) string {
-	var sb strings.Builder
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		sb.WriteByte(byte(c))
-	}
-	return sb.String()
 }
