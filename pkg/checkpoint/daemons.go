@@ -202,11 +202,26 @@ func (r *Runtime) StartPageServer(ctx context.Context, o PageServerOpts) (*Daemo
 		return nil, newCRIUError("page-server", err, logPath)
 	}
 	pid := int(resp.GetPs().GetPid())
+	if pid <= 0 {
+		return nil, fmt.Errorf("page server: criu answered without the server's pid (%v)", resp.GetPs())
+	}
+	d, err := follow(ctx, "page-server", pid, int(resp.GetPs().GetPort()), logPath)
+	if err != nil {
+		// swrk, alive, has not reaped it: the pid is still the server's.
+		unix.Kill(pid, unix.SIGKILL)
+		return nil, fmt.Errorf("page server: %w", err)
+	}
+	return d, nil
+}
+
+// follow is the Daemon of process pid, which is not rt's child: it is
+// waited for and killed through a pidfd.
+func follow(ctx context.Context, step string, pid, port int, logPath string) (*Daemon, error) {
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return nil, fmt.Errorf("page server: pidfd of criu's page server (pid %d): %w", pid, err)
+		return nil, fmt.Errorf("pidfd of criu %s (pid %d): %w", step, pid, err)
 	}
-	d := newDaemon("page-server", pid, int(resp.GetPs().GetPort()), logPath, func() {
+	d := newDaemon(step, pid, port, logPath, func() {
 		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 	})
 	go func() {
