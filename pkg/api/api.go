@@ -244,6 +244,10 @@ type Event struct {
 type PageServer struct {
 	Address string
 	Port    int32
+	// TLS, when set, encrypts the page transfer, to the page server or,
+	// with LazyPages, to the lazy-pages daemon that fetches the pages;
+	// the other end must use TLS with the same CA.
+	TLS *PageServerTLS
 }
 
 // CheckpointOpts carries every option of runc's checkpoint command.

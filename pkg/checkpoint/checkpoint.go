@@ -114,7 +114,7 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 		return fmt.Errorf("checkpoint container %q: its init (pid %d) is not a session leader, its session is outside the container's pid namespace, which CRIU cannot dump (runc's init calls setsid; an rt-init without a terminal does not): %w", id, st.InitPid, ErrUnsupported)
 	}
 	if opts.PreDump || opts.LazyPages {
-		if err := r.checkFeatures(opts); err != nil {
+		if err := r.checkFeatures(id, opts); err != nil {
 			return fmt.Errorf("checkpoint container %q: %w", id, err)
 		}
 	}
@@ -218,7 +218,11 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 	_, err = sw.call(req, nil)
 	sw.close()
 	if err != nil {
-		return r.dumpFailed(id, cg, newCRIUError(step, err, logPath))
+		cerr := newCRIUError(step, err, logPath)
+		if opts.LazyPages {
+			cerr.Hint = pipeMaxSizeHint()
+		}
+		return r.dumpFailed(id, cg, cerr)
 	}
 	if workDir != nil && !opts.PreDump {
 		// CRIU wrote its statistics into the work directory: keep a
@@ -299,8 +303,9 @@ func thawAfterDump(cg cgroups.Manager, failed, hasFreezer bool) error {
 
 // checkFeatures asks CRIU whether it can do the optional parts of opts on
 // this kernel, so that an impossible pre-dump fails with a plain answer and
-// before anything is frozen (CRIU itself aborts half-way).
-func (r *Runtime) checkFeatures(opts api.CheckpointOpts) error {
+// before anything is frozen (CRIU itself aborts half-way), and warns of a
+// lazy-pages dump bound to fail on this host's fs.pipe-max-size.
+func (r *Runtime) checkFeatures(id string, opts api.CheckpointOpts) error {
 	want := &rpc.CriuFeatures{}
 	if opts.PreDump {
 		want.MemTrack = proto.Bool(true)
@@ -317,6 +322,9 @@ func (r *Runtime) checkFeatures(opts api.CheckpointOpts) error {
 	}
 	if opts.LazyPages && !got.GetLazyPages() {
 		return fmt.Errorf("lazy-pages: criu cannot serve pages lazily on this kernel (userfaultfd missing or not allowed): %w", ErrUnsupported)
+	}
+	if opts.LazyPages {
+		r.warnLazyDump(id)
 	}
 	return nil
 }

@@ -25,7 +25,8 @@ var ErrCRIU = errors.New("criu failed")
 // be thousands of lines long and lives in a work directory the user may not
 // know about.
 type CRIUError struct {
-	// Step is the request that failed: "dump", "pre-dump" or "restore".
+	// Step is the request that failed: "dump", "pre-dump", "restore",
+	// "page-server" or "lazy-pages".
 	Step string
 	// Msg is what the RPC answer or the transport said.
 	Msg string
@@ -38,6 +39,9 @@ type CRIUError struct {
 	// Stalled, when not 0, is how long criu had made no progress when rt's
 	// watchdog killed it (ErrCRIUStalled).
 	Stalled time.Duration
+	// Hint, when set, is what rt knows of the host that explains such a
+	// failure (a too small fs.pipe-max-size for lazy pages).
+	Hint string
 }
 
 func (e *CRIUError) Error() string {
@@ -60,6 +64,9 @@ func (e *CRIUError) Error() string {
 	}
 	if e.LogPath != "" {
 		b.WriteString(" (log: " + e.LogPath + ")")
+	}
+	if e.Hint != "" {
+		b.WriteString("; " + e.Hint)
 	}
 	return b.String()
 }
@@ -138,20 +145,8 @@ func benign(line string) bool {
 // an Error line gives its last non-blank lines (up to before+after+1): CRIU
 // killed by a signal, or an abort, stops without one.
 func digest(log string, before, after int) string {
-	var lines []string
-	for _, l := range strings.Split(log, "\n") {
-		l = strings.TrimSpace(timestamp.ReplaceAllString(l, ""))
-		if l != "" {
-			lines = append(lines, l)
-		}
-	}
-	first := -1
-	for i, l := range lines {
-		if strings.Contains(l, "Error") && !benign(l) {
-			first = i
-			break
-		}
-	}
+	lines := logLines(log)
+	first := firstError(lines)
 	var from, to int
 	if first < 0 {
 		from, to = max(0, len(lines)-(before+after+1)), len(lines)
@@ -159,6 +154,37 @@ func digest(log string, before, after int) string {
 		from, to = max(0, first-before), min(len(lines), first+after+1)
 	}
 	return strings.Join(lines[from:to], " | ")
+}
+
+// logLines are the non-blank lines of log, timestamps stripped.
+func logLines(log string) []string {
+	var lines []string
+	for _, l := range strings.Split(log, "\n") {
+		l = strings.TrimSpace(timestamp.ReplaceAllString(l, ""))
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// firstError is the index of the first line containing "Error"
+// (benignErrors aside), -1 if there is none.
+func firstError(lines []string) int {
+	for i, l := range lines {
+		if strings.Contains(l, "Error") && !benign(l) {
+			return i
+		}
+	}
+	return -1
+}
+
+// logHasError reports whether the log at path has an Error line
+// (benignErrors aside): how rt judges a CRIU daemon whose exit status it
+// cannot know. An unreadable log counts as an error.
+func logHasError(path string) bool {
+	data, err := os.ReadFile(path)
+	return err != nil || firstError(logLines(string(data))) >= 0
 }
 
 // logTail is how much of the log's end lastLogLine reads: CRIU's lines are

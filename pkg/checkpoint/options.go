@@ -118,6 +118,7 @@ func dumpRequest(o *api.CheckpointOpts, t dumpTarget, statusFd int) (*rpc.CriuRe
 	}
 	if o.PageServer.Address != "" && o.PageServer.Port != 0 {
 		c.Ps = &rpc.CriuPageServerInfo{Address: proto.String(o.PageServer.Address), Port: proto.Int32(o.PageServer.Port)}
+		setTLS(c, o.PageServer.TLS)
 	}
 	if o.ParentPath != "" {
 		c.ParentImg = proto.String(o.ParentPath)
@@ -136,6 +137,20 @@ func dumpRequest(o *api.CheckpointOpts, t dumpTarget, statusFd int) (*rpc.CriuRe
 		c.ExtMnt = append(c.ExtMnt, &rpc.ExtMountMap{Key: proto.String(m.Key), Val: proto.String(m.Val)})
 	}
 	return &rpc.CriuReq{Type: &typ, Opts: c}, nil
+}
+
+// setTLS makes CRIU's page transfer use TLS with the files of t (nil: plain
+// TCP). The peer's common name is never checked: the certificates are made
+// for one transfer, not for a host name.
+func setTLS(c *rpc.CriuOpts, t *api.PageServerTLS) {
+	if t == nil {
+		return
+	}
+	c.Tls = proto.Bool(true)
+	c.TlsCacert = proto.String(t.CACert)
+	c.TlsCert = proto.String(t.Cert)
+	c.TlsKey = proto.String(t.Key)
+	c.TlsNoCnVerify = proto.Bool(true)
 }
 
 // restoreTarget is what a restore needs besides the user's options.

@@ -65,6 +65,19 @@ func TestDumpRequest(t *testing.T) {
 				t.Errorf("parent %q track %v", o.GetParentImg(), o.GetTrackMem())
 			}
 		}},
+		{"page server with TLS", api.CheckpointOpts{StatusFd: -1, PageServer: api.PageServer{
+			Address: "10.0.0.1", Port: 1234, TLS: &api.PageServerTLS{CACert: "/t/ca.pem", Cert: "/t/c.pem", Key: "/t/k.pem"},
+		}}, target, func(t *testing.T, r *rpc.CriuReq) {
+			o := r.GetOpts()
+			if !o.GetTls() || o.GetTlsCacert() != "/t/ca.pem" || o.GetTlsCert() != "/t/c.pem" || o.GetTlsKey() != "/t/k.pem" || !o.GetTlsNoCnVerify() {
+				t.Errorf("tls %v cacert %q cert %q key %q no-cn-verify %v", o.GetTls(), o.GetTlsCacert(), o.GetTlsCert(), o.GetTlsKey(), o.GetTlsNoCnVerify())
+			}
+		}},
+		{"no TLS without it", api.CheckpointOpts{StatusFd: -1, PageServer: api.PageServer{Address: "10.0.0.1", Port: 1234}}, target, func(t *testing.T, r *rpc.CriuReq) {
+			if o := r.GetOpts(); o.Tls != nil || o.TlsCacert != nil || o.TlsNoCnVerify != nil {
+				t.Errorf("TLS options set: %v", o)
+			}
+		}},
 		{"pre-dump", api.CheckpointOpts{PreDump: true, StatusFd: -1}, target, func(t *testing.T, r *rpc.CriuReq) {
 			o := r.GetOpts()
 			if r.GetType() != rpc.CriuReqType_PRE_DUMP || !o.GetTrackMem() || !o.GetLeaveRunning() || o.GetLogFile() != preDumpLog {

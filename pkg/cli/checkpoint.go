@@ -111,6 +111,7 @@ func NewCheckpointCommand(e *Env) *cobra.Command {
 	opts := api.CheckpointOpts{StatusFd: -1}
 	var pageServer string
 	var sf statsFlags
+	var tf tlsFlags
 	cmd := &cobra.Command{
 		Use:   "checkpoint [flags] <container-id>",
 		Short: "checkpoint a running container",
@@ -138,6 +139,12 @@ func NewCheckpointCommand(e *Env) *cobra.Command {
 				}
 				opts.PageServer = api.PageServer{Address: host, Port: int32(p)}
 			}
+			if opts.PageServer.TLS, err = tf.files(cmd); err != nil {
+				return err
+			}
+			if opts.PageServer.TLS != nil && pageServer == "" {
+				return usageError(cmd, "--tls-cacert, --tls-cert and --tls-key need --page-server")
+			}
 			ops, err := e.Runtime()
 			if err != nil {
 				return err
@@ -161,6 +168,7 @@ func NewCheckpointCommand(e *Env) *cobra.Command {
 	f.BoolVar(&opts.PreDump, "pre-dump", false, "dump the container's memory only, leaving it running")
 	f.StringVar(&pageServer, "page-server", "", "ADDRESS:PORT of the page server")
 	f.IntVar(&opts.StatusFd, "status-fd", -1, "criu writes \\0 to this fd once lazy-pages is ready")
+	tf.register(f)
 	sf.register(f, "dump")
 	f.StringVar(&opts.Export, "export", "", "also write a checkpoint archive (podman's layout) to FILE.tar, FILE.tar.gz or FILE.tar.zst")
 	return cmd

@@ -34,6 +34,8 @@ func CheckpointCommands() []func(*Env) *cobra.Command {
 		NewCheckpointCommand,
 		NewRestoreCommand,
 		NewInspectCommand,
+		NewPageServerCommand,
+		NewLazyPagesCommand,
 		NewConfigCommand,
 	}
 }

@@ -33,8 +33,8 @@ type recCall struct {
 }
 
 // recFake implements api.ContainerOperations, api.CheckpointOperations,
-// api.SpecGenerator and api.FeatureReporter, records every call and answers
-// with the configured results.
+// api.SpecGenerator, api.FeatureReporter and api.PageServerRunner, records
+// every call and answers with the configured results.
 type recFake struct {
 	mu    sync.Mutex
 	calls []recCall
@@ -60,6 +60,11 @@ type recFake struct {
 	// logOnCall, when set, is called with the factory's logger on every
 	// method call, so tests can see what the CLI's logger writes.
 	logOnCall func(cfg api.GlobalConfig)
+	// listenPort is what PageServer reports to OnListening.
+	listenPort int
+	// daemonRun, when set, runs inside PageServer and LazyPages (with
+	// their context) and its error is theirs.
+	daemonRun func(ctx context.Context) error
 }
 
 var (
@@ -67,6 +72,7 @@ var (
 	_ api.CheckpointOperations = (*recFake)(nil)
 	_ api.SpecGenerator        = (*recFake)(nil)
 	_ api.FeatureReporter      = (*recFake)(nil)
+	_ api.PageServerRunner     = (*recFake)(nil)
 )
 
 func newRecFake() *recFake {
@@ -207,6 +213,33 @@ func (f *recFake) Restore(_ context.Context, id string, opts api.RestoreOpts) (*
 	return f.result("Restore"), nil
 }
 
+// PageServer records opts with OnListening replaced by nil (a func cannot
+// be compared), calls it with listenPort, then runs daemonRun.
+func (f *recFake) PageServer(ctx context.Context, opts api.PageServerOpts) error {
+	onListening := opts.OnListening
+	opts.OnListening = nil
+	if err := f.record(recCall{Method: "PageServer", Opts: opts}); err != nil {
+		return err
+	}
+	if onListening != nil {
+		onListening(f.listenPort)
+	}
+	if f.daemonRun != nil {
+		return f.daemonRun(ctx)
+	}
+	return nil
+}
+
+func (f *recFake) LazyPages(ctx context.Context, opts api.LazyPagesOpts) error {
+	if err := f.record(recCall{Method: "LazyPages", Opts: opts}); err != nil {
+		return err
+	}
+	if f.daemonRun != nil {
+		return f.daemonRun(ctx)
+	}
+	return nil
+}
+
 func (f *recFake) DefaultSpec(rootless bool) (*specs.Spec, error) {
 	if err := f.record(recCall{Method: "DefaultSpec", Opts: rootless}); err != nil {
 		return nil, err
@@ -307,6 +340,8 @@ func recCkptProgram(factory api.Factory) cli.Program {
 		Commands: []func(*cli.Env) *cobra.Command{
 			cli.NewCheckpointCommand,
 			cli.NewRestoreCommand,
+			cli.NewPageServerCommand,
+			cli.NewLazyPagesCommand,
 			cli.NewConfigCommand,
 		},
 	}
