@@ -39,6 +39,16 @@ import (
 // is after since, in walk order (parents before children). It returns how
 // many entries it wrote.
 func writeRootfsDiff(w io.Writer, rootfs string, since time.Time) (int, error) {
+	return writeRootfsTar(w, rootfs, func(_ string, st *unix.Stat_t) bool {
+		return time.Unix(st.Ctim.Unix()).After(since)
+	})
+}
+
+// writeRootfsTar writes to w a tar of the entries under rootfs that include
+// accepts (given the slash-separated relative path and the lstat), in walk
+// order; only directories, regular files and symlinks on the rootfs's own
+// filesystem. It returns how many entries it wrote.
+func writeRootfsTar(w io.Writer, rootfs string, include func(rel string, st *unix.Stat_t) bool) (int, error) {
 	var rootSt unix.Stat_t
 	if err := unix.Lstat(rootfs, &rootSt); err != nil {
 		return 0, fmt.Errorf("rootfs %s: %w", rootfs, err)
@@ -65,12 +75,12 @@ func writeRootfsDiff(w io.Writer, rootfs string, since time.Time) (int, error) {
 			}
 			return nil
 		}
-		if !time.Unix(st.Ctim.Unix()).After(since) {
-			return nil
-		}
 		rel, err := filepath.Rel(rootfs, p)
 		if err != nil {
 			return err
+		}
+		if !include(filepath.ToSlash(rel), &st) {
+			return nil
 		}
 		hdr := &tar.Header{
 			Name: filepath.ToSlash(rel), Mode: int64(st.Mode & 0o7777),

@@ -31,6 +31,7 @@ import (
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/runtime"
+	"github.com/rtkit/rt/pkg/store"
 )
 
 // Runtime is the Linux runtime with checkpoint and restore: every lifecycle
@@ -47,7 +48,10 @@ type Runtime struct {
 	// progressTimeout is the watchdog's: how long a CRIU run may make no
 	// progress before rt kills it (0: never).
 	progressTimeout time.Duration
-	log             *slog.Logger
+	// token is the migration-token setting: migrate's and receive's when
+	// they are given none.
+	token []byte
+	log   *slog.Logger
 }
 
 var (
@@ -75,7 +79,7 @@ func New(cfg api.GlobalConfig) (api.ContainerOperations, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{Runtime: rt, criu: criu, progressTimeout: cfg.CriuProgressTimeout, log: log}, nil
+	return &Runtime{Runtime: rt, criu: criu, progressTimeout: cfg.CriuProgressTimeout, token: []byte(cfg.MigrationToken), log: log}, nil
 }
 
 // ErrUnsupported is wrapped when this host's kernel or CRIU lacks what the
@@ -91,12 +95,20 @@ var ErrUnsupported = errors.ErrUnsupported
 // its processes, and its cgroups and state go, as runc does. If the dump
 // fails the container is left as it was: running and thawed (or paused, if
 // it was paused before).
-func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.CheckpointOpts) (retErr error) {
+func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.CheckpointOpts) error {
 	h, st, err := r.OpenLoaded(id)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
+	return r.checkpoint(ctx, h, st, opts)
+}
+
+// checkpoint is Checkpoint of the container whose lock h the caller holds
+// (migration holds it from the first transfer to the end). Cancelling ctx
+// kills criu.
+func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.State, opts api.CheckpointOpts) (retErr error) {
+	id := st.ID
 	if err := runtime.Refuse(api.OpCheckpoint, id, r.Status(st)); err != nil {
 		return err
 	}
@@ -210,6 +222,8 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 	if err != nil {
 		return fmt.Errorf("checkpoint container %q: %w", id, err)
 	}
+	stopKill := context.AfterFunc(ctx, sw.kill)
+	defer stopKill()
 	if !opts.LazyPages {
 		// A lazy-pages dump waits, idle, for the lazy-pages daemon to
 		// take the pages: silence there is no sign of a hang.

@@ -127,6 +127,10 @@ var benignErrors = []string{
 	// CRIU raises its own fd limit when it can; without CAP_SYS_RESOURCE
 	// over the hard limit it logs this and continues.
 	"Can't setup RLIMIT_NOFILE for self",
+	// `ip addr restore` into a namespace whose loopback the kernel gave
+	// its addresses when CRIU brought it up; CRIU goes on.
+	"Address already assigned",
+	"address already assigned",
 }
 
 func benign(line string) bool {

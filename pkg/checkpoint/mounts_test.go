@@ -124,7 +124,7 @@ func TestExternalStdio(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "fdinfo"), 0o755)
 	os.WriteFile(filepath.Join(dir, "mountinfo"), []byte("100 1 0:1 / / rw - ext4 x rw\n101 100 0:2 / /tmp rw - tmpfs t rw\n"), 0o644)
 	host := filepath.Join(t.TempDir(), "log")
-	os.WriteFile(host, nil, 0o644)
+	os.WriteFile(host, []byte("12345"), 0o644)
 	os.Symlink("pipe:[123]", filepath.Join(dir, "fd", "0"))
 	os.Symlink(host, filepath.Join(dir, "fd", "1"))
 	os.Symlink(host, filepath.Join(dir, "fd", "2"))
@@ -137,7 +137,8 @@ func TestExternalStdio(t *testing.T) {
 	}
 	fi, _ := os.Stat(host)
 	ino := fi.Sys().(*syscallStat).Ino
-	want := []externalFd{{Fd: 1, Key: "file[2a:" + strconv.FormatUint(ino, 16) + "]"}}
+	// Mode and size are recorded for a migration's target (stdioFiles).
+	want := []externalFd{{Fd: 1, Key: "file[2a:" + strconv.FormatUint(ino, 16) + "]", Mode: syscall.S_IFREG | 0o644, Size: 5}}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}

@@ -25,6 +25,11 @@ const stdioFile = "rt-stdio.json"
 type externalFd struct {
 	Fd  int    `json:"fd"`
 	Key string `json:"key"`
+	// Mode and Size are the file's at the dump: CRIU checks the file it
+	// is given at restore against them, so a migration's target makes a
+	// file that matches (stdioFiles).
+	Mode uint32 `json:"mode,omitempty"`
+	Size int64  `json:"size,omitempty"`
 }
 
 // externalStdio lists the init's fds 0-2 that are files outside its mount
@@ -59,7 +64,7 @@ func externalStdio(procRoot string, pid int) ([]externalFd, error) {
 		if err := unix.Stat(filepath.Join(dir, "fd", strconv.Itoa(fd)), &st); err != nil {
 			return nil, fmt.Errorf("stdio fd %d of the init: %w", fd, err)
 		}
-		out = append(out, externalFd{Fd: fd, Key: fmt.Sprintf("file[%x:%x]", mnt, st.Ino)})
+		out = append(out, externalFd{Fd: fd, Key: fmt.Sprintf("file[%x:%x]", mnt, st.Ino), Mode: st.Mode, Size: st.Size})
 	}
 	return out, nil
 }

@@ -36,6 +36,8 @@ func CheckpointCommands() []func(*Env) *cobra.Command {
 		NewInspectCommand,
 		NewPageServerCommand,
 		NewLazyPagesCommand,
+		NewMigrateCommand,
+		NewReceiveCommand,
 		NewConfigCommand,
 	}
 }

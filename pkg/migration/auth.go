@@ -51,6 +51,9 @@ type Hello struct {
 
 // CheckToken refuses a token too short to be a secret.
 func CheckToken(token []byte) error {
+	if len(token) == 0 {
+		return errors.New("no migration token: set the migration-token setting (RT_MIGRATION_TOKEN) or give --token-file")
+	}
 	if len(token) < MinTokenLen {
 		return fmt.Errorf("the migration token has %d characters, fewer than %d", len(token), MinTokenLen)
 	}
@@ -130,7 +133,7 @@ func handshake(tc *tls.Conn, token []byte, self Hello, peerRole string, first bo
 		return nil, nil, fmt.Errorf("TLS handshake: %w", err)
 	}
 	cs := tc.ConnectionState()
-	c := NewConn(tc)
+	c := newUntrustedConn(tc)
 	var err error
 	if self.MAC, err = proof(token, self.Role, cs); err != nil {
 		return nil, nil, err
@@ -165,6 +168,7 @@ func handshake(tc *tls.Conn, token []byte, self Hello, peerRole string, first bo
 			return nil, nil, err
 		}
 	}
+	c.trust()
 	return &peer, c, nil
 }
 

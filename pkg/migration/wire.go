@@ -28,6 +28,8 @@ const (
 const (
 	maxMessage = 64 << 20 // a rootfs manifest of a few hundred thousand files
 	maxChunk   = 1 << 20
+	// maxHello bounds every message until the peer is authenticated.
+	maxHello = 64 << 10
 )
 
 // ErrProtocol is wrapped by every error about a malformed or unexpected
@@ -38,13 +40,22 @@ var ErrProtocol = errors.New("migration protocol error")
 // sent and received in a fixed order by both sides (no multiplexing). It
 // counts the bytes each way for the progress report.
 type Conn struct {
-	rw       io.ReadWriter
+	rw io.ReadWriter
+	// trusted lifts the small pre-authentication message limit.
+	trusted  bool
 	sent     atomic.Int64
 	received atomic.Int64
 }
 
 // NewConn frames messages over rw (a TLS connection, or a pipe in tests).
-func NewConn(rw io.ReadWriter) *Conn { return &Conn{rw: rw} }
+func NewConn(rw io.ReadWriter) *Conn { return &Conn{rw: rw, trusted: true} }
+
+// newUntrustedConn is a Conn for the handshake: messages over maxHello are
+// refused until trust() (an unauthenticated peer must not make us
+// allocate 64 MiB with a 5-byte header).
+func newUntrustedConn(rw io.ReadWriter) *Conn { return &Conn{rw: rw} }
+
+func (c *Conn) trust() { c.trusted = true }
 
 // Sent and Received are the byte counts so far, frames included.
 func (c *Conn) Sent() int64     { return c.sent.Load() }
@@ -72,6 +83,9 @@ func (c *Conn) readFrame(want byte) (byte, []byte, error) {
 	}
 	n := binary.BigEndian.Uint32(hdr[1:])
 	limit := uint32(maxMessage)
+	if !c.trusted {
+		limit = maxHello
+	}
 	if hdr[0] == kindData {
 		limit = maxChunk
 	}
