@@ -121,6 +121,9 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 	if err := checkExport(&opts); err != nil {
 		return fmt.Errorf("checkpoint container %q: %w", id, err)
 	}
+	if err := checkTLSFiles(opts.PageServer.TLS); err != nil {
+		return fmt.Errorf("checkpoint container %q: page server %w", id, err)
+	}
 	tmpImages := ""
 	if opts.Export != "" && opts.ImagePath == "" {
 		// The images are wanted only in the archive: a private
