@@ -133,6 +133,9 @@ func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.Sta
 	if err := checkExport(&opts); err != nil {
 		return fmt.Errorf("checkpoint container %q: %w", id, err)
 	}
+	if err := checkTLSFiles(opts.PageServer.TLS); err != nil {
+		return fmt.Errorf("checkpoint container %q: page server %w", id, err)
+	}
 	tmpImages := ""
 	if opts.Export != "" && opts.ImagePath == "" {
 		// The images are wanted only in the archive: a private

@@ -233,12 +233,18 @@ func follow(ctx context.Context, step string, pid, port int, logPath string) (*D
 	return d, nil
 }
 
-// checkDaemonOpts checks a daemon's port and TLS files up front: CRIU
-// reads the files only once a peer connects, and would then fail half-way.
+// checkDaemonOpts checks a daemon's port and TLS files up front.
 func checkDaemonOpts(port int, tls *TLSFiles) error {
 	if port < 0 || port > 65535 {
 		return fmt.Errorf("port %d: not a TCP port: %w", port, api.ErrUsage)
 	}
+	return checkTLSFiles(tls)
+}
+
+// checkTLSFiles checks that the TLS files (nil: no TLS) are given and can
+// be read: CRIU reads them only once it is connected to its peer, and
+// would then fail half-way (a dump, with the container frozen).
+func checkTLSFiles(tls *TLSFiles) error {
 	if tls == nil {
 		return nil
 	}

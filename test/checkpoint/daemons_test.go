@@ -213,10 +213,17 @@ func TestDaemonErrors(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "img")
 		ps := daemon(t, c.r, append([]string{"page-server", "--image-path", dir, "--address", "127.0.0.1", "--port", "0"}, server.flags()...)...)
 		port := ps.port(t)
+		// A TLS file that cannot be read is refused before anything is
+		// frozen (and the page server still waits for a dump).
+		res := c.r.RT("checkpoint", "--page-server", "127.0.0.1:"+port, "--image-path", t.TempDir(),
+			"--tls-cacert", server.caCert, "--tls-cert", server.cert, "--tls-key", "/nonexistent/k.pem", c.id)
+		if want := `checkpoint container "` + c.id + `": page server TLS key: open /nonexistent/k.pem: no such file or directory`; res.Code != 1 || !strings.HasSuffix(oneLine(t, res), want) {
+			t.Errorf("checkpoint with a missing TLS key: %s, want …%q", res, want)
+		}
 		if res := c.r.RT("checkpoint", "--page-server", "127.0.0.1:"+port, "--image-path", t.TempDir(), c.id); res.Code == 0 {
 			t.Errorf("a plain dump to a TLS page server succeeded")
 		}
-		res := ps.wait(t)
+		res = ps.wait(t)
 		if msg := oneLine(t, res); res.Code != 1 || !strings.Contains(msg, "criu page-server failed: exit status 255: ") || !strings.Contains(msg, "TLS handshake failed") {
 			t.Errorf("page-server: %s", res)
 		}
