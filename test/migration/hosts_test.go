@@ -144,18 +144,18 @@ func (rv *receiver) stop() {
 	}
 }
 
-// wait waits for receive to exit and returns its error and stderr.
-func (rv *receiver) wait(t *testing.T) (error, string) {
+// wait waits for receive to exit and returns its stderr and error.
+func (rv *receiver) wait(t *testing.T) (string, error) {
 	t.Helper()
 	select {
 	case err := <-rv.done:
 		rv.done <- err
 		data, _ := os.ReadFile(rv.stderr.Name())
-		return err, string(data)
+		return string(data), err
 	case <-time.After(2 * time.Minute):
 		t.Fatal("receive did not finish within 2 minutes")
 	}
-	return nil, ""
+	return "", nil
 }
 
 // tokenFile writes a token into a file of the test's.

@@ -88,10 +88,10 @@ func TestMigrateStopCopyThenPostCopyBack(t *testing.T) {
 	rv := b.receive(t, 4711, tok)
 	res := migrate(t, a, b, id, 4711, tok)
 	if res.Code != 0 {
-		err, out := rv.wait(t)
+		out, err := rv.wait(t)
 		t.Fatalf("migrate stop-copy: %s\nreceive: %v: %s", res, err, out)
 	}
-	if err, out := rv.wait(t); err != nil {
+	if out, err := rv.wait(t); err != nil {
 		t.Fatalf("receive: %v: %s", err, out)
 	}
 	rep := report(t, res)
@@ -111,10 +111,10 @@ func TestMigrateStopCopyThenPostCopyBack(t *testing.T) {
 	rv = a.receive(t, 4712, tok)
 	res = migrate(t, b, a, id, 4712, tok, "--mode", "post-copy")
 	if res.Code != 0 {
-		err, out := rv.wait(t)
+		out, err := rv.wait(t)
 		t.Fatalf("migrate post-copy: %s\nreceive: %v: %s", res, err, out)
 	}
-	if err, out := rv.wait(t); err != nil {
+	if out, err := rv.wait(t); err != nil {
 		t.Fatalf("receive: %v: %s", err, out)
 	}
 	rep = report(t, res)
@@ -186,7 +186,7 @@ func TestMigrateFailures(t *testing.T) {
 			}
 			if tc.refused {
 				rv.stop()
-			} else if err, _ := rv.wait(t); err == nil {
+			} else if _, err := rv.wait(t); err == nil {
 				t.Errorf("receive succeeded after the fault")
 			}
 			a.assertRunning(t, id)
