@@ -158,11 +158,15 @@ func TestMigrateFailures(t *testing.T) {
 		env     []string
 		want    string // in migrate's error
 		refused bool   // receive refuses the peer and keeps listening
+		mode    string // default stop-copy
 	}{
-		{name: "wrong token", token: "another-token-of-32-characters-x", want: "token", refused: true},
+		{name: "wrong token", token: "another-token-of-32-characters-x", env: []string{"RT_FAULT=none"}, want: "token", refused: true},
 		{name: "versions differ", env: []string{"RT_CRIU=" + fakeCRIUVersion(t)}, want: "versions differ", refused: true},
 		{name: "target killed mid-transfer", env: []string{"RT_FAULT=kill:receive-images"}, want: "migrate container"},
 		{name: "connection dropped while frozen", env: []string{"RT_FAULT=fail:receive-frozen"}, want: "migrate container"},
+		// post-copy before the switch-over: the lazy dump serving pages
+		// is killed and the container thawed.
+		{name: "post-copy target killed before the switch-over", env: []string{"RT_FAULT=kill:receive-images"}, want: "migrate container", mode: api.MigratePostCopy},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,7 +181,12 @@ func TestMigrateFailures(t *testing.T) {
 			}
 			port := 4720 + i
 			rv := b.receive(t, port, dstTok, tc.env...)
-			res := migrate(t, a, b, id, port, srcTok)
+			var args []string
+			if tc.mode != "" {
+				raisePipeMaxSize(t)
+				args = []string{"--mode", tc.mode}
+			}
+			res := migrate(t, a, b, id, port, srcTok, args...)
 			if res.Code == 0 {
 				t.Fatalf("migrate succeeded: %s", res)
 			}
@@ -194,7 +203,7 @@ func TestMigrateFailures(t *testing.T) {
 			if res := b.r.RT("state", id); res.Code == 0 {
 				t.Errorf("%s exists on the target: %s", id, res.Stdout)
 			}
-			if tc.name == "target killed mid-transfer" {
+			if strings.Contains(tc.env[0], "kill:") {
 				// What a killed receive left goes with the next one.
 				b.receive(t, port+10, dstTok).stop()
 			}
