@@ -46,7 +46,7 @@ const criuLogLevel = 4
 // commonOpts are the options dump and restore share, mapped as runc maps
 // them. Fds are set by the caller.
 func commonOpts(o *api.CheckpointOpts, logFile string) (*rpc.CriuOpts, error) {
-	var emptyNs uint32
+	var emptyNs uint32 = alwaysEmptyNs
 	for _, ns := range o.EmptyNs {
 		f, ok := emptyNsFlags[ns]
 		if !ok {

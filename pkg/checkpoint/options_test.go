@@ -30,8 +30,11 @@ func TestDumpRequest(t *testing.T) {
 			if !o.GetManageCgroups() || !o.GetOrphanPtsMaster() || !o.GetNotifyScripts() || o.GetLogLevel() != 4 {
 				t.Errorf("runc's fixed options missing: %v", o)
 			}
-			if o.ManageCgroupsMode != nil || o.Ps != nil || o.StatusFd != nil || o.GetEmptyNs() != 0 {
+			if o.ManageCgroupsMode != nil || o.Ps != nil || o.StatusFd != nil {
 				t.Errorf("unset options set: %v", o)
+			}
+			if o.GetEmptyNs() != unix.CLONE_NEWNET {
+				t.Errorf("empty ns %x, want the network namespace's always (as runc)", o.GetEmptyNs())
 			}
 			if o.GetFreezeCgroup() != "/sys/fs/cgroup/freezer/c" {
 				t.Errorf("freeze cgroup %q", o.GetFreezeCgroup())

@@ -247,6 +247,9 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		case "setup-namespaces":
 			// As runc: prestart (and createRuntime) hooks run once
 			// the namespaces exist, with the restored init's pid.
+			if err := restoredNetNS(int(n.GetPid()), s); err != nil {
+				return err
+			}
 			state := specs.State{Version: s.Version, ID: id, Status: specs.StateCreating, Pid: int(n.GetPid()), Bundle: bundle, Annotations: s.Annotations}
 			if s.Hooks != nil {
 				if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &state); err != nil {
