@@ -78,17 +78,25 @@ type migration struct {
 	// pipeMax is "fs.pipe-max-size N (was M)" for the report.
 	pipeMax string
 
+	// tries counts, per mode, the migrations tried (warm-up included)
+	// and keeps the failures that were tried again.
+	tries map[string]*tries
+
 	mu sync.Mutex
 	rv *receiver // the receive running, killed by an interrupt
 	// down removes the hosts, once.
 	down func() error
 }
 
-// refusal is a migrate that failed and left the container running on
-// host A, as rt promises for failures before the switch-over; why is rt's
-// message without the "rt-checkpoint: migrate container ID:" prefix (it
-// is the n/a reason of a mode refused on this host).
-type refusal struct{ why, receive string }
+// refusal is a migrate that failed; why is rt's message without the
+// "rt-checkpoint: migrate container ID:" prefix (the n/a reason of a mode
+// refused on this host), receive what receive said if the target took
+// part, onA whether the container still runs on host A, as rt promises
+// for failures before the switch-over.
+type refusal struct {
+	why, receive string
+	onA          bool
+}
 
 func (r *refusal) Error() string {
 	if r.receive == "" {
@@ -119,7 +127,7 @@ func (b *bench) migration(setup *criuSetup, work string) (res *criuResults, err 
 		}
 	}()
 	interrupted.push(func() { restore() })
-	m := &migration{criu: setup.criu, pipeMax: pipeMax}
+	m := &migration{criu: setup.criu, pipeMax: pipeMax, tries: map[string]*tries{}}
 	m.down = sync.OnceValue(m.teardown)
 	interrupted.push(func() { m.down() })
 	defer func() {
@@ -416,10 +424,63 @@ func (m *migration) stopReceive(rv *receiver) {
 	m.mu.Unlock()
 }
 
-// migrate is the op: receive on B, migrate c's container from A in the
-// mode its variant names (timed: the sample), then check where it runs,
-// record the reports' figures, and delete it on B.
-func (m *migration) migrate(c *criuCtx) (s sample, err error) {
+// migAttempts bounds the migrations tried for one sample.
+const migAttempts = 3
+
+// tries are one mode's migrations: how many were tried, and why those
+// that were tried again failed.
+type tries struct {
+	n      int
+	failed []string
+}
+
+// migrate is the op: migrateOnce, tried again (after the pause, on the
+// same container) when it failed while the target took part and the
+// container kept running on host A. Such failures are counted and shown
+// under the table: they are rt's or CRIU's, not the bench's, and the
+// figures are of the migrations that succeeded.
+func (m *migration) migrate(c *criuCtx) (sample, error) {
+	mode := c.rt.name
+	t := m.tries[mode]
+	if t == nil {
+		t = &tries{}
+		m.tries[mode] = t
+	}
+	for attempt := 1; ; attempt++ {
+		t.n++
+		s, err := m.migrateOnce(c)
+		var r *refusal
+		if err == nil || !errors.As(err, &r) || r.receive == "" || !r.onA || attempt == migAttempts {
+			return s, err
+		}
+		t.failed = append(t.failed, errorDigest(r.Error()))
+		// receive kept CRIU's logs of the failure in a directory of its
+		// own: the digest is what the report shows.
+		if _, after, ok := strings.Cut(r.receive, "CRIU's logs kept in "); ok {
+			if dir, _, ok := strings.Cut(after, ")"); ok && strings.HasPrefix(filepath.Base(dir), "rt-receive-"+c.id+"-") {
+				os.RemoveAll(dir)
+			}
+		}
+		fmt.Fprintf(os.Stderr, "bench: migrate %s (%s) failed, the container runs on A: trying again: %v\n", mode, c.load.name, err)
+		time.Sleep(*pause)
+	}
+}
+
+// errorDigest is the first "Error (…)" of CRIU's that a message quotes,
+// or the message.
+func errorDigest(msg string) string {
+	for _, part := range strings.Split(msg, " | ") {
+		if i := strings.Index(part, "Error ("); i >= 0 {
+			return strings.TrimSpace(part[i:])
+		}
+	}
+	return msg
+}
+
+// migrateOnce is one migration: receive on B, migrate c's container from
+// A in the mode its variant names (timed: the sample), then check where
+// it runs, record the reports' figures, and delete it on B.
+func (m *migration) migrateOnce(c *criuCtx) (s sample, err error) {
 	mode := c.rt.name
 	rv, err := m.receive(filepath.Join(c.dir, "B"))
 	if err != nil {
@@ -457,7 +518,8 @@ func (m *migration) migrate(c *criuCtx) (s sample, err error) {
 		if said := rv.said(); !strings.HasSuffix(said, "listening on "+net.JoinHostPort(m.b.addr, strconv.Itoa(migPort))) {
 			r.receive = said
 		}
-		if st, serr := state(c.rt, c.id); serr != nil || st != "running" {
+		st, serr := state(c.rt, c.id)
+		if r.onA = serr == nil && st == "running"; !r.onA {
 			return s, fmt.Errorf("%w; and the container does not run on host A any more (%s, %v)", r, st, serr)
 		}
 		return s, r
@@ -611,6 +673,12 @@ func (m *migration) print(r *criuResults) {
 		}
 	}
 	fmt.Printf("post-copy/stop-copy downtime (medians): %s%s\n\n", strings.Join(ratios, ", "), verdict)
+	for _, mode := range migrationModes {
+		if t := m.tries[mode]; t != nil && len(t.failed) > 0 {
+			fmt.Printf("%s: %d of %d migrations (warm-up included) failed before the switch-over, the container running on A, and were tried again: %s\n\n",
+				mode, len(t.failed), t.n, strings.Join(t.failed, "; "))
+		}
+	}
 	fmt.Println("where the downtime goes (medians; A: migrate's phases after the freeze, B: receive's restore, rest: the difference per sample):")
 	for _, l := range r.loads {
 		for _, rt := range r.rts {
