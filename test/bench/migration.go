@@ -514,6 +514,10 @@ func (m *migration) migrateOnce(c *criuCtx) (s sample, err error) {
 				r.why = after
 			}
 		}
+		// A receive that took part ends by itself after a failed
+		// attempt, saying why; one the source never reached (a mode
+		// refused here) would wait for good.
+		rv.wait(5 * time.Second)
 		m.stopReceive(rv)
 		if said := rv.said(); !strings.HasSuffix(said, "listening on "+net.JoinHostPort(m.b.addr, strconv.Itoa(migPort))) {
 			r.receive = said
