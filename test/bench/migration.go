@@ -658,14 +658,19 @@ func (m *migration) print(r *criuResults) {
 	}
 	w.Flush()
 	fmt.Println()
+	notes := false
 	for _, l := range r.loads {
 		for _, rt := range r.rts {
 			k := func(kind string) int64 { return medianInt(r.measures[criuKey{kind, l, rt.name}]) }
 			if k("memory sent") == 0 && k("init RssAnon on B") > 0 {
 				fmt.Printf("%s, %s: migrate reports no memory sent, yet init's RssAnon on B after it is %s (%s on A before)\n",
 					l, rt.name, bytesStr(k("init RssAnon on B")), bytesStr(k("init RssAnon")))
+				notes = true
 			}
 		}
+	}
+	if notes {
+		fmt.Println()
 	}
 	var ratios []string
 	verdict := ""
