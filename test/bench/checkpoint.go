@@ -3,7 +3,7 @@ package main
 // Checkpoint and restore with CRIU, beside runc with the same criu binary.
 //
 // The part is built so that other CRIU measurements (migration downtime,
-// stop-copy against post-copy, later) are a new list of criuOp passed to
+// stop-copy against post-copy: migration.go) are a new list of criuOp passed to
 // measureCRIU, which gives a section of the report: a sample is a fresh container of a workload, started for one
 // runtime, on which the ops run in order, each after the pause; the
 // container and the sample's directory are removed after. An op times what
@@ -30,7 +30,7 @@ import (
 var (
 	criuSamples = flag.Int("ckpt-n", 8, "samples per checkpoint/restore operation, workload and runtime")
 	criuFlag    = flag.String("criu", "criu", "criu binary given to every runtime (--criu)")
-	criuVerbose = flag.Bool("ckpt-v", false, "print every checkpoint sample on stderr as it is taken")
+	criuVerbose = flag.Bool("ckpt-v", false, "print every checkpoint and migration sample on stderr as it is taken (a migration's with its two JSON reports)")
 	imagesFlag  = flag.String("ckpt-images", "", "directory for checkpoint images (default: a tmpfs mounted in the bench's private mount namespace)")
 )
 
@@ -132,6 +132,9 @@ type criuResults struct {
 	kinds    []string // of measures, in the order first recorded
 	// excluded gives, for a runtime left out, why.
 	excluded map[string]string
+	// print, when set, prints the section instead of the checkpoint
+	// table (report).
+	print func(*criuResults)
 }
 
 // criuSetup is what every CRIU measurement shares: the criu binary, where
@@ -140,23 +143,36 @@ type criuSetup struct {
 	criu, version string
 	dir           string
 	loads         []*workload
+	// rts are the runtimes measureCRIU samples, nil for the bench's
+	// (migration samples variants of rt, one per mode).
+	rts []runtimeBin
 }
 
-// checkpointRestore times checkpoint and restore of the two workloads for
-// every runtime that can checkpoint on this host. Migration downtime
-// (stop-copy, post-copy over a veth pair) is meant to be one more
-// measureCRIU call here, with its own op list.
-func (b *bench) checkpointRestore(work string) ([]*criuResults, error) {
+// withCRIU runs the CRIU parts the -only flag asks for: checkpoint and
+// restore of the two workloads for every runtime that can checkpoint on
+// this host, then rt's live migration of them (migration.go).
+func (b *bench) withCRIU(work string) ([]*criuResults, error) {
 	setup, done, err := b.setupCRIU(work)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	res, err := b.measureCRIU(setup, "checkpoint and restore", setup.loads, checkpointRestoreOps(), *criuSamples)
-	if err != nil {
-		return nil, err
+	var out []*criuResults
+	if *only != "migration" {
+		res, err := b.measureCRIU(setup, "checkpoint and restore", setup.loads, checkpointRestoreOps(), *criuSamples)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res)
 	}
-	return []*criuResults{res}, nil
+	if *only != "checkpoint" {
+		res, err := b.migration(setup, work)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
 }
 
 // setupCRIU finds criu (given to every runtime as --criu), mounts the
@@ -227,9 +243,10 @@ func (b *bench) setupCRIU(work string) (*criuSetup, func(), error) {
 // measureCRIU is the extension point for CRIU measurements: n samples of
 // the op list ops on each of loads for each runtime, interleaved (for
 // each sample and workload the runtimes go in a random order), each
-// sample a fresh container (criuSample). First one untimed sample of the
-// first workload per runtime, also a warm-up: a runtime that fails it is
-// left out of this section saying why (rt must not fail).
+// sample a fresh container (criuSample). The runtimes are setup.rts, or
+// the bench's. First one untimed sample of the first workload per runtime,
+// also a warm-up: an optional runtime that fails it is left out of this
+// section saying why (rt must not fail).
 func (b *bench) measureCRIU(setup *criuSetup, title string, loads []*workload, ops []criuOp, n int) (*criuResults, error) {
 	res := &criuResults{
 		title: fmt.Sprintf("%s, %d samples per cell, %s pause, criu %s (%s), images in %s",
@@ -244,9 +261,13 @@ func (b *bench) measureCRIU(setup *criuSetup, title string, loads []*workload, o
 	for _, op := range ops {
 		res.ops = append(res.ops, op.name)
 	}
-	for _, rt := range b.rts {
+	rts := setup.rts
+	if rts == nil {
+		rts = b.rts
+	}
+	for _, rt := range rts {
 		if err := b.criuSample(rt, loads[0], ops, setup.dir, nil); err != nil {
-			if rt.name == "rt" {
+			if !rt.optional {
 				return nil, err
 			}
 			res.excluded[rt.name] = whyNot(rt, err)
@@ -329,7 +350,11 @@ func (b *bench) criuSample(rt runtimeBin, load *workload, ops []criuOp, where st
 // whyNot is the one line saying why rt cannot take part.
 func whyNot(rt runtimeBin, err error) string {
 	var ce *callError
+	var r *refusal
 	msg := err.Error()
+	if errors.As(err, &r) {
+		return r.why
+	}
 	if errors.As(err, &ce) {
 		// The command without the global flags (--root R --criu P),
 		// and the last line the runtime said.
@@ -349,7 +374,9 @@ func whyNot(rt runtimeBin, err error) string {
 
 // statePid returns the pid of container id, an error if there is none.
 func statePid(rt runtimeBin, id string) (int, error) {
-	out, err := exec.Command(rt.path, "--root", rt.root, "state", id).Output()
+	cmd := exec.Command(rt.path, "--root", rt.root, "state", id)
+	cmd.Env = rt.env
+	out, err := cmd.Output()
 	if err != nil {
 		return 0, fmt.Errorf("%s state %s: %w", rt.name, id, err)
 	}

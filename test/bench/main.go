@@ -5,8 +5,9 @@
 // Operations: run, create, state, start, delete of a /bin/true container;
 // exec, pause, resume, update --memory and events --stats on a running one;
 // and containers per second with two parallel run loops. Then checkpoint and
-// restore of two workloads with CRIU, fewer samples (checkpoint.go); -only
-// runs one of the two parts.
+// restore of two workloads with CRIU, fewer samples (checkpoint.go), and rt's
+// live migration of the same workloads between two network namespaces
+// (migration.go); -only runs one of the three parts.
 //
 // The pause matters: on cgroup v1 a join waits for an RCU grace period
 // unless another join happened in the last ~20 ms, so back-to-back calls of
@@ -25,6 +26,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,6 +40,12 @@ type runtimeBin struct {
 	name string
 	path string
 	root string
+	// env, when set, is its commands' environment (a migration host's
+	// RT_CGROUP_PARENT); nil inherits the bench's.
+	env []string
+	// optional: failing a CRIU part's probe leaves it out of that part,
+	// saying why, instead of failing the bench.
+	optional bool
 }
 
 type sample struct {
@@ -49,14 +57,14 @@ var (
 	samples = flag.Int("n", 30, "samples per operation and runtime")
 	pause   = flag.Duration("pause", 50*time.Millisecond, "pause before each timed call")
 	window  = flag.Duration("window", 5*time.Second, "length of the containers-per-second run of each runtime")
-	only    = flag.String("only", "", `run one part only: "lifecycle" (the commands above) or "checkpoint" (checkpoint and restore)`)
+	only    = flag.String("only", "", `run one part only: "lifecycle" (the commands above), "checkpoint" (checkpoint and restore) or "migration" (rt's live migration)`)
 )
 
 func main() {
 	rtPath := flag.String("rt", "bin/rt", "path of the rt binary")
 	flag.Parse()
-	if *only != "" && *only != "lifecycle" && *only != "checkpoint" {
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want lifecycle or checkpoint\n", *only)
+	if *only != "" && *only != "lifecycle" && *only != "checkpoint" && *only != "migration" {
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want lifecycle, checkpoint or migration\n", *only)
 		os.Exit(2)
 	}
 	if os.Getenv("RT_BENCH_NS") == "" {
@@ -81,7 +89,20 @@ func reexecInPrivateMountNS() int {
 	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script, self}, os.Args[1:]...)...)
 	cmd.Env = append(os.Environ(), "RT_BENCH_NS=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
+	// An interrupted bench cleans up (interrupted); this side waits for
+	// it, passing on the signals a terminal does not send to both.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	err = cmd.Start()
+	if err == nil {
+		go func() {
+			for s := range sigs {
+				cmd.Process.Signal(s)
+			}
+		}()
+		err = cmd.Wait()
+	}
+	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			return ee.ExitCode()
@@ -102,9 +123,56 @@ type bench struct {
 	order   []string
 	// unsupported holds "<op> <runtime>" for commands a runtime lacks.
 	unsupported map[string]bool
+	// states holds the runtimes' state roots (and the migration hosts').
+	states string
+}
+
+// interrupted holds what an interrupted bench undoes before it exits:
+// what outlives the process (containers, the migration hosts' network
+// namespaces and cgroup parents, fs.pipe-max-size, state roots).
+var interrupted undoList
+
+// undoList is a stack of undo functions, each run at most once: on a
+// signal, or by the code that registered it when it is done.
+type undoList struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+// push registers f and returns it, to be called (deferred) as usual; the
+// signal handler calls what was pushed and not yet run, last first.
+func (u *undoList) push(f func()) func() {
+	once := sync.OnceFunc(f)
+	u.mu.Lock()
+	u.fns = append(u.fns, once)
+	u.mu.Unlock()
+	return once
+}
+
+func (u *undoList) runAll() {
+	u.mu.Lock()
+	fns := slices.Clone(u.fns)
+	u.mu.Unlock()
+	for i := len(fns) - 1; i >= 0; i-- {
+		fns[i]()
+	}
+}
+
+// onSignal undoes what interrupted holds on SIGINT, SIGTERM or SIGHUP
+// and exits.
+func onSignal() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "bench: %v: cleaning up\n", s)
+		interrupted.runAll()
+		os.Exit(1)
+	}()
 }
 
 func run(rtPath string) error {
+	onSignal()
 	abs, err := filepath.Abs(rtPath)
 	if err != nil {
 		return err
@@ -113,7 +181,7 @@ func run(rtPath string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	defer interrupted.push(func() { os.RemoveAll(work) })()
 	if abs, err = installCopy(abs, filepath.Join(work, "bin")); err != nil {
 		return err
 	}
@@ -123,15 +191,15 @@ func run(rtPath string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(states)
-	b := &bench{results: map[string]map[string][]sample{}, unsupported: map[string]bool{}}
+	defer interrupted.push(func() { os.RemoveAll(states) })()
+	b := &bench{results: map[string]map[string][]sample{}, unsupported: map[string]bool{}, states: states}
 	for _, c := range []struct{ name, path string }{{"runc", "runc"}, {"crun", "crun"}, {"rt", abs}} {
 		p, err := exec.LookPath(c.path)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s not found, skipped (make deps installs it)\n", c.name)
 			continue
 		}
-		b.rts = append(b.rts, runtimeBin{name: c.name, path: p, root: filepath.Join(states, c.name)})
+		b.rts = append(b.rts, runtimeBin{name: c.name, path: p, root: filepath.Join(states, c.name), optional: c.name != "rt"})
 	}
 	if b.bundle, err = makeBundle(filepath.Join(work, "bundle"), "/bin/true"); err != nil {
 		return err
@@ -139,16 +207,16 @@ func run(rtPath string) error {
 	if b.sleeper, err = makeBundle(filepath.Join(work, "sleeper"), "sleep", "100000"); err != nil {
 		return err
 	}
-	defer b.cleanup()
+	defer interrupted.push(b.cleanup)()
 	var rates map[string]float64
-	if *only != "checkpoint" {
+	if *only == "" || *only == "lifecycle" {
 		if rates, err = b.lifecycle(); err != nil {
 			return err
 		}
 	}
 	var cr []*criuResults
 	if *only != "lifecycle" {
-		if cr, err = b.checkpointRestore(work); err != nil {
+		if cr, err = b.withCRIU(work); err != nil {
 			return err
 		}
 	}
@@ -355,6 +423,14 @@ func (e *callError) Error() string {
 func call(rt runtimeBin, args ...string) (sample, error) {
 	args = append([]string{"--root", rt.root}, args...)
 	cmd := exec.Command(rt.path, args...)
+	cmd.Env = rt.env
+	return runTimed(cmd, rt.name)
+}
+
+// runTimed runs cmd and returns its wall time and peak RSS; a failure is a
+// *callError named name, with what cmd said on stderr. Its stdout is the
+// caller's (nil: /dev/null).
+func runTimed(cmd *exec.Cmd, name string) (sample, error) {
 	// A file, not a pipe: a created container inherits stderr, and a pipe
 	// would keep Run waiting for the container to exit.
 	stderr, err := os.CreateTemp("", "rt-bench-stderr-")
@@ -369,7 +445,7 @@ func call(rt runtimeBin, args ...string) (sample, error) {
 	d := time.Since(start)
 	if err != nil {
 		msg, _ := os.ReadFile("/proc/self/fd/" + fmt.Sprint(stderr.Fd()))
-		return sample{}, &callError{rt: rt.name, args: args, err: err, stderr: strings.TrimSpace(string(msg))}
+		return sample{}, &callError{rt: name, args: cmd.Args[1:], err: err, stderr: strings.TrimSpace(string(msg))}
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {

@@ -19,8 +19,11 @@ func (b *bench) header() {
 	var uname syscall.Utsname
 	syscall.Uname(&uname)
 	n := fmt.Sprintf("%d samples per cell", *samples)
-	if *only == "checkpoint" {
+	switch *only {
+	case "checkpoint":
 		n = fmt.Sprintf("%d samples per cell", *criuSamples)
+	case "migration":
+		n = fmt.Sprintf("%d samples per cell", *migSamples)
 	}
 	fmt.Printf("rt benchmark, %s, host %s, kernel %s, %d CPUs, %s, %s pause\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cstr(uname.Release[:]), runtime.NumCPU(), n, *pause)
@@ -59,6 +62,10 @@ func (b *bench) report(rates map[string]float64) {
 // children it waited for: criu) and the checkpoint's image size; then the
 // medians of the other figures the ops recorded (bytes).
 func (r *criuResults) report() {
+	if r.print != nil {
+		r.print(r)
+		return
+	}
 	fmt.Println(r.title)
 	for _, name := range slices.Sorted(maps.Keys(r.excluded)) {
 		fmt.Printf("%s left out: %s\n", name, r.excluded[name])
