@@ -101,13 +101,16 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 		return err
 	}
 	defer h.Close()
-	return r.checkpoint(ctx, h, st, opts)
+	return r.checkpoint(ctx, h, st, opts, false)
 }
 
 // checkpoint is Checkpoint of the container whose lock h the caller holds
 // (migration holds it from the first transfer to the end). Cancelling ctx
-// kills criu.
-func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.State, opts api.CheckpointOpts) (retErr error) {
+// kills criu. checked says that the caller has asked CRIU about the
+// optional features already (migration does, before it freezes the
+// container: the ~40 ms question must not be asked again while it is
+// frozen).
+func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.State, opts api.CheckpointOpts, checked bool) (retErr error) {
 	id := st.ID
 	if err := runtime.Refuse(api.OpCheckpoint, id, r.Status(st)); err != nil {
 		return err
@@ -125,7 +128,7 @@ func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.Sta
 		// anything is frozen.
 		return fmt.Errorf("checkpoint container %q: its init (pid %d) is not a session leader, its session is outside the container's pid namespace, which CRIU cannot dump (runc's init calls setsid; an rt-init without a terminal does not): %w", id, st.InitPid, ErrUnsupported)
 	}
-	if opts.PreDump || opts.LazyPages {
+	if (opts.PreDump || opts.LazyPages) && !checked {
 		if err := r.checkFeatures(id, opts); err != nil {
 			return fmt.Errorf("checkpoint container %q: %w", id, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -27,8 +28,7 @@ const lazyStatusFd = 3
 // it makes its socket, lazy-pages.socket, in o.WorkPath (else
 // o.ImagePath), where the restore's criu looks for it in its own work
 // directory. It exits once every page is restored; ctx's end kills it, and
-// so does rt's death (Pdeathsig: call it from an ordinary goroutine, not
-// from one locked to a thread that exits).
+// so does rt's death (Pdeathsig, from a thread kept for it: startLocked).
 func (r *Runtime) StartLazyPages(ctx context.Context, o LazyPagesOpts) (*Daemon, error) {
 	args, logPath, err := lazyPagesArgs(o)
 	if err != nil {
@@ -48,7 +48,9 @@ func (r *Runtime) StartLazyPages(ctx context.Context, o LazyPagesOpts) (*Daemon,
 	cmd := exec.Command(r.criu, args...)
 	cmd.ExtraFiles = []*os.File{wr}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	err = cmd.Start()
+	d, err := startLocked(cmd, func(pid int) *Daemon {
+		return newDaemon("lazy-pages", pid, 0, logPath, func() { cmd.Process.Kill() })
+	})
 	wr.Close()
 	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
@@ -56,19 +58,6 @@ func (r *Runtime) StartLazyPages(ctx context.Context, o LazyPagesOpts) (*Daemon,
 		}
 		return nil, fmt.Errorf("lazy-pages: start criu: %w", err)
 	}
-	d := newDaemon("lazy-pages", cmd.Process.Pid, 0, logPath, func() { cmd.Process.Kill() })
-	go func() {
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			err = nil
-		}
-		var ws syscall.WaitStatus
-		if cmd.ProcessState != nil {
-			ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
-		}
-		d.finish(unix.WaitStatus(ws), err)
-	}()
 	if err := r.awaitReady(ctx, d, rd); err != nil {
 		return nil, err
 	}
@@ -158,5 +147,42 @@ func (r *Runtime) awaitReady(ctx context.Context, d *Daemon, status *os.File) er
 	case <-timeout:
 		d.Kill()
 		return newCRIUError(d.step, &stalledError{after: r.progressTimeout}, d.logPath)
+	}
+}
+
+// startLocked starts cmd from a goroutine locked to its OS thread, which
+// then waits for it: Pdeathsig is tied to the thread that forks, not to the
+// process, and the Go runtime retires a thread whenever a goroutine that
+// locked it ends (restore's inPrivateMountNS does, right after): the daemon
+// would die with it. newD makes the Daemon from the pid; the goroutine
+// reports the exit to it.
+func startLocked(cmd *exec.Cmd, newD func(pid int) *Daemon) (*Daemon, error) {
+	started := make(chan *Daemon, 1)
+	failed := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		defer goruntime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			failed <- err
+			return
+		}
+		d := newD(cmd.Process.Pid)
+		started <- d
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = nil
+		}
+		var ws syscall.WaitStatus
+		if cmd.ProcessState != nil {
+			ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
+		}
+		d.finish(unix.WaitStatus(ws), err)
+	}()
+	select {
+	case d := <-started:
+		return d, nil
+	case err := <-failed:
+		return nil, err
 	}
 }

@@ -338,7 +338,7 @@ func (s *sourceRun) stopCopy(ctx context.Context, switched *bool) error {
 	// restores the freezer state it found.
 	o.LeaveRunning = true
 	o.PageServer.Address, o.PageServer.Port = s.remoteIP(), int32(ps.Port)
-	if err := s.r.checkpoint(ctx, s.h, s.st, o); err != nil {
+	if err := s.r.checkpoint(ctx, s.h, s.st, o, true); err != nil {
 		return err
 	}
 	if s.report.Dump != nil {
@@ -417,7 +417,7 @@ func (s *sourceRun) postCopy(ctx context.Context, switched *bool) error {
 	done := make(chan error, 1)
 	t := time.Now()
 	go func() {
-		err := s.r.checkpoint(dctx, s.h, s.st, o)
+		err := s.r.checkpoint(dctx, s.h, s.st, o, true)
 		statusW.Close()
 		done <- err
 	}()
@@ -436,7 +436,15 @@ func (s *sourceRun) postCopy(ctx context.Context, switched *bool) error {
 	// counts all that as frozen time; what stopped the container is the
 	// dump up to here.
 	dumped := time.Since(s.frozen).Microseconds()
-	s.progress("dump (lazy)", 0, t)
+	// CRIU's own statistics of a lazy dump are reset when it starts
+	// serving pages: what is left for after the switch-over is read
+	// from the pagemaps instead (mapped, not stored here).
+	ps := uint64(os.Getpagesize())
+	if m, err := sumMemory(o.ImagePath, ps); err == nil && m.MappedPages >= m.Pages {
+		s.report.MemoryBytes = int64(m.Bytes)
+		s.report.LazyBytes = int64((m.MappedPages - m.Pages) * ps)
+	}
+	s.progress("dump (lazy)", s.report.MemoryBytes, t)
 	err = s.sendImages(o.ImagePath)
 	if err == nil {
 		err = s.awaitSwitch(switched)
@@ -451,10 +459,6 @@ func (s *sourceRun) postCopy(ctx context.Context, switched *bool) error {
 		return fmt.Errorf("serving the memory after the switch-over: %w: %w", err, ErrSwitchedOver)
 	}
 	s.report.FrozenUs = dumped
-	if d := s.report.Dump; d != nil {
-		s.report.MemoryBytes = int64(d.PagesWritten) * int64(os.Getpagesize())
-		s.report.LazyBytes = int64(d.PagesLazy) * int64(os.Getpagesize())
-	}
 	s.progress("memory (lazy)", s.report.LazyBytes, t)
 	return s.conn.Send(opDone, nil)
 }
@@ -468,6 +472,11 @@ func (s *sourceRun) awaitSwitch(switched *bool) error {
 	*switched = true
 	s.report.DowntimeUs = time.Since(s.frozen).Microseconds()
 	s.report.Restore = run.Restore
+	if s.opts.Mode == api.MigratePostCopy {
+		// Progress: the container runs there; this much memory is
+		// still here.
+		s.progress("switch-over (memory left here)", s.report.LazyBytes, s.frozen)
+	}
 	return nil
 }
 

@@ -119,6 +119,9 @@ func TestMigrateStopCopyThenPostCopyBack(t *testing.T) {
 	}
 	rep = report(t, res)
 	checkReport(t, rep, api.MigratePostCopy)
+	if rep.LazyBytes < 16<<20 {
+		t.Errorf("post-copy left %d bytes of memory for after the switch-over, less than the 16 MiB the counter touched", rep.LazyBytes)
+	}
 	a.assertRunning(t, id)
 	b.assertGone(t, id, bRootfs)
 	aRootfs := filepath.Join(a.bundles, id, "rootfs")
