@@ -36,6 +36,9 @@ func TestDumpRequest(t *testing.T) {
 			if o.GetEmptyNs() != unix.CLONE_NEWNET {
 				t.Errorf("empty ns %x, want the network namespace's always (as runc)", o.GetEmptyNs())
 			}
+			if o.GetNetworkLock() != rpc.CriuNetworkLockMethod_SKIP {
+				t.Errorf("network lock %v without --tcp-established, want skip", o.GetNetworkLock())
+			}
 			if o.GetFreezeCgroup() != "/sys/fs/cgroup/freezer/c" {
 				t.Errorf("freeze cgroup %q", o.GetFreezeCgroup())
 			}
@@ -57,6 +60,9 @@ func TestDumpRequest(t *testing.T) {
 			}
 			if o.GetEmptyNs() != unix.CLONE_NEWNET {
 				t.Errorf("empty ns %x", o.GetEmptyNs())
+			}
+			if o.NetworkLock != nil {
+				t.Errorf("network lock %v with --tcp-established, want CRIU's default", o.GetNetworkLock())
 			}
 			if o.GetStatusFd() != 7 {
 				t.Errorf("status fd %d", o.GetStatusFd())
