@@ -45,7 +45,7 @@ func TestRestoreKilled(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			criu, ns := waitSwrk(t, cmd.Process.Pid)
+			criu, ns := waitSwrk(t, cmd.Process.Pid, out)
 			if ns == ourNS {
 				t.Errorf("criu swrk %d runs in the host's mount namespace %s", criu, ns)
 			}
@@ -114,7 +114,7 @@ func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/"
 
 // waitSwrk waits for the `criu swrk` child of pid and returns its pid and
 // mount namespace.
-func waitSwrk(t *testing.T, pid int) (int, string) {
+func waitSwrk(t *testing.T, pid int, out *os.File) (int, string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -142,7 +142,8 @@ func waitSwrk(t *testing.T, pid int) (int, string) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	t.Fatalf("no criu swrk child of %d within 5s", pid)
+	said, _ := os.ReadFile(out.Name())
+	t.Fatalf("no criu swrk child of %d within 5s (it said %q)", pid, said)
 	return 0, ""
 }
 
