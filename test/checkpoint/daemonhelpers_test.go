@@ -140,28 +140,11 @@ func raisePipeMaxSize(t *testing.T) {
 	setPipeMaxSize(t, checkpoint.PipeMaxSizeNeeded(), func(cur, want int) bool { return cur < want })
 }
 
-// setPipeMaxSize writes fs.pipe-max-size when change(current, size) says
-// so, and the current value back at cleanup.
+// setPipeMaxSize is harness.SetPipeMaxSize: the sysctl is the machine's,
+// and other packages' tests change it too.
 func setPipeMaxSize(t *testing.T, size int, change func(cur, want int) bool) {
 	t.Helper()
-	const p = "/proc/sys/fs/pipe-max-size"
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := strings.TrimSpace(string(data))
-	cur, _ := strconv.Atoi(old)
-	if !change(cur, size) {
-		return
-	}
-	if err := os.WriteFile(p, []byte(strconv.Itoa(size)), 0o644); err != nil {
-		t.Skipf("cannot set fs.pipe-max-size to %d: %v", size, err)
-	}
-	t.Cleanup(func() {
-		if err := os.WriteFile(p, []byte(old), 0o644); err != nil {
-			t.Errorf("fs.pipe-max-size not set back to %s: %v", old, err)
-		}
-	})
+	harness.SetPipeMaxSize(t, size, change)
 }
 
 // freePort is a TCP port nothing listens on (now).

@@ -231,18 +231,8 @@ func fakeCRIUVersion(t *testing.T) string {
 }
 
 // raisePipeMaxSize raises fs.pipe-max-size for CRIU's lazy pages (this host
-// has no CAP_SYS_RESOURCE to exceed it) and restores it at the end.
+// has no CAP_SYS_RESOURCE to exceed it) until the test ends; the sysctl is
+// the machine's, so the harness serialises the tests that change it.
 func raisePipeMaxSize(t *testing.T) {
-	const p, want = "/proc/sys/fs/pipe-max-size", 64 << 20
-	old, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := strconv.Atoi(strings.TrimSpace(string(old))); n >= want {
-		return
-	}
-	if err := os.WriteFile(p, []byte(strconv.Itoa(want)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.WriteFile(p, old, 0o644) })
+	harness.SetPipeMaxSize(t, 4<<20, func(cur, want int) bool { return cur < want })
 }
