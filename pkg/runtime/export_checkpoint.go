@@ -39,10 +39,6 @@ func (r *Runtime) NewCgroups(st *store.State, cgroupsPath string) (cgroups.Manag
 	return r.newCgroups(st, cgroupsPath)
 }
 
-// LoadCgroups returns the cgroup manager of an existing container through
-// the driver that created it (systemd needs its unit stopped on removal).
-func LoadCgroups(st *store.State) (cgroups.Manager, error) { return loadCgroups(st) }
-
 // Remove kills whatever is left of the container, runs its poststop hooks
 // (only if it was ever ready), removes its cgroups and its state directory:
 // what `delete --force` does, for a caller that holds h's lock already
@@ -54,9 +50,6 @@ func (r *Runtime) Remove(ctx context.Context, h *store.Handle, st *store.State) 
 // ProcStartTime is field 22 of /proc/<pid>/stat, which with the pid
 // identifies a process across pid reuse (what the state records).
 func ProcStartTime(pid int) (uint64, error) { return procStartTime(pid) }
-
-// Alive reports whether pid is still the process that had startTime.
-func Alive(pid int, startTime uint64) bool { return alive(pid, startTime) }
 
 // ContainerResources are the limits create applies for s (the spec's, with
 // the default device rules), nil when the spec has none.
