@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/moby/sys/mountinfo"
 	"os"
 	"slices"
 	"strings"
@@ -85,32 +86,24 @@ func parseMountinfo(data []byte) ([]hierarchy, error) {
 		dev    string
 		hidden bool
 	}
+	infos, err := mountinfo.GetMountsFromReader(bytes.NewReader(data), nil)
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: parse /proc/self/mountinfo: %w", err)
+	}
 	var mounts []mount
-	for line := range bytes.Lines(data) {
-		// id parent major:minor root mountpoint options [optional…] - fstype source superoptions
-		fields := strings.Fields(string(line))
-		if len(fields) < 10 {
-			continue
-		}
-		mp := unescapeMountinfo(fields[4])
+	for _, info := range infos {
+		mp := info.Mountpoint
 		for i := range mounts {
 			if !mounts[i].hidden && covers(mp, mounts[i].mountpoint) {
 				mounts[i].hidden = true
 			}
 		}
-		sep := 6
-		for sep < len(fields) && fields[sep] != "-" {
-			sep++
-		}
-		if sep+3 >= len(fields) {
-			return nil, fmt.Errorf("cgroups: parse /proc/self/mountinfo: malformed line %q", strings.TrimSpace(string(line)))
-		}
 		var keys []string
-		switch fields[sep+1] {
+		switch info.FSType {
 		case "cgroup2":
 			keys = []string{""}
 		case "cgroup":
-			keys = v1Keys(fields[sep+3])
+			keys = v1Keys(info.VFSOptions)
 			if len(keys) == 0 {
 				continue // a hierarchy with neither controller nor name cannot be mounted; be safe
 			}
@@ -118,8 +111,8 @@ func parseMountinfo(data []byte) ([]hierarchy, error) {
 			continue
 		}
 		mounts = append(mounts, mount{
-			hierarchy: hierarchy{mountpoint: mp, root: unescapeMountinfo(fields[3]), keys: keys},
-			dev:       fields[2],
+			hierarchy: hierarchy{mountpoint: mp, root: info.Root, keys: keys},
+			dev:       fmt.Sprintf("%d:%d", info.Major, info.Minor),
 		})
 	}
 	var hs []hierarchy
@@ -161,26 +154,6 @@ func v1Keys(opts string) []string {
 	}
 	return keys
 }
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space, …) the kernel
-// puts in mountinfo paths.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // ownCgroups reads /proc/self/cgroup: the cgroup of this process in each
 // hierarchy, keyed like hierarchy.keys. It is read only for a relative

@@ -3,8 +3,7 @@ package rootfs
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strings"
+	"github.com/moby/sys/mountinfo"
 
 	"golang.org/x/sys/unix"
 )
@@ -298,19 +297,13 @@ type mountEntry struct {
 }
 
 func readMountinfo() ([]mountEntry, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return nil, err
 	}
-	var out []mountEntry
-	for _, line := range strings.Split(string(data), "\n") {
-		var e mountEntry
-		var dev, root, point string
-		if n, _ := fmt.Sscan(line, &e.id, &e.parent, &dev, &root, &point); n < 5 {
-			continue
-		}
-		e.point = unescapeMountinfo(point)
-		out = append(out, e)
+	out := make([]mountEntry, 0, len(infos))
+	for _, info := range infos {
+		out = append(out, mountEntry{id: info.ID, parent: info.Parent, point: info.Mountpoint})
 	}
 	return out, nil
 }

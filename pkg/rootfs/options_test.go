@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"github.com/moby/sys/mountinfo"
 	"os"
 	"slices"
 	"sort"
@@ -199,42 +200,17 @@ func TestOptionsTable(t *testing.T) {
 	}
 }
 
-func TestUnescapeMountinfo(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"/", "/"},
-		{"/plain/path", "/plain/path"},
-		{`/a\040b`, "/a b"},
-		{`/tab\011here`, "/tab\there"},
-		{`/nl\012x`, "/nl\nx"},
-		{`/back\134slash`, `/back\slash`},
-		{`/two\040spaces\040`, "/two spaces "},
-		{`\040`, " "},
-		{`/end\04`, `/end\04`},
-		{`/end\`, `/end\`},
-		{`/not\999octal`, `/not\999octal`},
-		{`/over\400`, `/over\400`},
-		{`/a\\040`, `/a\ `},
-	}
-	for _, tt := range tests {
-		if got := unescapeMountinfo(tt.in); got != tt.want {
-			t.Errorf("unescapeMountinfo(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // mountpoints reads this process's mount points from mountinfo,
 // independently of mountOf.
 func mountpoints(t *testing.T) map[string]bool {
 	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		t.Skipf("no mountinfo: %v", err)
 	}
 	m := map[string]bool{}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 {
-			m[unescapeMountinfo(f[4])] = true
-		}
+	for _, info := range infos {
+		m[info.Mountpoint] = true
 	}
 	return m
 }

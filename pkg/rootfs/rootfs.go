@@ -3,6 +3,7 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"github.com/moby/sys/mountinfo"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -115,23 +116,16 @@ func makeParentPrivate(path string) error {
 
 // mountOf finds the mount point holding path and whether it is shared.
 func mountOf(path string) (string, bool, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return "", false, err
 	}
 	best, shared := "", false
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 7 {
-			continue
-		}
-		mp := unescapeMountinfo(f[4])
+	for _, info := range infos {
+		mp := info.Mountpoint
 		if (path == mp || strings.HasPrefix(path, strings.TrimSuffix(mp, "/")+"/")) && len(mp) >= len(best) {
 			best, shared = mp, false
-			for _, opt := range f[6:] {
-				if opt == "-" {
-					break
-				}
+			for opt := range strings.FieldsSeq(info.Optional) {
 				if strings.HasPrefix(opt, "shared:") {
 					shared = true
 				}
@@ -142,24 +136,6 @@ func mountOf(path string) (string, bool, error) {
 		return "", false, fmt.Errorf("no mount holds %s", path)
 	}
 	return best, shared, nil
-}
-
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // root is an open handle on the rootfs through which every destination is
