@@ -1,7 +1,10 @@
 // Command bench compares rt with Debian's runc and crun side by side in one
 // run (make bench). For every sample the runtimes go in a random order, each
 // timed call gets fresh ids and is preceded by a pause, and the report gives
-// median, p90, the ratio to runc's median and the peak RSS of the command.
+// median, p90, the ratio to runc's median, CPU time and context switches per
+// call and the runtime's own peak RSS. Every timed command runs under a tiny
+// static C launcher (launcher/launch.c) built with cc, whose wait4 and ptrace
+// exit stop give figures of the command rather than of the Go harness.
 // Operations: run, create, state, start, delete of a /bin/true container;
 // exec, pause, resume, update --memory and events --stats on a running one;
 // and containers per second with two parallel run loops. Then checkpoint and
@@ -19,6 +22,7 @@
 package main
 
 import (
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -49,8 +53,18 @@ type runtimeBin struct {
 }
 
 type sample struct {
-	d      time.Duration
+	d time.Duration
+	// maxRSS is wait4's ru_maxrss of the command: the largest single
+	// process among it and the children it waited for (criu, runc init).
 	maxRSS int64 // KiB
+	// ownRSS is the command's own peak (VmHWM at its exit), its children
+	// not included; -1 when not known.
+	ownRSS int64 // KiB
+	// cpu is user+sys time of the command and the children it waited for.
+	cpu time.Duration
+	// csw is its voluntary plus involuntary context switches, children it
+	// waited for included, the launcher's ptrace stops subtracted.
+	csw int64
 }
 
 var (
@@ -183,6 +197,9 @@ func run(rtPath string) error {
 	}
 	defer interrupted.push(func() { os.RemoveAll(work) })()
 	if abs, err = installCopy(abs, filepath.Join(work, "bin")); err != nil {
+		return err
+	}
+	if launcher, err = buildLauncher(work); err != nil {
 		return err
 	}
 	// State roots live on /run, a tmpfs, as every runtime's default root
@@ -427,9 +444,14 @@ func call(rt runtimeBin, args ...string) (sample, error) {
 	return runTimed(cmd, rt.name)
 }
 
-// runTimed runs cmd and returns its wall time and peak RSS; a failure is a
-// *callError named name, with what cmd said on stderr. Its stdout is the
-// caller's (nil: /dev/null).
+// launcher is rt-bench-launch (launcher/launch.c), built by run: every
+// timed command runs under it, so that its figures are its own and not the
+// harness's (buildLauncher).
+var launcher string
+
+// runTimed runs cmd under the launcher and returns its wall time, CPU time,
+// context switches and peak RSS; a failure is a *callError named name, with
+// what cmd said on stderr. Its stdout is the caller's (nil: /dev/null).
 func runTimed(cmd *exec.Cmd, name string) (sample, error) {
 	// A file, not a pipe: a created container inherits stderr, and a pipe
 	// would keep Run waiting for the container to exit.
@@ -440,16 +462,51 @@ func runTimed(cmd *exec.Cmd, name string) (sample, error) {
 	os.Remove(stderr.Name())
 	defer stderr.Close()
 	cmd.Stderr = stderr
-	start := time.Now()
+	args := cmd.Args[1:]
+	// The launcher's report goes to its fd 3, which the command does not
+	// inherit (close-on-exec), so a container left running cannot hold it.
+	rep, err := os.CreateTemp("", "rt-bench-rusage-")
+	if err != nil {
+		return sample{}, err
+	}
+	os.Remove(rep.Name())
+	defer rep.Close()
+	cmd.Args = append([]string{launcher, cmd.Path}, args...)
+	cmd.Path = launcher
+	cmd.ExtraFiles = []*os.File{rep}
 	err = cmd.Run()
-	d := time.Since(start)
 	if err != nil {
 		msg, _ := os.ReadFile("/proc/self/fd/" + fmt.Sprint(stderr.Fd()))
-		return sample{}, &callError{rt: name, args: cmd.Args[1:], err: err, stderr: strings.TrimSpace(string(msg))}
+		return sample{}, &callError{rt: name, args: args, err: err, stderr: strings.TrimSpace(string(msg))}
 	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss
+	line, err := os.ReadFile("/proc/self/fd/" + fmt.Sprint(rep.Fd()))
+	if err != nil {
+		return sample{}, err
 	}
-	return sample{d: d, maxRSS: rss}, nil
+	var ns, utime, stime, nvcsw, nivcsw, stops int64
+	var s sample
+	if _, err := fmt.Sscan(string(line), &ns, &s.ownRSS, &s.maxRSS, &utime, &stime, &nvcsw, &nivcsw, &stops); err != nil {
+		return sample{}, fmt.Errorf("%s %v: launcher report %q: %w", name, args, line, err)
+	}
+	s.d = time.Duration(ns)
+	s.cpu = time.Duration(utime+stime) * time.Microsecond
+	s.csw = max(nvcsw-stops, 0) + nivcsw
+	return s, nil
+}
+
+//go:embed launcher/launch.c
+var launcherSrc []byte
+
+// buildLauncher compiles launcher/launch.c with the system's cc, static
+// (a small image to fork), into dir and returns its path.
+func buildLauncher(dir string) (string, error) {
+	src := filepath.Join(dir, "launch.c")
+	if err := os.WriteFile(src, launcherSrc, 0o644); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "rt-bench-launch")
+	if out, err := exec.Command("cc", "-static", "-O2", "-o", bin, src).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the launcher (cc -static; make deps installs gcc and libc6-dev): %v: %s", err, out)
+	}
+	return bin, nil
 }

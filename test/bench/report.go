@@ -31,20 +31,22 @@ func (b *bench) header() {
 
 func (b *bench) report(rates map[string]float64) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "operation\truntime\tmedian\tp90\tvs runc\tpeak RSS\t")
+	fmt.Fprintln(w, "operation\truntime\tmedian\tp90\tvs runc\tCPU\tctx sw\tpeak RSS\ttree max RSS\t")
 	for _, op := range b.order {
 		base := median(b.results[op]["runc"])
 		for _, rt := range b.rts {
 			s := b.results[op][rt.name]
 			if len(s) == 0 {
-				fmt.Fprintf(w, "%s\t%s\t-\t-\t-\t-\t\n", op, rt.name)
+				fmt.Fprintf(w, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t\n", op, rt.name)
 				continue
 			}
 			ratio := "-"
 			if base > 0 {
 				ratio = fmt.Sprintf("%.2f×", float64(median(s))/float64(base))
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d KiB\t\n", op, rt.name, ms(median(s)), ms(p90(s)), ratio, peakRSS(s))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d KiB\t\n", op, rt.name, ms(median(s)), ms(p90(s)), ratio,
+				ms(medianOf(s, func(x sample) time.Duration { return x.cpu })), medianOf(s, func(x sample) int64 { return x.csw }),
+				ownRSS(s), medianOf(s, func(x sample) int64 { return x.maxRSS }))
 		}
 	}
 	for _, rt := range b.rts {
@@ -52,9 +54,44 @@ func (b *bench) report(rates map[string]float64) {
 		if rates["runc"] > 0 {
 			ratio = fmt.Sprintf("%.2f×", rates[rt.name]/rates["runc"])
 		}
-		fmt.Fprintf(w, "containers/s (2 workers)\t%s\t%.1f\t\t%s\t\t\n", rt.name, rates[rt.name], ratio)
+		fmt.Fprintf(w, "containers/s (2 workers)\t%s\t%.1f\t\t%s\t\t\t\t\t\n", rt.name, rates[rt.name], ratio)
 	}
 	w.Flush()
+	fmt.Println("medians per call, wall from the launcher's fork to its wait4; CPU (user+sys) and ctx sw (voluntary+involuntary)")
+	fmt.Println("of the command and the children it waited for; peak RSS: the runtime process's own VmHWM at its exit (its")
+	fmt.Println("children not included); tree max RSS: wait4's ru_maxrss, the largest single process among it and its waited-for children")
+}
+
+// medianOf is the median of f over s.
+func medianOf[T int64 | time.Duration](s []sample, f func(sample) T) T {
+	v := make([]T, 0, len(s))
+	for _, x := range s {
+		v = append(v, f(x))
+	}
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
+}
+
+// ownRSS is the median of the runtime's own peaks that were read, "n/a"
+// when none was (the kernel skips the exit stop of a main thread that
+// another thread's exit_group killed), with how many were when not all.
+func ownRSS(s []sample) string {
+	var v []int64
+	for _, x := range s {
+		if x.ownRSS >= 0 {
+			v = append(v, x.ownRSS)
+		}
+	}
+	switch {
+	case len(v) == 0:
+		return "n/a"
+	case len(v) < len(s):
+		return fmt.Sprintf("%d KiB (%d/%d)", medianInt(v), len(v), len(s))
+	}
+	return fmt.Sprintf("%d KiB", medianInt(v))
 }
 
 // report prints the checkpoint table: per workload and op, each runtime's
