@@ -145,13 +145,9 @@ func NewCheckpointCommand(e *Env) *cobra.Command {
 			if opts.PageServer.TLS != nil && pageServer == "" {
 				return usageError(cmd, "--tls-cacert, --tls-cert and --tls-key need --page-server")
 			}
-			ops, err := e.Runtime()
+			cr, err := runtimeAs[api.CheckpointOperations](e, "checkpoint")
 			if err != nil {
 				return err
-			}
-			cr, ok := ops.(api.CheckpointOperations)
-			if !ok {
-				return fmt.Errorf("checkpoint: %w", api.ErrNotImplemented)
 			}
 			if sf.print {
 				// On stdout, after the dump: checkpoint prints
@@ -226,13 +222,9 @@ func NewRestoreCommand(e *Env) *cobra.Command {
 			if err := sf.check(cmd); err != nil {
 				return err
 			}
-			ops, err := e.Runtime()
+			cr, err := runtimeAs[api.CheckpointOperations](e, "restore")
 			if err != nil {
 				return err
-			}
-			cr, ok := ops.(api.CheckpointOperations)
-			if !ok {
-				return fmt.Errorf("restore: %w", api.ErrNotImplemented)
 			}
 			opts.Stdio = e.stdio()
 			if sf.print {

@@ -200,6 +200,22 @@ func (e *Env) Runtime() (api.ContainerOperations, error) {
 	return ops, nil
 }
 
+// runtimeAs is the runtime as the optional interface T (CheckpointOperations,
+// Migrator, …) that command what needs; a runtime without it is
+// api.ErrNotImplemented.
+func runtimeAs[T any](e *Env, what string) (T, error) {
+	var zero T
+	ops, err := e.Runtime()
+	if err != nil {
+		return zero, err
+	}
+	t, ok := ops.(T)
+	if !ok {
+		return zero, fmt.Errorf("%s: %w", what, api.ErrNotImplemented)
+	}
+	return t, nil
+}
+
 // Logger is the logger set up from the configuration; before the
 // configuration is resolved it writes text to stderr.
 func (e *Env) Logger() *slog.Logger {

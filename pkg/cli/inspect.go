@@ -34,13 +34,9 @@ func NewInspectCommand(e *Env) *cobra.Command {
 			if imagePath == "" {
 				return usageError(cmd, "--image-path is required")
 			}
-			ops, err := e.Runtime()
+			in, err := runtimeAs[api.ImageInspector](e, "inspect")
 			if err != nil {
 				return err
-			}
-			in, ok := ops.(api.ImageInspector)
-			if !ok {
-				return fmt.Errorf("inspect: %w", api.ErrNotImplemented)
 			}
 			info, err := in.Inspect(cmd.Context(), imagePath)
 			if err != nil {

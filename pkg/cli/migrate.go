@@ -59,18 +59,6 @@ func (mf *migrationFlags) onProgress(e *Env) func(api.MigrationProgress) {
 	}
 }
 
-func migrator(e *Env, what string) (api.Migrator, error) {
-	ops, err := e.Runtime()
-	if err != nil {
-		return nil, err
-	}
-	m, ok := ops.(api.Migrator)
-	if !ok {
-		return nil, fmt.Errorf("%s: %w", what, api.ErrNotImplemented)
-	}
-	return m, nil
-}
-
 // NewMigrateCommand is rt-checkpoint's `migrate`: move a running container
 // to a host where `rt-checkpoint receive` waits (docs/migration.md).
 func NewMigrateCommand(e *Env) *cobra.Command {
@@ -99,7 +87,7 @@ func NewMigrateCommand(e *Env) *cobra.Command {
 			if opts.Token, err = mf.finish(cmd); err != nil {
 				return err
 			}
-			m, err := migrator(e, "migrate")
+			m, err := runtimeAs[api.Migrator](e, "migrate")
 			if err != nil {
 				return err
 			}
@@ -145,7 +133,7 @@ func NewReceiveCommand(e *Env) *cobra.Command {
 			if opts.Token, err = mf.finish(cmd); err != nil {
 				return err
 			}
-			m, err := migrator(e, "receive")
+			m, err := runtimeAs[api.Migrator](e, "receive")
 			if err != nil {
 				return err
 			}

@@ -34,19 +34,6 @@ func (tf *tlsFlags) files(cmd *cobra.Command) (*api.PageServerTLS, error) {
 	return &api.PageServerTLS{CACert: tf.caCert, Cert: tf.cert, Key: tf.key}, nil
 }
 
-// pageServerRunner is the runtime's api.PageServerRunner.
-func pageServerRunner(e *Env, what string) (api.PageServerRunner, error) {
-	ops, err := e.Runtime()
-	if err != nil {
-		return nil, err
-	}
-	pr, ok := ops.(api.PageServerRunner)
-	if !ok {
-		return nil, fmt.Errorf("%s: %w", what, api.ErrNotImplemented)
-	}
-	return pr, nil
-}
-
 // untilSignal is ctx, ended by SIGINT or SIGTERM, whose name is then its
 // cause: the daemon is killed and its error says why.
 func untilSignal(ctx context.Context) (context.Context, func()) {
@@ -92,7 +79,7 @@ func NewPageServerCommand(e *Env) *cobra.Command {
 				return err
 			}
 			o.TLS = tls
-			pr, err := pageServerRunner(e, "page-server")
+			pr, err := runtimeAs[api.PageServerRunner](e, "page-server")
 			if err != nil {
 				return err
 			}
@@ -139,7 +126,7 @@ func NewLazyPagesCommand(e *Env) *cobra.Command {
 			if err := checkLazyServer(cmd, fromServer, &o); err != nil {
 				return err
 			}
-			pr, err := pageServerRunner(e, "lazy-pages")
+			pr, err := runtimeAs[api.PageServerRunner](e, "lazy-pages")
 			if err != nil {
 				return err
 			}

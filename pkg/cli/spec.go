@@ -25,13 +25,9 @@ current directory) for a root filesystem in its "rootfs" directory. It never
 overwrites an existing config.json.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ops, err := e.Runtime()
+			gen, err := runtimeAs[api.SpecGenerator](e, "spec")
 			if err != nil {
 				return err
-			}
-			gen, ok := ops.(api.SpecGenerator)
-			if !ok {
-				return fmt.Errorf("spec: %w", api.ErrNotImplemented)
 			}
 			s, err := gen.DefaultSpec(rootless)
 			if err != nil {
@@ -70,13 +66,9 @@ func NewFeaturesCommand(e *Env) *cobra.Command {
 		Long:  "Features prints the OCI features document (what this build of the runtime implements) as JSON.",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ops, err := e.Runtime()
+			fr, err := runtimeAs[api.FeatureReporter](e, "features")
 			if err != nil {
 				return err
-			}
-			fr, ok := ops.(api.FeatureReporter)
-			if !ok {
-				return fmt.Errorf("features: %w", api.ErrNotImplemented)
 			}
 			feat, err := fr.Features()
 			if err != nil {
