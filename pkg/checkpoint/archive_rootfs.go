@@ -8,11 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"time"
 
 	"github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/migration"
 )
 
 // rootfs-diff.tar: the files of the container's rootfs that changed since
@@ -49,41 +50,14 @@ func writeRootfsDiff(w io.Writer, rootfs string, since time.Time) (int, error) {
 // order; only directories, regular files and symlinks on the rootfs's own
 // filesystem. It returns how many entries it wrote.
 func writeRootfsTar(w io.Writer, rootfs string, include func(rel string, st *unix.Stat_t) bool) (int, error) {
-	var rootSt unix.Stat_t
-	if err := unix.Lstat(rootfs, &rootSt); err != nil {
-		return 0, fmt.Errorf("rootfs %s: %w", rootfs, err)
-	}
 	tw := tar.NewWriter(w)
 	n := 0
-	err := filepath.WalkDir(rootfs, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == rootfs {
-			return nil
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if st.Dev != rootSt.Dev {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		rel, err := filepath.Rel(rootfs, p)
-		if err != nil {
-			return err
-		}
-		if !include(filepath.ToSlash(rel), &st) {
+	err := migration.WalkRootfs(rootfs, func(p, rel string, st *unix.Stat_t) error {
+		if !include(rel, st) {
 			return nil
 		}
 		hdr := &tar.Header{
-			Name: filepath.ToSlash(rel), Mode: int64(st.Mode & 0o7777),
+			Name: rel, Mode: int64(st.Mode & 0o7777),
 			Uid: int(st.Uid), Gid: int(st.Gid), ModTime: time.Unix(st.Mtim.Unix()), Format: tar.FormatPAX,
 		}
 		switch st.Mode & unix.S_IFMT {

@@ -64,15 +64,36 @@ type cacheEntry struct {
 // Scan describes the rootfs at root. A missing root is an empty manifest.
 // cache may be nil.
 func Scan(root string, cache HashCache) (*Manifest, error) {
-	var rootSt unix.Stat_t
-	if err := unix.Lstat(root, &rootSt); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return &Manifest{}, nil
-		}
-		return nil, fmt.Errorf("rootfs %s: %w", root, err)
+	if _, err := os.Lstat(root); errors.Is(err, fs.ErrNotExist) {
+		return &Manifest{}, nil
 	}
 	m := &Manifest{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := WalkRootfs(root, func(p, rel string, st *unix.Stat_t) error {
+		e, ok, err := entryOf(p, rel, st, cache)
+		if err != nil {
+			return err
+		}
+		if ok {
+			m.Entries = append(m.Entries, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan rootfs %s: %w", root, err)
+	}
+	return m, nil
+}
+
+// WalkRootfs calls fn, in walk order (parents first), for every entry under
+// root that is on root's own filesystem (a mount under it is skipped whole),
+// with its path, its slash-separated path relative to root and its lstat.
+// An entry that goes away during the walk (the container runs) is skipped.
+func WalkRootfs(root string, fn func(p, rel string, st *unix.Stat_t) error) error {
+	var rootSt unix.Stat_t
+	if err := unix.Lstat(root, &rootSt); err != nil {
+		return fmt.Errorf("rootfs %s: %w", root, err)
+	}
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // gone since the directory was read
@@ -99,19 +120,8 @@ func Scan(root string, cache HashCache) (*Manifest, error) {
 		if err != nil {
 			return err
 		}
-		e, ok, err := entryOf(p, filepath.ToSlash(rel), &st, cache)
-		if err != nil {
-			return err
-		}
-		if ok {
-			m.Entries = append(m.Entries, e)
-		}
-		return nil
+		return fn(p, filepath.ToSlash(rel), &st)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("scan rootfs %s: %w", root, err)
-	}
-	return m, nil
 }
 
 // entryOf describes one path; ok is false for kinds that are not compared.
