@@ -164,31 +164,6 @@ func writeArchiveTar(w io.Writer, c archiveContent) error {
 		_, err := tw.Write(data)
 		return err
 	}
-	addFile := func(name, src string) error {
-		f, err := os.OpenFile(src, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("%s: not a regular file", src)
-		}
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600, Size: fi.Size(), ModTime: fi.ModTime()}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if n, err := io.Copy(tw, f); err != nil {
-			return err
-		} else if n != fi.Size() {
-			return fmt.Errorf("%s changed size while archived", src)
-		}
-		return nil
-	}
-
 	cfg, err := json.MarshalIndent(c.Config, "", "  ")
 	if err != nil {
 		return err
@@ -206,29 +181,65 @@ func writeArchiveTar(w io.Writer, c archiveContent) error {
 	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: archiveImageDir + "/", Mode: 0o700, ModTime: now}); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(c.ImageDir)
-	if err != nil {
+	if err := addImageDir(tw, archiveImageDir+"/", c.ImageDir); err != nil {
 		return err
 	}
-	for _, e := range entries {
-		// CRIU's image directory is flat; a pre-dump's "parent"
-		// symlink is not followed (an export is never a pre-dump).
-		if !e.Type().IsRegular() {
-			continue
-		}
-		if err := addFile(archiveImageDir+"/"+e.Name(), filepath.Join(c.ImageDir, e.Name())); err != nil {
-			return err
-		}
-	}
-	if err := addFile(statsDumpFile, filepath.Join(c.ImageDir, statsDumpFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := addTarFile(tw, statsDumpFile, filepath.Join(c.ImageDir, statsDumpFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	if c.RootfsDiff != "" {
-		if err := addFile(rootfsDiffFile, c.RootfsDiff); err != nil {
+		if err := addTarFile(tw, rootfsDiffFile, c.RootfsDiff); err != nil {
 			return err
 		}
 	}
 	return tw.Close()
+}
+
+// addImageDir adds the regular files of the image directory dir to tw,
+// each named prefix+name. CRIU's image directory is flat; a pre-dump's
+// "parent" symlink is not followed (an export or a migration is never a
+// pre-dump).
+func addImageDir(tw *tar.Writer, prefix, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if err := addTarFile(tw, prefix+e.Name(), filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addTarFile adds the regular file src to tw as name (mode 0600), refusing
+// anything else and a file that changes size while it is read.
+func addTarFile(tw *tar.Writer, name, src string) error {
+	f, err := os.OpenFile(src, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", src)
+	}
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600, Size: fi.Size(), ModTime: fi.ModTime()}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if n, err := io.Copy(tw, f); err != nil {
+		return err
+	} else if n != fi.Size() {
+		return fmt.Errorf("%s changed size while archived", src)
+	}
+	return nil
 }
 
 // ErrBadArchive is wrapped when an archive is refused: an entry whose path

@@ -21,69 +21,32 @@ import (
 // to w as a tar (CRIU's images are one directory of *.img files, plus rt's
 // records).
 func writeImageTar(w io.Writer, dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
 	tw := tar.NewWriter(w)
-	for _, e := range ents {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		if err := addImageFile(tw, filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
+	if err := addImageDir(tw, "", dir); err != nil {
+		return err
 	}
 	return tw.Close()
-}
-
-func addImageFile(tw *tar.Writer, p string) error {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	hdr := &tar.Header{Name: filepath.Base(p), Typeflag: tar.TypeReg, Mode: 0o600, Size: fi.Size(), ModTime: fi.ModTime()}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	_, err = io.CopyN(tw, f, fi.Size())
-	return err
 }
 
 // extractImageTar writes the image files of the tar r into dir: regular
 // files with plain names only (the peer is not trusted with paths), never
 // replacing one there (the page server wrote the memory images).
-func extractImageTar(r io.Reader, dir string) (int64, error) {
+func extractImageTar(r io.Reader, dir string) error {
 	tr := tar.NewReader(r)
-	var total int64
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return total, nil
+			return nil
 		}
 		if err != nil {
-			return total, fmt.Errorf("images: %w", err)
+			return fmt.Errorf("images: %w", err)
 		}
 		name := hdr.Name
 		if hdr.Typeflag != tar.TypeReg || name == "" || name != path.Base(name) || name == "." || name == ".." || strings.ContainsRune(name, 0) {
-			return total, fmt.Errorf("images: entry %q: only plain files are allowed: %w", name, ErrBadArchive)
+			return fmt.Errorf("images: entry %q: only plain files are allowed: %w", name, ErrBadArchive)
 		}
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
-		if err != nil {
-			return total, fmt.Errorf("images: %w", err)
-		}
-		n, err := io.Copy(f, tr)
-		total += n
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return total, fmt.Errorf("images: %s: %w", name, err)
+		if err := unpackFile(tr, filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("images: %w", err)
 		}
 	}
 }

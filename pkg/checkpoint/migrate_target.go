@@ -372,7 +372,7 @@ func (t *targetRun) receiveImages(dir string) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, err := extractImageTar(pr, dir)
+		err := extractImageTar(pr, dir)
 		pr.CloseWithError(err)
 		done <- err
 	}()
