@@ -171,10 +171,15 @@ type sourceRun struct {
 }
 
 func (s *sourceRun) progress(phase string, bytes int64, since time.Time) {
+	addPhase(s.report, s.opts.OnProgress, phase, bytes, since)
+}
+
+// addPhase records a phase that ended now in rep, and tells on about it.
+func addPhase(rep *api.MigrationReport, on func(api.MigrationProgress), phase string, bytes int64, since time.Time) {
 	p := api.MigrationProgress{Phase: phase, Bytes: bytes, Duration: time.Since(since)}
-	s.report.Phases = append(s.report.Phases, p)
-	if s.opts.OnProgress != nil {
-		s.opts.OnProgress(p)
+	rep.Phases = append(rep.Phases, p)
+	if on != nil {
+		on(p)
 	}
 }
 

@@ -137,11 +137,7 @@ type targetRun struct {
 }
 
 func (t *targetRun) progress(phase string, bytes int64, since time.Time) {
-	p := api.MigrationProgress{Phase: phase, Bytes: bytes, Duration: time.Since(since)}
-	t.report.Phases = append(t.report.Phases, p)
-	if t.opts.OnProgress != nil {
-		t.opts.OnProgress(p)
-	}
+	addPhase(t.report, t.opts.OnProgress, phase, bytes, since)
 }
 
 // run receives and restores; on failure the source is told why and what
@@ -230,10 +226,8 @@ func (t *targetRun) prepare(offer offerMsg) error {
 	if s.Root == nil || s.Root.Path == "" {
 		return errors.New("the container's config has no root.path")
 	}
-	if dir, err := t.r.Store().Dir(offer.ID); err == nil {
-		if _, err := os.Lstat(dir); err == nil {
-			return api.NewContainerError(offer.ID, api.ErrExist)
-		}
+	if t.r.hasState(offer.ID) {
+		return api.NewContainerError(offer.ID, api.ErrExist)
 	}
 	// The staging directory first: it marks the bundle as this receive's
 	// for the sweep of a later one, should this one be killed.

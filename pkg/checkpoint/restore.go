@@ -71,10 +71,8 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		// An id in use would fail the restore below, after the
 		// rootfs diff was applied: refuse it first (store.Create
 		// still decides, race-free).
-		if dir, err := r.Store().Dir(id); err == nil {
-			if _, err := os.Lstat(dir); err == nil {
-				return nil, api.NewContainerError(id, api.ErrExist)
-			}
+		if r.hasState(id) {
+			return nil, api.NewContainerError(id, api.ErrExist)
 		}
 		// Unpacked and checked whole, and its rootfs diff applied,
 		// before anything of the container exists.
@@ -356,6 +354,18 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		return &api.Result{Status: status}, err
 	}
 	return &api.Result{Status: status}, nil
+}
+
+// hasState reports whether container id's state directory exists in this
+// root: a check before work that an id in use would waste (store.Create
+// still decides, race-free).
+func (r *Runtime) hasState(id string) bool {
+	dir, err := r.Store().Dir(id)
+	if err != nil {
+		return false
+	}
+	_, err = os.Lstat(dir)
+	return err == nil
 }
 
 // openImages opens an existing image directory: restore creates nothing
