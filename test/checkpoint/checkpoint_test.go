@@ -13,7 +13,6 @@ package checkpoint_test
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -36,22 +35,10 @@ const counterScript = "i=0; while true; do i=$((i+1)); echo $i > /tmp/c.new; mv 
 // counter is the init's command line.
 var counter = []string{"sh", "-c", counterScript}
 
-// requireCRIU skips unless root and a criu that passes `criu check`.
+// requireCRIU is harness.RequireCRIU.
 func requireCRIU(t *testing.T) {
 	t.Helper()
-	harness.RequireRoot(t)
-	criu, err := exec.LookPath("criu")
-	if err != nil {
-		t.Skip("needs criu (scripts/install-criu.sh installs it): not on PATH")
-	}
-	if out, err := exec.Command(criu, "check").CombinedOutput(); err != nil {
-		t.Skipf("criu check fails on this host: %v: %s", err, lastLine(string(out)))
-	}
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
+	harness.RequireCRIU(t)
 }
 
 // container is a running counter.

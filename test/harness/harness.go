@@ -149,6 +149,22 @@ func RequireRoot(t testing.TB) {
 	}
 }
 
+// RequireCRIU skips unless root and a criu on PATH that passes `criu
+// check` (make deps installs one that does: on this project's hosts such a
+// skip is a failure, test/skipcheck).
+func RequireCRIU(t testing.TB) {
+	t.Helper()
+	RequireRoot(t)
+	criu, err := exec.LookPath("criu")
+	if err != nil {
+		t.Skip("needs criu (scripts/install-criu.sh installs it): not on PATH")
+	}
+	if out, err := exec.Command(criu, "check").CombinedOutput(); err != nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		t.Skipf("criu check fails on this host: %v: %s", err, lines[len(lines)-1])
+	}
+}
+
 // Busybox is the static busybox the rootfs is made from.
 const Busybox = "/bin/busybox"
 

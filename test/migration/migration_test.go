@@ -29,17 +29,11 @@ func TestMain(m *testing.M) { harness.Main(m) }
 
 const token = "a-test-token-of-32-characters-xx"
 
-// requireCRIU skips unless root and a criu that passes `criu check`.
+// requireCRIU skips as harness.RequireCRIU does, and returns the binaries
+// built with rt_faults.
 func requireCRIU(t *testing.T) harness.Bins {
 	t.Helper()
-	harness.RequireRoot(t)
-	criu, err := exec.LookPath("criu")
-	if err != nil {
-		t.Skip("needs criu (scripts/install-criu.sh installs it): not on PATH")
-	}
-	if out, err := exec.Command(criu, "check").CombinedOutput(); err != nil {
-		t.Skipf("criu check fails on this host: %v: %s", err, out)
-	}
+	harness.RequireCRIU(t)
 	return harness.BuildWithTags(t, "rt_faults")
 }
 
