@@ -8,7 +8,10 @@
 //	rt -> stage 0   MsgNamespaces   (nsexec: join, create, fork init)
 //	stage 0 -> rt   MsgPid          host pid of the container's init
 //	rt -> init      MsgGo           uid/gid maps written
-//	rt -> init      MsgConfig       InitConfig as JSON
+//	rt -> init      MsgConfig       InitConfig as JSON, or MsgPlan (the fast
+//	                                path: its init answers MsgReady or
+//	                                MsgFallback, with MsgJoined read as the
+//	                                plan says)
 //	rt -> init      (trees)         InitConfig.MountTrees idmapped mounts (WriteTrees)
 //	rt -> init      MsgJoined       init is in its cgroups (joined meanwhile)
 //	init -> rt      MsgHooks        mounts done: run prestart/createRuntime
@@ -53,6 +56,12 @@ const (
 	MsgPty        byte = 'T'
 	MsgReady      byte = 'R'
 	MsgError      byte = 'E'
+	// MsgPlan replaces MsgConfig on the fast path: the plan of
+	// pkg/initplan, run by rt-init's C stage. Until it reports ready, the
+	// fast path may answer MsgFallback instead: rt then starts the
+	// container again on the Go path.
+	MsgPlan     byte = 'X'
+	MsgFallback byte = 'F'
 )
 
 // maxPayload bounds a message so a corrupt header cannot make a reader
@@ -73,6 +82,12 @@ func Write(w io.Writer, typ byte, payload []byte) error {
 type RemoteError struct{ Msg string }
 
 func (e *RemoteError) Error() string { return e.Msg }
+
+// FallbackError is the fast path's MsgFallback: it could not set the
+// container up (Reason says where); the Go path must.
+type FallbackError struct{ Reason string }
+
+func (e *FallbackError) Error() string { return "fast init path: " + e.Reason }
 
 // ErrClosed means the other side closed the socket without a message: it
 // died before it could report why.
@@ -98,6 +113,9 @@ func Read(r io.Reader, want byte) ([]byte, error) {
 	}
 	if hdr[0] == MsgError {
 		return nil, &RemoteError{Msg: string(payload)}
+	}
+	if hdr[0] == MsgFallback {
+		return nil, &FallbackError{Reason: string(payload)}
 	}
 	if hdr[0] != want {
 		return nil, fmt.Errorf("got message %q, want %q: protocol error", hdr[0], want)

@@ -1,37 +1,35 @@
-// The namespace stage of rt-init. It runs as a constructor, before the Go
-// runtime starts threads, because setns(2) into mount, user and pid
-// namespaces and unshare(CLONE_NEWUSER) need a single-threaded process.
+// The namespace stage of rt-init, and its fast path. It runs from the ELF
+// entry point (rtentry, set by the link flags in nsexec.go), before glibc's
+// start-up code and the Go runtime: setns(2) into mount, user and pid
+// namespaces and unshare(CLONE_NEWUSER) need a single-threaded process, and
+// on a VM glibc's start-up alone costs ~0.7 ms (its CPU cache probing traps
+// to the hypervisor on every cpuid). See nolibc.h for what that forbids.
 //
 // Protocol (framed messages on the socket whose fd is in _RT_INITFD, each
 // [type:1][len:4, host order][payload]):
 //   rt  -> stage 0 'N' nsmsg             what to join and create
 //   stage 0 -> rt  'P' int32 pid          the container init, a sibling (CLONE_PARENT)
 //   rt  -> init    'G' uint32 setid       maps are written; become uid/gid 0 if setid
+//   rt  -> init    'X' plan               the fast path: fastinit.c runs the
+//                                         plan and execs the program; no
+//                                         libc or Go runtime ever starts
 //   any -> rt      'E' text               the step that failed and why
-// Stage 0 exits after 'P'; the init returns from the constructor and the Go
-// program continues on the same socket.
+// Stage 0 exits after 'P'. Unless the next message is 'X', the init jumps
+// to glibc's _start and the Go program continues on the same socket (its
+// 'C').
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <linux/sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <unistd.h>
+#include <signal.h>
+#include <errno.h>
+
+#include "nolibc.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
-#endif
-#ifndef CLONE_NEWCGROUP
-#define CLONE_NEWCGROUP 0x02000000
 #endif
 
 #define RT_NS_MAGIC 0x5254534eu /* "RTNS" */
@@ -47,7 +45,7 @@ struct rt_nsmsg {
 	/* followed by njoin x { uint32 nstype; uint32 len; char path[len]; } */
 };
 
-static int initfd = -1;
+int rt_initfd = -1;
 
 /* RLIMIT_NOFILE as rt-init was started with. The Go runtime raises its soft
  * limit at start-up and restores it in what it execs; rt-init execs the
@@ -63,95 +61,136 @@ int rt_orig_nofile(unsigned long long *cur, unsigned long long *max)
 	return orig_nofile_ok;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+const char *rt_errstr(long e)
 {
-	const char *p = buf;
+	switch (e) {
+	case EPERM: return "Operation not permitted";
+	case ENOENT: return "No such file or directory";
+	case ESRCH: return "No such process";
+	case EINTR: return "Interrupted system call";
+	case EIO: return "Input/output error";
+	case ENXIO: return "No such device or address";
+	case E2BIG: return "Argument list too long";
+	case ENOEXEC: return "Exec format error";
+	case EBADF: return "Bad file descriptor";
+	case EAGAIN: return "Resource temporarily unavailable";
+	case ENOMEM: return "Cannot allocate memory";
+	case EACCES: return "Permission denied";
+	case EFAULT: return "Bad address";
+	case EBUSY: return "Device or resource busy";
+	case EEXIST: return "File exists";
+	case EXDEV: return "Invalid cross-device link";
+	case ENODEV: return "No such device";
+	case ENOTDIR: return "Not a directory";
+	case EISDIR: return "Is a directory";
+	case EINVAL: return "Invalid argument";
+	case EMFILE: return "Too many open files";
+	case ETXTBSY: return "Text file busy";
+	case ENOSPC: return "No space left on device";
+	case EROFS: return "Read-only file system";
+	case EPIPE: return "Broken pipe";
+	case ENAMETOOLONG: return "File name too long";
+	case ENOSYS: return "Function not implemented";
+	case ENOTEMPTY: return "Directory not empty";
+	case ELOOP: return "Too many levels of symbolic links";
+	case EPROTO: return "Protocol error";
+	case EOPNOTSUPP: return "Operation not supported";
+	case EUSERS: return "Too many users";
+	case EDQUOT: return "Disk quota exceeded";
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
+		long n = SYS(write, fd, c, len);
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			return (int)n;
+		c += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
-static int read_all(int fd, void *buf, size_t len)
+static int read_all(int fd, void *p, size_t len)
 {
-	char *p = buf;
+	char *c = p;
 	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = EPIPE;
-			return -1;
-		}
-		p += n;
+		long n = SYS(read, fd, c, len);
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EPIPE;
+		c += n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
-static int send_msg(char type, const void *data, uint32_t len)
+int rt_send(char type, const void *data, uint32_t len)
 {
 	char hdr[5];
 	hdr[0] = type;
-	memcpy(hdr + 1, &len, 4);
-	if (write_all(initfd, hdr, 5) < 0)
-		return -1;
-	return write_all(initfd, data, len);
+	rt_memcpy(hdr + 1, &len, 4);
+	int r = write_all(rt_initfd, hdr, 5);
+	return r < 0 ? r : write_all(rt_initfd, data, len);
 }
 
-/* recv_msg reads one message of the expected type into a malloc'd buffer. */
-static char *recv_msg(char want, uint32_t *len)
+/* rt_recv reads one message of type want into buf (at most cap bytes). */
+long rt_recv(char want, char *buf, uint32_t cap)
 {
 	char hdr[5];
-	if (read_all(initfd, hdr, 5) < 0)
-		return NULL;
-	memcpy(len, hdr + 1, 4);
-	if (hdr[0] != want || *len > (1u << 20)) {
-		errno = EPROTO;
-		return NULL;
-	}
-	char *buf = malloc(*len + 1);
-	if (buf == NULL)
-		return NULL;
-	if (read_all(initfd, buf, *len) < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[*len] = '\0';
-	return buf;
+	uint32_t len;
+	int r = read_all(rt_initfd, hdr, 5);
+	if (r < 0)
+		return r;
+	rt_memcpy(&len, hdr + 1, 4);
+	if (hdr[0] != want || len > cap)
+		return -EPROTO;
+	r = read_all(rt_initfd, buf, len);
+	return r < 0 ? r : (long)len;
 }
 
-/* bail reports the failed step to rt and exits; rt turns it into the
- * command's error. */
-static void bail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void bail(const char *fmt, ...)
+/* rt_msg_errno appends ": <strerror>" for a negative errno e. */
+void rt_msg_errno(struct buf *b, long e)
+{
+	if (e >= 0)
+		return;
+	const char *s = rt_errstr(-e);
+	buf_str(b, ": ");
+	if (s) {
+		buf_str(b, s);
+	} else {
+		buf_str(b, "errno ");
+		buf_uint(b, (unsigned long long)-e);
+	}
+}
+
+/* bail reports the failed step (a, b, c, d concatenated, then errno e if
+ * negative) to rt and exits; rt turns it into the command's error. */
+void rt_bail(const char *a, const char *b, const char *c, const char *d, long e)
 {
 	char msg[1024];
-	int saved = errno;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(msg))
-		n = sizeof(msg) - 1;
-	if (saved != 0)
-		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
-	if ((size_t)n >= sizeof(msg))
-		n = sizeof(msg) - 1;
-	send_msg('E', msg, (uint32_t)n);
-	_exit(1);
+	struct buf m = {msg, 0, sizeof(msg)};
+	msg[0] = '\0';
+	buf_str(&m, a);
+	if (b)
+		buf_str(&m, b);
+	if (c)
+		buf_str(&m, c);
+	if (d)
+		buf_str(&m, d);
+	rt_msg_errno(&m, e);
+	rt_send('E', msg, (uint32_t)m.len);
+	SYS(exit_group, 1);
+	for (;;)
+		;
 }
 
 static const char *nsname(uint32_t t)
@@ -174,26 +213,30 @@ static void join_namespaces(char *p, char *end, uint32_t njoin)
 	int fds[RT_MAX_JOIN];
 	uint32_t types[RT_MAX_JOIN];
 	char *paths[RT_MAX_JOIN];
-	if (njoin > RT_MAX_JOIN) {
-		errno = 0;
-		bail("nsexec: %u namespaces to join, at most %d", njoin, RT_MAX_JOIN);
-	}
+	if (njoin > RT_MAX_JOIN)
+		rt_bail("nsexec: too many namespaces to join", 0, 0, 0, 0);
 	/* Open every path before joining any: after setns(mount) the paths
-	 * would resolve in the other namespace. */
+	 * would resolve in the other namespace. Each path is NUL-terminated
+	 * in place: the byte after it is the next entry's type, read first. */
 	for (uint32_t i = 0; i < njoin; i++) {
 		uint32_t len;
 		if (p + 8 > end)
-			goto short_msg;
-		memcpy(&types[i], p, 4);
-		memcpy(&len, p + 4, 4);
-		p += 8;
-		if (p + len > end)
-			goto short_msg;
-		paths[i] = strndup(p, len);
-		p += len;
-		fds[i] = open(paths[i], O_RDONLY | O_CLOEXEC);
-		if (fds[i] < 0)
-			bail("join %s namespace: open %s", nsname(types[i]), paths[i]);
+			rt_bail("nsexec: truncated namespace message", 0, 0, 0, 0);
+		rt_memcpy(&types[i], p, 4);
+		rt_memcpy(&len, p + 4, 4);
+		if (p + 8 + len > end || len == 0)
+			rt_bail("nsexec: truncated namespace message", 0, 0, 0, 0);
+		char path[4096];
+		if (len >= sizeof(path))
+			rt_bail("nsexec: namespace path too long", 0, 0, 0, 0);
+		rt_memcpy(path, p + 8, len);
+		path[len] = '\0';
+		p += 8 + len;
+		long fd = SYS(openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			rt_bail("join ", nsname(types[i]), " namespace: open ", path, fd);
+		fds[i] = (int)fd;
+		paths[i] = p - len;
 	}
 	/* The user namespace first: it grants the capabilities the others
 	 * are checked against. */
@@ -201,15 +244,18 @@ static void join_namespaces(char *p, char *end, uint32_t njoin)
 		for (uint32_t i = 0; i < njoin; i++) {
 			if ((pass == 0) != (types[i] == CLONE_NEWUSER))
 				continue;
-			if (setns(fds[i], (int)types[i]) < 0)
-				bail("join %s namespace %s", nsname(types[i]), paths[i]);
-			close(fds[i]);
+			long r = SYS(setns, fds[i], types[i]);
+			if (r < 0) {
+				char path[4096];
+				uint32_t len;
+				rt_memcpy(&len, paths[i] - 4, 4);
+				rt_memcpy(path, paths[i], len);
+				path[len] = '\0';
+				rt_bail("join ", nsname(types[i]), " namespace ", path, r);
+			}
+			SYS(close, fds[i]);
 		}
 	}
-	return;
-short_msg:
-	errno = 0;
-	bail("nsexec: truncated namespace message");
 }
 
 /* enter_cgroups moves this process into the container's v1 cgroups: rt
@@ -223,75 +269,113 @@ static void enter_cgroups(uint32_t first, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		int fd = (int)(first + i);
-		ssize_t w;
+		long w;
 		do
-			w = write(fd, "0", 1);
-		while (w < 0 && errno == EINTR);
+			w = SYS(write, fd, "0", 1);
+		while (w == -EINTR);
 		if (w < 0) {
-			int saved = errno;
 			char link[64], path[512];
-			snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-			ssize_t len = readlink(link, path, sizeof(path) - 1);
-			path[len < 0 ? 0 : len] = '\0';
-			errno = saved;
-			bail("join cgroup: write %s", len < 0 ? link : path);
+			struct buf l = {link, 0, sizeof(link)};
+			buf_str(&l, "/proc/self/fd/");
+			buf_uint(&l, (unsigned)fd);
+			long n = SYS(readlinkat, AT_FDCWD, link, path, sizeof(path) - 1);
+			path[n < 0 ? 0 : n] = '\0';
+			rt_bail("join cgroup: write ", n < 0 ? link : path, 0, 0, w);
 		}
-		close(fd);
+		SYS(close, fd);
 	}
 }
 
 static void set_time_offsets(const struct rt_nsmsg *m)
 {
-	char buf[128];
-	if (unshare(CLONE_NEWTIME) < 0)
-		bail("create time namespace");
-	int n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
-			 (long long)m->mono_sec, (long long)m->mono_nsec,
-			 (long long)m->boot_sec, (long long)m->boot_nsec);
-	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	char tbuf[128];
+	struct buf b = {tbuf, 0, sizeof(tbuf)};
+	long r = SYS(unshare, CLONE_NEWTIME);
+	if (r < 0)
+		rt_bail("create time namespace", 0, 0, 0, r);
+	buf_str(&b, "monotonic ");
+	buf_int(&b, m->mono_sec);
+	buf_str(&b, " ");
+	buf_int(&b, m->mono_nsec);
+	buf_str(&b, "\nboottime ");
+	buf_int(&b, m->boot_sec);
+	buf_str(&b, " ");
+	buf_int(&b, m->boot_nsec);
+	buf_str(&b, "\n");
+	long fd = SYS(openat, AT_FDCWD, "/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		bail("open /proc/self/timens_offsets");
-	if (write_all(fd, buf, (size_t)n) < 0)
-		bail("write timens_offsets");
-	close(fd);
+		rt_bail("open /proc/self/timens_offsets", 0, 0, 0, fd);
+	r = write_all((int)fd, tbuf, b.len);
+	if (r < 0)
+		rt_bail("write timens_offsets", 0, 0, 0, r);
+	SYS(close, fd);
 }
 
-__attribute__((constructor)) static void rt_nsexec(void)
+static long parse_fd(const char *s)
 {
-	const char *env = getenv("_RT_INITFD");
-	if (env == NULL || *env == '\0')
+	long v = 0;
+	if (*s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 100000)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+static void die_early(const char *msg)
+{
+	SYS(write, 2, msg, rt_strlen(msg));
+	SYS(exit_group, 1);
+}
+
+void rt_fast_init(char **envp);
+
+/* The message buffer: an nsmsg with its paths, and later the fast path's
+ * plan. In .bss, so untouched pages cost nothing. */
+#define RT_MSG_MAX (1u << 20)
+char rt_msgbuf[RT_MSG_MAX];
+
+/* rt_stage runs the stage with the process's initial stack (argc at sp[0]).
+ * It returns only in the container's init on the Go path, and when
+ * _RT_INITFD is unset (rt-init run by hand): rtentry then jumps to glibc's
+ * _start with the stack as the kernel left it. */
+void rt_stage(long *sp)
+{
+	long argc = sp[0];
+	char **envp = (char **)(sp + argc + 2);
+	const char *env = 0;
+	for (char **e = envp; *e; e++)
+		if (rt_hasprefix(*e, "_RT_INITFD="))
+			env = *e + 11;
+	if (env == 0 || *env == '\0')
 		return;
-	initfd = atoi(env);
-	orig_nofile_ok = getrlimit(RLIMIT_NOFILE, &orig_nofile) == 0;
+	long fd = parse_fd(env);
+	if (fd < 0)
+		die_early("rt-init: _RT_INITFD is not an fd number\n");
+	rt_initfd = (int)fd;
+	orig_nofile_ok = SYS(prlimit64, 0, RLIMIT_NOFILE, 0, &orig_nofile) == 0;
 	/* Until it execs the program, this process holds rt's state and sits in
 	 * the container's namespaces: nothing there may ptrace it or read its
 	 * memory (CVE-2016-9962). execve resets this for the program. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		fprintf(stderr, "rt-init: set non-dumpable: %s\n", strerror(errno));
-		_exit(1);
-	}
+	if (SYS(prctl, PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die_early("rt-init: set non-dumpable failed\n");
 	/* Executed from /proc/self/fd/N, the process would be named "N" in ps
 	 * and /proc/<pid>/comm; name it for what it is. */
-	prctl(PR_SET_NAME, (unsigned long)"rt-init:stage0", 0, 0, 0);
-	if (fcntl(initfd, F_GETFD) < 0) {
-		fprintf(stderr, "rt-init: _RT_INITFD=%s is not an open fd\n", env);
-		_exit(1);
-	}
+	SYS(prctl, PR_SET_NAME, "rt-init:stage0", 0, 0, 0);
+	if (SYS(fcntl, rt_initfd, F_GETFD) < 0)
+		die_early("rt-init: _RT_INITFD is not an open fd\n");
 
-	uint32_t len;
-	char *buf = recv_msg('N', &len);
-	if (buf == NULL)
-		bail("nsexec: read namespace message");
+	long len = rt_recv('N', rt_msgbuf, RT_MSG_MAX);
+	if (len < 0)
+		rt_bail("nsexec: read namespace message", 0, 0, 0, len);
 	struct rt_nsmsg m;
-	if (len < sizeof(m)) {
-		errno = 0;
-		bail("nsexec: namespace message too short (%u bytes)", len);
-	}
-	memcpy(&m, buf, sizeof(m));
-	if (m.magic != RT_NS_MAGIC) {
-		errno = 0;
-		bail("nsexec: bad namespace message (rt and rt-init from different builds?)");
-	}
+	if ((size_t)len < sizeof(m))
+		rt_bail("nsexec: namespace message too short", 0, 0, 0, 0);
+	rt_memcpy(&m, rt_msgbuf, sizeof(m));
+	if (m.magic != RT_NS_MAGIC)
+		rt_bail("nsexec: bad namespace message (rt and rt-init from different builds?)", 0, 0, 0, 0);
 	/* In rt's namespaces and with rt's credentials still: the kernel
 	 * checks the move from there. */
 	enter_cgroups(m.cgroupfd, m.ncgroup);
@@ -299,48 +383,91 @@ __attribute__((constructor)) static void rt_nsexec(void)
 	 * from its caller (a shell's pipe, say) would otherwise reach the
 	 * container, open until execve and reachable through /proc/1/fd in
 	 * the created state. Closed, not marked close-on-exec. */
-	if (m.cgroupfd > (uint32_t)initfd && syscall(SYS_close_range, m.cgroupfd, ~0U, 0) < 0)
-		bail("nsexec: close inherited fds");
-	join_namespaces(buf + sizeof(m), buf + len, m.njoin);
-	free(buf);
+	if (m.cgroupfd > (uint32_t)rt_initfd) {
+		long r = SYS(close_range, m.cgroupfd, ~0U, 0);
+		if (r < 0)
+			rt_bail("nsexec: close inherited fds", 0, 0, 0, r);
+	}
+	join_namespaces(rt_msgbuf + sizeof(m), rt_msgbuf + len, m.njoin);
 	if (m.newtime)
 		set_time_offsets(&m);
 
 	/* One clone creates every new namespace, and makes the init a child of
-	 * rt (CLONE_PARENT) so that rt can wait for it. */
-	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(m.cloneflags | CLONE_PARENT | SIGCHLD), 0, 0, 0, 0);
+	 * rt (CLONE_PARENT) so that rt can wait for it. Without CLONE_VM the
+	 * child returns here on a copy of this stack. */
+	long pid = SYS(clone, (unsigned long)(m.cloneflags | CLONE_PARENT | SIGCHLD), 0, 0, 0, 0);
 	if (pid < 0) {
 		/* This process is in the container's cgroups already: a full
 		 * pids cgroup refuses the fork (as it refuses runc's exec). */
-		if (errno == EAGAIN)
-			bail("fork the container process (clone flags %#x; at the container's pids limit?)", m.cloneflags);
-		bail("create namespaces (clone flags %#x)", m.cloneflags);
+		if (pid == -EAGAIN)
+			rt_bail("fork the container process (at the container's pids limit?)", 0, 0, 0, pid);
+		rt_bail("create namespaces", 0, 0, 0, pid);
 	}
 	if (pid > 0) {
-		int32_t p = pid;
-		send_msg('P', &p, sizeof(p));
-		_exit(0);
+		int32_t p = (int32_t)pid;
+		rt_send('P', &p, sizeof(p));
+		SYS(exit_group, 0);
 	}
 
-	prctl(PR_SET_NAME, (unsigned long)"rt-init", 0, 0, 0);
+	SYS(prctl, PR_SET_NAME, "rt-init", 0, 0, 0);
 	/* A session of its own, as runc's init and exec'd processes have: the
 	 * container is not part of the caller's session and terminal job
 	 * control, and CRIU refuses to dump a process whose session leader is
 	 * outside the container's pid namespace. (A terminal's SetupSlave
 	 * finds it a leader already.) */
-	if (setsid() < 0)
-		bail("setsid");
-	buf = recv_msg('G', &len);
-	if (buf == NULL)
-		bail("nsexec: wait for rt");
+	long r = SYS0(setsid);
+	if (r < 0)
+		rt_bail("setsid", 0, 0, 0, r);
 	uint32_t setid = 0;
+	len = rt_recv('G', rt_msgbuf, 64);
+	if (len < 0)
+		rt_bail("nsexec: wait for rt", 0, 0, 0, len);
 	if (len >= 4)
-		memcpy(&setid, buf, 4);
-	free(buf);
+		rt_memcpy(&setid, rt_msgbuf, 4);
 	if (setid) {
-		if (setresgid(0, 0, 0) < 0)
-			bail("setresgid(0) in the user namespace");
-		if (setresuid(0, 0, 0) < 0)
-			bail("setresuid(0) in the user namespace");
+		if ((r = SYS(setresgid, 0, 0, 0)) < 0)
+			rt_bail("setresgid(0) in the user namespace", 0, 0, 0, r);
+		if ((r = SYS(setresuid, 0, 0, 0)) < 0)
+			rt_bail("setresuid(0) in the user namespace", 0, 0, 0, r);
 	}
+	/* The next message decides the path: 'X' is the fast path's plan,
+	 * anything else is the Go program's, left unread for it. */
+	char hdr[5];
+	do
+		r = SYS(recvfrom, rt_initfd, hdr, 5, MSG_PEEK | MSG_WAITALL, 0, 0);
+	while (r == -EINTR);
+	if (r == 5 && hdr[0] == 'X')
+		rt_fast_init(envp);
 }
+
+/* rtentry is the ELF entry point. It keeps the kernel's stack pointer in a
+ * callee-saved register across rt_stage and, when rt_stage returns, jumps to
+ * glibc's _start as if the kernel had started it (rdx, the loader's fini
+ * function, is 0 for a static binary). */
+#if defined(__x86_64__)
+__asm__(".text\n"
+	".globl rtentry\n"
+	".type rtentry,@function\n"
+	"rtentry:\n"
+	"	xor %ebp, %ebp\n"
+	"	mov %rsp, %rbx\n"
+	"	mov %rsp, %rdi\n"
+	"	and $-16, %rsp\n"
+	"	call rt_stage\n"
+	"	mov %rbx, %rsp\n"
+	"	xor %edx, %edx\n"
+	"	jmp _start\n");
+#elif defined(__aarch64__)
+__asm__(".text\n"
+	".globl rtentry\n"
+	".type rtentry,%function\n"
+	"rtentry:\n"
+	"	mov x29, #0\n"
+	"	mov x30, #0\n"
+	"	mov x19, sp\n"
+	"	mov x0, sp\n"
+	"	bl rt_stage\n"
+	"	mov sp, x19\n"
+	"	mov x0, #0\n"
+	"	b _start\n");
+#endif

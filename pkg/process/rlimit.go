@@ -111,3 +111,12 @@ func RlimitTypes() []string {
 	slices.SortFunc(out, strings.Compare)
 	return out
 }
+
+// Resource is the limit's RLIMIT_* number; Soft and Hard its values.
+func (rl Rlimit) Resource() int { return rl.resource }
+
+// Soft is the configured soft limit.
+func (rl Rlimit) Soft() uint64 { return rl.want.Cur }
+
+// Hard is the configured hard limit.
+func (rl Rlimit) Hard() uint64 { return rl.want.Max }

@@ -51,8 +51,6 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := api.ValidateID(id); err != nil {
 		return nil, err
 	}
-	bin := r.copyInit()
-	defer bin.Close()
 	in, err := r.createInput(id, opts, relayTerminal)
 	if err != nil {
 		return nil, err
@@ -97,6 +95,23 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := createIntelRdt(h, st, s); err != nil {
 		return nil, err
 	}
+	c, err := r.startInit(ctx, in, opts, h, st, cg, fifo, true)
+	var fb *initproto.FallbackError
+	if errors.As(err, &fb) {
+		// The fast path stopped before it ran anything of the
+		// container's; its init has exited. The Go path starts over and,
+		// if the config is at fault, says why in its own words.
+		r.log.Debug("fast init path: using the Go path", "id", id, "reason", fb.Reason)
+		c, err = r.startInit(ctx, in, opts, h, st, cg, fifo, false)
+	}
+	return c, err
+}
+
+// startInit spawns the container's init and takes it through its set-up,
+// on the fast path (a plan run by rt-init's C stage) when fast is set and
+// the config allows it, else on the Go path.
+func (r *Runtime) startInit(ctx context.Context, in *createInput, opts api.CreateOpts, h *store.Handle, st *store.State, cg cgroups.Manager, fifo *os.File, fast bool) (*created, error) {
+	s := in.spec
 	entry, err := cg.Prepare()
 	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return nil, err
@@ -107,6 +122,8 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 			return nil, err
 		}
 	}
+	bin := r.copyInit()
+	defer bin.Close()
 	init, err := r.spawnInit(initSpawn{
 		bin: bin, dir: in.bundle, fifo: fifo, extra: in.extraFDs,
 		stdio: opts.Stdio, ns: in.plan.msg, cgroup: entry,
@@ -122,7 +139,18 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err := st.IntelRdt.Enter(init.pid); err != nil {
 		return nil, err
 	}
-	return r.setUpInit(ctx, in, opts, h, st, cg, init)
+	var plan []byte
+	if fast {
+		plan = r.fastPlan(in, opts, st)
+	}
+	c, err := r.setUpInit(ctx, in, opts, h, st, cg, init, plan)
+	var fb *initproto.FallbackError
+	if errors.As(err, &fb) {
+		// It exits right after saying so; it is rt's child.
+		var ws unix.WaitStatus
+		unix.Wait4(init.pid, &ws, 0, nil)
+	}
+	return c, err
 }
 
 // createInput is what create reads and checks before anything exists.

@@ -25,7 +25,10 @@ import (
 // its id maps, its config, the runtime hooks, its terminal, until it waits
 // on the exec fifo; then the limits, the state and the pid file. On error
 // the caller removes everything; by then the cgroup join has ended.
-func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.CreateOpts, h *store.Handle, st *store.State, cg cgroups.Manager, init *startedInit) (_ *created, retErr error) {
+//
+// With a plan (fast path) the init gets it instead of the config and
+// answers MsgReady, or a *initproto.FallbackError that the caller handles.
+func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.CreateOpts, h *store.Handle, st *store.State, cg cgroups.Manager, init *startedInit, plan []byte) (_ *created, retErr error) {
 	s, sock, pid := in.spec, init.sock, init.pid
 	// The init is in its cgroups already, unless it could not enter them
 	// itself (see cgroups.Entry): then Apply moves it, waiting for an RCU
@@ -46,16 +49,12 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 		return nil, waitInitError(sock, "start init", err)
 	}
 	state := specs.State{Version: s.Version, ID: st.ID, Status: specs.StateCreating, Pid: pid, Bundle: in.bundle, Annotations: s.Annotations}
-	cfg, err := json.Marshal(&initproto.InitConfig{
-		ID: st.ID, Spec: s, Bundle: in.bundle, Rootfs: in.rootfs, NoPivot: opts.NoPivot, HostMounts: in.hostMounts,
-		NoNewKeyring: opts.NoNewKeyring, PreserveFDs: in.extraFDs, NewNetNS: in.plan.newNet, NewUserNS: in.plan.newUser,
-		CgroupNS: in.plan.newCgroup, CgroupPaths: st.CgroupPaths, MountTrees: len(trees), State: state,
-	})
-	if err != nil {
+	if plan != nil {
+		if err := initproto.Write(sock, initproto.MsgPlan, plan); err != nil {
+			return nil, waitInitError(sock, "send plan", err)
+		}
+	} else if err := sendConfig(sock, in, opts, st, state, trees); err != nil {
 		return nil, err
-	}
-	if err := initproto.WriteConfig(sock, cfg, trees); err != nil {
-		return nil, waitInitError(sock, "send config", err)
 	}
 	// The pid is saved while the init sets up. delete --force does not
 	// need it: until the init runs anything of the container's it blocks
@@ -93,6 +92,23 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 		return nil, err
 	}
 	return c, nil
+}
+
+// sendConfig sends the Go path its InitConfig and the idmapped mounts.
+func sendConfig(sock *os.File, in *createInput, opts api.CreateOpts, st *store.State, state specs.State, trees map[int]*os.File) error {
+	s := in.spec
+	cfg, err := json.Marshal(&initproto.InitConfig{
+		ID: st.ID, Spec: s, Bundle: in.bundle, Rootfs: in.rootfs, NoPivot: opts.NoPivot, HostMounts: in.hostMounts,
+		NoNewKeyring: opts.NoNewKeyring, PreserveFDs: in.extraFDs, NewNetNS: in.plan.newNet, NewUserNS: in.plan.newUser,
+		CgroupNS: in.plan.newCgroup, CgroupPaths: st.CgroupPaths, MountTrees: len(trees), State: state,
+	})
+	if err != nil {
+		return err
+	}
+	if err := initproto.WriteConfig(sock, cfg, trees); err != nil {
+		return waitInitError(sock, "send config", err)
+	}
+	return nil
 }
 
 // ready finishes a create whose init waits on the exec fifo. Limits go on
@@ -168,6 +184,10 @@ func initError(err error) error {
 	if errors.As(err, &re) {
 		return errors.New(re.Msg)
 	}
+	var fb *initproto.FallbackError
+	if errors.As(err, &fb) {
+		return err
+	}
 	if errors.Is(err, initproto.ErrClosed) {
 		return errors.New("container init exited before it was set up")
 	}
@@ -187,6 +207,10 @@ func waitInitError(sock *os.File, step string, err error) error {
 		var re *initproto.RemoteError
 		if errors.As(rerr, &re) {
 			return errors.New(re.Msg)
+		}
+		var fb *initproto.FallbackError
+		if errors.As(rerr, &fb) {
+			return rerr
 		}
 	}
 	return fmt.Errorf("%s: %w", step, err)
