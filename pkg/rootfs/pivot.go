@@ -171,6 +171,13 @@ func maskPath(null int, path string) error {
 		err = undefendedMask(path)
 	default:
 		err = bindFd(null, path)
+		if errors.Is(err, os.ErrNotExist) {
+			// path was statted above: ENOENT is the source, the null
+			// device unlinked by a container sharing this /dev. Never
+			// skip the mask for it (the race tests caught the fast path
+			// doing so).
+			return fmt.Errorf("masked path %s: /dev/null in the container is not the null device any more (unlinked while masking): %w", path, err)
+		}
 	}
 	if err == nil || errors.Is(err, os.ErrNotExist) {
 		return nil
