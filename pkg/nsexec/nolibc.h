@@ -114,6 +114,19 @@ static inline void buf_uint(struct buf *b, unsigned long long v)
 	b->p[b->len] = '\0';
 }
 
+static inline void buf_hex(struct buf *b, unsigned long long v)
+{
+	char tmp[20];
+	int n = 0;
+	do
+		tmp[n++] = "0123456789abcdef"[v % 16];
+	while ((v /= 16) != 0);
+	buf_str(b, "0x");
+	while (n > 0 && b->len + 1 < b->cap)
+		b->p[b->len++] = tmp[--n];
+	b->p[b->len] = '\0';
+}
+
 static inline void buf_int(struct buf *b, long long v)
 {
 	if (v < 0) {

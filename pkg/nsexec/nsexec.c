@@ -399,9 +399,12 @@ void rt_stage(long *sp)
 	if (pid < 0) {
 		/* This process is in the container's cgroups already: a full
 		 * pids cgroup refuses the fork (as it refuses runc's exec). */
+		char flags[24];
+		struct buf f = {flags, 0, sizeof(flags)};
+		buf_hex(&f, m.cloneflags);
 		if (pid == -EAGAIN)
-			rt_bail("fork the container process (at the container's pids limit?)", 0, 0, 0, pid);
-		rt_bail("create namespaces", 0, 0, 0, pid);
+			rt_bail("fork the container process (clone flags ", flags, "; at the container's pids limit?)", 0, pid);
+		rt_bail("create namespaces (clone flags ", flags, ")", 0, pid);
 	}
 	if (pid > 0) {
 		int32_t p = (int32_t)pid;
