@@ -10,9 +10,11 @@
 //go:debug updatemaxprocs=0
 
 // Command rt-init is the first process of every rt container. rt starts it
-// with a socket (fd 3) and the exec fifo (fd 4); the C constructor linked
-// from pkg/nsexec has already joined and created the namespaces by the time
-// main runs. main sets up the rootfs and the process, reports ready, waits
+// with a socket (fd 3) and the exec fifo (fd 4); the C stage linked from
+// pkg/nsexec (the ELF entry point) has already joined and created the
+// namespaces by the time main runs, and on the fast path has set the
+// container up and exec'd its program without main ever running. main is
+// the Go path: it sets up the rootfs and the process, reports ready, waits
 // for `rt start` on the fifo and execve()s the user's program.
 //
 // It is started only by rt; by hand it only answers --version.

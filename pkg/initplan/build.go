@@ -23,7 +23,9 @@ type Input struct {
 	ID, Bundle, Rootfs string
 	Spec               *specs.Spec
 	NoNewKeyring       bool
-	PreserveFDs        int
+	// NoPivot is --no-pivot: MS_MOVE and chroot, which only the Go path does.
+	NoPivot     bool
+	PreserveFDs int
 	// NewNetNS, NewUserNS, NewCgroupNS: created, not joined.
 	NewNetNS, NewUserNS, NewCgroupNS bool
 	CgroupPaths                      map[string]string
@@ -70,9 +72,7 @@ func Build(in Input) (*Plan, error) {
 	if err := p.devices(s, devMounted); err != nil {
 		return nil, err
 	}
-	if err := p.system(in); err != nil {
-		return nil, err
-	}
+	p.system(in)
 	p.add(OpPivot)
 	p.namespaced(in)
 	if err := p.process(in); err != nil {
@@ -90,6 +90,8 @@ func eligible(in Input) error {
 		return unsupported("no process, root or linux section")
 	case p.Terminal:
 		return unsupported("process.terminal")
+	case in.NoPivot:
+		return unsupported("--no-pivot")
 	case s.Hooks != nil && (len(s.Hooks.Prestart)+len(s.Hooks.CreateRuntime)+len(s.Hooks.CreateContainer)+
 		len(s.Hooks.StartContainer)+len(s.Hooks.Poststart)+len(s.Hooks.Poststop) > 0):
 		return unsupported("hooks")
@@ -243,23 +245,12 @@ func (p *Plan) hierarchy(in Input, dest string, h rootfs.Hierarchy, flags uintpt
 	p.add(OpRemountIn, dest).A = uint64(flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 }
 
-// devices adds the default devices and linux.devices, and the standard
-// links in a /dev the container mounted (rootfs.setupDev).
+// devices adds the devices the Go path makes (rootfs.Devices), and the
+// standard links in a /dev the container mounted (rootfs.setupDev).
 func (p *Plan) devices(s *specs.Spec, devMounted bool) error {
-	seen := map[string]bool{}
-	for _, d := range s.Linux.Devices {
-		seen[filepath.Clean(d.Path)] = true
-	}
-	add := func(d specs.LinuxDevice, fromSpec bool) error {
-		var typ uint64
-		switch d.Type {
-		case "c", "u":
-			typ = unix.S_IFCHR
-		case "b":
-			typ = unix.S_IFBLK
-		case "p":
-			typ = unix.S_IFIFO
-		default:
+	for i, d := range rootfs.Devices(s) {
+		typ, ok := rootfs.DeviceFileType(d.Type)
+		if !ok {
 			return unsupported("device %s of type %q", d.Path, d.Type)
 		}
 		perm := uint64(0o666)
@@ -268,8 +259,8 @@ func (p *Plan) devices(s *specs.Spec, devMounted bool) error {
 		}
 		path := filepath.Clean("/" + d.Path)
 		op := p.add(OpDevice, path, filepath.Base(path), filepath.Dir(path))
-		op.A, op.B, op.C = typ|perm, uint64(d.Major), uint64(d.Minor)
-		if fromSpec {
+		op.A, op.B, op.C = uint64(typ)|perm, uint64(d.Major), uint64(d.Minor)
+		if i < len(s.Linux.Devices) {
 			op.A |= DevFromSpec
 		}
 		uid, gid := uint64(0xffffffff), uint64(0xffffffff)
@@ -280,19 +271,6 @@ func (p *Plan) devices(s *specs.Spec, devMounted bool) error {
 			gid = uint64(*d.GID)
 		}
 		op.D = uid | gid<<32
-		return nil
-	}
-	for _, d := range s.Linux.Devices {
-		if err := add(d, true); err != nil {
-			return err
-		}
-	}
-	for _, d := range rootfs.DefaultDevices {
-		if !seen[d.Path] {
-			if err := add(d, false); err != nil {
-				return err
-			}
-		}
 	}
 	if devMounted {
 		for _, l := range rootfs.DefaultLinks() {
@@ -305,7 +283,7 @@ func (p *Plan) devices(s *specs.Spec, devMounted bool) error {
 // system adds the writes to /proc made before pivot_root, through the
 // host's procfs (which no mount of the container can cover): sysctls in the
 // container's namespaces, and the oom score.
-func (p *Plan) system(in Input) error {
+func (p *Plan) system(in Input) {
 	s := in.Spec
 	for k, v := range s.Linux.Sysctl {
 		p.add(OpWriteProc, "sys/"+spec.SysctlPath(k), v)
@@ -313,7 +291,6 @@ func (p *Plan) system(in Input) error {
 	if s.Process.OOMScoreAdj != nil {
 		p.add(OpWriteProc, "self/oom_score_adj", strconv.Itoa(*s.Process.OOMScoreAdj))
 	}
-	return nil
 }
 
 // namespaced adds hostname, domainname, lo, the keyring, the cwd and the

@@ -128,6 +128,7 @@ func TestBuildUnsupported(t *testing.T) {
 		}, "hooks"},
 		{"seccomp", func(s *specs.Spec, _ *Input) { s.Linux.Seccomp = &specs.LinuxSeccomp{} }, "seccomp"},
 		{"user namespace", func(_ *specs.Spec, in *Input) { in.NewUserNS = true }, "user namespace"},
+		{"no-pivot", func(_ *specs.Spec, in *Input) { in.NoPivot = true }, "--no-pivot"},
 		{"no mount namespace", func(s *specs.Spec, _ *Input) { s.Linux.Namespaces = nil }, "mount namespace"},
 		{"shared rootfs", func(s *specs.Spec, _ *Input) { s.Linux.RootfsPropagation = "shared" }, "rootfsPropagation"},
 		{"proc overmount", func(s *specs.Spec, _ *Input) {

@@ -785,7 +785,6 @@ static void run(struct op *o)
 		break;
 	case OP_USER:
 		st.uid = o->a, st.gid = o->b, st.umask = o->c & 0777, st.nnp = o->d & 1;
-		st.ambient = 0;
 		st.groups = o->s[0];
 		st.ngroups = (uint32_t)(o->d >> 32);
 		break;
@@ -801,9 +800,8 @@ static void run(struct op *o)
 	}
 }
 
-void rt_fast_init(char **envp)
+void rt_fast_init(void)
 {
-	(void)envp;
 	long len = rt_recv('X', rt_msgbuf, 1u << 20);
 	if (len < 8)
 		fail("fast path: read plan", 0, len < 0 ? len : -EPROTO);

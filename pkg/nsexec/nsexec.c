@@ -330,7 +330,7 @@ static void die_early(const char *msg)
 	SYS(exit_group, 1);
 }
 
-void rt_fast_init(char **envp);
+void rt_fast_init(void);
 
 /* The message buffer: an nsmsg with its paths, and later the fast path's
  * plan. In .bss, so untouched pages cost nothing. */
@@ -440,7 +440,7 @@ void rt_stage(long *sp)
 		r = SYS(recvfrom, rt_initfd, hdr, 5, MSG_PEEK | MSG_WAITALL, 0, 0);
 	while (r == -EINTR);
 	if (r == 5 && hdr[0] == 'X')
-		rt_fast_init(envp);
+		rt_fast_init();
 }
 
 /* rtentry is the ELF entry point. It keeps the kernel's stack pointer in a

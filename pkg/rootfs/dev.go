@@ -35,18 +35,7 @@ var defaultLinks = [][2]string{
 // not allowed (in a user namespace). Links are made only in a /dev the
 // container mounted itself, so that a rootfs's own /dev stays as it is.
 func setupDev(c *Config, r *root, devMounted bool) error {
-	seen := map[string]bool{}
-	devices := append([]specs.LinuxDevice{}, c.Spec.Linux.Devices...)
-	for _, d := range devices {
-		seen[filepath.Clean(d.Path)] = true
-	}
-	for _, d := range DefaultDevices {
-		if !seen[d.Path] {
-			mode := os.FileMode(0o666)
-			d.FileMode = &mode
-			devices = append(devices, d)
-		}
-	}
+	devices := Devices(c.Spec)
 	// Resolving a directory inside the root is a walk of its own; most
 	// devices share /dev, so each directory is resolved once.
 	dirs := map[string]*os.File{}
@@ -87,6 +76,39 @@ func setupDev(c *Config, r *root, devMounted bool) error {
 	return nil
 }
 
+// Devices lists the devices a container gets: linux.devices first, then
+// the DefaultDevices none of them overrides, with mode 0666. The first
+// len(s.Linux.Devices) are the spec's.
+func Devices(s *specs.Spec) []specs.LinuxDevice {
+	seen := map[string]bool{}
+	devices := append([]specs.LinuxDevice{}, s.Linux.Devices...)
+	for _, d := range devices {
+		seen[filepath.Clean(d.Path)] = true
+	}
+	for _, d := range DefaultDevices {
+		if !seen[d.Path] {
+			mode := os.FileMode(0o666)
+			d.FileMode = &mode
+			devices = append(devices, d)
+		}
+	}
+	return devices
+}
+
+// DeviceFileType is the file type (S_IFCHR, S_IFBLK, S_IFIFO) of a
+// linux.devices type; ok is false for a type the spec does not define.
+func DeviceFileType(typ string) (t uint32, ok bool) {
+	switch typ {
+	case "c", "u":
+		return unix.S_IFCHR, true
+	case "b":
+		return unix.S_IFBLK, true
+	case "p":
+		return unix.S_IFIFO, true
+	}
+	return 0, false
+}
+
 // makeDevice makes the device d, fromSpec saying it is a linux.devices
 // entry rather than one of DefaultDevices. What the rootfs already has at
 // its path decides first: the same device (type and numbers) is kept as it
@@ -96,15 +118,8 @@ func setupDev(c *Config, r *root, devMounted bool) error {
 // error when a file at path does not match) and replaced for a default
 // device, which the runtime must supply.
 func makeDevice(c *Config, r *root, d specs.LinuxDevice, fromSpec bool, dir func(string) (*os.File, error)) error {
-	var typ uint32
-	switch d.Type {
-	case "c", "u":
-		typ = unix.S_IFCHR
-	case "b":
-		typ = unix.S_IFBLK
-	case "p":
-		typ = unix.S_IFIFO
-	default:
+	typ, ok := DeviceFileType(d.Type)
+	if !ok {
 		return fmt.Errorf("device %s: type %q not supported (c, u, b or p)", d.Path, d.Type)
 	}
 	parent, err := dir(filepath.Dir(d.Path))

@@ -17,11 +17,13 @@ const envNoFastInit = "RT_NO_FAST_INIT"
 // fastPlan is the encoded plan for the fast init path, nil when the
 // container needs the Go path (the reason goes to the debug log).
 func (r *Runtime) fastPlan(in *createInput, opts api.CreateOpts, st *store.State) []byte {
-	if os.Getenv(envNoFastInit) == "1" || rootfs.DefencesOff() || opts.NoPivot || in.hostMounts != nil || len(in.spec.Mounts) > 0 && hasIDMapped(in) {
+	if os.Getenv(envNoFastInit) == "1" || rootfs.DefencesOff() {
 		return nil
 	}
+	// Build refuses the rest: no mount namespace of the container's own
+	// (in.hostMounts), idmapped binds, --no-pivot.
 	p, err := initplan.Build(initplan.Input{
-		ID: st.ID, Bundle: in.bundle, Rootfs: in.rootfs, Spec: in.spec, NoNewKeyring: opts.NoNewKeyring,
+		ID: st.ID, Bundle: in.bundle, Rootfs: in.rootfs, Spec: in.spec, NoNewKeyring: opts.NoNewKeyring, NoPivot: opts.NoPivot,
 		PreserveFDs: in.extraFDs, NewNetNS: in.plan.newNet, NewUserNS: in.plan.newUser, NewCgroupNS: in.plan.newCgroup,
 		CgroupPaths: st.CgroupPaths, Hierarchies: rootfs.HostHierarchies,
 	})
@@ -37,13 +39,4 @@ func (r *Runtime) fastPlan(in *createInput, opts api.CreateOpts, st *store.State
 		return nil
 	}
 	return b
-}
-
-func hasIDMapped(in *createInput) bool {
-	for _, m := range in.spec.Mounts {
-		if rootfs.MountIDMap(m) != nil {
-			return true
-		}
-	}
-	return false
 }
