@@ -255,9 +255,8 @@ func stdioFile[T any](w T, def *os.File) *os.File {
 
 // initFailed reports a failure of the C stage, preferring its own message.
 func initFailed(cmd *exec.Cmd, step string, err error) error {
-	var re *initproto.RemoteError
-	if errors.As(err, &re) {
-		return errors.New(re.Msg)
+	if r := reported(err); r != nil {
+		return r
 	}
 	if errors.Is(err, initproto.ErrClosed) {
 		werr := cmd.Wait()

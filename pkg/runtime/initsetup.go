@@ -178,8 +178,10 @@ func (j *cgroupJoin) wait() error {
 	return j.err
 }
 
-// initError turns what rt-init reported into create's error.
-func initError(err error) error {
+// reported is what rt-init said about err, nil if nothing: its MsgError
+// text as the command's error, or its MsgFallback as is (create handles
+// that one).
+func reported(err error) error {
 	var re *initproto.RemoteError
 	if errors.As(err, &re) {
 		return errors.New(re.Msg)
@@ -187,6 +189,14 @@ func initError(err error) error {
 	var fb *initproto.FallbackError
 	if errors.As(err, &fb) {
 		return err
+	}
+	return nil
+}
+
+// initError turns what rt-init reported into create's error.
+func initError(err error) error {
+	if r := reported(err); r != nil {
+		return r
 	}
 	if errors.Is(err, initproto.ErrClosed) {
 		return errors.New("container init exited before it was set up")
@@ -204,13 +214,8 @@ func waitInitError(sock *os.File, step string, err error) error {
 		sc.Control(func(fd uintptr) { unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv) })
 	}
 	if _, rerr := initproto.Read(sock, 0); rerr != nil {
-		var re *initproto.RemoteError
-		if errors.As(rerr, &re) {
-			return errors.New(re.Msg)
-		}
-		var fb *initproto.FallbackError
-		if errors.As(rerr, &fb) {
-			return rerr
+		if r := reported(rerr); r != nil {
+			return r
 		}
 	}
 	return fmt.Errorf("%s: %w", step, err)
