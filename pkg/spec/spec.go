@@ -22,6 +22,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/rootfs"
 	"github.com/rtkit/rt/pkg/seccomp"
+	"github.com/rtkit/rt/pkg/specjson"
 )
 
 // ConfigFile is the name of the configuration inside a bundle.
@@ -66,8 +67,8 @@ func Load(bundle string) (*specs.Spec, error) {
 
 // Parse decodes and validates a configuration.
 func Parse(data []byte) (*specs.Spec, error) {
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
+	s, err := specjson.Parse(data)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, describeJSONError(data, err))
 	}
 	if s.Linux == nil {
@@ -75,10 +76,10 @@ func Parse(data []byte) (*specs.Spec, error) {
 		// namespaces, cgroups path or limits of its own.
 		s.Linux = &specs.Linux{}
 	}
-	if err := Validate(&s); err != nil {
+	if err := Validate(s); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	return s, nil
 }
 
 func describeJSONError(data []byte, err error) string {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtkit/rt/pkg/specjson"
 )
 
 // SpecRecord is the container's spec as kept in its state, decoded only
@@ -38,11 +40,11 @@ func (r *SpecRecord) Spec() (*specs.Spec, error) {
 		return nil, nil
 	}
 	if r.spec == nil {
-		var s specs.Spec
-		if err := json.Unmarshal(r.raw, &s); err != nil {
+		s, err := specjson.Parse(r.raw)
+		if err != nil {
 			return nil, fmt.Errorf("decode the spec in the state: %w", err)
 		}
-		r.spec = &s
+		r.spec = s
 	}
 	return r.spec, nil
 }
@@ -69,7 +71,7 @@ func (r *SpecRecord) Hooks() (*specs.Hooks, error) {
 // changed), else the raw JSON as read.
 func (r *SpecRecord) MarshalJSON() ([]byte, error) {
 	if r.spec != nil {
-		return json.Marshal(r.spec)
+		return specjson.Marshal(r.spec)
 	}
 	if r.raw == nil {
 		return []byte("null"), nil

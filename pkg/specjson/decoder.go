@@ -1,0 +1,478 @@
+// Package specjson decodes an OCI config.json into specs.Spec without
+// reflection.
+//
+// encoding/json builds its per-type caches on the first Unmarshal of a
+// process, and for specs.Spec (some 90 struct types) that costs ~0.85 ms of
+// CPU and 0.5 MiB of heap on every `rt create` and `rt run`: more than the
+// rest of the parse and validation together (docs/performance.md). Parse
+// runs code generated from the specs-go types instead (spec_decode.go, made
+// by internal/gen), and hands every input it is not sure about to
+// encoding/json: a key that only matches a field when case is folded, a
+// duplicate key, a string with a surrogate escape or invalid UTF-8, a number
+// a field cannot hold, a type mismatch, a syntax error. So the result is
+// always exactly encoding/json's, and so are the errors; FuzzParse checks the
+// first against encoding/json.
+package specjson
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"unicode/utf8"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+//go:generate go run ./internal/gen
+
+// Parse decodes data as encoding/json.Unmarshal would into a new
+// specs.Spec, with encoding/json's errors.
+func Parse(data []byte) (*specs.Spec, error) {
+	if s, ok := parseFast(data); ok {
+		return s, nil
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// parseFast is the generated decoder alone; ok is false where it leaves the
+// input to encoding/json.
+func parseFast(data []byte) (*specs.Spec, bool) {
+	var s specs.Spec
+	d := decoder{data: data}
+	if decSpec(&d, &s) != nil {
+		return nil, false
+	}
+	d.space()
+	return &s, d.off == len(d.data)
+}
+
+// errFallback stops the generated decoder: encoding/json decides.
+var errFallback = errors.New("specjson: left to encoding/json")
+
+// maxDepth bounds the nesting of values the decoder skips; deeper input
+// goes to encoding/json, which has its own limit.
+const maxDepth = 512
+
+// intBits is the size of int and uint, for the generated decoders.
+const intBits = strconv.IntSize
+
+// decoder reads one JSON text. Every method either consumes a complete,
+// valid value or returns errFallback.
+type decoder struct {
+	data []byte
+	off  int
+}
+
+func (d *decoder) space() {
+	for d.off < len(d.data) {
+		switch d.data[d.off] {
+		case ' ', '\t', '\n', '\r':
+			d.off++
+		default:
+			return
+		}
+	}
+}
+
+// next is the first byte of the next token, 0 at the end.
+func (d *decoder) next() byte {
+	d.space()
+	if d.off == len(d.data) {
+		return 0
+	}
+	return d.data[d.off]
+}
+
+// literal consumes lit if it is next.
+func (d *decoder) literal(lit string) bool {
+	if d.next() != lit[0] || len(d.data)-d.off < len(lit) || string(d.data[d.off:d.off+len(lit)]) != lit {
+		return false
+	}
+	d.off += len(lit)
+	return true
+}
+
+// null consumes a null if one is next.
+func (d *decoder) null() bool { return d.literal("null") }
+
+// object reads an object, calling field for each key with the decoder at
+// the value, which field must consume. Keys must be plain ASCII without
+// escapes: anything else may need encoding/json's case folding.
+func (d *decoder) object(field func(key []byte) error) error {
+	if d.next() != '{' {
+		return errFallback
+	}
+	d.off++
+	if d.next() == '}' {
+		d.off++
+		return nil
+	}
+	for {
+		key, err := d.plainKey()
+		if err != nil {
+			return err
+		}
+		if err := field(key); err != nil {
+			return err
+		}
+		switch d.next() {
+		case ',':
+			d.off++
+		case '}':
+			d.off++
+			return nil
+		default:
+			return errFallback
+		}
+	}
+}
+
+// plainKey reads a key and its colon.
+func (d *decoder) plainKey() ([]byte, error) {
+	if d.next() != '"' {
+		return nil, errFallback
+	}
+	start := d.off + 1
+	for i := start; i < len(d.data); i++ {
+		c := d.data[i]
+		if c == '"' {
+			d.off = i + 1
+			if d.next() != ':' {
+				return nil, errFallback
+			}
+			d.off++
+			return d.data[start:i], nil
+		}
+		if c < 0x20 || c >= utf8.RuneSelf || c == '\\' {
+			return nil, errFallback
+		}
+	}
+	return nil, errFallback
+}
+
+// mapObject reads an object whose keys are map keys: any string.
+func (d *decoder) mapObject(entry func(key string) error) error {
+	if d.next() != '{' {
+		return errFallback
+	}
+	d.off++
+	if d.next() == '}' {
+		d.off++
+		return nil
+	}
+	for {
+		key, err := d.str()
+		if err != nil {
+			return err
+		}
+		if d.next() != ':' {
+			return errFallback
+		}
+		d.off++
+		if err := entry(key); err != nil {
+			return err
+		}
+		switch d.next() {
+		case ',':
+			d.off++
+		case '}':
+			d.off++
+			return nil
+		default:
+			return errFallback
+		}
+	}
+}
+
+// array reads an array, calling elem with the decoder at each element.
+func (d *decoder) array(elem func() error) error {
+	if d.next() != '[' {
+		return errFallback
+	}
+	d.off++
+	if d.next() == ']' {
+		d.off++
+		return nil
+	}
+	for {
+		if err := elem(); err != nil {
+			return err
+		}
+		switch d.next() {
+		case ',':
+			d.off++
+		case ']':
+			d.off++
+			return nil
+		default:
+			return errFallback
+		}
+	}
+}
+
+// once marks field bit i of a struct seen, reporting whether it was not
+// already: encoding/json merges a repeated key into what the first one set,
+// in ways not worth copying.
+func once(seen *uint64, i uint) bool {
+	if *seen&(1<<i) != 0 {
+		return false
+	}
+	*seen |= 1 << i
+	return true
+}
+
+// unknown skips the value of a key that names no field of a struct whose
+// fields are names. A key that matches one when case is folded is
+// encoding/json's to decide.
+func (d *decoder) unknown(key []byte, names []string) error {
+	for _, n := range names {
+		if len(n) == len(key) && asciiEqualFold(n, key) {
+			return errFallback
+		}
+	}
+	return d.skip(0)
+}
+
+func asciiEqualFold(name string, key []byte) bool {
+	for i := range len(key) {
+		a, b := name[i], key[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
+}
+
+// str reads a string. Escapes other than a surrogate are decoded; invalid
+// UTF-8, which encoding/json would replace, falls back.
+func (d *decoder) str() (string, error) {
+	if d.next() != '"' {
+		return "", errFallback
+	}
+	start := d.off + 1
+	plain := true
+	for i := start; i < len(d.data); i++ {
+		switch c := d.data[i]; {
+		case c == '"':
+			d.off = i + 1
+			raw := d.data[start:i]
+			if plain {
+				return string(raw), nil
+			}
+			return unescape(raw)
+		case c == '\\':
+			plain = false
+			i++ // the escaped byte is never the closing quote
+		case c < 0x20:
+			return "", errFallback
+		case c >= utf8.RuneSelf:
+			plain = false
+		}
+	}
+	return "", errFallback
+}
+
+func unescape(raw []byte) (string, error) {
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRune(raw[i:])
+			if r == utf8.RuneError && n == 1 {
+				return "", errFallback
+			}
+			out = append(out, raw[i:i+n]...)
+			i += n
+			continue
+		}
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(raw) {
+			return "", errFallback
+		}
+		switch e := raw[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			if i+6 > len(raw) {
+				return "", errFallback
+			}
+			v, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+			if err != nil || (v >= 0xd800 && v < 0xe000) {
+				return "", errFallback
+			}
+			out = utf8.AppendRune(out, rune(v))
+			i += 6
+			continue
+		default:
+			return "", errFallback
+		}
+		i += 2
+	}
+	return string(out), nil
+}
+
+// number reads a number's text, which must follow JSON's grammar.
+func (d *decoder) number() (string, error) {
+	d.space()
+	start, i := d.off, d.off
+	digits := func() bool {
+		j := i
+		for i < len(d.data) && '0' <= d.data[i] && d.data[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if i < len(d.data) && d.data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d.data) && d.data[i] == '0':
+		i++
+	case !digits():
+		return "", errFallback
+	}
+	if i < len(d.data) && d.data[i] == '.' {
+		i++
+		if !digits() {
+			return "", errFallback
+		}
+	}
+	if i < len(d.data) && (d.data[i] == 'e' || d.data[i] == 'E') {
+		i++
+		if i < len(d.data) && (d.data[i] == '+' || d.data[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return "", errFallback
+		}
+	}
+	d.off = i
+	return string(d.data[start:i]), nil
+}
+
+// int reads an integer that fits in bits.
+func (d *decoder) int(bits int) (int64, error) {
+	s, err := d.number()
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseInt(s, 10, bits)
+	if err != nil {
+		return 0, errFallback
+	}
+	return v, nil
+}
+
+// uint reads an unsigned integer that fits in bits.
+func (d *decoder) uint(bits int) (uint64, error) {
+	s, err := d.number()
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseUint(s, 10, bits)
+	if err != nil {
+		return 0, errFallback
+	}
+	return v, nil
+}
+
+func (d *decoder) bool() (bool, error) {
+	switch {
+	case d.literal("true"):
+		return true, nil
+	case d.literal("false"):
+		return false, nil
+	}
+	return false, errFallback
+}
+
+// skip reads any value, checking it as strictly as encoding/json does.
+func (d *decoder) skip(depth int) error {
+	if depth > maxDepth {
+		return errFallback
+	}
+	switch d.next() {
+	case '{':
+		return d.mapObject(func(string) error { return d.skip(depth + 1) })
+	case '[':
+		return d.array(func() error { return d.skip(depth + 1) })
+	case '"':
+		return d.skipString()
+	case 't':
+		if d.literal("true") {
+			return nil
+		}
+	case 'f':
+		if d.literal("false") {
+			return nil
+		}
+	case 'n':
+		if d.null() {
+			return nil
+		}
+	default:
+		_, err := d.number()
+		return err
+	}
+	return errFallback
+}
+
+// skipString reads a string whose content does not matter: any bytes but
+// controls, with valid escapes (invalid UTF-8 is valid JSON).
+func (d *decoder) skipString() error {
+	if d.next() != '"' {
+		return errFallback
+	}
+	for i := d.off + 1; i < len(d.data); i++ {
+		switch c := d.data[i]; {
+		case c == '"':
+			d.off = i + 1
+			return nil
+		case c < 0x20:
+			return errFallback
+		case c == '\\':
+			if i+1 >= len(d.data) {
+				return errFallback
+			}
+			switch d.data[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if i+6 > len(d.data) {
+					return errFallback
+				}
+				if _, err := strconv.ParseUint(string(d.data[i+2:i+6]), 16, 16); err != nil {
+					return errFallback
+				}
+				i += 5
+			default:
+				return errFallback
+			}
+		}
+	}
+	return errFallback
+}
