@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rtkit/rt/pkg/api"
 )
@@ -222,5 +226,38 @@ func TestSaveIsAtomic(t *testing.T) {
 	entries, _ := os.ReadDir(h.Dir)
 	if len(entries) != 1 {
 		t.Fatalf("state dir holds %d entries after saves, want only %s", len(entries), StateFile)
+	}
+}
+
+func TestEncodeStateSameAsJSON(t *testing.T) {
+	// As rt writes it: compact, HTML characters escaped (encodeState passes
+	// a spec it read on as it is).
+	loaded := &SpecRecord{}
+	if err := loaded.UnmarshalJSON([]byte(`{"ociVersion":"1.0.2","hostname":"a\u003cb"}`)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		st   State
+	}{
+		{"no spec", State{ID: "a", InitPid: 7, CgroupPaths: map[string]string{"cpu": "/x"}}},
+		{"decoded spec", State{ID: "b", Spec: RecordSpec(&specs.Spec{Version: "1.0.2", Hostname: "h&<>", Process: &specs.Process{Args: []string{"sh"}}})}},
+		{"spec as read", State{ID: "c", Ready: true, Spec: loaded}},
+		{"zero", State{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := json.Marshal(&tt.st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := encodeState(&tt.st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("encodeState:\n got  %s\n want %s", got, want)
+			}
+		})
 	}
 }
