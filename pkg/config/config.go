@@ -24,7 +24,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/pflag"
-	"go.yaml.in/yaml/v3"
+	"github.com/spf13/viper"
 )
 
 // Setting keys, as spelled in the config file. The flag and environment
@@ -277,12 +277,13 @@ func RegisterFlags(fs *pflag.FlagSet) {
 // higher-precedence source overrides, so a broken config file or
 // environment variable is reported now rather than when the override goes
 // away. Environment variables that are set but empty count as unset; an
-// explicitly empty flag does not. Config file keys are case-sensitive, as
-// YAML is; a YAML null (as in "log:") is read as the empty string.
+// explicitly empty flag does not.
 //
-// It is written against go.yaml.in/yaml/v3 and pflag rather than viper:
-// viper's dependency tree (net/http, crypto/tls, toml, dotenv, afero) cost
-// every rt call ~0.5 ms of CPU and 1.5 MiB of RSS (docs/performance.md).
+// Caveats: config file keys are matched case-insensitively, because viper
+// folds them, so "Root" is read as "root" and, when both appear, one wins
+// silently. An unknown key whose value is an empty mapping ("foo: {}") is
+// not reported, because viper drops it while flattening the file. A YAML
+// null (as in "log:") is read as the empty string.
 func Load(fs *pflag.FlagSet, opts Options) (*Config, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
@@ -303,23 +304,39 @@ func Load(fs *pflag.FlagSet, opts Options) (*Config, error) {
 		return val, ok && val != ""
 	}
 
-	file, inFile, err := readConfigFile(fs, lookupEnv, opts.DefaultFile)
+	// A private instance, because the global one would leak state between
+	// Loads and between packages that also use viper.
+	v := viper.New()
+	file, err := readConfigFile(v, fs, lookupEnv, opts.DefaultFile)
 	if err != nil {
 		return nil, err
 	}
+	var inFile map[string]bool
+	if file != "" {
+		if inFile, err = fileKeys(v, file); err != nil {
+			return nil, err
+		}
+	}
+
 	cfg := &Config{File: file, Settings: make([]Setting, 0, len(Keys))}
 	for _, key := range Keys {
 		spec := specs[key]
 		winner := Setting{Key: key, Source: SourceDefault, Origin: originDefault}
-		value := spec.def
 
-		if fileVal, ok := inFile[key]; ok {
-			typed, err := checkFileValue(file, key, fileVal)
+		// Before SetDefault, because viper would answer a YAML null with
+		// the default and hide it from the check.
+		if inFile[key] {
+			typed, err := checkFileValue(file, key, v.Get(key))
 			if err != nil {
 				return nil, err
 			}
-			value, winner.Source, winner.Origin = typed, SourceFile, file
+			if spec.duration {
+				// The file holds text; viper keeps the value parsed.
+				v.Set(key, typed)
+			}
+			winner.Source, winner.Origin = SourceFile, file
 		}
+		v.SetDefault(key, spec.def)
 
 		envVal, envSet := lookupEnv(spec.env)
 		var envTyped any = envVal
@@ -333,14 +350,27 @@ func Load(fs *pflag.FlagSet, opts Options) (*Config, error) {
 		if err != nil {
 			return nil, err
 		}
+
+		// Viper's own environment binding cannot be pointed at
+		// Options.LookupEnv and --systemd-cgroup is not the key's own
+		// type, so both go in through Set. Set outranks bound flags in
+		// viper, hence it is only used when no flag already decides.
 		switch {
 		case flagSet:
-			value, winner.Source, winner.Origin = flagVal, SourceFlag, "--"+flagName
+			if spec.flag != "" {
+				if err := v.BindPFlag(key, fs.Lookup(flagName)); err != nil {
+					return nil, fmt.Errorf("bind flag --%s: %w", flagName, err)
+				}
+			} else {
+				v.Set(key, flagVal)
+			}
+			winner.Source, winner.Origin = SourceFlag, "--"+flagName
 		case envSet:
-			value, winner.Source, winner.Origin = envTyped, SourceEnv, spec.env
+			v.Set(key, envTyped)
+			winner.Source, winner.Origin = SourceEnv, spec.env
 		}
 
-		if winner.Value, err = cfg.assign(key, value, opts); err != nil {
+		if winner.Value, err = cfg.assign(v, key, opts); err != nil {
 			return nil, err
 		}
 		cfg.Settings = append(cfg.Settings, winner)
@@ -348,29 +378,28 @@ func Load(fs *pflag.FlagSet, opts Options) (*Config, error) {
 	return cfg, nil
 }
 
-// assign stores key's effective value (typed: a bool for debug, a
-// time.Duration for a duration key, else a string) in its Config field and
-// returns it in Setting.Value form.
-func (c *Config) assign(key string, value any, opts Options) (string, error) {
+// assign stores key's effective value (v holds it, typed) in its Config
+// field and returns it in Setting.Value form.
+func (c *Config) assign(v *viper.Viper, key string, opts Options) (string, error) {
 	switch key {
 	case KeyDebug:
-		c.Debug, _ = value.(bool)
+		c.Debug = v.GetBool(key)
 		return strconv.FormatBool(c.Debug), nil
 	case KeyCriuProgressTimeout:
-		c.CriuProgressTimeout, _ = value.(time.Duration)
+		// Every source's value went in as a time.Duration: no parsing here.
+		c.CriuProgressTimeout = v.GetDuration(key)
 		return formatDuration(c.CriuProgressTimeout), nil
 	}
-	val, _ := value.(string)
+	val := v.GetString(key)
 	var err error
 	switch key {
 	case KeyRoot:
 		// rt may change directory before touching state, and two
 		// invocations from different directories must agree on it.
-		abs, err := filepath.Abs(val)
-		if err != nil {
-			return "", fmt.Errorf("make root %q absolute: %w", val, err)
+		if val, err = filepath.Abs(val); err != nil {
+			return "", fmt.Errorf("make root %q absolute: %w", v.GetString(key), err)
 		}
-		val, c.Root = abs, abs
+		c.Root = val
 	case KeyCriu:
 		c.Criu = val
 	case KeyMigrationToken:
@@ -412,20 +441,18 @@ func formatDuration(d time.Duration) string {
 	return d.String()
 }
 
-// readConfigFile picks the config file and returns its path and top-level
-// values, or "" and none when the default file is absent. Only one path is
-// ever tried, so a named file that is missing is an error rather than a
-// fallback. A top-level key rt does not know is an error, so that a typo
-// cannot silently leave a default in place.
-func readConfigFile(flags *pflag.FlagSet, lookupEnv func(string) (string, bool), defaultFile string) (string, map[string]any, error) {
+// readConfigFile picks the config file and reads it into v, returning its
+// path, or "" when the default file is absent. Only one path is ever tried,
+// so a named file that is missing is an error rather than a fallback.
+func readConfigFile(v *viper.Viper, flags *pflag.FlagSet, lookupEnv func(string) (string, bool), defaultFile string) (string, error) {
 	path, named := defaultFile, true
 	if flags.Changed(flagConfig) {
 		var err error
 		if path, err = flags.GetString(flagConfig); err != nil {
-			return "", nil, fmt.Errorf("flag --%s: %w", flagConfig, err)
+			return "", fmt.Errorf("flag --%s: %w", flagConfig, err)
 		}
 		if path == "" {
-			return "", nil, invalidf(nil, "flag --%s: value \"\" not allowed (allowed: a config file path)", flagConfig)
+			return "", invalidf(nil, "flag --%s: value \"\" not allowed (allowed: a config file path)", flagConfig)
 		}
 	} else if env, ok := lookupEnv(envConfig); ok {
 		path = env
@@ -433,38 +460,23 @@ func readConfigFile(flags *pflag.FlagSet, lookupEnv func(string) (string, bool),
 		named = false
 	}
 
-	data, err := os.ReadFile(path)
-	switch {
-	case !named && errors.Is(err, fs.ErrNotExist):
-		return "", nil, nil
-	case err != nil:
-		return "", nil, fmt.Errorf("config file %s: %w", path, err)
-	}
+	v.SetConfigFile(path)
 	// The extension of a named file is the user's business; the format is not.
-	var values map[string]any
-	if err := yaml.Unmarshal(data, &values); err != nil {
-		// The YAML error carries the line number; multi-error reports
-		// span lines.
-		return "", nil, invalidf(err, "config file %s: %s", path, oneLine(err.Error()))
-	}
-	var unknown []string
-	for k := range values {
-		if _, ok := specs[k]; !ok {
-			unknown = append(unknown, k)
-		}
-	}
-	slices.Sort(unknown)
-	switch len(unknown) {
-	case 0:
-		return path, values, nil
-	case 1:
-		return "", nil, invalidf(nil, "config file %s: unknown key %q (allowed: %s)", path, unknown[0], strings.Join(Keys, ", "))
+	v.SetConfigType("yaml")
+	err := v.ReadInConfig()
+	var parseErr viper.ConfigParseError
+	switch {
+	case err == nil:
+		return path, nil
+	case !named && errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	case errors.As(err, &parseErr):
+		// The YAML error carries the line number; viper's own prefix adds
+		// nothing, and multi-error reports span lines.
+		cause := parseErr.Unwrap()
+		return "", invalidf(cause, "config file %s: %s", path, oneLine(cause.Error()))
 	default:
-		quoted := make([]string, len(unknown))
-		for i, k := range unknown {
-			quoted[i] = strconv.Quote(k)
-		}
-		return "", nil, invalidf(nil, "config file %s: unknown keys %s (allowed: %s)", path, strings.Join(quoted, ", "), strings.Join(Keys, ", "))
+		return "", fmt.Errorf("config file %s: %w", path, err)
 	}
 }
 
@@ -474,6 +486,42 @@ func oneLine(s string) string {
 		lines[i] = strings.TrimSpace(lines[i])
 	}
 	return strings.Join(lines, " ")
+}
+
+// fileKeys reports which known keys the file sets, and fails on any other
+// top-level key so that a typo cannot silently leave a default in place.
+func fileKeys(v *viper.Viper, file string) (map[string]bool, error) {
+	present := make(map[string]bool)
+	var unknown []string
+	// AllKeys flattens nested mappings into dotted paths and omits empty
+	// mappings, while InConfig misses null values; together they see every
+	// top-level key except an unknown one holding an empty mapping.
+	for _, k := range v.AllKeys() {
+		top, _, _ := strings.Cut(k, ".")
+		if _, ok := specs[top]; ok {
+			present[top] = true
+		} else if !slices.Contains(unknown, top) {
+			unknown = append(unknown, top)
+		}
+	}
+	for _, key := range Keys {
+		if v.InConfig(key) {
+			present[key] = true
+		}
+	}
+	switch len(unknown) {
+	case 0:
+		return present, nil
+	case 1:
+		return nil, invalidf(nil, "config file %s: unknown key %q (allowed: %s)", file, unknown[0], strings.Join(Keys, ", "))
+	default:
+		slices.Sort(unknown)
+		quoted := make([]string, len(unknown))
+		for i, k := range unknown {
+			quoted[i] = strconv.Quote(k)
+		}
+		return nil, invalidf(nil, "config file %s: unknown keys %s (allowed: %s)", file, strings.Join(quoted, ", "), strings.Join(Keys, ", "))
+	}
 }
 
 // checkFileValue validates val as YAML decoded it and returns it typed.
