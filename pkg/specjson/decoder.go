@@ -99,36 +99,44 @@ func (d *decoder) literal(lit string) bool {
 // null consumes a null if one is next.
 func (d *decoder) null() bool { return d.literal("null") }
 
-// object reads an object, calling field for each key with the decoder at
-// the value, which field must consume. Keys must be plain ASCII without
-// escapes: anything else may need encoding/json's case folding.
-func (d *decoder) object(field func(key []byte) error) error {
-	if d.next() != '{' {
+// list reads what lies between open and close: nothing, or members that
+// member reads, separated by commas.
+func (d *decoder) list(open, close byte, member func() error) error {
+	if d.next() != open {
 		return errFallback
 	}
 	d.off++
-	if d.next() == '}' {
+	if d.next() == close {
 		d.off++
 		return nil
 	}
 	for {
-		key, err := d.plainKey()
-		if err != nil {
-			return err
-		}
-		if err := field(key); err != nil {
+		if err := member(); err != nil {
 			return err
 		}
 		switch d.next() {
 		case ',':
 			d.off++
-		case '}':
+		case close:
 			d.off++
 			return nil
 		default:
 			return errFallback
 		}
 	}
+}
+
+// object reads an object, calling field for each key with the decoder at
+// the value, which field must consume. Keys must be plain ASCII without
+// escapes: anything else may need encoding/json's case folding.
+func (d *decoder) object(field func(key []byte) error) error {
+	return d.list('{', '}', func() error {
+		key, err := d.plainKey()
+		if err != nil {
+			return err
+		}
+		return field(key)
+	})
 }
 
 // plainKey reads a key and its colon.
@@ -156,15 +164,7 @@ func (d *decoder) plainKey() ([]byte, error) {
 
 // mapObject reads an object whose keys are map keys: any string.
 func (d *decoder) mapObject(entry func(key string) error) error {
-	if d.next() != '{' {
-		return errFallback
-	}
-	d.off++
-	if d.next() == '}' {
-		d.off++
-		return nil
-	}
-	for {
+	return d.list('{', '}', func() error {
 		key, err := d.str()
 		if err != nil {
 			return err
@@ -173,45 +173,13 @@ func (d *decoder) mapObject(entry func(key string) error) error {
 			return errFallback
 		}
 		d.off++
-		if err := entry(key); err != nil {
-			return err
-		}
-		switch d.next() {
-		case ',':
-			d.off++
-		case '}':
-			d.off++
-			return nil
-		default:
-			return errFallback
-		}
-	}
+		return entry(key)
+	})
 }
 
 // array reads an array, calling elem with the decoder at each element.
 func (d *decoder) array(elem func() error) error {
-	if d.next() != '[' {
-		return errFallback
-	}
-	d.off++
-	if d.next() == ']' {
-		d.off++
-		return nil
-	}
-	for {
-		if err := elem(); err != nil {
-			return err
-		}
-		switch d.next() {
-		case ',':
-			d.off++
-		case ']':
-			d.off++
-			return nil
-		default:
-			return errFallback
-		}
-	}
+	return d.list('[', ']', elem)
 }
 
 // once marks field bit i of a struct seen, reporting whether it was not

@@ -9,11 +9,8 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
-	"go/format"
-	"io"
 	"log"
 	"os"
 	"path/filepath"
@@ -26,18 +23,11 @@ import (
 func main() {
 	dir := flag.String("dir", ".", "directory to write spec_decode.go and spec_encode.go in")
 	flag.Parse()
-	for name, write := range map[string]func(io.Writer, any) error{
-		"spec_decode.go": emit.Decoders,
-		"spec_encode.go": emit.Encoders,
-	} {
-		var buf bytes.Buffer
-		if err := write(&buf, specs.Spec{}); err != nil {
-			log.Fatal(err)
-		}
-		src, err := format.Source(buf.Bytes())
-		if err != nil {
-			log.Fatalf("gofmt %s: %v", name, err)
-		}
+	files, err := emit.Files(specs.Spec{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for name, src := range files {
 		if err := os.WriteFile(filepath.Join(*dir, name), src, 0o644); err != nil {
 			log.Fatal(fmt.Errorf("write %s: %w", name, err))
 		}
