@@ -41,14 +41,17 @@ $(BIN)/rt-init: $(SOURCES)
 	$(GO) build -trimpath -tags 'netgo,osusergo$(if $(TAGS),$(comma)$(TAGS))' \
 		-ldflags '$(LDFLAGS) -linkmode external -extldflags -static' -o $@ ./cmd/rt-init
 
-# staticcheck is pinned; the module proxy serves it (built once, then cached).
+# staticcheck and deadcode are pinned; the module proxy serves them (built
+# once, then cached).
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DEADCODE ?= golang.org/x/tools/cmd/deadcode@v0.52.0
 
 lint:
 	@test -z "$$(gofmt -l cmd pkg test)" || { echo "gofmt needed:"; gofmt -l cmd pkg test; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags rt_nodefence ./...
 	$(GO) run $(STATICCHECK) ./...
+	@dead="$$($(GO) run $(DEADCODE) -test ./...)"; test -z "$$dead" || { echo "deadcode:"; echo "$$dead"; exit 1; }
 
 # test runs the whole suite: unit tests and the integration tests, which
 # build the binaries themselves and need root. A test skipped for a reason
