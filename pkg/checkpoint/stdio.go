@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -76,16 +76,15 @@ func mountIDs(path string) (map[int]bool, error) {
 		return nil, fmt.Errorf("mounts of the init: %w", err)
 	}
 	defer f.Close()
-	ids := map[int]bool{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		id, _, _ := strings.Cut(sc.Text(), " ")
-		if n, err := strconv.Atoi(id); err == nil {
-			ids[n] = true
-		}
+	mounts, err := mountinfo.GetMountsFromReader(f, nil)
+	if err != nil {
+		return nil, fmt.Errorf("mounts of the init: %w", err)
 	}
-	return ids, sc.Err()
+	ids := make(map[int]bool, len(mounts))
+	for _, m := range mounts {
+		ids[m.ID] = true
+	}
+	return ids, nil
 }
 
 // fdMountID reads the mnt_id line of an fdinfo file.

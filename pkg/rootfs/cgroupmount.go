@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -121,26 +122,18 @@ type hierarchy struct {
 // hostHierarchies lists the cgroup mounts under /sys/fs/cgroup as rt-init
 // sees them before pivot_root (the host's, copied into its namespace).
 func hostHierarchies() ([]hierarchy, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter("/sys/fs/cgroup"))
 	if err != nil {
 		return nil, err
 	}
 	var out []hierarchy
-	for _, line := range strings.Split(string(data), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if len(f) < 5 || len(g) < 3 || !strings.HasPrefix(f[4], "/sys/fs/cgroup") {
-			continue
-		}
-		switch g[0] {
+	for _, m := range mounts {
+		switch m.FSType {
 		case "cgroup2":
-			out = append(out, hierarchy{mountpoint: f[4], v2: true})
+			out = append(out, hierarchy{mountpoint: m.Mountpoint, v2: true})
 		case "cgroup":
 			var ctrl []string
-			for _, o := range strings.Split(g[2], ",") {
+			for o := range strings.SplitSeq(m.VFSOptions, ",") {
 				switch o {
 				case "rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime", "clone_children", "xattr":
 					continue
@@ -150,7 +143,7 @@ func hostHierarchies() ([]hierarchy, error) {
 				}
 				ctrl = append(ctrl, o)
 			}
-			out = append(out, hierarchy{mountpoint: f[4], options: strings.Join(ctrl, ",")})
+			out = append(out, hierarchy{mountpoint: m.Mountpoint, options: strings.Join(ctrl, ",")})
 		}
 	}
 	return out, nil

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -364,11 +365,12 @@ func (r *Runner) AssertNoTrace(t testing.TB, id, dir string) {
 		t.Errorf("cgroup dir of %s left: %v", id, ms)
 	}
 	if dir != "" {
-		data, _ := os.ReadFile("/proc/self/mountinfo")
-		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir) {
-				t.Errorf("mount left: %s", line)
-			}
+		left, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+		if err != nil {
+			t.Errorf("mounts: %v", err)
+		}
+		for _, m := range left {
+			t.Errorf("mount left: %s (%s)", m.Mountpoint, m.FSType)
 		}
 		procs, _ := filepath.Glob("/proc/[0-9]*/root")
 		for _, p := range procs {
