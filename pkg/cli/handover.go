@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/sibling"
 )
 
 // NewHandover returns a command named name that replaces this process with
@@ -42,11 +43,7 @@ func NewHandover(name, target, short string) func(*Env) *cobra.Command {
 // resolved, so a `runc` symlink to rt still finds rt's siblings), then on
 // PATH.
 func findSibling(binary string) (string, error) {
-	if self, err := os.Executable(); err == nil {
-		if real, err := filepath.EvalSymlinks(self); err == nil {
-			self = real
-		}
-		p := filepath.Join(filepath.Dir(self), binary)
+	if p, err := sibling.Path(nil, binary); err == nil {
 		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
 			return p, nil
 		}

@@ -25,6 +25,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/rtkit/rt/pkg/sibling"
 )
 
 // Setting keys, as spelled in the config file. The flag and environment
@@ -651,15 +653,11 @@ func flagValue(flags *pflag.FlagSet, spec keySpec, key string) (name string, val
 // a symlink such as /usr/bin/runc -> /opt/rt/bin/rt still finds
 // /opt/rt/bin/rt-init.
 func initBesideExecutable(executable func() (string, error)) (string, error) {
-	exe, err := executable()
-	if err != nil {
-		return "", fmt.Errorf("resolve default init: locate rt executable: %w", err)
-	}
-	resolved, err := filepath.EvalSymlinks(exe)
+	p, err := sibling.Path(executable, "rt-init")
 	if err != nil {
 		return "", fmt.Errorf("resolve default init: %w", err)
 	}
-	return filepath.Join(filepath.Dir(resolved), "rt-init"), nil
+	return p, nil
 }
 
 // WriteTable writes c.Settings as aligned "KEY VALUE SOURCE ORIGIN"

@@ -561,7 +561,7 @@ func TestInitBesideExecutable(t *testing.T) {
 		{
 			name:       "executable unknown",
 			executable: func(*testing.T, harness) (string, error) { return "", errors.New("no /proc") },
-			want:       "resolve default init: locate rt executable: no /proc",
+			want:       "resolve default init: locate the running executable: no /proc",
 			wantErr:    true,
 		},
 		{

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/sibling"
 )
 
 // highFd is where the sealed rt-init copy is kept in rt, above any fd the
@@ -175,14 +177,7 @@ func (r *Runtime) initPath() (string, error) {
 	if r.cfg.Init != "" {
 		return r.cfg.Init, nil
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	if real, err := filepath.EvalSymlinks(self); err == nil {
-		self = real
-	}
-	return filepath.Join(filepath.Dir(self), "rt-init"), nil
+	return sibling.Path(nil, "rt-init")
 }
 
 // initCopy is a sealed copy of rt-init made in the background: the copy
