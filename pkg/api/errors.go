@@ -1,6 +1,9 @@
 package api
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Sentinel errors. Implementations wrap them with context
 // (fmt.Errorf("container %q: %w", id, ErrNotExist)); the CLI matches them with
@@ -33,3 +36,25 @@ var (
 	// ErrUsage: the command line itself is wrong (arguments, flag values).
 	ErrUsage = errors.New("usage")
 )
+
+// OneLine folds a multi-line message (a YAML error, CRIU log lines, a
+// hook's stderr) into the single line a CLI prints: lines trimmed, empty
+// ones dropped, joined by "; ", or by a space after a line that ends in a
+// colon (a heading such as "yaml: unmarshal errors:").
+func OneLine(msg string) string {
+	var b strings.Builder
+	for l := range strings.SplitSeq(msg, "\n") {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			if strings.HasSuffix(b.String(), ":") {
+				b.WriteByte(' ')
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}

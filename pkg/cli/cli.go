@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -242,13 +241,13 @@ func (e *Env) setupLog(cfg *config.Config) error {
 // report writes a failed command's error: into the log, and as one plain
 // line on stderr unless the log already is stderr.
 func (e *Env) report(err error) {
-	msg := oneLine(err.Error())
+	msg := api.OneLine(err.Error())
 	if e.logger == nil {
 		// The command failed before it resolved the configuration (or
 		// resolving it failed); try once more so the error still reaches
 		// the --log file the caller reads.
 		if _, cerr := e.Config(); cerr != nil && cerr.Error() != err.Error() {
-			fmt.Fprintf(e.Stderr, "%s: %s\n", e.prog.Name, oneLine(cerr.Error()))
+			fmt.Fprintf(e.Stderr, "%s: %s\n", e.prog.Name, api.OneLine(cerr.Error()))
 		}
 	}
 	if e.logger != nil && !(e.logIsStderr && e.cfg.LogFormat == "text") {
@@ -264,17 +263,4 @@ func (e *Env) close() {
 	if e.logFile != nil {
 		e.logFile.Close()
 	}
-}
-
-// oneLine folds a multi-line message (CRIU log excerpts, hook stderr) into
-// the single line clients show.
-func oneLine(msg string) string {
-	lines := strings.Split(strings.TrimSpace(msg), "\n")
-	out := lines[:0]
-	for _, l := range lines {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "; ")
 }

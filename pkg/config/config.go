@@ -26,6 +26,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/sibling"
 )
 
@@ -476,18 +477,10 @@ func readConfigFile(v *viper.Viper, flags *pflag.FlagSet, lookupEnv func(string)
 		// The YAML error carries the line number; viper's own prefix adds
 		// nothing, and multi-error reports span lines.
 		cause := parseErr.Unwrap()
-		return "", invalidf(cause, "config file %s: %s", path, oneLine(cause.Error()))
+		return "", invalidf(cause, "config file %s: %s", path, api.OneLine(cause.Error()))
 	default:
 		return "", fmt.Errorf("config file %s: %w", path, err)
 	}
-}
-
-func oneLine(s string) string {
-	lines := strings.Split(s, "\n")
-	for i := range lines {
-		lines[i] = strings.TrimSpace(lines[i])
-	}
-	return strings.Join(lines, " ")
 }
 
 // fileKeys reports which known keys the file sets, and fails on any other
