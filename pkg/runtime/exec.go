@@ -30,6 +30,45 @@ import (
 func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.Result, error) {
 	bin := r.copyInit()
 	defer bin.Close()
+	in, err := r.execInput(id, opts)
+	if err != nil {
+		return nil, err
+	}
+	var sigs chan os.Signal
+	if !opts.Detach {
+		sigs = relaySignals()
+	}
+	pid, pty, err := r.startExec(bin, in, opts)
+	if err != nil {
+		return nil, err
+	}
+	if pty != nil {
+		defer pty.Close()
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, pid); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Detach {
+		return &api.Result{}, nil
+	}
+	return &api.Result{Status: r.foreground(id, pid, pty, sigs)}, nil
+}
+
+// execRequest is what an exec needs, checked before anything starts.
+type execRequest struct {
+	st      *store.State
+	spec    *specs.Spec
+	process *specs.Process
+	// initial is process.execCPUAffinity.initial, parsed.
+	initial []uint64
+	join    []initproto.Join
+	userns  bool
+}
+
+// execInput reads and checks container id and the process opts asks for.
+func (r *Runtime) execInput(id string, opts api.ExecOpts) (*execRequest, error) {
 	st, err := r.store.Read(id)
 	if err != nil {
 		return nil, err
@@ -71,40 +110,48 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	if err != nil {
 		return nil, err
 	}
-	var sigs chan os.Signal
-	if !opts.Detach {
-		sigs = relaySignals()
-	}
-	cg, err := execCgroups(st, opts.Cgroup)
+	return &execRequest{st: st, spec: s, process: p, initial: initial, join: join, userns: userns}, nil
+}
+
+// startExec starts rt-init in the container's namespaces and cgroups and
+// takes it through the protocol until the process runs. It returns the
+// process's pid and, when rt relays its terminal, the pty master.
+func (r *Runtime) startExec(bin *initCopy, in *execRequest, opts api.ExecOpts) (int, *os.File, error) {
+	cg, err := execCgroups(in.st, opts.Cgroup)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	entry, err := cg.Prepare()
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	init, err := spawnOn(initial, execInitialCPUs(p), func() (*startedInit, error) {
+	init, err := spawnOn(in.initial, execInitialCPUs(in.process), func() (*startedInit, error) {
 		return r.spawnInit(initSpawn{
 			bin: bin, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
-			ns: initproto.Namespaces{Join: join}, cgroup: entry,
+			ns: initproto.Namespaces{Join: in.join}, cgroup: entry,
 		})
 	})
 	entry.Close()
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer init.sock.Close()
+	pty, err := r.setUpExec(init, cg, in, opts)
+	if err != nil {
+		// rt's child (CLONE_PARENT), just killed: the wait is short and
+		// leaves no zombie in the container.
+		unix.Kill(init.pid, unix.SIGKILL)
+		unix.Wait4(init.pid, nil, 0, nil)
+		return 0, nil, err
+	}
+	return init.pid, pty, nil
+}
+
+// setUpExec is the protocol with an exec's rt-init: the cgroup join beside
+// the config, then the terminal, until the program replaced rt-init.
+func (r *Runtime) setUpExec(init *startedInit, cg cgroups.Manager, in *execRequest, opts api.ExecOpts) (*os.File, error) {
 	pid, sock := init.pid, init.sock
-	ok := false
-	defer func() {
-		if !ok {
-			// rt's child (CLONE_PARENT), just killed: the wait is short
-			// and leaves no zombie in the container.
-			unix.Kill(pid, unix.SIGKILL)
-			unix.Wait4(pid, nil, 0, nil)
-		}
-	}()
-	if err := st.IntelRdt.Enter(pid); err != nil {
+	if err := in.st.IntelRdt.Enter(pid); err != nil {
 		return nil, err
 	}
 	joined := make(chan error, 1)
@@ -113,21 +160,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	} else {
 		go func() { joined <- cg.Apply(pid) }()
 	}
-	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(userns)); err != nil {
-		<-joined
-		return nil, waitInitError(sock, "start process", err)
-	}
-	cfg, err := json.Marshal(&initproto.InitConfig{
-		ID: id, Exec: true, PreserveFDs: opts.PreserveFDs, HostMounts: st.HostMounts,
-		Spec: &specs.Spec{Version: s.Version, Process: p, Linux: s.Linux},
-	})
-	if err != nil {
+	if err := sendExecConfig(sock, in, opts); err != nil {
 		<-joined
 		return nil, err
-	}
-	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
-		<-joined
-		return nil, waitInitError(sock, "send config", err)
 	}
 	if err := <-joined; err != nil {
 		return nil, err
@@ -136,42 +171,46 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 		return nil, waitInitError(sock, "sync", err)
 	}
 	var pty *os.File
-	if p.Terminal {
+	if in.process.Terminal {
+		var err error
 		if pty, err = receivePty(sock, opts.ConsoleSocket); err != nil {
 			return nil, err
 		}
+	}
+	fail := func(err error) (*os.File, error) {
 		if pty != nil {
-			defer pty.Close()
+			pty.Close()
 		}
+		return nil, err
 	}
 	if _, err := initproto.Read(sock, initproto.MsgReady); err != nil {
-		return nil, initError(err)
+		return fail(initError(err))
 	}
 	// The socket is close-on-exec in the process: end of file means the
 	// program replaced rt-init; a message means it failed first.
 	if _, err := initproto.Read(sock, 0); !errors.Is(err, initproto.ErrClosed) {
-		return nil, initError(err)
+		return fail(initError(err))
 	}
-	ok = true
-	if opts.PidFile != "" {
-		if err := writePidFile(opts.PidFile, pid); err != nil {
-			return nil, err
-		}
+	return pty, nil
+}
+
+// sendExecConfig starts an exec's rt-init on its Go path with the process
+// to run.
+func sendExecConfig(sock *os.File, in *execRequest, opts api.ExecOpts) error {
+	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(in.userns)); err != nil {
+		return waitInitError(sock, "start process", err)
 	}
-	if opts.Detach {
-		return &api.Result{}, nil
+	cfg, err := json.Marshal(&initproto.InitConfig{
+		ID: in.st.ID, Exec: true, PreserveFDs: opts.PreserveFDs, HostMounts: in.st.HostMounts,
+		Spec: &specs.Spec{Version: in.spec.Version, Process: in.process, Linux: in.spec.Linux},
+	})
+	if err != nil {
+		return err
 	}
-	relayDone := make(chan error, 1)
-	if pty != nil {
-		go func() { relayDone <- console.Relay(pty, os.Stdin, os.Stdout) }()
-	} else {
-		relayDone <- nil
+	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
+		return waitInitError(sock, "send config", err)
 	}
-	status := r.wait(pid, sigs)
-	if err := <-relayDone; err != nil {
-		r.log.Warn("terminal relay", "id", id, "error", err)
-	}
-	return &api.Result{Status: status}, nil
+	return nil
 }
 
 // receivePty takes the pty master rt-init sends and hands it to the
@@ -300,43 +339,13 @@ func execProcess(base *specs.Process, o api.ExecOpts) (*specs.Process, error) {
 		p.Cwd = o.Cwd
 	}
 	if o.User != "" {
-		uid, gid, hasGid := strings.Cut(o.User, ":")
-		u, err := strconv.ParseUint(uid, 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("--user %q: uid is not a number", o.User)
-		}
-		p.User.UID = uint32(u)
-		if hasGid {
-			g, err := strconv.ParseUint(gid, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("--user %q: gid is not a number", o.User)
-			}
-			p.User.GID = uint32(g)
+		if err := execUser(&p.User, o.User); err != nil {
+			return nil, err
 		}
 	}
 	p.User.AdditionalGids = append(slices.Clone(base.User.AdditionalGids), o.AdditionalGids...)
 	if len(o.Caps) > 0 {
-		c := specs.LinuxCapabilities{}
-		if base.Capabilities != nil {
-			c = *base.Capabilities
-		}
-		for _, n := range o.Caps {
-			n = strings.ToUpper(n)
-			if !strings.HasPrefix(n, "CAP_") {
-				n = "CAP_" + n
-			}
-			// A name unknown to rt or the kernel is skipped with a
-			// warning (usableCapabilities), as runc does.
-			c.Bounding = append(slices.Clone(c.Bounding), n)
-			c.Effective = append(slices.Clone(c.Effective), n)
-			c.Permitted = append(slices.Clone(c.Permitted), n)
-			// Never inheritable (CVE-2022-29162); ambient only when the
-			// process has inheritable capabilities already, as runc.
-			if len(c.Inheritable) > 0 {
-				c.Ambient = append(slices.Clone(c.Ambient), n)
-			}
-		}
-		p.Capabilities = &c
+		p.Capabilities = withCaps(base.Capabilities, o.Caps)
 	}
 	if o.NoNewPrivs {
 		p.NoNewPrivileges = true
@@ -348,4 +357,48 @@ func execProcess(base *specs.Process, o api.ExecOpts) (*specs.Process, error) {
 		p.SelinuxLabel = o.ProcessLabel
 	}
 	return &p, nil
+}
+
+// execUser sets u's ids from --user's "uid[:gid]".
+func execUser(u *specs.User, flag string) error {
+	uid, gid, hasGid := strings.Cut(flag, ":")
+	n, err := strconv.ParseUint(uid, 10, 32)
+	if err != nil {
+		return fmt.Errorf("--user %q: uid is not a number", flag)
+	}
+	u.UID = uint32(n)
+	if hasGid {
+		g, err := strconv.ParseUint(gid, 10, 32)
+		if err != nil {
+			return fmt.Errorf("--user %q: gid is not a number", flag)
+		}
+		u.GID = uint32(g)
+	}
+	return nil
+}
+
+// withCaps is base (nil for none) with the --cap names added, as runc
+// adds them.
+func withCaps(base *specs.LinuxCapabilities, names []string) *specs.LinuxCapabilities {
+	c := specs.LinuxCapabilities{}
+	if base != nil {
+		c = *base
+	}
+	for _, n := range names {
+		n = strings.ToUpper(n)
+		if !strings.HasPrefix(n, "CAP_") {
+			n = "CAP_" + n
+		}
+		// A name unknown to rt or the kernel is skipped with a warning
+		// (usableCapabilities), as runc does.
+		c.Bounding = append(slices.Clone(c.Bounding), n)
+		c.Effective = append(slices.Clone(c.Effective), n)
+		c.Permitted = append(slices.Clone(c.Permitted), n)
+		// Never inheritable (CVE-2022-29162); ambient only when the
+		// process has inheritable capabilities already, as runc.
+		if len(c.Inheritable) > 0 {
+			c.Ambient = append(slices.Clone(c.Ambient), n)
+		}
+	}
+	return &c
 }

@@ -50,16 +50,7 @@ func (r *Runtime) Run(ctx context.Context, id string, opts api.CreateOpts) (*api
 		return &api.Result{}, nil
 	}
 
-	relayDone := make(chan error, 1)
-	if c.pty != nil {
-		go func() { relayDone <- console.Relay(c.pty, os.Stdin, os.Stdout) }()
-	} else {
-		relayDone <- nil
-	}
-	status := r.wait(c.pid, sigs)
-	if err := <-relayDone; err != nil {
-		r.log.Warn("terminal relay", "id", id, "error", err)
-	}
+	status := r.foreground(id, c.pid, c.pty, sigs)
 	if c.pty != nil {
 		c.pty.Close()
 	}
@@ -69,6 +60,23 @@ func (r *Runtime) Run(ctx context.Context, id string, opts api.CreateOpts) (*api
 		}
 	}
 	return &api.Result{Status: status}, nil
+}
+
+// foreground relays the terminal (when pty is set) and the signals of a
+// foreground run or exec of container id until its process pid exits, and
+// returns the exit status as a shell reports it.
+func (r *Runtime) foreground(id string, pid int, pty *os.File, sigs chan os.Signal) int {
+	relayDone := make(chan error, 1)
+	if pty != nil {
+		go func() { relayDone <- console.Relay(pty, os.Stdin, os.Stdout) }()
+	} else {
+		relayDone <- nil
+	}
+	status := r.wait(pid, sigs)
+	if err := <-relayDone; err != nil {
+		r.log.Warn("terminal relay", "id", id, "error", err)
+	}
+	return status
 }
 
 // forwarded are the signals a foreground run or exec passes on to the

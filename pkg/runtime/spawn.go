@@ -78,30 +78,7 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 		}
 		defer fifo.Close()
 	}
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(int(bin.Fd())),
-		Args:       []string{"rt-init"},
-		Env:        []string{initproto.EnvInitFD + "=" + strconv.Itoa(initproto.FdInit)},
-		Dir:        sp.dir,
-		ExtraFiles: []*os.File{childSock, fifo},
-		Stdin:      stdioFile(sp.stdio.Stdin, os.Stdin),
-		Stdout:     stdioFile(sp.stdio.Stdout, os.Stdout),
-		Stderr:     stdioFile(sp.stdio.Stderr, os.Stderr),
-	}
-	for i := 0; i < sp.extra; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
-	}
-	entered := false
-	// The first fd past the protocol's: stage 0 closes it and all above.
-	sp.ns.CgroupFD = uint32(3 + len(cmd.ExtraFiles))
-	if e := sp.cgroup; e != nil {
-		sp.ns.NumCgroup = uint32(len(e.Tasks))
-		cmd.ExtraFiles = append(cmd.ExtraFiles, e.Tasks...)
-		if e.Dir != nil {
-			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(e.Dir.Fd())}
-		}
-		entered = true
-	}
+	cmd, entered := initCommand(&sp, bin, childSock, fifo)
 	err = cmd.Start()
 	if err != nil && cmd.SysProcAttr != nil && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.E2BIG)) {
 		// No clone3 or no CLONE_INTO_CGROUP (before Linux 5.7): start it
@@ -140,6 +117,37 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 	}
 	ok = true
 	return &startedInit{sock: sock, pid: pid, startTime: start, entered: entered}, nil
+}
+
+// initCommand is the command that starts rt-init for sp, with childSock
+// and fifo as its protocol fds, and whether it starts in sp.cgroup's
+// cgroups. It sets sp.ns's cgroup fields to match its fds.
+func initCommand(sp *initSpawn, bin *os.File, childSock, fifo *os.File) (*exec.Cmd, bool) {
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(bin.Fd())),
+		Args:       []string{"rt-init"},
+		Env:        []string{initproto.EnvInitFD + "=" + strconv.Itoa(initproto.FdInit)},
+		Dir:        sp.dir,
+		ExtraFiles: []*os.File{childSock, fifo},
+		Stdin:      stdioFile(sp.stdio.Stdin, os.Stdin),
+		Stdout:     stdioFile(sp.stdio.Stdout, os.Stdout),
+		Stderr:     stdioFile(sp.stdio.Stderr, os.Stderr),
+	}
+	for i := 0; i < sp.extra; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	entered := false
+	// The first fd past the protocol's: stage 0 closes it and all above.
+	sp.ns.CgroupFD = uint32(3 + len(cmd.ExtraFiles))
+	if e := sp.cgroup; e != nil {
+		sp.ns.NumCgroup = uint32(len(e.Tasks))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, e.Tasks...)
+		if e.Dir != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(e.Dir.Fd())}
+		}
+		entered = true
+	}
+	return cmd, entered
 }
 
 // spawnOn runs spawn on a thread of its own whose CPU affinity is cpus
