@@ -20,7 +20,7 @@ TAGS     ?=
 comma    := ,
 SOURCES  := $(shell find cmd pkg \( -name '*.go' -not -name '*_test.go' \) -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
 
-.PHONY: all deps build test stress unit lint bench install demo clean
+.PHONY: man all deps build test stress unit lint bench install demo clean
 
 all: build
 
@@ -50,6 +50,7 @@ lint:
 	@test -z "$$(gofmt -l cmd pkg test)" || { echo "gofmt needed:"; gofmt -l cmd pkg test; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags rt_nodefence ./...
+	$(GO) vet -tags rt_man ./pkg/cli ./cmd/...
 	$(GO) run $(STATICCHECK) ./...
 	@dead="$$($(GO) run $(DEADCODE) -test ./...)"; test -z "$$dead" || { echo "deadcode:"; echo "$$dead"; exit 1; }
 
@@ -73,10 +74,23 @@ unit:
 bench: deps build
 	$(GO) run ./test/bench -rt $(abspath $(BIN))/rt
 
-install: build
+# man writes a man page per command of rt and rt-checkpoint (section 8) from
+# their cobra commands, with a build tag that keeps the generator out of the
+# release binaries.
+man:
+	rm -rf $(BIN)/man && mkdir -p $(BIN)/man
+	$(GO) run -tags rt_man ./cmd/rt gen-man $(BIN)/man
+	$(GO) run -tags rt_man ./cmd/rt-checkpoint gen-man $(BIN)/man
+
+install: build man
 	install -D -m 0755 $(BIN)/rt $(DESTDIR)$(PREFIX)/bin/rt
 	install -D -m 0755 $(BIN)/rt-checkpoint $(DESTDIR)$(PREFIX)/bin/rt-checkpoint
 	install -D -m 0755 $(BIN)/rt-init $(DESTDIR)$(PREFIX)/bin/rt-init
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 $(BIN)/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	$(BIN)/rt completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rt
+	$(BIN)/rt-checkpoint completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rt-checkpoint
 	@if [ -e $(DESTDIR)$(CONFDIR)/config.yaml ]; then \
 		echo "keeping existing $(DESTDIR)$(CONFDIR)/config.yaml (the default is in configs/config.yaml)"; \
 	else \

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -141,7 +142,8 @@ func (e *Env) rootCommand() *cobra.Command {
 			return usageError(cmd, "--rootless %q: must be true, false or auto", e.rootless)
 		},
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	// cobra's `completion bash|zsh|fish|powershell`; the scripts ask the
+	// binary itself (__complete), so they follow its commands and flags.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(c, "%v", err)
 	})
@@ -149,11 +151,15 @@ func (e *Env) rootCommand() *cobra.Command {
 	e.flags = root.PersistentFlags()
 	config.RegisterFlags(e.flags)
 	e.flags.StringVar(&e.rootless, "rootless", "auto", "ignore cgroup permission errors (true, false or auto)")
-	for _, mk := range e.prog.Commands {
+	for _, mk := range slices.Concat(e.prog.Commands, docCommands) {
 		root.AddCommand(mk(e))
 	}
 	return root
 }
+
+// docCommands are added to every program by builds with the rt_man tag
+// (man.go): documentation generators that release binaries leave out.
+var docCommands []func(*Env) *cobra.Command
 
 // Config resolves the host configuration (once) and sets up logging from it.
 func (e *Env) Config() (*config.Config, error) {

@@ -57,6 +57,25 @@ func TestVersionOnEveryBinary(t *testing.T) {
 	}
 }
 
+// TestCompletion: both CLIs give shell completion scripts, and the scripts'
+// back end (__complete) answers from the binary's own commands.
+func TestCompletion(t *testing.T) {
+	r := newRunner(t)
+	for _, bin := range []string{r.Bins.RT, r.Bins.Checkpoint} {
+		name := filepath.Base(bin)
+		for _, shell := range []string{"bash", "zsh", "fish"} {
+			res := r.Exec(bin, "completion", shell)
+			if res.Code != 0 || !strings.Contains(res.Stdout, name) {
+				t.Errorf("%s completion %s: %s", name, shell, res)
+			}
+		}
+	}
+	res := r.Exec(r.Bins.RT, "__complete", "cre")
+	if res.Code != 0 || !strings.HasPrefix(res.Stdout, "create\t") {
+		t.Errorf("rt __complete cre: %s", res)
+	}
+}
+
 func TestSpecOutputIsARuntimeSpec(t *testing.T) {
 	r := newRunner(t)
 	for _, rootless := range []bool{false, true} {
