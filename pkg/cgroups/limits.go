@@ -478,30 +478,40 @@ func (p *planner) device(field string, d specs.LinuxBlockIODevice) string {
 	return fmt.Sprintf("%d:%d", d.Major, d.Minor)
 }
 
+// blkio is linux.resources.blockIO, checked, for either hierarchy.
+type blkio struct {
+	weight, leaf uint16
+	devices      []devWeight
+	throttles    []throttle
+}
+
+// devWeight is one weightDevice entry; field names it in errors.
+type devWeight struct {
+	field, dev string
+	w, leaf    uint16
+}
+
+// throttle is one throttle*Device entry with its v1 file and io.max key.
+type throttle struct {
+	field, dev, v1file, v2key string
+	rate                      uint64
+}
+
+const blockIOField = res + "blockIO."
+
 func (p *planner) blockIO(b *specs.LinuxBlockIO) {
 	if b == nil {
 		return
 	}
-	const f = res + "blockIO."
-	weight := p.weight(f+"weight", b.Weight)
-	leaf := p.weight(f+"leafWeight", b.LeafWeight)
-	type devWeight struct {
-		field, dev string
-		w, leaf    uint16
-	}
-	var dws []devWeight
+	const f = blockIOField
+	bio := blkio{weight: p.weight(f+"weight", b.Weight), leaf: p.weight(f+"leafWeight", b.LeafWeight)}
 	for i, wd := range b.WeightDevice {
 		field := fmt.Sprintf("%sweightDevice[%d]", f, i)
 		dw := devWeight{field: field, dev: p.device(field, wd.LinuxBlockIODevice)}
 		dw.w = p.weight(field+".weight", wd.Weight)
 		dw.leaf = p.weight(field+".leafWeight", wd.LeafWeight)
-		dws = append(dws, dw)
+		bio.devices = append(bio.devices, dw)
 	}
-	type throttle struct {
-		field, dev, v1file, v2key string
-		rate                      uint64
-	}
-	var ths []throttle
 	for _, t := range []struct {
 		name, v1file, v2key string
 		list                []specs.LinuxThrottleDevice
@@ -513,59 +523,70 @@ func (p *planner) blockIO(b *specs.LinuxBlockIO) {
 	} {
 		for i, td := range t.list {
 			field := fmt.Sprintf("%s%s[%d]", f, t.name, i)
-			ths = append(ths, throttle{field, p.device(field, td.LinuxBlockIODevice), t.v1file, t.v2key, td.Rate})
+			bio.throttles = append(bio.throttles, throttle{field, p.device(field, td.LinuxBlockIODevice), t.v1file, t.v2key, td.Rate})
 		}
 	}
-	if weight == 0 && leaf == 0 && len(dws) == 0 && len(ths) == 0 {
+	switch {
+	case bio.weight == 0 && bio.leaf == 0 && len(bio.devices) == 0 && len(bio.throttles) == 0:
+	case p.v2:
+		p.ioV2(bio)
+	default:
+		p.blkioV1(bio)
+	}
+}
+
+// ioV2 plans blockIO on cgroup2's io controller.
+func (p *planner) ioV2(bio blkio) {
+	const f = blockIOField
+	if bio.leaf != 0 {
+		p.bad(f+"leafWeight", "cgroup2 has no leaf weight")
+	}
+	for _, dw := range bio.devices {
+		if dw.leaf != 0 {
+			p.bad(dw.field+".leafWeight", "cgroup2 has no leaf weight")
+		}
+	}
+	dir, ok := p.dir("io", f[:len(f)-1])
+	if !ok {
 		return
 	}
-	if p.v2 {
-		if leaf != 0 {
-			p.bad(f+"leafWeight", "cgroup2 has no leaf weight")
-		}
-		for _, dw := range dws {
-			if dw.leaf != 0 {
-				p.bad(dw.field+".leafWeight", "cgroup2 has no leaf weight")
-			}
-		}
-		dir, ok := p.dir("io", f[:len(f)-1])
-		if !ok {
-			return
-		}
-		// BFQ's weight has the blkio scale; io.weight (the iocost
-		// controller's) has 1-10000 and takes runc's conversion.
-		if weight != 0 {
-			p.add(step{field: f + "weight", dir: dir, file: "io.bfq.weight", value: utoa(uint64(weight)),
-				alt: "io.weight", altValue: utoa(libcg.ConvertBlkIOToIOWeightValue(weight))})
-		}
-		for _, dw := range dws {
-			if dw.w != 0 {
-				p.add(step{field: dw.field + ".weight", dir: dir, file: "io.bfq.weight", value: dw.dev + " " + utoa(uint64(dw.w)),
-					alt: "io.weight", altValue: dw.dev + " " + utoa(libcg.ConvertBlkIOToIOWeightValue(dw.w))})
-			}
-		}
-		for _, t := range ths {
-			rate := "max" // v1 takes 0 as no limit
-			if t.rate != 0 {
-				rate = utoa(t.rate)
-			}
-			p.add(step{field: t.field, dir: dir, file: "io.max", value: t.dev + " " + t.v2key + "=" + rate})
-		}
-		return
+	// BFQ's weight has the blkio scale; io.weight (the iocost
+	// controller's) has 1-10000 and takes runc's conversion.
+	if bio.weight != 0 {
+		p.add(step{field: f + "weight", dir: dir, file: "io.bfq.weight", value: utoa(uint64(bio.weight)),
+			alt: "io.weight", altValue: utoa(libcg.ConvertBlkIOToIOWeightValue(bio.weight))})
 	}
+	for _, dw := range bio.devices {
+		if dw.w != 0 {
+			p.add(step{field: dw.field + ".weight", dir: dir, file: "io.bfq.weight", value: dw.dev + " " + utoa(uint64(dw.w)),
+				alt: "io.weight", altValue: dw.dev + " " + utoa(libcg.ConvertBlkIOToIOWeightValue(dw.w))})
+		}
+	}
+	for _, t := range bio.throttles {
+		rate := "max" // v1 takes 0 as no limit
+		if t.rate != 0 {
+			rate = utoa(t.rate)
+		}
+		p.add(step{field: t.field, dir: dir, file: "io.max", value: t.dev + " " + t.v2key + "=" + rate})
+	}
+}
+
+// blkioV1 plans blockIO on the v1 blkio hierarchy: CFQ's files if the
+// kernel still has them, else BFQ's.
+func (p *planner) blkioV1(bio blkio) {
+	const f = blockIOField
 	dir, ok := p.dir("blkio", f[:len(f)-1])
 	if !ok {
 		return
 	}
-	// CFQ's files if the kernel still has them, else BFQ's.
-	if weight != 0 {
-		p.add(step{field: f + "weight", dir: dir, file: "blkio.weight", value: utoa(uint64(weight)),
-			alt: "blkio.bfq.weight", altValue: utoa(uint64(weight))})
+	if bio.weight != 0 {
+		p.add(step{field: f + "weight", dir: dir, file: "blkio.weight", value: utoa(uint64(bio.weight)),
+			alt: "blkio.bfq.weight", altValue: utoa(uint64(bio.weight))})
 	}
-	if leaf != 0 {
-		p.add(step{field: f + "leafWeight", dir: dir, file: "blkio.leaf_weight", value: utoa(uint64(leaf))})
+	if bio.leaf != 0 {
+		p.add(step{field: f + "leafWeight", dir: dir, file: "blkio.leaf_weight", value: utoa(uint64(bio.leaf))})
 	}
-	for _, dw := range dws {
+	for _, dw := range bio.devices {
 		if dw.w != 0 {
 			v := dw.dev + " " + utoa(uint64(dw.w))
 			p.add(step{field: dw.field + ".weight", dir: dir, file: "blkio.weight_device", value: v, alt: "blkio.bfq.weight_device", altValue: v})
@@ -574,7 +595,7 @@ func (p *planner) blockIO(b *specs.LinuxBlockIO) {
 			p.add(step{field: dw.field + ".leafWeight", dir: dir, file: "blkio.leaf_weight_device", value: dw.dev + " " + utoa(uint64(dw.leaf))})
 		}
 	}
-	for _, t := range ths {
+	for _, t := range bio.throttles {
 		p.add(step{field: t.field, dir: dir, file: t.v1file, value: t.dev + " " + utoa(t.rate)})
 	}
 }
