@@ -112,32 +112,9 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, opts api.Checkpoint
 // frozen).
 func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.State, opts api.CheckpointOpts, checked bool) (retErr error) {
 	id := st.ID
-	if err := runtime.Refuse(api.OpCheckpoint, id, r.Status(st)); err != nil {
-		return err
-	}
-	s, err := st.Spec.Spec()
+	s, err := r.checkCheckpoint(st, &opts, checked)
 	if err != nil {
 		return err
-	}
-	if s == nil || s.Linux == nil {
-		return fmt.Errorf("checkpoint container %q: its state has no Linux spec", id)
-	}
-	if nsPath(s, specs.PIDNamespace) == "" && hasNS(s, specs.PIDNamespace) && outsideSession(st.InitPid) {
-		// CRIU refuses this whatever the options ("A session leader
-		// of N(1) is outside of its pid namespace"): say why, before
-		// anything is frozen.
-		return fmt.Errorf("checkpoint container %q: its init (pid %d) is not a session leader, its session is outside the container's pid namespace, which CRIU cannot dump (runc's init calls setsid; an rt-init without a terminal does not): %w", id, st.InitPid, ErrUnsupported)
-	}
-	if (opts.PreDump || opts.LazyPages) && !checked {
-		if err := r.checkFeatures(id, opts); err != nil {
-			return fmt.Errorf("checkpoint container %q: %w", id, err)
-		}
-	}
-	if err := checkExport(&opts); err != nil {
-		return fmt.Errorf("checkpoint container %q: %w", id, err)
-	}
-	if err := checkTLSFiles(opts.PageServer.TLS); err != nil {
-		return fmt.Errorf("checkpoint container %q: page server %w", id, err)
 	}
 	tmpImages := ""
 	if opts.Export != "" && opts.ImagePath == "" {
@@ -173,7 +150,64 @@ func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.Sta
 			retErr = errors.Join(retErr, fmt.Errorf("thaw container %q after the dump: %w", id, err))
 		}
 	}()
+	d, err := prepareDump(st, s, &opts, imageDir, workDir)
+	if err != nil {
+		return err
+	}
+	if err := r.dump(ctx, d, &opts); err != nil {
+		if cerr := (*CRIUError)(nil); errors.As(err, &cerr) {
+			return r.dumpFailed(id, cg, cerr)
+		}
+		return err
+	}
+	return r.afterDump(ctx, h, st, &opts, imageDir, workDir, &tmpImages)
+}
 
+// checkCheckpoint refuses what cannot be checkpointed before anything is
+// frozen, and returns the container's spec.
+func (r *Runtime) checkCheckpoint(st *store.State, opts *api.CheckpointOpts, checked bool) (*specs.Spec, error) {
+	id := st.ID
+	if err := runtime.Refuse(api.OpCheckpoint, id, r.Status(st)); err != nil {
+		return nil, err
+	}
+	s, err := st.Spec.Spec()
+	if err != nil {
+		return nil, err
+	}
+	if s == nil || s.Linux == nil {
+		return nil, fmt.Errorf("checkpoint container %q: its state has no Linux spec", id)
+	}
+	if nsPath(s, specs.PIDNamespace) == "" && hasNS(s, specs.PIDNamespace) && outsideSession(st.InitPid) {
+		// CRIU refuses this whatever the options ("A session leader
+		// of N(1) is outside of its pid namespace"): say why, before
+		// anything is frozen.
+		return nil, fmt.Errorf("checkpoint container %q: its init (pid %d) is not a session leader, its session is outside the container's pid namespace, which CRIU cannot dump (runc's init calls setsid; an rt-init without a terminal does not): %w", id, st.InitPid, ErrUnsupported)
+	}
+	if (opts.PreDump || opts.LazyPages) && !checked {
+		if err := r.checkFeatures(id, *opts); err != nil {
+			return nil, fmt.Errorf("checkpoint container %q: %w", id, err)
+		}
+	}
+	if err := checkExport(opts); err != nil {
+		return nil, fmt.Errorf("checkpoint container %q: %w", id, err)
+	}
+	if err := checkTLSFiles(opts.PageServer.TLS); err != nil {
+		return nil, fmt.Errorf("checkpoint container %q: page server %w", id, err)
+	}
+	return s, nil
+}
+
+// preparedDump is CRIU's dump request and where its log goes.
+type preparedDump struct {
+	id, step string
+	req      *rpc.CriuReq
+	logPath  string
+}
+
+// prepareDump builds the dump request for the container and, for a full
+// dump, writes rt's records beside the images.
+func prepareDump(st *store.State, s *specs.Spec, opts *api.CheckpointOpts, imageDir, workDir *os.File) (*preparedDump, error) {
+	id := st.ID
 	target := dumpTarget{
 		Pid: st.InitPid, Rootfs: st.Rootfs, FreezerDir: freezerDir(st.CgroupPaths),
 		Mounts: dumpMounts(mountSource{
@@ -183,16 +217,16 @@ func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.Sta
 	if p := nsPath(s, specs.NetworkNamespace); p != "" {
 		var fi unix.Stat_t
 		if err := unix.Stat(p, &fi); err != nil {
-			return fmt.Errorf("checkpoint container %q: network namespace %s: %w", id, p, err)
+			return nil, fmt.Errorf("checkpoint container %q: network namespace %s: %w", id, p, err)
 		}
 		target.ExtNetNS = fi.Ino
 	}
 	// CRIU opens the directories and the status fd through
 	// /proc/<client>/fd/N: they are given as rt-checkpoint's own fd
 	// numbers, not passed to criu.
-	req, err := dumpRequest(&opts, target, opts.StatusFd)
+	req, err := dumpRequest(opts, target, opts.StatusFd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Opts.ImagesDirFd = proto.Int32(int32(imageDir.Fd()))
 	logPath := filepath.Join(imageDir.Name(), req.Opts.GetLogFile())
@@ -202,48 +236,61 @@ func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.Sta
 	}
 	ext, err := externalStdio("/proc", st.InitPid)
 	if err != nil {
-		return fmt.Errorf("checkpoint container %q: %w", id, err)
+		return nil, fmt.Errorf("checkpoint container %q: %w", id, err)
 	}
 	for _, e := range ext {
 		req.Opts.External = append(req.Opts.External, e.Key)
 	}
-	if !opts.PreDump {
-		if err := writeDescriptors(imageDir.Name(), st.InitPid); err != nil {
-			return fmt.Errorf("checkpoint container %q: %w", id, err)
-		}
-		if err := writeStdioRecord(imageDir.Name(), ext); err != nil {
-			return fmt.Errorf("checkpoint container %q: %w", id, err)
-		}
-		// CRIU's images do not say which container they hold:
-		// inspect shows this record.
-		if err := writeRecord(imageDir.Name(), st, time.Now()); err != nil {
-			return fmt.Errorf("checkpoint container %q: %w", id, err)
-		}
-	}
-	step := "dump"
+	d := &preparedDump{id: id, step: "dump", req: req, logPath: logPath}
 	if opts.PreDump {
-		step = "pre-dump"
+		d.step = "pre-dump"
+		return d, nil
 	}
+	if err := writeDescriptors(imageDir.Name(), st.InitPid); err != nil {
+		return nil, fmt.Errorf("checkpoint container %q: %w", id, err)
+	}
+	if err := writeStdioRecord(imageDir.Name(), ext); err != nil {
+		return nil, fmt.Errorf("checkpoint container %q: %w", id, err)
+	}
+	// CRIU's images do not say which container they hold: inspect shows
+	// this record.
+	if err := writeRecord(imageDir.Name(), st, time.Now()); err != nil {
+		return nil, fmt.Errorf("checkpoint container %q: %w", id, err)
+	}
+	return d, nil
+}
+
+// dump runs CRIU's dump (or pre-dump) under the progress watchdog;
+// cancelling ctx kills criu.
+func (r *Runtime) dump(ctx context.Context, d *preparedDump, opts *api.CheckpointOpts) error {
 	sw, err := startSwrk(r.criu, [3]*os.File{}, nil)
 	if err != nil {
-		return fmt.Errorf("checkpoint container %q: %w", id, err)
+		return fmt.Errorf("checkpoint container %q: %w", d.id, err)
 	}
 	stopKill := context.AfterFunc(ctx, sw.kill)
 	defer stopKill()
 	if !opts.LazyPages {
 		// A lazy-pages dump waits, idle, for the lazy-pages daemon to
 		// take the pages: silence there is no sign of a hang.
-		sw.watch(r.progressTimeout, logPath)
+		sw.watch(r.progressTimeout, d.logPath)
 	}
-	_, err = sw.call(req, nil)
+	_, err = sw.call(d.req, nil)
 	sw.close()
 	if err != nil {
-		cerr := newCRIUError(step, err, logPath)
+		cerr := newCRIUError(d.step, err, d.logPath)
 		if opts.LazyPages {
 			cerr.Hint = pipeMaxSizeHint()
 		}
-		return r.dumpFailed(id, cg, cerr)
+		return cerr
 	}
+	return nil
+}
+
+// afterDump keeps CRIU's statistics, writes the archive and removes a
+// container the dump stopped. *tmpImages is cleared when the images must
+// outlive the call (the archive failed).
+func (r *Runtime) afterDump(ctx context.Context, h *store.Handle, st *store.State, opts *api.CheckpointOpts, imageDir, workDir *os.File, tmpImages *string) error {
+	id := st.ID
 	if workDir != nil && !opts.PreDump {
 		// CRIU wrote its statistics into the work directory: keep a
 		// copy with the images for inspect. The dump itself succeeded,
@@ -267,9 +314,9 @@ func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.Sta
 	if opts.Export != "" {
 		if err := exportArchive(opts.Export, imageDir.Name(), st); err != nil {
 			exportErr = fmt.Errorf("checkpoint container %q: dumped, but writing the archive: %w", id, err)
-			if tmpImages != "" {
-				exportErr = fmt.Errorf("%w (the images are kept in %s)", exportErr, tmpImages)
-				tmpImages = ""
+			if *tmpImages != "" {
+				exportErr = fmt.Errorf("%w (the images are kept in %s)", exportErr, *tmpImages)
+				*tmpImages = ""
 			}
 		}
 	}
