@@ -12,16 +12,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/hooks"
-	"github.com/rtkit/rt/pkg/runtime"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -41,62 +38,11 @@ import (
 // On failure nothing is left: no process, cgroup, mount or state, and
 // nothing is sent to the console socket.
 func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) (_ *api.Result, retErr error) {
-	if err := api.ValidateID(id); err != nil {
-		return nil, err
-	}
-	bundle := opts.Bundle
-	if bundle == "" {
-		bundle = "."
-	}
-	bundle, err := filepath.Abs(bundle)
-	if err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	s, err := spec.Load(bundle)
+	in, err := r.restoreInput(id, &opts)
 	if err != nil {
 		return nil, err
 	}
-	terminal := s.Process != nil && s.Process.Terminal
-	if err := checkTerminal(terminal, opts.ConsoleSocket, opts.Detach); err != nil {
-		return nil, fmt.Errorf("restore container %q: %w", id, err)
-	}
-	rootfs := s.Root.Path
-	if !filepath.IsAbs(rootfs) {
-		rootfs = filepath.Join(bundle, rootfs)
-	}
-	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
-		return nil, fmt.Errorf("rootfs: %w", err)
-	}
-	if opts.Import != "" {
-		// An id in use would fail the restore below, after the
-		// rootfs diff was applied: refuse it first (store.Create
-		// still decides, race-free).
-		if r.hasState(id) {
-			return nil, api.NewContainerError(id, api.ErrExist)
-		}
-		// Unpacked and checked whole, and its rootfs diff applied,
-		// before anything of the container exists.
-		dir, err := importArchive(opts.Import, rootfs)
-		if err != nil {
-			return nil, fmt.Errorf("restore container %q: %w", id, err)
-		}
-		defer os.RemoveAll(dir)
-		opts.ImagePath = filepath.Join(dir, archiveImageDir)
-	}
-	imageDir, err := openImages(opts.ImagePath)
-	if err != nil {
-		return nil, fmt.Errorf("restore container %q: %w", id, err)
-	}
-	defer imageDir.Close()
-	var workDir *os.File
-	logPath := filepath.Join(imageDir.Name(), restoreLog)
-	if opts.WorkPath != "" {
-		if _, workDir, err = openDirs(opts.ImagePath, opts.WorkPath); err != nil {
-			return nil, fmt.Errorf("restore container %q: %w", id, err)
-		}
-		defer workDir.Close()
-		logPath = filepath.Join(workDir.Name(), restoreLog)
-	}
+	defer in.close()
 	if !opts.Detach && !opts.NoSubreaper {
 		// The restored init is rt-checkpoint's child (rst_sibling); as a
 		// subreaper it also collects what the init leaves behind.
@@ -104,14 +50,14 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 			return nil, fmt.Errorf("set child subreaper: %w", err)
 		}
 	}
-
 	h, err := r.Store().Create(id)
 	if err != nil {
 		return nil, err
 	}
 	defer h.Close()
+	s := in.spec
 	st := &store.State{
-		ID: id, OCIVersion: s.Version, Bundle: bundle, Rootfs: rootfs,
+		ID: id, OCIVersion: s.Version, Bundle: in.bundle, Rootfs: in.rootfs,
 		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: store.RecordSpec(s),
 	}
 	defer func() {
@@ -121,111 +67,6 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 			}
 		}
 	}()
-	cgPath := ""
-	if s.Linux != nil {
-		cgPath = s.Linux.CgroupsPath
-	}
-	cg, err := r.NewCgroups(st, cgPath)
-	if err != nil {
-		return nil, err
-	}
-	st.CgroupPaths = cg.Paths()
-	// As create: recorded before anything exists, so that a restore
-	// killed half-way leaves what delete --force needs.
-	if err := h.Save(st); err != nil {
-		return nil, err
-	}
-
-	// criu's stdio is the restored init's, for the fds recorded as
-	// pipes or host files at dump.
-	stdio := [3]*os.File{stdFile(opts.Stdin, os.Stdin), stdFile(opts.Stdout, os.Stdout), stdFile(opts.Stderr, os.Stderr)}
-	inherit, err := stdioInherit(imageDir.Name())
-	if err != nil {
-		return nil, fmt.Errorf("restore container %q: %w", id, err)
-	}
-	var extra []*os.File
-	if p := nsPath(s, specs.NetworkNamespace); p != "" {
-		ns, err := os.Open(p)
-		if err != nil {
-			return nil, fmt.Errorf("restore container %q: network namespace: %w", id, err)
-		}
-		defer ns.Close()
-		extra = append(extra, ns)
-		inherit = append(inherit, inheritFd{Key: extNetKey, Fd: swrkFd + len(extra)})
-	}
-	// CRIU pivots into the root it restores onto, so that root must be a
-	// mount point: the rootfs is bound onto itself, in a mount namespace
-	// of criu's own (inPrivateMountNS). The host never sees the bind, so
-	// there is nothing to unmount, no temporary directory, and nothing
-	// is left when rt-checkpoint is killed while CRIU runs: the namespace
-	// goes with criu. criu resolves root, ext mount sources and cgroup
-	// directories in that namespace, a copy of the host's.
-	var sw *swrk
-	var nsImages, nsWork *os.File
-	defer func() { closeFiles([]*os.File{nsImages, nsWork}) }()
-	err = inPrivateMountNS(func() error {
-		if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("bind rootfs: %w", err)
-		}
-		if err := makeMountpoints(rootfs, s); err != nil {
-			return err
-		}
-		// criu makes its work directory (the image directory without
-		// one) its cwd through the fd it is given and mounts its cgroup
-		// yard there: on a directory opened in the host's namespace
-		// that mount fails (EINVAL, the mount is not in criu's
-		// namespace). So the directories criu gets are opened here.
-		var err error
-		if nsImages, err = openDir(imageDir.Name()); err != nil {
-			return fmt.Errorf("image path: %w", err)
-		}
-		if workDir != nil {
-			if nsWork, err = openDir(workDir.Name()); err != nil {
-				return fmt.Errorf("work path: %w", err)
-			}
-		}
-		sw, err = startSwrk(r.criu, stdio, extra)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("restore container %q: %w", id, err)
-	}
-	swDone := false
-	defer func() {
-		if !swDone {
-			sw.cmd.Process.Kill()
-			sw.close()
-		}
-	}()
-	// criu, and so the tree it restores, is in the container's cgroups
-	// before it starts; CgRoot then maps the dumped paths onto them.
-	if err := cg.Apply(sw.pid()); err != nil {
-		return nil, fmt.Errorf("restore container %q: %w", id, err)
-	}
-	if res := runtime.ContainerResources(s); res != nil {
-		if err := cg.Set(res); err != nil {
-			return nil, fmt.Errorf("restore container %q: %w", id, err)
-		}
-	}
-	roots, err := cgroupRoots(sw.pid())
-	if err != nil {
-		return nil, fmt.Errorf("restore container %q: %w", id, err)
-	}
-	req, err := restoreRequest(&opts, restoreTarget{
-		Root:        rootfs,
-		Mounts:      restoreMounts(mountSource{Spec: s, CgroupPaths: st.CgroupPaths, Hierarchies: readHierarchies()}),
-		CgroupRoots: roots,
-		InheritFds:  inherit,
-		StatusFd:    opts.StatusFd,
-	})
-	if err != nil {
-		return nil, err
-	}
-	req.Opts.ImagesDirFd = proto.Int32(int32(nsImages.Fd()))
-	if nsWork != nil {
-		req.Opts.WorkDirFd = proto.Int32(int32(nsWork.Fd()))
-	}
-	pid := 0
 	pidFileWritten := false
 	defer func() {
 		// The pid of a process the failure killed must not be left for
@@ -234,104 +75,14 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 			os.Remove(opts.PidFile)
 		}
 	}()
-	pty := &ptyReceiver{want: terminal}
-	defer pty.close()
-	// A killed criu fails the call: the cleanup below removes all.
-	sw.watch(r.progressTimeout, logPath)
-	_, err = sw.call(req, func(script string, n *rpc.CriuNotify, fds []*os.File) error {
-		switch script {
-		case orphanPtsMaster:
-			return pty.notify(fds)
-		case "setup-namespaces":
-			// As runc: prestart (and createRuntime) hooks run once
-			// the namespaces exist, with the restored init's pid.
-			if err := restoredNetNS(int(n.GetPid()), s); err != nil {
-				return err
-			}
-			state := specs.State{Version: s.Version, ID: id, Status: specs.StateCreating, Pid: int(n.GetPid()), Bundle: bundle, Annotations: s.Annotations}
-			if s.Hooks != nil {
-				if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &state); err != nil {
-					return err
-				}
-				if err := hooks.Run(ctx, "createRuntime", s.Hooks.CreateRuntime, &state); err != nil {
-					return err
-				}
-			}
-		case "post-restore":
-			pid = int(n.GetPid())
-			start, err := runtime.ProcStartTime(pid)
-			if err != nil {
-				return fmt.Errorf("restored init %d: %w", pid, err)
-			}
-			st.InitPid, st.InitStartTime, st.Ready = pid, start, true
-			if err := h.Save(st); err != nil {
-				return err
-			}
-			if opts.PidFile != "" {
-				if err := runtime.WritePidFile(opts.PidFile, pid); err != nil {
-					return err
-				}
-				pidFileWritten = true
-			}
-		}
-		return nil
-	})
-	swDone = true
-	sw.close()
-	// Nothing of criu's namespace outlives criu (a foreground restore
-	// returns only when the container exits).
-	closeFiles([]*os.File{nsImages, nsWork})
-	nsImages, nsWork = nil, nil
-	if nerr := (*notifyError)(nil); errors.As(err, &nerr) {
-		// rt's own failure (a hook, the terminal): CRIU's log would
-		// only say that its client went away.
-		return nil, fmt.Errorf("restore container %q: %w", id, err)
-	}
+	pid, master, err := r.criuRestore(ctx, in, h, st, &opts, &pidFileWritten)
 	if err != nil {
-		return nil, fmt.Errorf("restore container %q: %w", id, newCRIUError("restore", err, logPath))
-	}
-	if pid == 0 {
-		return nil, fmt.Errorf("restore container %q: criu answered without a post-restore notification", id)
-	}
-	master, err := pty.take()
-	if err != nil {
-		return nil, fmt.Errorf("restore container %q: %w", id, err)
-	}
-	if master != nil && opts.ConsoleSocket != "" {
-		// rt keeps no copy: the client's closing the master must hang
-		// the terminal up.
-		err := console.SendToSocket(opts.ConsoleSocket, master)
-		master.Close()
-		master = nil
-		if err != nil {
-			return nil, fmt.Errorf("restore container %q: %w", id, err)
-		}
+		return nil, err
 	}
 	if master != nil {
 		defer master.Close()
 	}
-	if s.Hooks != nil && len(s.Hooks.Poststart) > 0 {
-		state := specs.State{Version: s.Version, ID: id, Status: specs.StateRunning, Pid: pid, Bundle: bundle, Annotations: s.Annotations}
-		if err := hooks.Run(ctx, "poststart", s.Hooks.Poststart, &state); err != nil {
-			r.log.Warn("poststart hook failed", "id", id, "error", err)
-		}
-	}
-	if opts.OnRestoreStats != nil {
-		wd := ""
-		if workDir != nil {
-			wd = workDir.Name()
-		}
-		if rs, err := readRestoreStats(statsDir(imageDir.Name(), wd)); err != nil || rs == nil {
-			// The container runs: statistics that cannot be read
-			// must not fail (and so undo) the restore.
-			if err == nil {
-				err = fmt.Errorf("CRIU wrote no %s", statsRestoreFile)
-			}
-			r.log.Warn("restore: no restore statistics to print", "container", id, "error", err)
-		} else {
-			opts.OnRestoreStats(rs)
-		}
-	}
+	r.afterRestore(ctx, in, pid, &opts)
 	if opts.Detach {
 		return &api.Result{}, nil
 	}
@@ -354,6 +105,115 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		return &api.Result{Status: status}, err
 	}
 	return &api.Result{Status: status}, nil
+}
+
+// restoreIn is what a restore reads and opens before anything of the
+// container exists.
+type restoreIn struct {
+	id, bundle, rootfs string
+	spec               *specs.Spec
+	terminal           bool
+	imageDir, workDir  *os.File // workDir nil without --work-path
+	logPath            string   // CRIU's restore log
+	importDir          string   // the unpacked --import archive, removed by close
+}
+
+func (in *restoreIn) close() {
+	if in.workDir != nil {
+		in.workDir.Close()
+	}
+	if in.imageDir != nil {
+		in.imageDir.Close()
+	}
+	if in.importDir != "" {
+		os.RemoveAll(in.importDir)
+	}
+}
+
+// restoreInput loads the bundle's spec, unpacks an --import archive
+// (applying its rootfs diff) and opens the image and work directories.
+func (r *Runtime) restoreInput(id string, opts *api.RestoreOpts) (_ *restoreIn, retErr error) {
+	if err := api.ValidateID(id); err != nil {
+		return nil, err
+	}
+	bundle, err := spec.BundleDir(opts.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	s, err := spec.Load(bundle)
+	if err != nil {
+		return nil, err
+	}
+	in := &restoreIn{id: id, bundle: bundle, spec: s, terminal: s.Process != nil && s.Process.Terminal}
+	if err := checkTerminal(in.terminal, opts.ConsoleSocket, opts.Detach); err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
+	}
+	in.rootfs = s.Root.Path
+	if !filepath.IsAbs(in.rootfs) {
+		in.rootfs = filepath.Join(bundle, in.rootfs)
+	}
+	if in.rootfs, err = filepath.EvalSymlinks(in.rootfs); err != nil {
+		return nil, fmt.Errorf("rootfs: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			in.close()
+		}
+	}()
+	if opts.Import != "" {
+		// An id in use would fail the restore below, after the rootfs
+		// diff was applied: refuse it first (store.Create still
+		// decides, race-free).
+		if r.hasState(id) {
+			return nil, api.NewContainerError(id, api.ErrExist)
+		}
+		// Unpacked and checked whole, and its rootfs diff applied,
+		// before anything of the container exists.
+		if in.importDir, err = importArchive(opts.Import, in.rootfs); err != nil {
+			return nil, fmt.Errorf("restore container %q: %w", id, err)
+		}
+		opts.ImagePath = filepath.Join(in.importDir, archiveImageDir)
+	}
+	if in.imageDir, err = openImages(opts.ImagePath); err != nil {
+		return nil, fmt.Errorf("restore container %q: %w", id, err)
+	}
+	in.logPath = filepath.Join(in.imageDir.Name(), restoreLog)
+	if opts.WorkPath != "" {
+		if _, in.workDir, err = openDirs(opts.ImagePath, opts.WorkPath); err != nil {
+			return nil, fmt.Errorf("restore container %q: %w", id, err)
+		}
+		in.logPath = filepath.Join(in.workDir.Name(), restoreLog)
+	}
+	return in, nil
+}
+
+// afterRestore runs the poststart hooks and hands over CRIU's statistics
+// of a restore that succeeded: their failures are only warned of.
+func (r *Runtime) afterRestore(ctx context.Context, in *restoreIn, pid int, opts *api.RestoreOpts) {
+	s := in.spec
+	if s.Hooks != nil && len(s.Hooks.Poststart) > 0 {
+		state := specs.State{Version: s.Version, ID: in.id, Status: specs.StateRunning, Pid: pid, Bundle: in.bundle, Annotations: s.Annotations}
+		if err := hooks.Run(ctx, "poststart", s.Hooks.Poststart, &state); err != nil {
+			r.log.Warn("poststart hook failed", "id", in.id, "error", err)
+		}
+	}
+	if opts.OnRestoreStats == nil {
+		return
+	}
+	wd := ""
+	if in.workDir != nil {
+		wd = in.workDir.Name()
+	}
+	if rs, err := readRestoreStats(statsDir(in.imageDir.Name(), wd)); err != nil || rs == nil {
+		// The container runs: statistics that cannot be read must not
+		// fail (and so undo) the restore.
+		if err == nil {
+			err = fmt.Errorf("CRIU wrote no %s", statsRestoreFile)
+		}
+		r.log.Warn("restore: no restore statistics to print", "container", in.id, "error", err)
+	} else {
+		opts.OnRestoreStats(rs)
+	}
 }
 
 // hasState reports whether container id's state directory exists in this

@@ -165,13 +165,9 @@ type createInput struct {
 
 // createInput loads and checks the bundle and what the options ask of it.
 func (r *Runtime) createInput(id string, opts api.CreateOpts, relayTerminal bool) (*createInput, error) {
-	bundle := opts.Bundle
-	if bundle == "" {
-		bundle = "."
-	}
-	bundle, err := filepath.Abs(bundle)
+	bundle, err := spec.BundleDir(opts.Bundle)
 	if err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
+		return nil, err
 	}
 	s := opts.Spec
 	if s == nil {

@@ -47,6 +47,19 @@ var Namespaces = map[specs.LinuxNamespaceType]string{
 // Hooks are the hook points rt runs, in the order of the lifecycle.
 var Hooks = []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
 
+// BundleDir is the absolute path of the bundle named by a --bundle flag:
+// the current directory when it is empty, as in runc.
+func BundleDir(flag string) (string, error) {
+	if flag == "" {
+		flag = "."
+	}
+	dir, err := filepath.Abs(flag)
+	if err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	return dir, nil
+}
+
 // Load reads and validates bundle/config.json. Errors name the file and,
 // for JSON syntax errors, the line and column.
 func Load(bundle string) (*specs.Spec, error) {
