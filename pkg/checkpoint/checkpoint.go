@@ -42,7 +42,7 @@ import (
 // pre-dump needs the kernel's soft-dirty page tracking, and lazy pages
 // userfaultfd, which Checkpoint asks CRIU about before it starts.
 type Runtime struct {
-	*runtime.Runtime
+	Lifecycle
 	// criu is the criu binary, a path or a name looked up in PATH.
 	criu string
 	// progressTimeout is the watchdog's: how long a CRIU run may make no
@@ -54,7 +54,29 @@ type Runtime struct {
 	log   *slog.Logger
 }
 
+// Lifecycle is what checkpoint and restore use of pkg/runtime: the
+// container operations, and the lifecycle's own store, status, cgroups,
+// removal and foreground wait, so that both agree with create, state and
+// delete about what a container is.
+type Lifecycle interface {
+	api.ContainerOperations
+	Store() *store.Store
+	// OpenLoaded locks container id and reads its state; the caller
+	// closes the handle.
+	OpenLoaded(id string) (*store.Handle, *store.State, error)
+	// Status derives st's status from the live process and the freezer.
+	Status(st *store.State) api.Status
+	// NewCgroups is the cgroup manager of a new container, recorded in
+	// st as create records it.
+	NewCgroups(st *store.State, cgroupsPath string) (cgroups.Manager, error)
+	// Remove does what delete --force does, under the caller's lock h.
+	Remove(ctx context.Context, h *store.Handle, st *store.State) error
+	// Wait relays signals to pid until it exits and returns its status.
+	Wait(pid int) int
+}
+
 var (
+	_ Lifecycle                = (*runtime.Runtime)(nil)
 	_ api.ContainerOperations  = (*Runtime)(nil)
 	_ api.CheckpointOperations = (*Runtime)(nil)
 )
@@ -67,9 +89,9 @@ func New(cfg api.GlobalConfig) (api.ContainerOperations, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, ok := ops.(*runtime.Runtime)
+	rt, ok := ops.(Lifecycle)
 	if !ok {
-		return nil, fmt.Errorf("checkpoint: runtime.New returned %T, not *runtime.Runtime", ops)
+		return nil, fmt.Errorf("checkpoint: runtime.New returned %T, which lacks the lifecycle checkpoint needs", ops)
 	}
 	criu := cfg.Criu
 	if criu == "" {
@@ -79,7 +101,7 @@ func New(cfg api.GlobalConfig) (api.ContainerOperations, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{Runtime: rt, criu: criu, progressTimeout: cfg.CriuProgressTimeout, token: []byte(cfg.MigrationToken), log: log}, nil
+	return &Runtime{Lifecycle: rt, criu: criu, progressTimeout: cfg.CriuProgressTimeout, token: []byte(cfg.MigrationToken), log: log}, nil
 }
 
 // ErrUnsupported is wrapped when this host's kernel or CRIU lacks what the

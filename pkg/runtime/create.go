@@ -75,7 +75,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 			r.destroyPartial(h, st, cg)
 		}
 	}()
-	if cg, err = r.newCgroups(st, s.Linux.CgroupsPath); err != nil {
+	if cg, err = r.NewCgroups(st, s.Linux.CgroupsPath); err != nil {
 		return nil, err
 	}
 	st.CgroupPaths = cg.Paths()

@@ -46,7 +46,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 		defer pty.Close()
 	}
 	if opts.PidFile != "" {
-		if err := writePidFile(opts.PidFile, pid); err != nil {
+		if err := WritePidFile(opts.PidFile, pid); err != nil {
 			return nil, err
 		}
 	}
@@ -73,8 +73,8 @@ func (r *Runtime) execInput(id string, opts api.ExecOpts) (*execRequest, error) 
 	if err != nil {
 		return nil, err
 	}
-	if s := r.status(st); s != api.StatusPaused || !opts.IgnorePaused {
-		if err := refuse(api.OpExec, id, s); err != nil {
+	if s := r.Status(st); s != api.StatusPaused || !opts.IgnorePaused {
+		if err := Refuse(api.OpExec, id, s); err != nil {
 			return nil, err
 		}
 	}
@@ -291,7 +291,7 @@ func containerNamespaces(st *store.State) (join []initproto.Join, userns bool, e
 	// The init may have exited between the status check and now: its
 	// namespace files would then be another process's.
 	if !alive(st.InitPid, st.InitStartTime) {
-		return nil, false, refuse(api.OpExec, st.ID, api.StatusStopped)
+		return nil, false, Refuse(api.OpExec, st.ID, api.StatusStopped)
 	}
 	return join, userns, nil
 }

@@ -26,7 +26,7 @@ func fakeInit(t *testing.T) (*exec.Cmd, *store.State) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	start, err := procStartTime(cmd.Process.Pid)
+	start, err := ProcStartTime(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func sendConfig(sock *os.File, in *createInput, opts api.CreateOpts, st *store.S
 // Go runtime starts would otherwise kill it mid-start (runc, too, sets them
 // here).
 func ready(h *store.Handle, st *store.State, cg cgroups.Manager, s *specs.Spec, pidFile string) error {
-	if err := cg.Set(containerResources(s)); err != nil {
+	if err := cg.Set(ContainerResources(s)); err != nil {
 		return err
 	}
 	st.Ready = true
@@ -124,7 +124,7 @@ func ready(h *store.Handle, st *store.State, cg cgroups.Manager, s *specs.Spec, 
 		return err
 	}
 	if pidFile != "" {
-		return writePidFile(pidFile, st.InitPid)
+		return WritePidFile(pidFile, st.InitPid)
 	}
 	return nil
 }

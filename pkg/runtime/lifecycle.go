@@ -20,7 +20,7 @@ import (
 
 // Start implements api.ContainerOperations.
 func (r *Runtime) Start(ctx context.Context, id string) error {
-	h, st, err := r.openLoaded(id)
+	h, st, err := r.OpenLoaded(id)
 	if err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 }
 
 func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) error {
-	if err := refuse(api.OpStart, st.ID, r.status(st)); err != nil {
+	if err := Refuse(api.OpStart, st.ID, r.Status(st)); err != nil {
 		return err
 	}
 	hks, err := st.Spec.Hooks()
@@ -144,12 +144,12 @@ func (r *Runtime) Kill(_ context.Context, id string, sig api.Signal, opts api.Ki
 		if n > 0 {
 			return thawToKill(cg, unix.Signal(sig))
 		}
-		if r.status(st) == api.StatusStopped {
+		if r.Status(st) == api.StatusStopped {
 			// As runc: --all of a stopped container is no error.
 			return nil
 		}
 	}
-	if err := refuse(api.OpKill, id, r.status(st)); err != nil {
+	if err := Refuse(api.OpKill, id, r.Status(st)); err != nil {
 		return err
 	}
 	if err := signalInit(st, unix.Signal(sig)); err != nil {
@@ -175,7 +175,7 @@ func thawToKill(cg cgroups.Manager, sig unix.Signal) error {
 // the recorded start time, so a recycled pid is never signalled. An init
 // gone since the status was read is kill's refusal of a stopped container.
 func signalInit(st *store.State, sig unix.Signal) error {
-	gone := func() error { return refuse(api.OpKill, st.ID, api.StatusStopped) }
+	gone := func() error { return Refuse(api.OpKill, st.ID, api.StatusStopped) }
 	pidfd, err := unix.PidfdOpen(st.InitPid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
@@ -238,16 +238,16 @@ func (r *Runtime) Delete(ctx context.Context, id string, opts api.DeleteOpts) er
 	// A created container goes without --force, its init killed, as with
 	// runc (containerd deletes one that was never started so).
 	if !opts.Force {
-		if err := refuse(api.OpDelete, id, r.status(st)); err != nil {
+		if err := Refuse(api.OpDelete, id, r.Status(st)); err != nil {
 			return err
 		}
 	}
-	return r.remove(ctx, h, st)
+	return r.Remove(ctx, h, st)
 }
 
-// remove kills whatever is left of the container, runs poststop hooks,
+// Remove kills whatever is left of the container, runs poststop hooks,
 // removes its cgroups and its state.
-func (r *Runtime) remove(ctx context.Context, h *store.Handle, st *store.State) error {
+func (r *Runtime) Remove(ctx context.Context, h *store.Handle, st *store.State) error {
 	// Through the container's driver: systemd must stop its unit. (The
 	// other commands read and freeze through cgroupfs, which serves both
 	// drivers and needs no D-Bus.)

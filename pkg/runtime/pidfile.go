@@ -25,7 +25,7 @@ var pidTempName = func(base string) string {
 	return "." + base + "." + hex.EncodeToString(b[:])
 }
 
-// writePidFile writes pid in decimal with no newline, atomically, as
+// WritePidFile writes pid in decimal with no newline, atomically, as
 // containerd and conmon read it: into a new temporary file, synced, then
 // renamed over path (create, run, exec and restore's --pid-file).
 //
@@ -38,7 +38,7 @@ var pidTempName = func(base string) string {
 // runc's createPidFile), which never follows a symlink and fails on
 // anything already there, and then another name is tried; the rename
 // replaces a symlink at path itself, never its target.
-func writePidFile(path string, pid int) error {
+func WritePidFile(path string, pid int) error {
 	path, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("pid file: %w", err)

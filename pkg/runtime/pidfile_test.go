@@ -38,7 +38,7 @@ func TestWritePidFile(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := writePidFile(path, tt.pid); err != nil {
+			if err := WritePidFile(path, tt.pid); err != nil {
 				t.Fatalf("writePidFile: %v", err)
 			}
 			checkPidFile(t, path, tt.pid)
@@ -46,13 +46,13 @@ func TestWritePidFile(t *testing.T) {
 	}
 	t.Run("relative path", func(t *testing.T) {
 		t.Chdir(dir)
-		if err := writePidFile("rel.pid", 555); err != nil {
+		if err := WritePidFile("rel.pid", 555); err != nil {
 			t.Fatalf("writePidFile: %v", err)
 		}
 		checkPidFile(t, filepath.Join(dir, "rel.pid"), 555)
 	})
 	t.Run("missing directory", func(t *testing.T) {
-		err := writePidFile(filepath.Join(dir, "nodir", "x.pid"), 1)
+		err := WritePidFile(filepath.Join(dir, "nodir", "x.pid"), 1)
 		if err == nil || !strings.Contains(err.Error(), "pid file") {
 			t.Errorf("writePidFile into a missing dir: %v, want a pid file error", err)
 		}
@@ -62,7 +62,7 @@ func TestWritePidFile(t *testing.T) {
 		if err := os.Mkdir(filepath.Join(d, "x.pid"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := writePidFile(filepath.Join(d, "x.pid"), 1); err == nil {
+		if err := WritePidFile(filepath.Join(d, "x.pid"), 1); err == nil {
 			t.Errorf("writePidFile over a directory: nil error")
 		}
 		if left := leftovers(t, d); len(left) > 0 {
@@ -111,7 +111,7 @@ func leftovers(t *testing.T, dir string) []string {
 // or partial file.
 func TestWritePidFileAtomic(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pid")
-	if err := writePidFile(path, 1000000); err != nil {
+	if err := WritePidFile(path, 1000000); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -140,7 +140,7 @@ func TestWritePidFileAtomic(t *testing.T) {
 		if i%2 == 0 {
 			pid = 2222222
 		}
-		if err := writePidFile(path, pid); err != nil {
+		if err := WritePidFile(path, pid); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -233,7 +233,7 @@ func TestWritePidFilePlanted(t *testing.T) {
 				}
 			}
 			plantedNames(t, tt.tries...)
-			err := writePidFile(filepath.Join(dir, "pid"), 4242)
+			err := WritePidFile(filepath.Join(dir, "pid"), 4242)
 			if data, _ := os.ReadFile(victim); string(data) != "root:secret\n" {
 				t.Errorf("the planted link's target was written: %q", data)
 			}

@@ -12,10 +12,10 @@ import (
 // container is just as dead).
 var errNoProcess = errors.New("no such process")
 
-// procStartTime returns field 22 of /proc/<pid>/stat (start time in clock
+// ProcStartTime returns field 22 of /proc/<pid>/stat (start time in clock
 // ticks since boot), which with the pid identifies a process for its whole
 // life: a recycled pid has a different start time.
-func procStartTime(pid int) (uint64, error) {
+func ProcStartTime(pid int) (uint64, error) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -45,6 +45,6 @@ func alive(pid int, startTime uint64) bool {
 	if pid <= 0 {
 		return false
 	}
-	st, err := procStartTime(pid)
+	st, err := ProcStartTime(pid)
 	return err == nil && st == startTime
 }

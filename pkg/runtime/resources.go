@@ -19,12 +19,12 @@ import (
 
 // Pause implements api.ContainerOperations: freeze every process.
 func (r *Runtime) Pause(_ context.Context, id string) error {
-	h, st, err := r.openLoaded(id)
+	h, st, err := r.OpenLoaded(id)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := refuse(api.OpPause, id, r.status(st)); err != nil {
+	if err := Refuse(api.OpPause, id, r.Status(st)); err != nil {
 		return err
 	}
 	if err := cgroups.Load(st.CgroupPaths).Freeze(); err != nil {
@@ -35,12 +35,12 @@ func (r *Runtime) Pause(_ context.Context, id string) error {
 
 // Resume implements api.ContainerOperations: thaw a paused container.
 func (r *Runtime) Resume(_ context.Context, id string) error {
-	h, st, err := r.openLoaded(id)
+	h, st, err := r.OpenLoaded(id)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := refuse(api.OpResume, id, r.status(st)); err != nil {
+	if err := Refuse(api.OpResume, id, r.Status(st)); err != nil {
 		return err
 	}
 	if err := cgroups.Load(st.CgroupPaths).Thaw(); err != nil {
@@ -49,9 +49,9 @@ func (r *Runtime) Resume(_ context.Context, id string) error {
 	return nil
 }
 
-// openLoaded locks container id and reads its state; the caller closes the
+// OpenLoaded locks container id and reads its state; the caller closes the
 // handle.
-func (r *Runtime) openLoaded(id string) (*store.Handle, *store.State, error) {
+func (r *Runtime) OpenLoaded(id string) (*store.Handle, *store.State, error) {
 	h, err := r.store.Open(id)
 	if err != nil {
 		return nil, nil, err
@@ -68,12 +68,12 @@ func (r *Runtime) openLoaded(id string) (*store.Handle, *store.State, error) {
 // then merged into the recorded spec, so a later update or state sees them.
 // Nothing is recorded when the kernel refuses a value.
 func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) error {
-	h, st, err := r.openLoaded(id)
+	h, st, err := r.OpenLoaded(id)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := refuse(api.OpUpdate, id, r.status(st)); err != nil {
+	if err := Refuse(api.OpUpdate, id, r.Status(st)); err != nil {
 		return err
 	}
 	if opts.Resources == nil {
@@ -190,7 +190,7 @@ func mergeResources(dst, src *specs.LinuxResources) {
 	}
 }
 
-// newCgroups returns the cgroup manager of a new container for the
+// NewCgroups returns the cgroup manager of a new container for the
 // configured driver, and records the choice in st so that later commands
 // (which may not be given --systemd-cgroup) use the same one. A driver the
 // host cannot serve is refused, rather than quietly using cgroupfs with a
@@ -199,9 +199,9 @@ func mergeResources(dst, src *specs.LinuxResources) {
 // are recorded in st (CgroupPaths), which is all delete and update use.
 //
 // It first drops from st's spec the resources rt ignores (dropIgnored):
-// newCgroups is where create first turns to the spec's cgroup side, before
+// NewCgroups is where create first turns to the spec's cgroup side, before
 // the state is first saved and before the resources are applied.
-func (r *Runtime) newCgroups(st *store.State, path string) (cgroups.Manager, error) {
+func (r *Runtime) NewCgroups(st *store.State, path string) (cgroups.Manager, error) {
 	if err := r.dropIgnored(st); err != nil {
 		return nil, err
 	}
@@ -292,12 +292,12 @@ var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 
 func i64(v int64) *int64 { return &v }
 
-// containerResources is what create applies: the spec's resources, with
+// ContainerResources is what create applies: the spec's resources, with
 // the device rules made an allow-list whether or not the spec has any (a
 // container's cgroup inherits its parent's, which allows every device, and
 // a config without rules would otherwise let CAP_MKNOD open the host's
 // disks; runc's device emulator starts from deny-all too).
-func containerResources(s *specs.Spec) *specs.LinuxResources {
+func ContainerResources(s *specs.Spec) *specs.LinuxResources {
 	var res specs.LinuxResources
 	if s.Linux != nil && s.Linux.Resources != nil {
 		res = *s.Linux.Resources
@@ -345,7 +345,7 @@ func (r *Runtime) Events(ctx context.Context, id string, opts api.EventsOpts) er
 	if err != nil {
 		return err
 	}
-	if err := refuse(api.OpEvents, id, r.status(st)); err != nil {
+	if err := Refuse(api.OpEvents, id, r.Status(st)); err != nil {
 		return err
 	}
 	cg := cgroups.Load(st.CgroupPaths)

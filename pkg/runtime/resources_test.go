@@ -67,7 +67,7 @@ func TestContainerResourcesDevices(t *testing.T) {
 			if tt.linux != nil && tt.linux.Resources != nil {
 				before = slices.Clone(tt.linux.Resources.Devices)
 			}
-			res := containerResources(s)
+			res := ContainerResources(s)
 			if !reflect.DeepEqual(res.Devices, tt.want) {
 				t.Errorf("devices =\n%+v\nwant\n%+v", res.Devices, tt.want)
 			}
@@ -191,7 +191,7 @@ func TestNewCgroupsParent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &Runtime{cfg: api.GlobalConfig{CgroupDriver: tt.driver, CgroupParent: tt.parent}, log: slog.New(slog.DiscardHandler)}
 			st := &store.State{ID: "c1", Spec: store.RecordSpec(&specs.Spec{Linux: &specs.Linux{}})}
-			cg, err := r.newCgroups(st, tt.path)
+			cg, err := r.NewCgroups(st, tt.path)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)

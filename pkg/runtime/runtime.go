@@ -97,10 +97,10 @@ func (r *Runtime) Features() (*features.Features, error) {
 	return f, nil
 }
 
-// status derives a container's status from its recorded state and the live
+// Status derives a container's status from its recorded state and the live
 // process: a recorded pid that is gone (or reused by another process) means
 // the container has stopped, whatever the file says.
-func (r *Runtime) status(st *store.State) api.Status {
+func (r *Runtime) Status(st *store.State) api.Status {
 	if !st.Ready || !alive(st.InitPid, st.InitStartTime) {
 		return api.StatusStopped
 	}
@@ -125,7 +125,7 @@ func (r *Runtime) container(st *store.State) (*api.Container, error) {
 	c := &api.Container{
 		Version:     st.OCIVersion,
 		ID:          st.ID,
-		Status:      r.status(st),
+		Status:      r.Status(st),
 		Bundle:      st.Bundle,
 		Rootfs:      st.Rootfs,
 		Created:     st.Created,

@@ -48,7 +48,7 @@ func TestStatusFromLiveProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer child.Process.Kill()
-	start, err := procStartTime(child.Process.Pid)
+	start, err := ProcStartTime(child.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestDeleteStopped(t *testing.T) {
 
 func TestDeleteRunningRefused(t *testing.T) {
 	r, s := newRuntime(t)
-	start, err := procStartTime(os.Getpid())
+	start, err := ProcStartTime(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,10 +143,10 @@ func TestDeleteRunningRefused(t *testing.T) {
 }
 
 func TestProcStartTime(t *testing.T) {
-	if _, err := procStartTime(os.Getpid()); err != nil {
+	if _, err := ProcStartTime(os.Getpid()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := procStartTime(1 << 30); !errors.Is(err, errNoProcess) {
+	if _, err := ProcStartTime(1 << 30); !errors.Is(err, errNoProcess) {
 		t.Fatalf("nonexistent pid: %v", err)
 	}
 }

@@ -111,7 +111,7 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 		return nil, fmt.Errorf("namespaces: bad pid message (%d bytes)", len(pidMsg))
 	}
 	pid := int(int32(binary.NativeEndian.Uint32(pidMsg)))
-	start, err := procStartTime(pid)
+	start, err := ProcStartTime(pid)
 	if err != nil {
 		return nil, fmt.Errorf("container process %d: %w", pid, err)
 	}

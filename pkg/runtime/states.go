@@ -25,11 +25,11 @@ var refusals = map[api.Op]map[api.Status]error{
 	api.OpEvents:     {api.StatusStopped: api.ErrNotRunning},
 }
 
-// refuse returns the refusal of op on container id in status s (an
+// Refuse returns the refusal of op on container id in status s (an
 // *api.StateError), or nil when op may go on. Every state refusal of the
 // runtime and of pkg/checkpoint comes from here, so that each reads as
 // runc's and matches its sentinels with errors.Is.
-func refuse(op api.Op, id string, s api.Status) error {
+func Refuse(op api.Op, id string, s api.Status) error {
 	if sentinel, ok := refusals[op][s]; ok {
 		return &api.StateError{ID: id, Op: op, Status: s, Err: sentinel}
 	}

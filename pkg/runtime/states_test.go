@@ -26,7 +26,7 @@ func stateFixtures(t *testing.T, s *store.Store) map[api.Status]string {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
-		start, err := procStartTime(c.Process.Pid)
+		start, err := ProcStartTime(c.Process.Pid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestStateRefusals(t *testing.T) {
 					}
 				}
 			}
-			err := refuse(tt.op, id, tt.status)
+			err := Refuse(tt.op, id, tt.status)
 			if tt.is == nil {
 				if err != nil {
 					t.Fatalf("refuse = %v, want nil", err)
@@ -226,7 +226,7 @@ func TestDeleteCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer child.Process.Kill()
-	start, err := procStartTime(child.Process.Pid)
+	start, err := ProcStartTime(child.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
