@@ -8,13 +8,14 @@ import (
 
 	"github.com/rtkit/rt/pkg/checkpoint"
 	"github.com/rtkit/rt/pkg/cli"
+	"github.com/rtkit/rt/pkg/rtcli"
 )
 
 func main() {
-	os.Exit(cli.Main(cli.Program{
+	os.Exit(cli.Main(rtcli.Program(cli.Program{
 		Name:     "rt-checkpoint",
 		Short:    "rt-checkpoint checkpoints and restores rt containers with CRIU",
 		Factory:  checkpoint.New,
 		Commands: cli.CheckpointCommands(),
-	}, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

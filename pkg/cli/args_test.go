@@ -5,10 +5,12 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rtkit/rt/pkg/config"
 )
 
 func TestSingleDashLongFlags(t *testing.T) {
-	e := &Env{prog: Program{Name: "rt", Factory: nil, Commands: []func(*Env) *cobra.Command{
+	e := &Env{prog: Program{Name: "rt", Factory: nil, Config: HostConfig{Flags: config.RegisterFlags}, Commands: []func(*Env) *cobra.Command{
 		NewDeleteCommand, NewExecCommand, NewRestoreCommand, NewKillCommand, NewPSCommand,
 	}}}
 	root := e.rootCommand()

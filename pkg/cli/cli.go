@@ -2,10 +2,11 @@
 // pkg/api option types, call a runtime through the api interfaces, and turn
 // the outcome into output, log records and an exit code.
 //
-// It depends only on pkg/api, pkg/config and pkg/version, never on the Linux
-// implementation: a Program names the runtime's Factory, so another runtime
-// can reuse this command line unchanged. The exit-code and error-reporting
-// rules live here and nowhere else (see Main).
+// It depends only on pkg/api, never on the Linux implementation nor on rt's
+// host configuration: a Program names the runtime's Factory, its host
+// configuration (HostConfig) and its version, so another runtime can reuse
+// this command line unchanged (see the example). pkg/rtcli gives rt's. The
+// exit-code and error-reporting rules live here and nowhere else (see Main).
 package cli
 
 import (
@@ -21,8 +22,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rtkit/rt/pkg/api"
-	"github.com/rtkit/rt/pkg/config"
-	"github.com/rtkit/rt/pkg/version"
 )
 
 // Program describes one binary built from these commands.
@@ -37,6 +36,36 @@ type Program struct {
 	Factory api.Factory
 	// Commands are the constructors of the binary's subcommands.
 	Commands []func(*Env) *cobra.Command
+	// Config is the host configuration: global flags and their resolution.
+	Config HostConfig
+	// Version writes what --version prints; nil prints the name alone.
+	Version func(w io.Writer, name string)
+}
+
+// HostConfig is a program's host configuration: the global flags it adds
+// to the root command, and how they (and whatever else the program reads:
+// environment, files) resolve into Settings once parsed. The zero value
+// adds no flags and resolves to zero Settings: text logs on stderr, and a
+// runtime built from a zero api.GlobalConfig.
+type HostConfig struct {
+	// Flags defines the global flags on the root command's persistent
+	// flag set; nil for none.
+	Flags func(*pflag.FlagSet)
+	// Load resolves the parsed flags; nil gives zero Settings.
+	Load func(*pflag.FlagSet) (*Settings, error)
+}
+
+// Settings are what a host configuration resolves to. The CLI fills in
+// GlobalConfig's Rootless and Logger itself.
+type Settings struct {
+	api.GlobalConfig
+	// Log is the file the CLI logs to, "" for stderr; LogFormat is "text"
+	// (the default) or "json".
+	Log, LogFormat string
+	// Report writes the settings and where each came from in format
+	// ("table" or "json"), for the config command; nil when the program
+	// has nothing to report.
+	Report func(w io.Writer, format string) error
 }
 
 // Env is what every command of one invocation shares: the global flags, the
@@ -54,7 +83,7 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 
-	cfg     *config.Config
+	cfg     *Settings
 	logger  *slog.Logger
 	logFile *os.File
 	// logIsStderr: the log sink is our stderr, so the final error is written
@@ -129,7 +158,11 @@ func (e *Env) rootCommand() *cobra.Command {
 		Args:          noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if showVersion {
-				version.Write(e.Stdout, e.prog.Name)
+				if e.prog.Version == nil {
+					fmt.Fprintln(e.Stdout, e.prog.Name)
+				} else {
+					e.prog.Version(e.Stdout, e.prog.Name)
+				}
 				return nil
 			}
 			return cmd.Help()
@@ -149,7 +182,9 @@ func (e *Env) rootCommand() *cobra.Command {
 	})
 	root.Flags().BoolVarP(&showVersion, "version", "v", false, "print the version")
 	e.flags = root.PersistentFlags()
-	config.RegisterFlags(e.flags)
+	if e.prog.Config.Flags != nil {
+		e.prog.Config.Flags(e.flags)
+	}
 	e.flags.StringVar(&e.rootless, "rootless", "auto", "ignore cgroup permission errors (true, false or auto)")
 	for _, mk := range slices.Concat(e.prog.Commands, docCommands) {
 		root.AddCommand(mk(e))
@@ -162,13 +197,16 @@ func (e *Env) rootCommand() *cobra.Command {
 var docCommands []func(*Env) *cobra.Command
 
 // Config resolves the host configuration (once) and sets up logging from it.
-func (e *Env) Config() (*config.Config, error) {
+func (e *Env) Config() (*Settings, error) {
 	if e.cfg != nil {
 		return e.cfg, nil
 	}
-	cfg, err := config.Load(e.flags, config.Options{})
-	if err != nil {
-		return nil, err
+	cfg := &Settings{}
+	if e.prog.Config.Load != nil {
+		var err error
+		if cfg, err = e.prog.Config.Load(e.flags); err != nil {
+			return nil, err
+		}
 	}
 	if err := e.setupLog(cfg); err != nil {
 		return nil, err
@@ -186,18 +224,9 @@ func (e *Env) Runtime() (api.ContainerOperations, error) {
 	if err != nil {
 		return nil, err
 	}
-	ops, err := e.prog.Factory(api.GlobalConfig{
-		Root:                cfg.Root,
-		Criu:                cfg.Criu,
-		CriuProgressTimeout: cfg.CriuProgressTimeout,
-		MigrationToken:      cfg.MigrationToken,
-		CgroupDriver:        cfg.CgroupDriver,
-		CgroupParent:        cfg.CgroupParent,
-		Init:                cfg.Init,
-		Rootless:            e.rootless,
-		Debug:               cfg.Debug,
-		Logger:              e.logger,
-	})
+	global := cfg.GlobalConfig
+	global.Rootless, global.Logger = e.rootless, e.logger
+	ops, err := e.prog.Factory(global)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +259,7 @@ func (e *Env) Logger() *slog.Logger {
 	return e.logger
 }
 
-func (e *Env) setupLog(cfg *config.Config) error {
+func (e *Env) setupLog(cfg *Settings) error {
 	w := e.Stderr
 	e.logIsStderr = true
 	if cfg.Log != "" {
@@ -256,7 +285,7 @@ func (e *Env) report(err error) {
 			fmt.Fprintf(e.Stderr, "%s: %s\n", e.prog.Name, api.OneLine(cerr.Error()))
 		}
 	}
-	if e.logger != nil && !(e.logIsStderr && e.cfg.LogFormat == "text") {
+	if e.logger != nil && !(e.logIsStderr && e.cfg.LogFormat != "json") {
 		e.logger.Error(msg)
 		if e.logIsStderr {
 			return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/config"
 )
 
 var sampleImage = api.ImageInfo{
@@ -178,7 +179,7 @@ func TestInspectCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			prog := Program{Name: "rt-checkpoint", Commands: CheckpointCommands(),
+			prog := Program{Name: "rt-checkpoint", Commands: CheckpointCommands(), Config: HostConfig{Flags: config.RegisterFlags},
 				Factory: func(api.GlobalConfig) (api.ContainerOperations, error) { return tt.ops, nil }}
 			args := append([]string{"--root", t.TempDir(), "--log", t.TempDir() + "/log"}, tt.args...)
 			code := Main(prog, args, strings.NewReader(""), &stdout, &stderr)

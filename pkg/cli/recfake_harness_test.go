@@ -18,6 +18,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cli"
+	"github.com/rtkit/rt/pkg/rtcli"
 )
 
 // recCall is one method call the fake received.
@@ -321,19 +322,19 @@ func recRTCommands() []func(*cli.Env) *cobra.Command {
 
 // recRTProgram is rt built as cmd/rt/main.go builds it, on factory.
 func recRTProgram(factory api.Factory) cli.Program {
-	return cli.Program{
+	return rtcli.Program(cli.Program{
 		Name:     "rt",
 		Short:    "rt is an OCI container runtime",
 		Long:     "rt runs OCI containers.",
 		Factory:  factory,
 		Commands: recRTCommands(),
-	}
+	})
 }
 
 // recCkptProgram is rt-checkpoint built as cmd/rt-checkpoint/main.go builds
 // it, on factory.
 func recCkptProgram(factory api.Factory) cli.Program {
-	return cli.Program{
+	return rtcli.Program(cli.Program{
 		Name:    "rt-checkpoint",
 		Short:   "rt-checkpoint checkpoints and restores rt containers with CRIU",
 		Factory: factory,
@@ -344,7 +345,7 @@ func recCkptProgram(factory api.Factory) cli.Program {
 			cli.NewLazyPagesCommand,
 			cli.NewConfigCommand,
 		},
-	}
+	})
 }
 
 // recEnvKeys are the environment variables pkg/config reads.

@@ -104,10 +104,10 @@ as "<set>", never its value.`,
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				return cfg.WriteJSON(e.Stdout)
+			if cfg.Report == nil {
+				return fmt.Errorf("config: %w", api.ErrNotImplemented)
 			}
-			return cfg.WriteTable(e.Stdout)
+			return cfg.Report(e.Stdout, format)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: table or json")

@@ -158,3 +158,13 @@ func TestRTWithoutCRIU(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIWithoutConfig: pkg/cli is reusable by another runtime without rt's
+// host configuration (its example builds a toy runtime on it).
+func TestCLIWithoutConfig(t *testing.T) {
+	for pkg := range listImports(t, repo(t), true, "./pkg/cli") {
+		if top(pkg) == "pkg/config" || top(pkg) == "pkg/version" {
+			t.Errorf("pkg/cli links %s", pkg)
+		}
+	}
+}
