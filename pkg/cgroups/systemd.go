@@ -4,18 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
-	"github.com/godbus/dbus/v5"
 	sdlib "github.com/opencontainers/cgroups/systemd"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -124,100 +119,6 @@ const (
 	errUnitExists = "org.freedesktop.systemd1.UnitExists"
 	errNoSuchUnit = "org.freedesktop.systemd1.NoSuchUnit"
 )
-
-// systemdUnit is where a container's cgroup is under the systemd driver.
-type systemdUnit struct {
-	name   string // the unit: "rt-c1.scope", or a slice
-	parent string // the slice it is in: "system.slice"
-	// dir is the unit's cgroup below the top of each hierarchy:
-	// "/system.slice/rt-c1.scope".
-	dir string
-}
-
-// slice reports whether the unit is a slice rather than a scope.
-func (u *systemdUnit) slice() bool { return strings.HasSuffix(u.name, ".slice") }
-
-// parseSystemdPath computes the unit of a container from its
-// linux.cgroupsPath and id; see NewSystemd for the rules.
-func parseSystemdPath(path, id string) (systemdUnit, error) {
-	bad := func(format string, args ...any) (systemdUnit, error) {
-		return systemdUnit{}, fmt.Errorf("cgroups: systemd driver: cgroupsPath %q: %s", path, fmt.Sprintf(format, args...))
-	}
-	slice, prefix, name := "system.slice", "rt", id
-	if path == "" {
-		if id == "" {
-			return systemdUnit{}, errors.New("cgroups: systemd driver: neither a cgroups path nor a container id")
-		}
-	} else {
-		parts := strings.Split(path, ":")
-		if len(parts) != 3 {
-			return bad(`want "slice:prefix:name" (e.g. "system.slice:rt:c1")`)
-		}
-		if parts[0] != "" {
-			slice = parts[0]
-		}
-		prefix, name = parts[1], parts[2]
-		if name == "" {
-			return bad(`the name (after the second ":") is empty`)
-		}
-	}
-	parentDir, err := expandSlice(slice)
-	if err != nil {
-		return bad("%v", err)
-	}
-	u := systemdUnit{parent: slice}
-	switch {
-	case strings.HasSuffix(name, ".slice"):
-		u.name = name
-		if u.dir, err = expandSlice(name); err != nil {
-			return bad("%v", err)
-		}
-		// systemd places a slice by its name alone; a directory
-		// computed from the parent would not be where the unit is.
-		if filepath.Dir(u.dir) != parentDir {
-			return bad("slice %s is not a child of %s (systemd puts it at %s; name it %s-<name>.slice)",
-				name, slice, u.dir, strings.TrimSuffix(slice, ".slice"))
-		}
-		return u, nil
-	case prefix == "":
-		u.name = name + ".scope"
-	default:
-		u.name = prefix + "-" + name + ".scope"
-	}
-	if err := checkUnitName(u.name); err != nil {
-		return bad("%v", err)
-	}
-	u.dir = filepath.Join(parentDir, u.name)
-	return u, nil
-}
-
-// expandSlice is the library's ExpandSlice (runc's rules) after the
-// character check systemd makes, which it leaves out.
-func expandSlice(slice string) (string, error) {
-	if err := checkUnitName(slice); err != nil {
-		return "", err
-	}
-	return sdlib.ExpandSlice(slice)
-}
-
-// checkUnitName refuses what systemd refuses in a unit name
-// (unit_name_is_valid): more than 255 bytes, or a byte other than a
-// letter, a digit or one of ":-_.\". Besides a clear error before any
-// D-Bus call, it keeps "/" and so ".." components out of the directories
-// computed from the name. "@", which systemd allows for instances of
-// templates, is refused: a transient unit is no template's instance.
-func checkUnitName(name string) error {
-	if len(name) > 255 {
-		return fmt.Errorf("unit name %s… is longer than systemd's 255 bytes", name[:32])
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(":-_.\\", c) >= 0) {
-			return fmt.Errorf("unit name %q has %q, which systemd does not allow (letters, digits and \":-_.\\\" only)", name, c)
-		}
-	}
-	return nil
-}
 
 // systemdManager is the systemd driver: systemd makes and removes the
 // unit, fs does the rest on the same directories (see NewSystemd).
@@ -547,80 +448,4 @@ func (m *systemdManager) Stats() (*Stats, error) { return m.fs.Stats() }
 
 func (m *systemdManager) OOMNotify(stop <-chan struct{}) (<-chan struct{}, error) {
 	return m.fs.OOMNotify(stop)
-}
-
-// isDBusError reports whether err is the D-Bus error name.
-func isDBusError(err error, name string) bool {
-	var derr dbus.Error
-	return errors.As(err, &derr) && derr.Name == name
-}
-
-// systemdBus is a connection to systemd's D-Bus API that managers share:
-// made on first use and kept for the process (rt handles one container
-// per command), and made again, once per call, when a call finds it
-// closed (dbus-daemon or systemd restarted meanwhile).
-type systemdBus struct {
-	// dial connects; it must not tie the connection to a context that
-	// ends, as godbus closes a connection when its context is done.
-	dial func() (*sddbus.Conn, error)
-
-	mu   sync.Mutex
-	conn *sddbus.Conn
-}
-
-// hostBus is the host's systemd: the system bus, or, as root, systemd's
-// private socket (/run/systemd/private) where no dbus-daemon runs.
-var hostBus = &systemdBus{dial: func() (*sddbus.Conn, error) {
-	return sddbus.NewWithContext(context.Background())
-}}
-
-// call runs op on the connection.
-func (b *systemdBus) call(op func(*sddbus.Conn) error) error {
-	for retried := false; ; retried = true {
-		conn, err := b.get()
-		if err != nil {
-			return err
-		}
-		err = op(conn)
-		// A closed connection shows as godbus's ErrClosed, or, when its
-		// reader saw the socket go first, as the socket's own error.
-		closed := errors.Is(err, dbus.ErrClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
-		if retried || !closed {
-			return err
-		}
-		b.drop(conn)
-	}
-}
-
-func (b *systemdBus) get() (*sddbus.Conn, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.conn == nil {
-		conn, err := b.dial()
-		if err != nil {
-			return nil, fmt.Errorf("connect to systemd over D-Bus: %w", err)
-		}
-		b.conn = conn
-	}
-	return b.conn, nil
-}
-
-// drop closes conn if it is still the current connection.
-func (b *systemdBus) drop(conn *sddbus.Conn) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.conn == conn {
-		b.conn.Close()
-		b.conn = nil
-	}
-}
-
-// close closes the connection, if any; the next call connects again.
-func (b *systemdBus) close() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.conn != nil {
-		b.conn.Close()
-		b.conn = nil
-	}
 }

@@ -1,6 +1,7 @@
 package runtime
 
-// The process an exec runs: --process, or the container's own with the\n// command line and runc's overrides.
+// The process an exec runs: --process, or the container's own with the
+// command line and runc's overrides.
 
 import (
 	"errors"
