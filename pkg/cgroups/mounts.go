@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/moby/sys/mountinfo"
 	"os"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // hierarchy is one mounted cgroup hierarchy as this process sees it.
