@@ -162,30 +162,8 @@ func start(sock *os.File) error {
 	if err := step("rootfs", rootfs.Finish(rc)); err != nil {
 		return err
 	}
-	if err := step("process", process.SetOOMScoreAdj(proc)); err != nil {
-		return err
-	}
-	if proc.Terminal {
-		if err := setupTerminal(sock, &cfg); err != nil {
-			return step("terminal", err)
-		}
-	}
-	process.SetHome(proc)
-	path, err := process.LookPath(proc)
+	last, err := prepareProcess(sock, &cfg, func() error { return setProcAttrs(s) })
 	if err != nil {
-		return err
-	}
-	if err := setProcAttrs(s); err != nil {
-		return err
-	}
-	last, err := prepareLast(cfg.Spec, path)
-	if err != nil {
-		return err
-	}
-	if err := closeHostFds(cfg.PreserveFDs); err != nil {
-		return step("close fds", err)
-	}
-	if err := step("process", process.Chdir(proc)); err != nil {
 		return err
 	}
 	if err := initproto.Write(sock, initproto.MsgReady, nil); err != nil {
@@ -307,6 +285,44 @@ func joinedCgroups(sock *os.File, newNS bool) error {
 // exec): the C stage joined its namespaces, which put this process in the
 // container's root and cwd "/"; what is left is the process set-up shared
 // with the init.
+// prepareProcess is what the container's init and an exec's process share
+// once the root is theirs: the OOM score, the terminal, HOME, the program's
+// path, the last steps prepared, the host's fds closed, the working
+// directory. attrs, if set, runs once the path is known (the init's own
+// process attributes).
+func prepareProcess(sock *os.File, cfg *initproto.InitConfig, attrs func() error) (*lastSteps, error) {
+	proc := cfg.Spec.Process
+	if err := step("process", process.SetOOMScoreAdj(proc)); err != nil {
+		return nil, err
+	}
+	if proc.Terminal {
+		if err := setupTerminal(sock, cfg); err != nil {
+			return nil, step("terminal", err)
+		}
+	}
+	process.SetHome(proc)
+	path, err := process.LookPath(proc)
+	if err != nil {
+		return nil, err
+	}
+	if attrs != nil {
+		if err := attrs(); err != nil {
+			return nil, err
+		}
+	}
+	last, err := prepareLast(cfg.Spec, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := closeHostFds(cfg.PreserveFDs); err != nil {
+		return nil, step("close fds", err)
+	}
+	if err := step("process", process.Chdir(proc)); err != nil {
+		return nil, err
+	}
+	return last, nil
+}
+
 func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 	proc := cfg.Spec.Process
 	// Without a mount namespace of the container's own, joining did not
@@ -314,27 +330,8 @@ func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 	if err := step("rootfs", cfg.HostMounts.Enter()); err != nil {
 		return err
 	}
-	if err := step("process", process.SetOOMScoreAdj(proc)); err != nil {
-		return err
-	}
-	if proc.Terminal {
-		if err := setupTerminal(sock, cfg); err != nil {
-			return step("terminal", err)
-		}
-	}
-	process.SetHome(proc)
-	path, err := process.LookPath(proc)
+	last, err := prepareProcess(sock, cfg, nil)
 	if err != nil {
-		return err
-	}
-	last, err := prepareLast(cfg.Spec, path)
-	if err != nil {
-		return err
-	}
-	if err := closeHostFds(cfg.PreserveFDs); err != nil {
-		return step("close fds", err)
-	}
-	if err := step("process", process.Chdir(proc)); err != nil {
 		return err
 	}
 	if err := step("process", process.SetLSM(proc)); err != nil {
