@@ -69,7 +69,7 @@ stress: deps build
 	RT_STRESS=$(RT_STRESS) $(GO) run ./test/skipcheck -allow test/host-limits.txt -- -count=1 -timeout 6h -v -run '^TestRace' $(TESTFLAGS) ./test/security/
 
 unit:
-	$(GO) test -count=1 -short ./pkg/...
+	$(GO) test -count=1 ./pkg/...
 
 bench: deps build
 	$(GO) run ./test/bench -rt $(abspath $(BIN))/rt

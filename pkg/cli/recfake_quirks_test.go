@@ -45,7 +45,7 @@ func TestReportingQuirks(t *testing.T) {
 		f.noCalls(t)
 		data, _ := os.ReadFile(logFile)
 		if len(data) == 0 {
-			t.Skip("BUG: pkg/cli/cli.go:217 report() skips resolving the config for api.ErrUsage errors, so usage errors never reach --log (containerd reads the error from the log file) and are plain text even with --log-format json")
+			t.Fatal("the usage error did not reach --log (containerd reads the error from the log file)")
 		}
 		r, _ := recDecodeRecord(t, recLines(string(data))[0])
 		if r.Level != "error" || !strings.Contains(r.Msg, `unknown signal "FOO"`) {

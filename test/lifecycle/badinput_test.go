@@ -163,7 +163,7 @@ func TestCreateBadInput(t *testing.T) {
 			res := r.RT("create", "--bundle", b, id)
 			r.AssertNoTrace(t, id, b)
 			if tc.hostHook && strings.Contains(res.Stderr, initClosedLine) {
-				t.Skip("BUG: a failing prestart/createRuntime hook makes create print a second stderr line " +
+				t.Fatal("BUG: a failing prestart/createRuntime hook makes create print a second stderr line " +
 					"(\"" + initClosedLine + "\", from the container's init) about half the time; runc prints one. " +
 					"Where: pkg/runtime/create.go, create(): the deferred sock.Close() runs before the deferred " +
 					"destroyPartial kills the init, so the init sees EOF while waiting for MsgHooksDone and reports it " +
