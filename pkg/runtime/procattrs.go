@@ -12,7 +12,7 @@ import (
 )
 
 // What the runtime side does for the per-process attributes of
-// runtime-spec 1.1-1.3, which rt-init applies (cmd/rt-init/procattrs.go).
+// runtime-spec 1.1-1.3, which rt-init applies (pkg/initproc/procattrs.go).
 
 // setRealtimeFirst writes linux.resources.cpu.realtimeRuntime and
 // realtimePeriod before the init enters its cgroups, as runc's Apply does;

@@ -167,7 +167,7 @@ func TestTerminalSocketPayloadName(t *testing.T) {
 	r.AssertNoTrace(t, id, b)
 	if master.Name() != "/dev/ptmx" {
 		thBug(t, fmt.Sprintf("the --console-socket message carries %q where runc sends the master's own name %q "+
-			"(pkg/console.SendToSocket's doc promises that): cmd/rt-init/main.go setupTerminal sends the master to rt "+
+			"(pkg/console.SendToSocket's doc promises that): pkg/initproc/initproc.go setupTerminal sends the master to rt "+
 			"named by the slave path (console.SendFd(sock, slave, master)); send it as master.Name() and pass the slave "+
 			"path, if rt needs it, separately", master.Name(), "/dev/ptmx"))
 		t.Errorf("payload %q, want %q", master.Name(), "/dev/ptmx")
@@ -487,7 +487,7 @@ func TestHookPoststartAfterExec(t *testing.T) {
 	if got := h.order(t); !slices.Equal(got, thHookPoints) || rec.Comm != "sleep" {
 		thBug(t, fmt.Sprintf("poststart hooks run before the container's program is executed (the process was %q, "+
 			"not sleep; hook order %v) and so race with the startContainer hooks: pkg/runtime/lifecycle.go start runs "+
-			"them as soon as releaseFifo has read the one byte rt-init writes, and cmd/rt-init/main.go closes the fifo "+
+			"them as soon as releaseFifo has read the one byte rt-init writes, and pkg/initproc closes the fifo "+
 			"right after writing it, before startContainer, the uid switch and execve. runc's way: rt-init keeps its "+
 			"O_CLOEXEC write end open until execve and releaseFifo reads to end of file (which then means the exec "+
 			"happened, or init died), before poststart. (Debian's runc 1.1.5 is no reference here: it runs poststart "+
@@ -502,7 +502,7 @@ func TestHookCreateContainerStatus(t *testing.T) {
 	h := thRunHooked(t)
 	if rec := thReadHook(t, h.log, "createContainer"); rec.State.Status != specs.StateCreating {
 		thBug(t, fmt.Sprintf("createContainer hooks get status %q; the create operation has not finished (runc "+
-			"and the spec: creating, as prestart/createRuntime get here): cmd/rt-init/main.go sets "+
+			"and the spec: creating, as prestart/createRuntime get here): pkg/initproc sets "+
 			`cfg.State.Status = "created" before hooks.Run(..."createContainer"...); keep "creating"`, rec.State.Status))
 		t.Errorf("createContainer status %q, want creating", rec.State.Status)
 	}
@@ -520,7 +520,7 @@ func TestHookContainerNamespacePid(t *testing.T) {
 	if pids["createContainer"] != 1 || pids["startContainer"] != 1 {
 		thBug(t, fmt.Sprintf("hooks run in the container's namespaces get the init's pid as the host sees it (%v, "+
 			"init %d); the spec wants the pid as seen by the container there (runc passes getpid() of its init: 1): "+
-			"cmd/rt-init/main.go passes cfg.State, whose pid rt filled with the host pid, as is; set State.Pid = "+
+			"pkg/initproc passes cfg.State, whose pid rt filled with the host pid, as is; set State.Pid = "+
 			"os.Getpid() before running createContainer and startContainer", pids, h.pid))
 		t.Errorf("pids %v, want 1", pids)
 	}
