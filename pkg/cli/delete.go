@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/rtkit/rt/pkg/api"
@@ -9,25 +11,13 @@ import (
 // NewDeleteCommand is `delete`.
 func NewDeleteCommand(e *Env) *cobra.Command {
 	var opts api.DeleteOpts
-	cmd := &cobra.Command{
-		Use:   "delete [flags] <container-id>",
-		Short: "delete a container and the resources it holds",
-		Long: `Delete removes a stopped container: its processes, cgroups, mounts and state.
+	cmd := idCommand(e, "delete [flags]", "delete a container and the resources it holds",
+		`Delete removes a stopped container: its processes, cgroups, mounts and state.
 With --force a running container is killed first, and an unknown id is not an
 error (clients delete every container more than once).`,
-		Args: exactArgs("container-id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := containerID(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			ops, err := e.Runtime()
-			if err != nil {
-				return err
-			}
-			return ops.Delete(cmd.Context(), id, opts)
-		},
-	}
+		func(ctx context.Context, ops api.ContainerOperations, id string) error {
+			return ops.Delete(ctx, id, opts)
+		})
 	cmd.Flags().BoolVarP(&opts.Force, "force", "f", false, "kill the container first if it is running, and ignore an unknown id")
 	return cmd
 }
