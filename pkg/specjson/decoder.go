@@ -224,30 +224,14 @@ func asciiEqualFold(name string, key []byte) bool {
 // str reads a string. Escapes other than a surrogate are decoded; invalid
 // UTF-8, which encoding/json would replace, falls back.
 func (d *decoder) str() (string, error) {
-	if d.next() != '"' {
-		return "", errFallback
+	raw, plain, err := d.rawString()
+	switch {
+	case err != nil:
+		return "", err
+	case plain:
+		return string(raw), nil
 	}
-	start := d.off + 1
-	plain := true
-	for i := start; i < len(d.data); i++ {
-		switch c := d.data[i]; {
-		case c == '"':
-			d.off = i + 1
-			raw := d.data[start:i]
-			if plain {
-				return string(raw), nil
-			}
-			return unescape(raw)
-		case c == '\\':
-			plain = false
-			i++ // the escaped byte is never the closing quote
-		case c < 0x20:
-			return "", errFallback
-		case c >= utf8.RuneSelf:
-			plain = false
-		}
-	}
-	return "", errFallback
+	return unescape(raw)
 }
 
 func unescape(raw []byte) (string, error) {
@@ -409,38 +393,51 @@ func (d *decoder) skip(depth int) error {
 	return errFallback
 }
 
-// skipString reads a string whose content does not matter: any bytes but
-// controls, with valid escapes (invalid UTF-8 is valid JSON).
+// skipString reads a string whose content does not matter.
 func (d *decoder) skipString() error {
+	_, _, err := d.rawString()
+	return err
+}
+
+// rawString reads a string as JSON's grammar has it (no controls, valid
+// escapes; invalid UTF-8 is valid JSON) and returns what lies between the
+// quotes, and whether that is plain: ASCII without escapes, the string
+// itself.
+func (d *decoder) rawString() (raw []byte, plain bool, err error) {
 	if d.next() != '"' {
-		return errFallback
+		return nil, false, errFallback
 	}
-	for i := d.off + 1; i < len(d.data); i++ {
+	start := d.off + 1
+	plain = true
+	for i := start; i < len(d.data); i++ {
 		switch c := d.data[i]; {
 		case c == '"':
 			d.off = i + 1
-			return nil
+			return d.data[start:i], plain, nil
 		case c < 0x20:
-			return errFallback
+			return nil, false, errFallback
+		case c >= utf8.RuneSelf:
+			plain = false
 		case c == '\\':
+			plain = false
 			if i+1 >= len(d.data) {
-				return errFallback
+				return nil, false, errFallback
 			}
 			switch d.data[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i++
 			case 'u':
 				if i+6 > len(d.data) {
-					return errFallback
+					return nil, false, errFallback
 				}
 				if _, err := strconv.ParseUint(string(d.data[i+2:i+6]), 16, 16); err != nil {
-					return errFallback
+					return nil, false, errFallback
 				}
 				i += 5
 			default:
-				return errFallback
+				return nil, false, errFallback
 			}
 		}
 	}
-	return errFallback
+	return nil, false, errFallback
 }
