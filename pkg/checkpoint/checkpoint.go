@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -56,7 +57,7 @@ type Runtime struct {
 
 // Lifecycle is what checkpoint and restore use of pkg/runtime: the
 // container operations, and the lifecycle's own store, status, cgroups,
-// removal and foreground wait, so that both agree with create, state and
+// removal and foreground relay, so that both agree with create, state and
 // delete about what a container is.
 type Lifecycle interface {
 	api.ContainerOperations
@@ -71,8 +72,9 @@ type Lifecycle interface {
 	NewCgroups(st *store.State, cgroupsPath string) (cgroups.Manager, error)
 	// Remove does what delete --force does, under the caller's lock h.
 	Remove(ctx context.Context, h *store.Handle, st *store.State) error
-	// Wait relays signals to pid until it exits and returns its status.
-	Wait(pid int) int
+	// Foreground relays the terminal and signals to the init pid of
+	// container id until it exits and returns its status.
+	Foreground(id string, pid int, pty, in *os.File, out io.Writer) int
 }
 
 var (

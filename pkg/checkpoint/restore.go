@@ -17,7 +17,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rtkit/rt/pkg/api"
-	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/hooks"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
@@ -87,20 +86,11 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 		return &api.Result{}, nil
 	}
 	h.Close() // the lock must not be held while the container runs
-	relayDone := make(chan error, 1)
-	if master != nil {
-		out := io.Writer(os.Stdout)
-		if opts.Stdout != nil {
-			out = opts.Stdout
-		}
-		go func() { relayDone <- console.Relay(master, stdFile(opts.Stdin, os.Stdin), out) }()
-	} else {
-		relayDone <- nil
+	out := io.Writer(os.Stdout)
+	if opts.Stdout != nil {
+		out = opts.Stdout
 	}
-	status := r.Wait(pid)
-	if err := <-relayDone; err != nil {
-		r.log.Warn("terminal relay", "id", id, "error", err)
-	}
+	status := r.Foreground(id, pid, master, stdFile(opts.Stdin, os.Stdin), out)
 	if err := r.Delete(ctx, id, api.DeleteOpts{Force: true}); err != nil {
 		return &api.Result{Status: status}, err
 	}

@@ -51,7 +51,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	if opts.Detach {
 		return &api.Result{}, nil
 	}
-	return &api.Result{Status: r.foreground(id, pid, pty, sigs)}, nil
+	return &api.Result{Status: r.foreground(id, pid, pty, os.Stdin, os.Stdout, sigs)}, nil
 }
 
 // execRequest is what an exec needs, checked before anything starts.

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 
@@ -50,7 +51,7 @@ func (r *Runtime) Run(ctx context.Context, id string, opts api.CreateOpts) (*api
 		return &api.Result{}, nil
 	}
 
-	status := r.foreground(id, c.pid, c.pty, sigs)
+	status := r.foreground(id, c.pid, c.pty, os.Stdin, os.Stdout, sigs)
 	if c.pty != nil {
 		c.pty.Close()
 	}
@@ -62,13 +63,13 @@ func (r *Runtime) Run(ctx context.Context, id string, opts api.CreateOpts) (*api
 	return &api.Result{Status: status}, nil
 }
 
-// foreground relays the terminal (when pty is set) and the signals of a
-// foreground run or exec of container id until its process pid exits, and
-// returns the exit status as a shell reports it.
-func (r *Runtime) foreground(id string, pid int, pty *os.File, sigs chan os.Signal) int {
+// foreground relays the terminal (pty, when set, to in and out) and the
+// signals of a foreground run, exec or restore of container id until its
+// process pid exits, and returns the exit status as a shell reports it.
+func (r *Runtime) foreground(id string, pid int, pty, in *os.File, out io.Writer, sigs chan os.Signal) int {
 	relayDone := make(chan error, 1)
 	if pty != nil {
-		go func() { relayDone <- console.Relay(pty, os.Stdin, os.Stdout) }()
+		go func() { relayDone <- console.Relay(pty, in, out) }()
 	} else {
 		relayDone <- nil
 	}
