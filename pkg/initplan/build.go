@@ -224,23 +224,11 @@ func (p *Plan) hierarchy(in Input, dest string, h rootfs.Hierarchy, flags uintpt
 		flags |= unix.MS_RDONLY
 	}
 	if in.NewCgroupNS {
-		typ, data := "cgroup", h.Options
-		if h.V2 {
-			typ, data = "cgroup2", ""
-		}
+		typ, data := h.Type()
 		p.add(OpMountIn, dest, "cgroup", typ, data).A = uint64(flags)
 		return
 	}
-	key := h.Options
-	if h.V2 {
-		key = ""
-	}
-	key, _, _ = strings.Cut(key, ",")
-	src, ok := in.CgroupPaths[key]
-	if !ok {
-		src = h.Mountpoint
-	}
-	op := p.add(OpMountIn, dest, src, "", "")
+	op := p.add(OpMountIn, dest, h.BindSource(in.CgroupPaths), "", "")
 	op.A, op.B = unix.MS_BIND|unix.MS_REC, KindBind
 	p.add(OpRemountIn, dest).A = uint64(flags | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 }

@@ -21,7 +21,7 @@ func mountCgroup(c *Config, r *root, m specs.Mount, p parsedOptions, check func(
 	fail := func(step string, err error) error {
 		return fmt.Errorf("mount cgroup on %s: %s: %w", m.Destination, step, err)
 	}
-	hier, err := hostHierarchies()
+	hier, err := HostHierarchies()
 	if err != nil {
 		return fail("find hierarchies", err)
 	}
@@ -35,7 +35,7 @@ func mountCgroup(c *Config, r *root, m specs.Mount, p parsedOptions, check func(
 	}
 	ro := p.flags&unix.MS_RDONLY != 0
 	flags := p.flags &^ unix.MS_RDONLY
-	if len(hier) == 1 && hier[0].v2 && hier[0].mountpoint == "/sys/fs/cgroup" {
+	if len(hier) == 1 && hier[0].V2 && hier[0].Mountpoint == "/sys/fs/cgroup" {
 		return mountHierarchy(c, r, m.Destination, hier[0], flags, ro, fail)
 	}
 	if err := unix.Mount("tmpfs", fdPath(dst), "tmpfs", flags, "mode=755"); err != nil {
@@ -47,7 +47,7 @@ func mountCgroup(c *Config, r *root, m specs.Mount, p parsedOptions, check func(
 		return fail("reopen", err)
 	}
 	for _, h := range hier {
-		rel := strings.TrimPrefix(h.mountpoint, "/sys/fs/cgroup/")
+		rel := strings.TrimPrefix(h.Mountpoint, "/sys/fs/cgroup/")
 		if err := mountHierarchy(c, r, filepath.Join(m.Destination, rel), h, flags, ro, fail); err != nil {
 			return err
 		}
@@ -60,7 +60,7 @@ func mountCgroup(c *Config, r *root, m specs.Mount, p parsedOptions, check func(
 	return nil
 }
 
-func mountHierarchy(c *Config, r *root, dest string, h hierarchy, flags uintptr, ro bool, fail func(string, error) error) error {
+func mountHierarchy(c *Config, r *root, dest string, h Hierarchy, flags uintptr, ro bool, fail func(string, error) error) error {
 	if ro {
 		flags |= unix.MS_RDONLY
 	}
@@ -71,26 +71,13 @@ func mountHierarchy(c *Config, r *root, dest string, h hierarchy, flags uintptr,
 	defer dst.Close()
 	target := fdPath(dst)
 	if c.CgroupNS {
-		typ, data := "cgroup", h.options
-		if h.v2 {
-			typ, data = "cgroup2", ""
-		}
+		typ, data := h.Type()
 		if err := unix.Mount("cgroup", target, typ, flags, data); err != nil {
-			return fail("mount "+h.mountpoint, err)
+			return fail("mount "+h.Mountpoint, err)
 		}
 		return nil
 	}
-	key := h.options
-	if h.v2 {
-		key = ""
-	}
-	// Paths are keyed by controller; a co-mounted hierarchy is found under
-	// any of its names.
-	key, _, _ = strings.Cut(key, ",")
-	src, ok := c.CgroupPaths[key]
-	if !ok {
-		src = h.mountpoint
-	}
+	src := h.BindSource(c.CgroupPaths)
 	if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fail("bind "+src, err)
 	}
@@ -110,27 +97,51 @@ func mountHierarchy(c *Config, r *root, dest string, h hierarchy, flags uintptr,
 	return nil
 }
 
-// hierarchy is one cgroup mount of the host.
-type hierarchy struct {
-	mountpoint string
-	// options are the v1 controllers as mount options ("memory",
-	// "name=systemd"); empty for cgroup2.
-	options string
-	v2      bool
+// Hierarchy is one cgroup mount of the host under /sys/fs/cgroup.
+type Hierarchy struct {
+	// Mountpoint is its path; Options its v1 controllers as mount options
+	// ("memory", "name=systemd"), empty for cgroup2.
+	Mountpoint, Options string
+	V2                  bool
 }
 
-// hostHierarchies lists the cgroup mounts under /sys/fs/cgroup as rt-init
-// sees them before pivot_root (the host's, copied into its namespace).
-func hostHierarchies() ([]hierarchy, error) {
+// Type is the filesystem type and data of a fresh mount of h, as a
+// container with a cgroup namespace gets it.
+func (h Hierarchy) Type() (typ, data string) {
+	if h.V2 {
+		return "cgroup2", ""
+	}
+	return "cgroup", h.Options
+}
+
+// BindSource is the host directory a container without a cgroup namespace
+// gets bound for h: its own cgroup in paths (keyed by controller, a
+// co-mounted hierarchy found under any of its names; "" for cgroup2), else
+// the hierarchy's root.
+func (h Hierarchy) BindSource(paths map[string]string) string {
+	key := ""
+	if !h.V2 {
+		key, _, _ = strings.Cut(h.Options, ",")
+	}
+	if src, ok := paths[key]; ok {
+		return src
+	}
+	return h.Mountpoint
+}
+
+// HostHierarchies lists the cgroup mounts under /sys/fs/cgroup as this
+// process sees them: rt-init before pivot_root (the host's, copied into its
+// namespace), rt when it builds the fast path's plan.
+func HostHierarchies() ([]Hierarchy, error) {
 	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter("/sys/fs/cgroup"))
 	if err != nil {
 		return nil, err
 	}
-	var out []hierarchy
+	var out []Hierarchy
 	for _, m := range mounts {
 		switch m.FSType {
 		case "cgroup2":
-			out = append(out, hierarchy{mountpoint: m.Mountpoint, v2: true})
+			out = append(out, Hierarchy{Mountpoint: m.Mountpoint, V2: true})
 		case "cgroup":
 			var ctrl []string
 			for o := range strings.SplitSeq(m.VFSOptions, ",") {
@@ -143,7 +154,7 @@ func hostHierarchies() ([]hierarchy, error) {
 				}
 				ctrl = append(ctrl, o)
 			}
-			out = append(out, hierarchy{mountpoint: m.Mountpoint, options: strings.Join(ctrl, ",")})
+			out = append(out, Hierarchy{Mountpoint: m.Mountpoint, Options: strings.Join(ctrl, ",")})
 		}
 	}
 	return out, nil

@@ -24,25 +24,6 @@ func ParseMountOptions(opts []string) MountOptions {
 	}
 }
 
-// Hierarchy is one cgroup mount of the host under /sys/fs/cgroup.
-type Hierarchy struct {
-	// Mountpoint is its path; Options its v1 controllers as mount options
-	// (empty for cgroup2).
-	Mountpoint, Options string
-	V2                  bool
-}
-
-// HostHierarchies lists the host's cgroup mounts as a cgroup mount of the
-// spec sees them (mountCgroup).
-func HostHierarchies() ([]Hierarchy, error) {
-	hs, err := hostHierarchies()
-	out := make([]Hierarchy, len(hs))
-	for i, h := range hs {
-		out[i] = Hierarchy{Mountpoint: h.mountpoint, Options: h.options, V2: h.v2}
-	}
-	return out, err
-}
-
 // DefaultLinks are the symlinks a /dev the container mounts gets: [target,
 // path] pairs.
 func DefaultLinks() [][2]string { return defaultLinks }
