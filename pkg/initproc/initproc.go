@@ -71,6 +71,26 @@ func step(name string, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
+// peer is rt: the socket, for what crosses besides messages (fds), and
+// the conversation on it.
+type peer struct {
+	sock *os.File
+	conv *initproto.Conv
+}
+
+// talk is the rest of the conversation after cfg, which says its kind and
+// its optional messages.
+func talk(sock *os.File, cfg *initproto.InitConfig) *peer {
+	kind, f := initproto.Create, initproto.Facts{Hooks: initproto.RuntimeHooks(cfg.Spec)}
+	if cfg.Exec {
+		kind = initproto.Exec
+	}
+	if cfg.Spec != nil && cfg.Spec.Process != nil {
+		f.Terminal = cfg.Spec.Process.Terminal
+	}
+	return &peer{sock: sock, conv: initproto.NewConv(sock, kind, initproto.Init, f).After(kind, initproto.MsgConfig)}
+}
+
 func start(sock *os.File) error {
 	os.Unsetenv(initproto.EnvInitFD)
 	payload, err := initproto.Read(sock, initproto.MsgConfig)
@@ -81,8 +101,9 @@ func start(sock *os.File) error {
 	if err := json.Unmarshal(payload, &cfg); err != nil {
 		return step("read config", err)
 	}
+	rt := talk(sock, &cfg)
 	if cfg.Exec {
-		return execProcess(sock, &cfg)
+		return execProcess(rt, &cfg)
 	}
 	// rootfs.MountAll moves the idmapped mounts rt made into place and
 	// closes them.
@@ -95,7 +116,7 @@ func start(sock *os.File) error {
 	rc := &rootfs.Config{
 		Rootfs: cfg.Rootfs, Spec: s, NoPivot: cfg.NoPivot, HostMounts: cfg.HostMounts, UserNS: cfg.NewUserNS,
 		CgroupNS: cfg.CgroupNS, CgroupPaths: cfg.CgroupPaths, Trees: trees,
-		Joined: func() error { return joinedCgroups(sock, cfg.CgroupNS) },
+		Joined: func() error { return joinedCgroups(rt, cfg.CgroupNS) },
 	}
 	if err := step("rootfs", rootfs.Prepare(rc)); err != nil {
 		return err
@@ -106,10 +127,10 @@ func start(sock *os.File) error {
 	// prestart and createRuntime run in rt, in the runtime's namespaces,
 	// now that the container's mounts exist.
 	if initproto.RuntimeHooks(s) {
-		if err := initproto.Write(sock, initproto.MsgHooks, nil); err != nil {
+		if err := rt.conv.Send(initproto.MsgHooks, nil); err != nil {
 			return step("sync", err)
 		}
-		if _, err := initproto.Read(sock, initproto.MsgHooksDone); err != nil {
+		if _, err := rt.conv.Recv(initproto.MsgHooksDone); err != nil {
 			return step("sync", err)
 		}
 	}
@@ -138,11 +159,11 @@ func start(sock *os.File) error {
 	if err := step("rootfs", rootfs.Finish(rc)); err != nil {
 		return err
 	}
-	last, err := prepareProcess(sock, &cfg, func() error { return setProcAttrs(s) })
+	last, err := prepareProcess(rt, &cfg, func() error { return setProcAttrs(s) })
 	if err != nil {
 		return err
 	}
-	if err := initproto.Write(sock, initproto.MsgReady, nil); err != nil {
+	if err := rt.conv.Send(initproto.MsgReady, nil); err != nil {
 		return step("sync", err)
 	}
 
@@ -245,8 +266,8 @@ func (l *lastSteps) lockdown() error {
 // makes the cgroup namespace, whose root is the cgroup the process is in.
 // unshare affects this thread only, which is the thread that mounts and
 // execs.
-func joinedCgroups(sock *os.File, newNS bool) error {
-	if _, err := initproto.Read(sock, initproto.MsgJoined); err != nil {
+func joinedCgroups(rt *peer, newNS bool) error {
+	if _, err := rt.conv.Recv(initproto.MsgJoined); err != nil {
 		return step("cgroups", err)
 	}
 	if newNS {
@@ -266,13 +287,13 @@ func joinedCgroups(sock *os.File, newNS bool) error {
 // path, the last steps prepared, the host's fds closed, the working
 // directory. attrs, if set, runs once the path is known (the init's own
 // process attributes).
-func prepareProcess(sock *os.File, cfg *initproto.InitConfig, attrs func() error) (*lastSteps, error) {
+func prepareProcess(rt *peer, cfg *initproto.InitConfig, attrs func() error) (*lastSteps, error) {
 	proc := cfg.Spec.Process
 	if err := step("process", process.SetOOMScoreAdj(proc)); err != nil {
 		return nil, err
 	}
 	if proc.Terminal {
-		if err := setupTerminal(sock, cfg); err != nil {
+		if err := setupTerminal(rt, cfg); err != nil {
 			return nil, step("terminal", err)
 		}
 	}
@@ -299,14 +320,14 @@ func prepareProcess(sock *os.File, cfg *initproto.InitConfig, attrs func() error
 	return last, nil
 }
 
-func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
+func execProcess(rt *peer, cfg *initproto.InitConfig) error {
 	proc := cfg.Spec.Process
 	// Without a mount namespace of the container's own, joining did not
 	// set the root: chroot as the init did.
 	if err := step("rootfs", cfg.HostMounts.Enter()); err != nil {
 		return err
 	}
-	last, err := prepareProcess(sock, cfg, nil)
+	last, err := prepareProcess(rt, cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -316,15 +337,15 @@ func execProcess(sock *os.File, cfg *initproto.InitConfig) error {
 	// rt joins this process to the container's cgroups meanwhile; nothing
 	// above forks or runs the container's code, and nothing below may
 	// before the join.
-	if _, err := initproto.Read(sock, initproto.MsgJoined); err != nil {
+	if _, err := rt.conv.Recv(initproto.MsgJoined); err != nil {
 		return step("cgroups", err)
 	}
-	if err := initproto.Write(sock, initproto.MsgReady, nil); err != nil {
+	if err := rt.conv.Send(initproto.MsgReady, nil); err != nil {
 		return step("sync", err)
 	}
 	// rt reads until the socket closes at execve; keep it out of the way
 	// of the preserved fds so a late failure still reaches rt.
-	high, err := unix.FcntlInt(sock.Fd(), unix.F_DUPFD_CLOEXEC, initproto.FdPreserved+cfg.PreserveFDs)
+	high, err := unix.FcntlInt(rt.sock.Fd(), unix.F_DUPFD_CLOEXEC, initproto.FdPreserved+cfg.PreserveFDs)
 	if err != nil {
 		return step("sync", err)
 	}
@@ -393,7 +414,7 @@ func setupSystem(cfg *initproto.InitConfig) error {
 
 // setupTerminal opens a pty in the container's devpts, sends the master to
 // rt and makes the slave this process's stdio and controlling terminal.
-func setupTerminal(sock *os.File, cfg *initproto.InitConfig) error {
+func setupTerminal(rt *peer, cfg *initproto.InitConfig) error {
 	master, slave, err := console.OpenPty("/dev/ptmx")
 	if err != nil {
 		return err
@@ -417,11 +438,11 @@ func setupTerminal(sock *os.File, cfg *initproto.InitConfig) error {
 			return err
 		}
 	}
-	if err := initproto.Write(sock, initproto.MsgPty, nil); err != nil {
+	if err := rt.conv.Send(initproto.MsgPty, nil); err != nil {
 		return err
 	}
 	// runc's payload is the master's name, /dev/ptmx; clients may log it.
-	if err := console.SendFd(sock, master.Name(), master); err != nil {
+	if err := console.SendFd(rt.sock, master.Name(), master); err != nil {
 		return err
 	}
 	return console.SetupSlave(slave)

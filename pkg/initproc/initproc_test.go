@@ -41,7 +41,7 @@ func TestMainReportsToRT(t *testing.T) {
 			if err := initproto.Write(rt, initproto.MsgJoined, nil); err != nil {
 				t.Fatal(err)
 			}
-		}, `read config: got message 'J', want 'C': protocol error`},
+		}, `read config: got message joined ('J'), want config ('C'): protocol error`},
 		{"rt's error", func(t *testing.T, rt *os.File) {
 			if err := initproto.Write(rt, initproto.MsgError, []byte("rt gave up")); err != nil {
 				t.Fatal(err)

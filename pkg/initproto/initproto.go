@@ -3,21 +3,10 @@
 // ([type:1][len:4, host order][payload]), the namespace message the C stage
 // in pkg/nsexec reads, and the configuration rt-init receives.
 //
-// The order of a create is fixed:
-//
-//	rt -> stage 0   MsgNamespaces   (nsexec: join, create, fork init)
-//	stage 0 -> rt   MsgPid          host pid of the container's init
-//	rt -> init      MsgGo           uid/gid maps written
-//	rt -> init      MsgConfig       InitConfig as JSON, or MsgPlan (the fast
-//	                                path: its init answers MsgReady or
-//	                                MsgFallback, with MsgJoined read as the
-//	                                plan says)
-//	rt -> init      (trees)         InitConfig.MountTrees idmapped mounts (WriteTrees)
-//	rt -> init      MsgJoined       init is in its cgroups (joined meanwhile)
-//	init -> rt      MsgHooks        mounts done: run prestart/createRuntime
-//	rt -> init      MsgHooksDone    (these two only if RuntimeHooks)
-//	init -> rt      MsgPty          (terminal only) the pty master, SCM_RIGHTS
-//	init -> rt      MsgReady        set up; waiting on exec.fifo
+// The order of each conversation (create, exec) is the table in order.go;
+// both sides talk through a Conv, which refuses a message out of that
+// order (ErrProtocol). rt-init's C stages (pkg/nsexec) read the messages
+// of their part in the same order and check each one's type.
 //
 // Any side may send MsgError instead of its next message: the text names the
 // step that failed. Nothing else crosses: rt-init gets no configuration from
@@ -105,7 +94,7 @@ func Read(r io.Reader, want byte) ([]byte, error) {
 	}
 	n := binary.NativeEndian.Uint32(hdr[1:5])
 	if n > maxPayload {
-		return nil, fmt.Errorf("message of %d bytes: protocol error", n)
+		return nil, fmt.Errorf("message of %d bytes: %w", n, ErrProtocol)
 	}
 	payload := make([]byte, n)
 	if _, err := io.ReadFull(r, payload); err != nil {
@@ -118,7 +107,7 @@ func Read(r io.Reader, want byte) ([]byte, error) {
 		return nil, &FallbackError{Reason: string(payload)}
 	}
 	if hdr[0] != want {
-		return nil, fmt.Errorf("got message %q, want %q: protocol error", hdr[0], want)
+		return nil, fmt.Errorf("got message %s, want %s: %w", Name(hdr[0]), Name(want), ErrProtocol)
 	}
 	return payload, nil
 }
@@ -243,15 +232,6 @@ type InitConfig struct {
 	State specs.State `json:"state"`
 }
 
-// WriteConfig sends MsgConfig with cfg, an InitConfig as JSON, and the
-// idmapped mounts that follow it (WriteTrees).
-func WriteConfig(sock *os.File, cfg []byte, trees map[int]*os.File) error {
-	if err := Write(sock, MsgConfig, cfg); err != nil {
-		return err
-	}
-	return WriteTrees(sock, trees)
-}
-
 // WriteTrees sends the idmapped mounts rt made (rootfs.OpenIDMapped), keyed
 // by their index in the spec's mounts, right after MsgConfig: one message
 // each, the index as its data and the mount as SCM_RIGHTS. The receiver
@@ -286,7 +266,7 @@ func ReadTrees(sock *os.File, n int) (map[int]*os.File, error) {
 		i, err := strconv.Atoi(f.Name())
 		if _, dup := trees[i]; err != nil || dup || i < 0 {
 			f.Close()
-			return fail(fmt.Errorf("bad index %q: protocol error", f.Name()))
+			return fail(fmt.Errorf("bad index %q: %w", f.Name(), ErrProtocol))
 		}
 		trees[i] = f
 	}

@@ -415,7 +415,10 @@ func TestTrees(t *testing.T) {
 				defer f.Close()
 				sent[i] = f
 			}
-			if err := WriteConfig(rt, []byte(`{}`), sent); err != nil {
+			if err := Write(rt, MsgConfig, []byte(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteTrees(rt, sent); err != nil {
 				t.Fatal(err)
 			}
 			if err := Write(rt, MsgJoined, []byte("after")); err != nil {

@@ -122,11 +122,16 @@ func (r *Runtime) startInit(ctx context.Context, in *createInput, opts api.Creat
 			return nil, err
 		}
 	}
+	var plan []byte
+	if fast {
+		plan = r.fastPlan(in, opts, st)
+	}
 	bin := r.copyInit()
 	defer bin.Close()
 	init, err := r.spawnInit(initSpawn{
 		bin: bin, dir: in.bundle, fifo: fifo, extra: in.extraFDs,
-		stdio: opts.Stdio, ns: in.plan.msg, cgroup: entry,
+		stdio: opts.Stdio, ns: in.plan.msg, cgroup: entry, kind: initproto.Create,
+		facts: initproto.Facts{Plan: plan != nil, Hooks: initproto.RuntimeHooks(s), Terminal: s.Process.Terminal},
 	})
 	if entry != nil {
 		entry.Close()
@@ -138,10 +143,6 @@ func (r *Runtime) startInit(ctx context.Context, in *createInput, opts api.Creat
 	st.InitPid, st.InitStartTime = init.pid, init.startTime
 	if err := st.IntelRdt.Enter(init.pid); err != nil {
 		return nil, err
-	}
-	var plan []byte
-	if fast {
-		plan = r.fastPlan(in, opts, st)
 	}
 	c, err := r.setUpInit(ctx, in, opts, h, st, cg, init, plan)
 	var fb *initproto.FallbackError

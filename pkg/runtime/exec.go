@@ -127,6 +127,7 @@ func (r *Runtime) startExec(bin *initCopy, in *execRequest, opts api.ExecOpts) (
 		return r.spawnInit(initSpawn{
 			bin: bin, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
 			ns: initproto.Namespaces{Join: in.join}, cgroup: entry,
+			kind: initproto.Exec, facts: initproto.Facts{Terminal: in.process.Terminal},
 		})
 	})
 	entry.Close()
@@ -158,20 +159,20 @@ func (r *Runtime) setUpExec(init *startedInit, cg cgroups.Manager, in *execReque
 	} else {
 		go func() { joined <- cg.Apply(pid) }()
 	}
-	if err := sendExecConfig(sock, in, opts); err != nil {
+	if err := sendExecConfig(init, in, opts); err != nil {
 		<-joined
 		return nil, err
 	}
 	if err := <-joined; err != nil {
 		return nil, err
 	}
-	if err := initproto.Write(sock, initproto.MsgJoined, nil); err != nil {
+	if err := init.conv.Send(initproto.MsgJoined, nil); err != nil {
 		return nil, waitInitError(sock, "sync", err)
 	}
 	var pty *os.File
 	if in.process.Terminal {
 		var err error
-		if pty, err = receivePty(sock, opts.ConsoleSocket); err != nil {
+		if pty, err = receivePty(init, opts.ConsoleSocket); err != nil {
 			return nil, err
 		}
 	}
@@ -181,12 +182,12 @@ func (r *Runtime) setUpExec(init *startedInit, cg cgroups.Manager, in *execReque
 		}
 		return nil, err
 	}
-	if _, err := initproto.Read(sock, initproto.MsgReady); err != nil {
+	if _, err := init.conv.Recv(initproto.MsgReady); err != nil {
 		return fail(initError(err))
 	}
 	// The socket is close-on-exec in the process: end of file means the
 	// program replaced rt-init; a message means it failed first.
-	if _, err := initproto.Read(sock, 0); !errors.Is(err, initproto.ErrClosed) {
+	if err := init.conv.Closed(); err != nil {
 		return fail(initError(err))
 	}
 	return pty, nil
@@ -194,9 +195,9 @@ func (r *Runtime) setUpExec(init *startedInit, cg cgroups.Manager, in *execReque
 
 // sendExecConfig starts an exec's rt-init on its Go path with the process
 // to run.
-func sendExecConfig(sock *os.File, in *execRequest, opts api.ExecOpts) error {
-	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(in.userns)); err != nil {
-		return waitInitError(sock, "start process", err)
+func sendExecConfig(init *startedInit, in *execRequest, opts api.ExecOpts) error {
+	if err := init.conv.Send(initproto.MsgGo, initproto.GoPayload(in.userns)); err != nil {
+		return waitInitError(init.sock, "start process", err)
 	}
 	cfg, err := json.Marshal(&initproto.InitConfig{
 		ID: in.st.ID, Exec: true, PreserveFDs: opts.PreserveFDs, HostMounts: in.st.HostMounts,
@@ -205,19 +206,19 @@ func sendExecConfig(sock *os.File, in *execRequest, opts api.ExecOpts) error {
 	if err != nil {
 		return err
 	}
-	if err := initproto.Write(sock, initproto.MsgConfig, cfg); err != nil {
-		return waitInitError(sock, "send config", err)
+	if err := init.conv.Send(initproto.MsgConfig, cfg); err != nil {
+		return waitInitError(init.sock, "send config", err)
 	}
 	return nil
 }
 
 // receivePty takes the pty master rt-init sends and hands it to the
 // console socket (returning nil), or returns it for rt to relay.
-func receivePty(sock *os.File, consoleSocket string) (*os.File, error) {
-	if _, err := initproto.Read(sock, initproto.MsgPty); err != nil {
+func receivePty(init *startedInit, consoleSocket string) (*os.File, error) {
+	if _, err := init.conv.Recv(initproto.MsgPty); err != nil {
 		return nil, initError(err)
 	}
-	master, err := console.RecvFd(sock)
+	master, err := console.RecvFd(init.sock)
 	if err != nil {
 		return nil, fmt.Errorf("terminal: receive pty master: %w", err)
 	}

@@ -29,7 +29,7 @@ import (
 // With a plan (fast path) the init gets it instead of the config and
 // answers MsgReady, or a *initproto.FallbackError that the caller handles.
 func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.CreateOpts, h *store.Handle, st *store.State, cg cgroups.Manager, init *startedInit, plan []byte) (_ *created, retErr error) {
-	s, sock, pid := in.spec, init.sock, init.pid
+	s, sock, conv, pid := in.spec, init.sock, init.conv, init.pid
 	// The init is in its cgroups already, unless it could not enter them
 	// itself (see cgroups.Entry): then Apply moves it, waiting for an RCU
 	// grace period, while the init starts and mounts. The init waits for
@@ -45,15 +45,15 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 		return nil, err
 	}
 	defer closeFiles(trees)
-	if err := initproto.Write(sock, initproto.MsgGo, initproto.GoPayload(in.plan.newUser)); err != nil {
+	if err := conv.Send(initproto.MsgGo, initproto.GoPayload(in.plan.newUser)); err != nil {
 		return nil, waitInitError(sock, "start init", err)
 	}
 	state := specs.State{Version: s.Version, ID: st.ID, Status: specs.StateCreating, Pid: pid, Bundle: in.bundle, Annotations: s.Annotations}
 	if plan != nil {
-		if err := initproto.Write(sock, initproto.MsgPlan, plan); err != nil {
+		if err := conv.Send(initproto.MsgPlan, plan); err != nil {
 			return nil, waitInitError(sock, "send plan", err)
 		}
-	} else if err := sendConfig(sock, in, opts, st, state, trees); err != nil {
+	} else if err := sendConfig(init, in, opts, st, state, trees); err != nil {
 		return nil, err
 	}
 	// The pid is saved while the init sets up. delete --force does not
@@ -66,15 +66,15 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 	if err := join.wait(); err != nil {
 		return nil, err
 	}
-	if err := initproto.Write(sock, initproto.MsgJoined, nil); err != nil {
+	if err := conv.Send(initproto.MsgJoined, nil); err != nil {
 		return nil, waitInitError(sock, "sync", err)
 	}
-	if err := runtimeHooks(ctx, sock, s, &state); err != nil {
+	if err := runtimeHooks(ctx, init, s, &state); err != nil {
 		return nil, err
 	}
 	c := &created{st: st, pid: pid}
 	if s.Process.Terminal {
-		if c.pty, err = receivePty(sock, opts.ConsoleSocket); err != nil {
+		if c.pty, err = receivePty(init, opts.ConsoleSocket); err != nil {
 			return nil, err
 		}
 		if c.pty != nil {
@@ -85,7 +85,7 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 			}()
 		}
 	}
-	if _, err := initproto.Read(sock, initproto.MsgReady); err != nil {
+	if _, err := conv.Recv(initproto.MsgReady); err != nil {
 		return nil, initError(err)
 	}
 	if err := ready(h, st, cg, s, opts.PidFile); err != nil {
@@ -95,7 +95,7 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 }
 
 // sendConfig sends the Go path its InitConfig and the idmapped mounts.
-func sendConfig(sock *os.File, in *createInput, opts api.CreateOpts, st *store.State, state specs.State, trees map[int]*os.File) error {
+func sendConfig(init *startedInit, in *createInput, opts api.CreateOpts, st *store.State, state specs.State, trees map[int]*os.File) error {
 	s := in.spec
 	cfg, err := json.Marshal(&initproto.InitConfig{
 		ID: st.ID, Spec: s, Bundle: in.bundle, Rootfs: in.rootfs, NoPivot: opts.NoPivot, HostMounts: in.hostMounts,
@@ -105,8 +105,12 @@ func sendConfig(sock *os.File, in *createInput, opts api.CreateOpts, st *store.S
 	if err != nil {
 		return err
 	}
-	if err := initproto.WriteConfig(sock, cfg, trees); err != nil {
-		return waitInitError(sock, "send config", err)
+	err = init.conv.Send(initproto.MsgConfig, cfg)
+	if err == nil {
+		err = initproto.WriteTrees(init.sock, trees)
+	}
+	if err != nil {
+		return waitInitError(init.sock, "send config", err)
 	}
 	return nil
 }
@@ -131,11 +135,11 @@ func ready(h *store.Handle, st *store.State, cg cgroups.Manager, s *specs.Spec, 
 
 // runtimeHooks runs the prestart and createRuntime hooks when rt-init asks,
 // after the mounts and before pivot_root, and tells it when they are done.
-func runtimeHooks(ctx context.Context, sock *os.File, s *specs.Spec, state *specs.State) error {
+func runtimeHooks(ctx context.Context, init *startedInit, s *specs.Spec, state *specs.State) error {
 	if !initproto.RuntimeHooks(s) {
 		return nil
 	}
-	if _, err := initproto.Read(sock, initproto.MsgHooks); err != nil {
+	if _, err := init.conv.Recv(initproto.MsgHooks); err != nil {
 		return initError(err)
 	}
 	if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, state); err != nil {
@@ -144,8 +148,8 @@ func runtimeHooks(ctx context.Context, sock *os.File, s *specs.Spec, state *spec
 	if err := hooks.Run(ctx, "createRuntime", s.Hooks.CreateRuntime, state); err != nil {
 		return err
 	}
-	if err := initproto.Write(sock, initproto.MsgHooksDone, nil); err != nil {
-		return waitInitError(sock, "sync", err)
+	if err := init.conv.Send(initproto.MsgHooksDone, nil); err != nil {
+		return waitInitError(init.sock, "sync", err)
 	}
 	return nil
 }

@@ -95,7 +95,8 @@ func TestSetUpInitWaitsForJoin(t *testing.T) {
 			st := &store.State{ID: "c", InitPid: child.Process.Pid}
 			cg := &slowJoin{err: tt.apply}
 			_, err = r.setUpInit(context.Background(), in, api.CreateOpts{}, h, st, cg,
-				&startedInit{sock: sock, pid: child.Process.Pid, entered: false}, nil)
+				&startedInit{sock: sock, pid: child.Process.Pid, entered: false,
+					conv: initproto.NewConv(sock, initproto.Create, initproto.Runtime, initproto.Facts{}).After(initproto.Create, initproto.MsgPid)}, nil)
 			if !cg.done.Load() {
 				t.Errorf("setUpInit returned before the cgroup join ended")
 			}

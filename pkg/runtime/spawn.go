@@ -31,6 +31,9 @@ type initSpawn struct {
 	extra int
 	stdio api.Stdio
 	ns    initproto.Namespaces
+	// kind and facts are the conversation rt has with it.
+	kind  initproto.Kind
+	facts initproto.Facts
 	// cgroup, if not nil, is the way into the process's cgroups: it is
 	// born in the cgroup2 one and stage 0 enters the v1 ones itself.
 	cgroup *cgroups.Entry
@@ -40,7 +43,9 @@ type initSpawn struct {
 // container's namespaces (rt's child, thanks to CLONE_PARENT) and rt's end
 // of the socket, which the caller closes.
 type startedInit struct {
-	sock      *os.File
+	sock *os.File
+	// conv is rt's end of the conversation on sock.
+	conv      *initproto.Conv
 	pid       int
 	startTime uint64
 	// entered says the process is in the cgroups of initSpawn.cgroup.
@@ -97,10 +102,11 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 		}
 	}()
 	childSock.Close()
-	if err := initproto.Write(sock, initproto.MsgNamespaces, sp.ns.Encode()); err != nil {
+	conv := initproto.NewConv(sock, sp.kind, initproto.Runtime, sp.facts)
+	if err := conv.Send(initproto.MsgNamespaces, sp.ns.Encode()); err != nil {
 		return nil, initFailed(cmd, "send namespaces", err)
 	}
-	pidMsg, err := initproto.Read(sock, initproto.MsgPid)
+	pidMsg, err := conv.Recv(initproto.MsgPid)
 	if err != nil {
 		return nil, initFailed(cmd, "namespaces", err)
 	}
@@ -116,7 +122,7 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 		return nil, fmt.Errorf("container process %d: %w", pid, err)
 	}
 	ok = true
-	return &startedInit{sock: sock, pid: pid, startTime: start, entered: entered}, nil
+	return &startedInit{sock: sock, conv: conv, pid: pid, startTime: start, entered: entered}, nil
 }
 
 // initCommand is the command that starts rt-init for sp, with childSock
