@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path"
 	"path/filepath"
@@ -214,9 +215,16 @@ func addImageDir(tw *tar.Writer, prefix, dir string) error {
 	return nil
 }
 
-// addTarFile adds the regular file src to tw as name (mode 0600), refusing
-// anything else and a file that changes size while it is read.
+// addTarFile adds the regular file src to tw as name (mode 0600).
 func addTarFile(tw *tar.Writer, name, src string) error {
+	return copyTarFile(tw, &tar.Header{Name: name, Mode: 0o600}, src)
+}
+
+// copyTarFile writes hdr, completed with src's size (and its mtime when
+// hdr has none), and src's bytes to tw. src must be a regular file, not a
+// link; one that shrinks while it is read is an error, one that grows is
+// cut at the size the header gave.
+func copyTarFile(tw *tar.Writer, hdr *tar.Header, src string) error {
 	f, err := os.OpenFile(src, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
@@ -229,16 +237,30 @@ func addTarFile(tw *tar.Writer, name, src string) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s: not a regular file", src)
 	}
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600, Size: fi.Size(), ModTime: fi.ModTime()}
+	hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
+	if hdr.ModTime.IsZero() {
+		hdr.ModTime = fi.ModTime()
+	}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
-	if n, err := io.Copy(tw, f); err != nil {
-		return err
-	} else if n != fi.Size() {
-		return fmt.Errorf("%s changed size while archived", src)
+	if _, err := io.CopyN(tw, f, fi.Size()); err != nil {
+		return fmt.Errorf("%s changed size while archived: %w", src, err)
 	}
 	return nil
+}
+
+// tarEntries yields the entries of tr to its end, and a read error (with
+// a nil header) as the last.
+func tarEntries(tr *tar.Reader) iter.Seq2[*tar.Header, error] {
+	return func(yield func(*tar.Header, error) bool) {
+		for {
+			hdr, err := tr.Next()
+			if errors.Is(err, io.EOF) || !yield(hdr, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // ErrBadArchive is wrapped when an archive is refused: an entry whose path

@@ -105,11 +105,7 @@ func unpackArchive(name string) (dir string, retErr error) {
 func readArchive(r io.Reader, dest string) error {
 	tr := tar.NewReader(r)
 	seen := map[string]bool{}
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for hdr, err := range tarEntries(tr) {
 		if err != nil {
 			return fmt.Errorf("not a readable tar archive: %w", err)
 		}

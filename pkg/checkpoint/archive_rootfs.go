@@ -74,23 +74,8 @@ func writeRootfsTar(w io.Writer, rootfs string, include func(rel string, st *uni
 			n++
 			return tw.WriteHeader(hdr)
 		case unix.S_IFREG:
-			f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-			if err != nil {
+			if err := copyTarFile(tw, hdr, p); err != nil {
 				return err
-			}
-			defer f.Close()
-			fi, err := f.Stat()
-			if err != nil {
-				return err
-			}
-			hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
-			if err := tw.WriteHeader(hdr); err != nil {
-				return err
-			}
-			// A file growing while it is read is cut at the size
-			// the header gave; a shrinking one is an error.
-			if _, err := io.CopyN(tw, f, fi.Size()); err != nil {
-				return fmt.Errorf("%s: %w", p, err)
 			}
 			n++
 		}
@@ -125,11 +110,7 @@ func checkRootfsDiff(r io.Reader) error {
 // one wraps ErrBadArchive). A read error is reported after readErr.
 func eachDiffEntry(r io.Reader, readErr string, fn func(hdr *tar.Header, name string, data io.Reader) error) error {
 	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+	for hdr, err := range tarEntries(tr) {
 		if err != nil {
 			return fmt.Errorf("%s: %s%w", rootfsDiffFile, readErr, err)
 		}
@@ -144,6 +125,7 @@ func eachDiffEntry(r io.Reader, readErr string, fn func(hdr *tar.Header, name st
 			return err
 		}
 	}
+	return nil
 }
 
 // applyRootfsDiffFile checks, then applies, the rootfs-diff.tar at p onto

@@ -33,11 +33,7 @@ func writeImageTar(w io.Writer, dir string) error {
 // replacing one there (the page server wrote the memory images).
 func extractImageTar(r io.Reader, dir string) error {
 	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+	for hdr, err := range tarEntries(tr) {
 		if err != nil {
 			return fmt.Errorf("images: %w", err)
 		}
@@ -49,6 +45,7 @@ func extractImageTar(r io.Reader, dir string) error {
 			return fmt.Errorf("images: %w", err)
 		}
 	}
+	return nil
 }
 
 // removeInRootfs removes paths (relative, deepest first, as

@@ -95,6 +95,17 @@ func containerID(cmd *cobra.Command, id string) (string, error) {
 	return id, nil
 }
 
+// container checks the id argument, then gets the runtime: what every
+// command on one container starts with.
+func (e *Env) container(cmd *cobra.Command, id string) (api.ContainerOperations, string, error) {
+	id, err := containerID(cmd, id)
+	if err != nil {
+		return nil, "", err
+	}
+	ops, err := e.Runtime()
+	return ops, id, err
+}
+
 // singleDashLongFlags rewrites "-name" and "-name=value" into their "--"
 // forms when name is a long flag of the command, as runc (Go's flag
 // package) takes them: containerd's shim passes "-no-subreaper", users type

@@ -25,11 +25,7 @@ of host pids and nothing else; as a table it runs ps(1) with the given options
 			if format != "table" && format != "json" {
 				return usageError(cmd, "--format %q: must be table or json", format)
 			}
-			id, err := containerID(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			ops, err := e.Runtime()
+			ops, id, err := e.container(cmd, args[0])
 			if err != nil {
 				return err
 			}

@@ -17,11 +17,7 @@ func idCommand(e *Env, use, short, long string, do func(ctx context.Context, ops
 		Long:  long,
 		Args:  exactArgs("container-id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := containerID(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			ops, err := e.Runtime()
+			ops, id, err := e.container(cmd, args[0])
 			if err != nil {
 				return err
 			}
