@@ -1,6 +1,7 @@
 package checkpoint
 
-// The source's post-copy: a lazy dump, then the wait for the switch-over.
+// Post-copy: the source's lazy dump and its wait for the switch-over, and the
+// target's lazy restore.
 
 import (
 	"context"
@@ -105,5 +106,32 @@ func (s *sourceRun) awaitSwitch(switched *bool) error {
 		// still here.
 		s.progress("switch-over (memory left here)", s.report.LazyBytes, s.frozen)
 	}
+	return nil
+}
+
+// postCopy takes the images of a lazy dump, starts the lazy-pages daemon
+// against the source's page server and restores at once: the container
+// runs while its memory is still coming.
+func (t *targetRun) postCopy(ctx context.Context, dump dumpMsg, ps *api.PageServerTLS) error {
+	images := filepath.Join(t.staging, "images")
+	if err := os.Mkdir(images, 0o700); err != nil {
+		return err
+	}
+	if err := t.receiveImages(images); err != nil {
+		return err
+	}
+	d, err := t.r.StartLazyPages(ctx, LazyPagesOpts{ImagePath: images, Address: t.peerIP(), Port: dump.Port, TLS: ps})
+	if err != nil {
+		return err
+	}
+	defer d.Kill()
+	if err := t.restore(ctx, images, dump, true); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := d.Wait(); err != nil {
+		return fmt.Errorf("the container runs, but fetching its memory from the source failed (it cannot run correctly): %w", err)
+	}
+	t.progress("memory (lazy)", 0, start)
 	return nil
 }
