@@ -128,32 +128,25 @@ func applyUpdateFlags(cmd *cobra.Command, r *specs.LinuxResources) error {
 			mem().KernelTCP = &v
 		}
 	}
-	for _, name := range []string{"cpu-share", "cpu-shares"} {
+	u64 := func(name string, dst func() **uint64) {
 		if f.Changed(name) {
 			v, _ := f.GetUint64(name)
-			cpu().Shares = &v
+			*dst() = &v
 		}
 	}
-	if f.Changed("cpu-quota") {
-		v, _ := f.GetInt64("cpu-quota")
-		cpu().Quota = &v
+	i64 := func(name string, dst func() **int64) {
+		if f.Changed(name) {
+			v, _ := f.GetInt64(name)
+			*dst() = &v
+		}
 	}
-	if f.Changed("cpu-period") {
-		v, _ := f.GetUint64("cpu-period")
-		cpu().Period = &v
-	}
-	if f.Changed("cpu-burst") {
-		v, _ := f.GetUint64("cpu-burst")
-		cpu().Burst = &v
-	}
-	if f.Changed("cpu-rt-runtime") {
-		v, _ := f.GetInt64("cpu-rt-runtime")
-		cpu().RealtimeRuntime = &v
-	}
-	if f.Changed("cpu-rt-period") {
-		v, _ := f.GetUint64("cpu-rt-period")
-		cpu().RealtimePeriod = &v
-	}
+	u64("cpu-share", func() **uint64 { return &cpu().Shares })
+	u64("cpu-shares", func() **uint64 { return &cpu().Shares })
+	i64("cpu-quota", func() **int64 { return &cpu().Quota })
+	u64("cpu-period", func() **uint64 { return &cpu().Period })
+	u64("cpu-burst", func() **uint64 { return &cpu().Burst })
+	i64("cpu-rt-runtime", func() **int64 { return &cpu().RealtimeRuntime })
+	u64("cpu-rt-period", func() **uint64 { return &cpu().RealtimePeriod })
 	if f.Changed("cpuset-cpus") {
 		cpu().Cpus, _ = f.GetString("cpuset-cpus")
 	}

@@ -91,6 +91,19 @@ func talk(sock *os.File, cfg *initproto.InitConfig) *peer {
 	return &peer{sock: sock, conv: initproto.NewConv(sock, kind, initproto.Init, f).After(kind, initproto.MsgConfig)}
 }
 
+// runtimeHooks has rt run prestart and createRuntime, in the runtime's
+// namespaces, now that the container's mounts exist.
+func (rt *peer) runtimeHooks(s *specs.Spec) error {
+	if !initproto.RuntimeHooks(s) {
+		return nil
+	}
+	if err := rt.conv.Send(initproto.MsgHooks, nil); err != nil {
+		return err
+	}
+	_, err := rt.conv.Recv(initproto.MsgHooksDone)
+	return err
+}
+
 func start(sock *os.File) error {
 	os.Unsetenv(initproto.EnvInitFD)
 	payload, err := initproto.Read(sock, initproto.MsgConfig)
@@ -124,15 +137,8 @@ func start(sock *os.File) error {
 	if err := step("rootfs", rootfs.MountAll(rc)); err != nil {
 		return err
 	}
-	// prestart and createRuntime run in rt, in the runtime's namespaces,
-	// now that the container's mounts exist.
-	if initproto.RuntimeHooks(s) {
-		if err := rt.conv.Send(initproto.MsgHooks, nil); err != nil {
-			return step("sync", err)
-		}
-		if _, err := rt.conv.Recv(initproto.MsgHooksDone); err != nil {
-			return step("sync", err)
-		}
+	if err := step("sync", rt.runtimeHooks(s)); err != nil {
+		return err
 	}
 	ctx := context.Background()
 	// Hooks run in the container's namespaces get the pid as the container
