@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/rtkit/rt/pkg/initproto"
 )
 
@@ -81,5 +83,37 @@ func TestStep(t *testing.T) {
 	err := step("rootfs", base)
 	if err.Error() != "rootfs: mount proc on /proc: EPERM" || !errors.Is(err, base) {
 		t.Errorf("step = %v", err)
+	}
+}
+
+// TestTalk: the conversation the Go path carries on after MsgConfig
+// follows from the config: the init's next message is MsgHooks when rt
+// runs hooks, MsgPty with a terminal, else MsgReady, and an exec has no
+// hooks round trip.
+func TestTalk(t *testing.T) {
+	hooks := &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/true"}}}
+	for _, tt := range []struct {
+		name string
+		cfg  initproto.InitConfig
+		next byte
+	}{
+		{"create", initproto.InitConfig{Spec: &specs.Spec{Process: &specs.Process{}}}, initproto.MsgReady},
+		{"create, hooks", initproto.InitConfig{Spec: &specs.Spec{Process: &specs.Process{Terminal: true}, Hooks: hooks}}, initproto.MsgHooks},
+		{"create, terminal", initproto.InitConfig{Spec: &specs.Spec{Process: &specs.Process{Terminal: true}}}, initproto.MsgPty},
+		{"exec, terminal", initproto.InitConfig{Exec: true, Spec: &specs.Spec{Process: &specs.Process{Terminal: true}, Hooks: hooks}}, initproto.MsgPty},
+		{"no spec", initproto.InitConfig{}, initproto.MsgReady},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, init := pair(t)
+			rt := talk(init, &tt.cfg)
+			if tt.next != initproto.MsgReady {
+				if err := rt.conv.Send(initproto.MsgReady, nil); !errors.Is(err, initproto.ErrProtocol) {
+					t.Errorf("ready before %s: %v, want a protocol error", initproto.Name(tt.next), err)
+				}
+			}
+			if err := rt.conv.Send(tt.next, nil); err != nil {
+				t.Errorf("send %s: %v", initproto.Name(tt.next), err)
+			}
+		})
 	}
 }
