@@ -175,7 +175,7 @@ func parseRights(oob []byte) ([]int, error) {
 // Paths too long for a socket address (107 bytes) are reached through
 // /proc/self/fd, as a bundle or state directory can be deep.
 func SendToSocket(path string, f *os.File) error {
-	conn, err := dialUnix(path)
+	conn, err := DialUnix(path)
 	if err != nil {
 		return fmt.Errorf("connect to console socket: %w", err)
 	}
@@ -193,7 +193,9 @@ func SendToSocket(path string, f *os.File) error {
 // need not hold a terminating NUL when full.
 const sunPathMax = len(unix.RawSockaddrUnix{}.Path)
 
-func dialUnix(path string) (*net.UnixConn, error) {
+// DialUnix connects to the AF_UNIX stream socket at path, even one longer
+// than sockaddr_un holds (through an O_PATH fd of it).
+func DialUnix(path string) (*net.UnixConn, error) {
 	if len(path) <= sunPathMax {
 		return net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 	}

@@ -88,6 +88,9 @@ func talk(sock *os.File, cfg *initproto.InitConfig) *peer {
 	if cfg.Spec != nil && cfg.Spec.Process != nil {
 		f.Terminal = cfg.Spec.Process.Terminal
 	}
+	if cfg.Spec != nil && cfg.Spec.Linux != nil {
+		f.Notify = seccomp.Notifies(cfg.Spec.Linux.Seccomp)
+	}
 	return &peer{sock: sock, conv: initproto.NewConv(sock, kind, initproto.Init, f).After(kind, initproto.MsgConfig)}
 }
 
@@ -102,6 +105,25 @@ func (rt *peer) runtimeHooks(s *specs.Spec) error {
 	}
 	_, err := rt.conv.Recv(initproto.MsgHooksDone)
 	return err
+}
+
+// sendListener loads a seccomp filter that has a listener now, while rt
+// still waits, and sends rt the listener for the agent; rt-init keeps no
+// copy, so the container never holds it. Like runc, rt-init runs under
+// the filter from here to execve.
+func (rt *peer) sendListener(last *lastSteps) error {
+	if !last.filter.Listener() {
+		return nil
+	}
+	l, err := last.filter.LoadListener()
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if err := rt.conv.Send(initproto.MsgSeccomp, nil); err != nil {
+		return err
+	}
+	return console.SendFd(rt.sock, "seccomp", l)
 }
 
 func start(sock *os.File) error {
@@ -167,6 +189,9 @@ func start(sock *os.File) error {
 	}
 	last, err := prepareProcess(rt, &cfg, func() error { return setProcAttrs(s) })
 	if err != nil {
+		return err
+	}
+	if err := step("seccomp", rt.sendListener(last)); err != nil {
 		return err
 	}
 	if err := rt.conv.Send(initproto.MsgReady, nil); err != nil {
@@ -345,6 +370,9 @@ func execProcess(rt *peer, cfg *initproto.InitConfig) error {
 	// before the join.
 	if _, err := rt.conv.Recv(initproto.MsgJoined); err != nil {
 		return step("cgroups", err)
+	}
+	if err := step("seccomp", rt.sendListener(last)); err != nil {
+		return err
 	}
 	if err := rt.conv.Send(initproto.MsgReady, nil); err != nil {
 		return step("sync", err)

@@ -43,8 +43,11 @@ const (
 	MsgHooks      byte = 'H'
 	MsgHooksDone  byte = 'h'
 	MsgPty        byte = 'T'
-	MsgReady      byte = 'R'
-	MsgError      byte = 'E'
+	// MsgSeccomp precedes the listener of a filter with SCMP_ACT_NOTIFY
+	// rules (SCM_RIGHTS), which rt hands to the agent.
+	MsgSeccomp byte = 'S'
+	MsgReady   byte = 'R'
+	MsgError   byte = 'E'
 	// MsgPlan replaces MsgConfig on the fast path: the plan of
 	// pkg/initplan, run by rt-init's C stage. Until it reports ready, the
 	// fast path may answer MsgFallback instead: rt then starts the

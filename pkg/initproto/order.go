@@ -35,6 +35,9 @@ type Facts struct {
 	Hooks bool
 	// Terminal: MsgPty, then the pty master (SCM_RIGHTS).
 	Terminal bool
+	// Notify: a seccomp filter with a listener, MsgSeccomp, then the
+	// listener (SCM_RIGHTS).
+	Notify bool
 }
 
 type step struct {
@@ -47,6 +50,7 @@ func goPath(f Facts) bool   { return !f.Plan }
 func fastPath(f Facts) bool { return f.Plan }
 func hooks(f Facts) bool    { return f.Hooks }
 func terminal(f Facts) bool { return f.Terminal }
+func notify(f Facts) bool   { return f.Notify }
 
 // order is the protocol: every message of each conversation, in the order
 // its sender sends it. Each direction is checked on its own; the two
@@ -66,7 +70,8 @@ var order = map[Kind][]step{
 		{MsgHooks, Init, hooks},       // mounts done: run prestart, createRuntime
 		{MsgHooksDone, Runtime, hooks},
 		{MsgPty, Init, terminal},
-		{MsgReady, Init, nil}, // set up; waiting on exec.fifo
+		{MsgSeccomp, Init, notify}, // the filter is in force from here
+		{MsgReady, Init, nil},      // set up; waiting on exec.fifo
 	},
 	Exec: {
 		{MsgNamespaces, Runtime, nil},
@@ -75,13 +80,14 @@ var order = map[Kind][]step{
 		{MsgConfig, Runtime, nil},
 		{MsgJoined, Runtime, nil},
 		{MsgPty, Init, terminal},
+		{MsgSeccomp, Init, notify},
 		{MsgReady, Init, nil}, // then the socket closes at execve
 	},
 }
 
 var names = map[byte]string{
 	MsgNamespaces: "namespaces", MsgPid: "pid", MsgGo: "go", MsgConfig: "config", MsgPlan: "plan",
-	MsgJoined: "joined", MsgHooks: "hooks", MsgHooksDone: "hooks done", MsgPty: "pty", MsgReady: "ready",
+	MsgJoined: "joined", MsgHooks: "hooks", MsgHooksDone: "hooks done", MsgPty: "pty", MsgSeccomp: "seccomp", MsgReady: "ready",
 	MsgError: "error", MsgFallback: "fallback",
 }
 

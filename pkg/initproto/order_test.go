@@ -34,6 +34,8 @@ func TestOrder(t *testing.T) {
 		{"create, hooks and terminal", Create, Facts{Hooks: true, Terminal: true}, "NGCJh", "PHTR"},
 		{"exec", Exec, Facts{}, "NGCJ", "PR"},
 		{"exec, terminal", Exec, Facts{Terminal: true}, "NGCJ", "PTR"},
+		{"create, everything", Create, Facts{Hooks: true, Terminal: true, Notify: true}, "NGCJh", "PHTSR"},
+		{"exec, seccomp listener", Exec, Facts{Notify: true}, "NGCJ", "PSR"},
 		// Exec has no runtime hooks: the fact changes nothing.
 		{"exec, hooks", Exec, Facts{Hooks: true}, "NGCJ", "PR"},
 	} {

@@ -19,6 +19,7 @@ import (
 	"github.com/rtkit/rt/pkg/initproto"
 	"github.com/rtkit/rt/pkg/process"
 	"github.com/rtkit/rt/pkg/rootfs"
+	"github.com/rtkit/rt/pkg/seccomp"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -131,7 +132,10 @@ func (r *Runtime) startInit(ctx context.Context, in *createInput, opts api.Creat
 	init, err := r.spawnInit(initSpawn{
 		bin: bin, dir: in.bundle, fifo: fifo, extra: in.extraFDs,
 		stdio: opts.Stdio, ns: in.plan.msg, cgroup: entry, kind: initproto.Create,
-		facts: initproto.Facts{Plan: plan != nil, Hooks: initproto.RuntimeHooks(s), Terminal: s.Process.Terminal},
+		facts: initproto.Facts{
+			Plan: plan != nil, Hooks: initproto.RuntimeHooks(s), Terminal: s.Process.Terminal,
+			Notify: s.Linux != nil && seccomp.Notifies(s.Linux.Seccomp),
+		},
 	})
 	if entry != nil {
 		entry.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/initproto"
 	"github.com/rtkit/rt/pkg/process"
+	"github.com/rtkit/rt/pkg/seccomp"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -127,7 +128,9 @@ func (r *Runtime) startExec(bin *initCopy, in *execRequest, opts api.ExecOpts) (
 		return r.spawnInit(initSpawn{
 			bin: bin, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
 			ns: initproto.Namespaces{Join: in.join}, cgroup: entry,
-			kind: initproto.Exec, facts: initproto.Facts{Terminal: in.process.Terminal},
+			kind: initproto.Exec, facts: initproto.Facts{
+				Terminal: in.process.Terminal, Notify: in.spec.Linux != nil && seccomp.Notifies(in.spec.Linux.Seccomp),
+			},
 		})
 	})
 	entry.Close()
@@ -181,6 +184,13 @@ func (r *Runtime) setUpExec(init *startedInit, cg cgroups.Manager, in *execReque
 			pty.Close()
 		}
 		return nil, err
+	}
+	state := specs.State{
+		Version: in.spec.Version, ID: in.st.ID, Status: specs.StateRunning, Pid: in.st.InitPid, Bundle: in.st.Bundle,
+		Annotations: in.spec.Annotations,
+	}
+	if err := handOverListener(init, in.spec, state); err != nil {
+		return fail(err)
 	}
 	if _, err := init.conv.Recv(initproto.MsgReady); err != nil {
 		return fail(initError(err))

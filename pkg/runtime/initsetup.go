@@ -13,8 +13,10 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/hooks"
 	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/seccomp"
 	"github.com/rtkit/rt/pkg/store"
 )
 
@@ -85,6 +87,9 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 			}()
 		}
 	}
+	if err := handOverListener(init, s, state); err != nil {
+		return nil, err
+	}
 	if _, err := conv.Recv(initproto.MsgReady); err != nil {
 		return nil, initError(err)
 	}
@@ -113,6 +118,23 @@ func sendConfig(init *startedInit, in *createInput, opts api.CreateOpts, st *sto
 		return waitInitError(init.sock, "send config", err)
 	}
 	return nil
+}
+
+// handOverListener takes the seccomp listener rt-init loaded, when s has
+// one, and hands it to the agent with the state, keeping no copy.
+func handOverListener(init *startedInit, s *specs.Spec, state specs.State) error {
+	if s.Linux == nil || !seccomp.Notifies(s.Linux.Seccomp) {
+		return nil
+	}
+	if _, err := init.conv.Recv(initproto.MsgSeccomp); err != nil {
+		return initError(err)
+	}
+	l, err := console.RecvFd(init.sock)
+	if err != nil {
+		return fmt.Errorf("seccomp: receive the listener: %w", err)
+	}
+	defer l.Close()
+	return seccomp.SendListener(s.Linux.Seccomp, init.pid, state, l)
 }
 
 // ready finishes a create whose init waits on the exec fifo. Limits go on

@@ -22,6 +22,8 @@ import (
 type Program struct {
 	filter []unix.SockFilter
 	flags  uintptr
+	// loaded: LoadListener loaded it already.
+	loaded bool
 }
 
 // Compile turns s into a Program (nil for a nil s).
@@ -59,9 +61,14 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 			p.flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case specs.LinuxSeccompFlagSpecAllow:
 			p.flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case specs.LinuxSeccompFlagWaitKillableRecv:
+			p.flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 		case FlagTSYNC:
 			// Nothing to sync: see FlagTSYNC.
 		}
+	}
+	if Notifies(s) {
+		p.flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
 	}
 	return p, nil
 }
@@ -72,16 +79,45 @@ func Compile(s *specs.LinuxSeccomp) (*Program, error) {
 // the caller loads before it drops capabilities in that case. It makes one
 // system call and allocates nothing.
 func (p *Program) Load() error {
-	if p == nil {
+	if p == nil || p.loaded {
 		return nil
 	}
-	prog := unix.SockFprog{Len: uint16(len(p.filter)), Filter: &p.filter[0]}
-	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog)))
-	runtime.KeepAlive(p)
-	if errno != 0 {
-		return fmt.Errorf("seccomp: load filter: %w", errno)
+	_, err := p.load()
+	return err
+}
+
+// Listener reports whether p is loaded with a listener (LoadListener).
+func (p *Program) Listener() bool {
+	return p != nil && p.flags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0
+}
+
+// LoadListener loads a Listener program on the calling thread, as Load
+// does, and returns the listener: the filter is in force from here, not
+// as the last step, because the listener must reach the agent while rt
+// still waits. Load does nothing afterwards.
+func (p *Program) LoadListener() (*os.File, error) {
+	if !p.Listener() || p.loaded {
+		return nil, errors.New("seccomp: no listener to load")
 	}
-	return nil
+	fd, err := p.load()
+	if err != nil {
+		return nil, err
+	}
+	p.loaded = true
+	return os.NewFile(fd, "seccomp listener"), nil
+}
+
+func (p *Program) load() (uintptr, error) {
+	prog := unix.SockFprog{Len: uint16(len(p.filter)), Filter: &p.filter[0]}
+	fd, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, p.flags, uintptr(unsafe.Pointer(&prog)))
+	runtime.KeepAlive(p)
+	switch {
+	case errno == unix.EINVAL && p.flags&unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0 && !KernelHas(specs.LinuxSeccompFlagWaitKillableRecv):
+		return 0, fmt.Errorf("seccomp: load filter: flag %s: %w (Linux 5.19 has it)", specs.LinuxSeccompFlagWaitKillableRecv, errno)
+	case errno != 0:
+		return 0, fmt.Errorf("seccomp: load filter: %w", errno)
+	}
+	return fd, nil
 }
 
 // build makes the libseccomp filter of s; the flags are the Program's.
@@ -215,6 +251,8 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint) (libseccomp.ScmpAction, 
 		return libseccomp.ActAllow, nil
 	case specs.ActLog:
 		return libseccomp.ActLog, nil
+	case specs.ActNotify:
+		return libseccomp.ActNotify, nil
 	}
 	return libseccomp.ActInvalid, fmt.Errorf("seccomp: action %q: %w", a, ErrUnsupported)
 }

@@ -22,7 +22,7 @@ var ErrUnsupported = errors.New("not supported")
 // Actions are the seccomp actions Load applies.
 var Actions = []specs.LinuxSeccompAction{
 	specs.ActKill, specs.ActKillProcess, specs.ActKillThread, specs.ActTrap,
-	specs.ActErrno, specs.ActTrace, specs.ActAllow, specs.ActLog,
+	specs.ActErrno, specs.ActTrace, specs.ActAllow, specs.ActLog, specs.ActNotify,
 }
 
 // Operators are the argument comparisons Load applies.
@@ -67,9 +67,35 @@ var Archs = map[specs.Arch]string{
 // thread the program has.
 const FlagTSYNC specs.LinuxSeccompFlag = "SECCOMP_FILTER_FLAG_TSYNC"
 
-// Flags are the filter flags Load accepts: LOG and SPEC_ALLOW it sets,
-// TSYNC means nothing here (FlagTSYNC).
-var Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow, FlagTSYNC}
+// Flags are the filter flags Load accepts: LOG, SPEC_ALLOW and
+// WAIT_KILLABLE_RECV (with a listener only; Linux 5.19) it sets, TSYNC
+// means nothing here (FlagTSYNC).
+var Flags = []specs.LinuxSeccompFlag{
+	specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow, FlagTSYNC, specs.LinuxSeccompFlagWaitKillableRecv,
+}
+
+// notifyRefused are the syscalls rt-init makes between loading a filter
+// with a listener and rt handing the listener to the agent (the message
+// saying so, the fd itself): notified, they would wait for an agent that
+// cannot answer yet. runc refuses write for the same reason.
+var notifyRefused = []string{"write", "sendmsg"}
+
+// Notifies reports whether s has SCMP_ACT_NOTIFY rules: its filter is
+// then loaded with a listener, which goes to s.ListenerPath.
+func Notifies(s *specs.LinuxSeccomp) bool {
+	if s == nil {
+		return false
+	}
+	if s.DefaultAction == specs.ActNotify {
+		return true
+	}
+	for _, sc := range s.Syscalls {
+		if sc.Action == specs.ActNotify {
+			return true
+		}
+	}
+	return false
+}
 
 // ArchNames lists the keys of Archs, sorted.
 func ArchNames() []string {
@@ -104,16 +130,13 @@ func Validate(s *specs.LinuxSeccomp) error {
 			return bad("flag %q: %w", f, ErrUnsupported)
 		}
 	}
-	if s.ListenerPath != "" {
-		return bad("listenerPath (SCMP_ACT_NOTIFY): %w yet", ErrUnsupported)
+	if err := validateNotify(s); err != nil {
+		return bad("%w", err)
 	}
 	// What the spec says MUST NOT be: an errno for an action that returns
 	// none, metadata for no listener, a rule without a syscall.
 	if s.DefaultErrnoRet != nil && !takesErrno(s.DefaultAction) {
 		return bad("defaultErrnoRet is set but defaultAction %s returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)", s.DefaultAction)
-	}
-	if s.ListenerMetadata != "" && s.ListenerPath == "" {
-		return bad("listenerMetadata is set without listenerPath")
 	}
 	for i, sc := range s.Syscalls {
 		if !knownAction(sc.Action) {
@@ -131,6 +154,33 @@ func Validate(s *specs.LinuxSeccomp) error {
 			}
 			if arg.Index > 5 {
 				return bad("syscalls[%d] %v: argument index %d: a syscall has 6 arguments", i, sc.Names, arg.Index)
+			}
+		}
+	}
+	return nil
+}
+
+// validateNotify checks what goes with SCMP_ACT_NOTIFY: a listenerPath,
+// and the other way round, so that neither is set to no effect.
+func validateNotify(s *specs.LinuxSeccomp) error {
+	notifies := Notifies(s)
+	switch {
+	case notifies && s.ListenerPath == "":
+		return errors.New("SCMP_ACT_NOTIFY needs listenerPath, the agent's socket that gets the listener")
+	case !notifies && s.ListenerPath != "":
+		return errors.New("listenerPath is set but no rule uses SCMP_ACT_NOTIFY")
+	case s.ListenerMetadata != "" && s.ListenerPath == "":
+		return errors.New("listenerMetadata is set without listenerPath")
+	case !notifies && contains(s.Flags, specs.LinuxSeccompFlagWaitKillableRecv):
+		return fmt.Errorf("flag %s needs a listener: no rule uses SCMP_ACT_NOTIFY", specs.LinuxSeccompFlagWaitKillableRecv)
+	}
+	if s.DefaultAction == specs.ActNotify {
+		return fmt.Errorf("defaultAction SCMP_ACT_NOTIFY would notify %s, which rt-init makes before the agent has the listener", strings.Join(notifyRefused, " and "))
+	}
+	for i, sc := range s.Syscalls {
+		for _, name := range sc.Names {
+			if sc.Action == specs.ActNotify && contains(notifyRefused, name) {
+				return fmt.Errorf("syscalls[%d]: SCMP_ACT_NOTIFY cannot be used for %s: rt-init makes it before the agent has the listener", i, name)
 			}
 		}
 	}

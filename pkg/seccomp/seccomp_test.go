@@ -39,10 +39,13 @@ func TestValidate(t *testing.T) {
 		{"allow all", allow(func(*specs.LinuxSeccomp) {}), nil},
 		// runc accepts TSYNC and ignores it; so does rt.
 		{"flag TSYNC", allow(func(p *specs.LinuxSeccomp) { p.Flags = []specs.LinuxSeccompFlag{FlagTSYNC} }), nil},
-		{"every flag of the table", allow(func(p *specs.LinuxSeccomp) { p.Flags = Flags }), nil},
-		{"flag WAIT_KILLABLE_RECV", allow(func(p *specs.LinuxSeccomp) {
+		{"every flag of the table, with a listener", allow(func(p *specs.LinuxSeccomp) {
+			p.Flags, p.ListenerPath = Flags, "/run/agent.sock"
+			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}
+		}), nil},
+		{"flag WAIT_KILLABLE_RECV without a listener", allow(func(p *specs.LinuxSeccomp) {
 			p.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}
-		}), []string{`flag "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"`, "not supported"}},
+		}), []string{"flag SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a listener"}},
 		{"unknown flag", allow(func(p *specs.LinuxSeccomp) { p.Flags = []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_NOPE"} }),
 			[]string{`"SECCOMP_FILTER_FLAG_NOPE"`, "not supported"}},
 		{"MIPS", allow(func(p *specs.LinuxSeccomp) { p.Architectures = []specs.Arch{specs.ArchMIPS} }), nil},
@@ -54,8 +57,23 @@ func TestValidate(t *testing.T) {
 		{"unknown arch", allow(func(p *specs.LinuxSeccomp) { p.Architectures = []specs.Arch{"SCMP_ARCH_VAX"} }),
 			[]string{`"SCMP_ARCH_VAX"`, "not supported"}},
 		{"notify", allow(func(p *specs.LinuxSeccomp) {
+			p.ListenerPath, p.ListenerMetadata = "/run/agent.sock", "meta"
 			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}
-		}), []string{"syscalls[0]", `"SCMP_ACT_NOTIFY"`}},
+		}), nil},
+		{"notify without listenerPath", allow(func(p *specs.LinuxSeccomp) {
+			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}
+		}), []string{"SCMP_ACT_NOTIFY needs listenerPath"}},
+		{"listenerPath without notify", allow(func(p *specs.LinuxSeccomp) { p.ListenerPath = "/run/agent.sock" }),
+			[]string{"listenerPath is set but no rule uses SCMP_ACT_NOTIFY"}},
+		{"listenerMetadata without listenerPath", allow(func(p *specs.LinuxSeccomp) { p.ListenerMetadata = "meta" }),
+			[]string{"listenerMetadata is set without listenerPath"}},
+		{"notify on write", allow(func(p *specs.LinuxSeccomp) {
+			p.ListenerPath = "/run/agent.sock"
+			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"mkdir", "write"}, Action: specs.ActNotify}}
+		}), []string{"syscalls[0]: SCMP_ACT_NOTIFY cannot be used for write"}},
+		{"notify by default", func() *specs.LinuxSeccomp {
+			return &specs.LinuxSeccomp{DefaultAction: specs.ActNotify, ListenerPath: "/run/agent.sock"}
+		}(), []string{"defaultAction SCMP_ACT_NOTIFY would notify write and sendmsg"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -72,7 +72,9 @@ func seccompFeatures() *features.Seccomp {
 	}
 	for _, fl := range seccomp.Flags {
 		f.KnownFlags = append(f.KnownFlags, string(fl))
-		f.SupportedFlags = append(f.SupportedFlags, string(fl))
+		if seccomp.KernelHas(fl) {
+			f.SupportedFlags = append(f.SupportedFlags, string(fl))
+		}
 	}
 	return f
 }

@@ -148,12 +148,18 @@ func TestSpecFieldsRefused(t *testing.T) {
 			[]string{"linux.rootfsPropagation", `"bogus"`, "not a propagation mode"}},
 		{"seccomp defaultAction missing", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} },
 			[]string{"linux.seccomp", `defaultAction ""`, "not supported"}},
-		{"seccomp SCMP_ACT_NOTIFY", specSeccomp(func(p *specs.LinuxSeccomp) {
+		{"seccomp SCMP_ACT_NOTIFY without listenerPath", specSeccomp(func(p *specs.LinuxSeccomp) {
 			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}
-		}), []string{"linux.seccomp", "syscalls[0]", `"SCMP_ACT_NOTIFY"`, "not supported"}},
-		{"seccomp flag WAIT_KILLABLE_RECV", specSeccomp(func(p *specs.LinuxSeccomp) {
+		}), []string{"linux.seccomp", "SCMP_ACT_NOTIFY needs listenerPath"}},
+		{"seccomp listenerPath without SCMP_ACT_NOTIFY", specSeccomp(func(p *specs.LinuxSeccomp) { p.ListenerPath = "/run/agent.sock" }),
+			[]string{"linux.seccomp", "listenerPath is set but no rule uses SCMP_ACT_NOTIFY"}},
+		{"seccomp SCMP_ACT_NOTIFY on write", specSeccomp(func(p *specs.LinuxSeccomp) {
+			p.ListenerPath = "/run/agent.sock"
+			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"write"}, Action: specs.ActNotify}}
+		}), []string{"linux.seccomp", "syscalls[0]", "SCMP_ACT_NOTIFY cannot be used for write"}},
+		{"seccomp flag WAIT_KILLABLE_RECV without a listener", specSeccomp(func(p *specs.LinuxSeccomp) {
 			p.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}
-		}), []string{"linux.seccomp", `"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"`, "not supported"}},
+		}), []string{"linux.seccomp", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a listener"}},
 		// libseccomp 2.6's; rt-init links 2.5.4.
 		{"seccomp architecture LOONGARCH64", specSeccomp(func(p *specs.LinuxSeccomp) {
 			p.Architectures = []specs.Arch{specs.ArchLOONGARCH64}
