@@ -1,11 +1,11 @@
-// Package config owns rt's host defaults: the settings that apply to every rt
-// invocation on a machine (state root, criu binary, cgroup driver, init
-// binary, logging) as opposed to one container's OCI config.json.
+// Package config owns rt's host defaults: the settings of every rt call on a
+// machine (state root, criu, cgroups, rt-init, logging), as opposed to one
+// container's config.json.
 //
-// Load resolves each setting from, in falling precedence, a command-line
-// flag, an RT_* environment variable, a YAML config file and a built-in
-// default. It validates every value any source supplies and records which
-// source won, so that rt can explain where a surprising value came from.
+// Load resolves each setting with viper from, in falling precedence, a flag,
+// an RT_* variable, a YAML config file and a built-in default. It validates
+// every value any source gives and records which source won, so that rt can
+// explain where a surprising value came from.
 package config
 
 import (
@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// Source says which kind of source supplied a setting's effective value.
+// Source is the kind of source a setting's effective value came from.
 type Source string
 
 // The sources, highest precedence first.
@@ -34,14 +34,11 @@ const originDefault = "built-in"
 // Setting is one key's effective value and where it came from.
 type Setting struct {
 	Key string `json:"key"`
-	// Value is the effective value in string form: root is absolute, init
-	// is the resolved path when it was left empty, debug is "true" or
-	// "false", and criu-progress-timeout is whole seconds ("120s") where it
-	// can be, else Go's form ("1.5s"). An empty log means stderr, an empty
-	// cgroup-parent none. A set migration-token is Redacted.
+	// Value is the Config field as text: a duration in whole seconds
+	// ("120s") where it can be, a set migration-token Redacted.
 	Value  string `json:"value"`
 	Source Source `json:"source"`
-	// Origin names the precise origin: "--root", "RT_ROOT", the file path, or "built-in".
+	// Origin is "--root", "RT_ROOT", the file's path, or "built-in".
 	Origin string `json:"origin"`
 }
 
@@ -62,15 +59,13 @@ type Config struct {
 	// CgroupParent is the absolute cgroup path below which the cgroupfs
 	// driver puts every new container's cgroups; "" for none.
 	CgroupParent string
-	// Init is the rt-init binary. When no source set it, it is rt-init in
-	// the directory of the running executable after resolving symlinks.
+	// Init is the rt-init binary; left empty, rt-init beside the real rt.
 	Init string
 	// Log is the file rt logs to; empty means stderr.
 	Log string
 	// LogFormat is "text" or "json".
 	LogFormat string
-	// Debug enables debug logging.
-	Debug bool
+	Debug     bool
 	// File is the config file that was read, "" if none.
 	File string
 	// Settings lists every key in the order of Keys, with value and source.
@@ -94,11 +89,9 @@ func formatDuration(d time.Duration) string {
 	return d.String()
 }
 
-// WriteTable writes c.Settings as aligned "KEY VALUE SOURCE ORIGIN"
-// columns under a header line. An empty value is shown as what it means,
-// "(stderr)" for log, else "(none)", because a blank cell would read as a
-// missing value; WriteJSON keeps it empty. Like WriteJSON it shows a set
-// secret as Redacted (Settings never hold one).
+// WriteTable writes c.Settings as aligned "KEY VALUE SOURCE ORIGIN" columns.
+// An empty value shows as what it means, "(stderr)" or "(none)", since a
+// blank cell would read as missing; WriteJSON keeps it empty.
 func (c *Config) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE\tORIGIN")
@@ -123,9 +116,8 @@ func tableValue(s Setting) string {
 	return "(none)"
 }
 
-// WriteJSON writes c.Settings as an indented JSON array of Setting followed
-// by a newline. It writes [] rather than null for a Config with no settings,
-// and leaves <, > and & in paths unescaped.
+// WriteJSON writes c.Settings as an indented JSON array, [] for none, with
+// <, > and & in paths unescaped.
 func (c *Config) WriteJSON(w io.Writer) error {
 	settings := c.Settings
 	if settings == nil {

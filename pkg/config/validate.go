@@ -12,15 +12,14 @@ import (
 	"unicode/utf8"
 )
 
-// ErrInvalid is wrapped by every error Load returns because of content rt
-// will not accept: an unparsable config file, an unknown key, or a bad value
-// from any source. It is not wrapped by I/O failures such as a named config
-// file that does not exist; those wrap the underlying *fs.PathError.
+// ErrInvalid is wrapped by every error Load returns for content rt will not
+// accept: an unparsable config file, an unknown key, a bad value from any
+// source. I/O failures, such as a named file that does not exist, wrap
+// their *fs.PathError instead.
 var ErrInvalid = errors.New("invalid configuration")
 
-// invalidError lets a validation error read as a single precise sentence
-// while still matching ErrInvalid, and the parser's error when there is one,
-// under errors.Is and errors.As.
+// invalidError reads as one precise sentence yet matches ErrInvalid, and
+// the parser's error when there is one, under errors.Is and errors.As.
 type invalidError struct {
 	msg   string
 	cause error
@@ -46,8 +45,8 @@ func (s keySpec) allowedText() string {
 	return s.allowed
 }
 
-// checkString rejects a string value that no source may give key; where
-// names the source for the message.
+// checkString rejects a string value that no source may give the key;
+// where names the source for the message.
 func (s keySpec) checkString(where, val string) error {
 	if s.secret {
 		return s.checkSecret(where, val)
@@ -74,61 +73,74 @@ func validCgroupParent(p string) bool {
 	return filepath.IsAbs(p) && filepath.Clean(p) == p && p != "/"
 }
 
-// checkFileValue validates val as YAML decoded it and returns it typed.
-// Types are strict: a string key wants a YAML string and debug a YAML
+// checkEnv checks a non-empty environment value. Viper would read "120" as
+// 120ns and "maybe" as false without a word.
+func checkEnv(key, val string) error {
+	spec, where := specs[key], "environment "+envName(key)
+	switch {
+	case key == KeyDebug:
+		if _, err := strconv.ParseBool(val); err != nil {
+			return invalidf(nil, "%s: value %q is not a boolean (allowed: true, false, 1, 0)", where, val)
+		}
+		return nil
+	case spec.duration:
+		return checkDuration(spec, where, val)
+	}
+	return spec.checkString(where, val)
+}
+
+// checkFile checks a value as YAML decoded it. Types are strict, where
+// viper would convert: a string key wants a YAML string and debug a YAML
 // boolean, because "yes" or 1 mean different things to different YAML
-// versions and readers; a duration wants a string with its unit, or 0.
-func checkFileValue(file, key string, val any) (any, error) {
+// readers; a duration wants a string with its unit, or 0.
+func checkFile(file, key string, val any) error {
 	spec := specs[key]
 	where := fmt.Sprintf("config file %s: key %q", file, key)
 	if key == KeyDebug {
 		if _, ok := val.(bool); !ok {
-			return nil, invalidf(nil, "%s: value %s is not a boolean (allowed: true, false)", where, yamlValue(val))
+			return invalidf(nil, "%s: value %s is not a boolean (allowed: true, false)", where, yamlValue(val))
 		}
-		return val, nil
+		return nil
 	}
 	switch s := val.(type) {
 	case nil:
-		if spec.duration {
-			break
+		if !spec.duration {
+			return spec.checkString(where, "")
 		}
-		return "", spec.checkString(where, "")
 	case string:
 		if spec.duration {
-			return parseDuration(spec, where, s)
+			return checkDuration(spec, where, s)
 		}
-		return s, spec.checkString(where, s)
+		return spec.checkString(where, s)
 	case int:
-		if !spec.duration {
-			break
+		if spec.duration && s == 0 {
+			return nil
 		}
-		if s != 0 {
-			return nil, invalidf(nil, "%s: value %d has no unit (allowed: %s)", where, s, spec.allowed)
+		if spec.duration {
+			return invalidf(nil, "%s: value %d has no unit (allowed: %s)", where, s, spec.allowed)
 		}
-		return time.Duration(0), nil
 	}
 	shown := yamlValue(val)
 	if spec.secret {
 		shown = "(not shown)"
 	}
-	return nil, invalidf(nil, "%s: value %s is not a string (allowed: %s)", where, shown, spec.allowedText())
+	return invalidf(nil, "%s: value %s is not a string (allowed: %s)", where, shown, spec.allowedText())
 }
 
-// parseDuration reads the value of a duration key: a Go duration, not
-// negative.
-func parseDuration(spec keySpec, where, s string) (time.Duration, error) {
+// checkDuration accepts a Go duration that is not negative.
+func checkDuration(spec keySpec, where, s string) error {
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, invalidf(nil, "%s: value %q is not a duration (allowed: %s)", where, s, spec.allowed)
+		return invalidf(nil, "%s: value %q is not a duration (allowed: %s)", where, s, spec.allowed)
 	}
 	if d < 0 {
-		return 0, invalidf(nil, "%s: value %q not allowed (allowed: %s)", where, s, spec.allowed)
+		return invalidf(nil, "%s: value %q not allowed (allowed: %s)", where, s, spec.allowed)
 	}
-	return d, nil
+	return nil
 }
 
 // yamlValue renders a decoded YAML value for an error message, close to
-// how the user would have written it.
+// how the user wrote it.
 func yamlValue(val any) string {
 	switch val := val.(type) {
 	case nil:
@@ -141,21 +153,4 @@ func yamlValue(val any) string {
 		}
 	}
 	return fmt.Sprint(val)
-}
-
-// parseEnv validates a non-empty environment value and converts it to the
-// key's type.
-func parseEnv(spec keySpec, key, val string) (any, error) {
-	where := "environment " + spec.env
-	if key == KeyDebug {
-		b, err := strconv.ParseBool(val)
-		if err != nil {
-			return nil, invalidf(nil, "%s: value %q is not a boolean (allowed: true, false, 1, 0)", where, val)
-		}
-		return b, nil
-	}
-	if spec.duration {
-		return parseDuration(spec, where, val)
-	}
-	return val, spec.checkString(where, val)
 }
