@@ -1,14 +1,13 @@
 package config
 
 import (
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 )
 
-// Setting keys, as spelled in the config file. Each is RT_<KEY> in the
-// environment ("-" as "_"); specs names its flag, if any.
+// Setting keys, as spelled in the config file; specs names the environment
+// variable and the flag, if any, of each.
 const (
 	KeyRoot                = "root"
 	KeyCriu                = "criu"
@@ -44,6 +43,9 @@ const (
 
 // keySpec is what Load needs to know about one key.
 type keySpec struct {
+	// env is named rather than derived with SetEnvPrefix: one spelling for
+	// checks, origin and viper, and one that grep finds.
+	env string
 	// flag sets the key; --systemd-cgroup, a bool, stands for one of
 	// cgroup-driver's values. Host settings have none: a secret on a command
 	// line shows in ps.
@@ -58,22 +60,16 @@ type keySpec struct {
 }
 
 var specs = map[string]keySpec{
-	KeyRoot:                {flag: "root", def: "/run/rt", allowed: "a non-empty directory path"},
-	KeyCriu:                {flag: "criu", def: "criu", allowed: "a non-empty path or command name"},
-	KeyCriuProgressTimeout: {def: 120 * time.Second, duration: true, allowed: `a duration such as "120s" or "2m", 0 to disable`},
-	KeyMigrationToken:      {def: "", allowEmpty: true, secret: true, allowed: "empty, or a migration-token of at least 16 characters"},
-	KeyCgroupDriver:        {flag: "systemd-cgroup", def: "cgroupfs", choices: []string{"cgroupfs", "systemd"}},
-	KeyCgroupParent:        {def: "", allowEmpty: true, valid: validCgroupParent, allowed: `an absolute, clean cgroup path other than "/", such as "/rt-hostb", or empty for none`},
-	KeyInit:                {flag: "init", def: "", allowEmpty: true, allowed: "a path, or empty for rt-init next to rt"},
-	KeyLog:                 {flag: "log", def: "", allowEmpty: true, allowed: "a file path, or empty for stderr"},
-	KeyLogFormat:           {flag: "log-format", def: "text", choices: []string{"text", "json"}},
-	KeyDebug:               {flag: "debug", def: false},
-}
-
-// envName is key's environment variable, RT_CRIU_PROGRESS_TIMEOUT for
-// criu-progress-timeout.
-func envName(key string) string {
-	return "RT_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+	KeyRoot:                {env: "RT_ROOT", flag: "root", def: "/run/rt", allowed: "a non-empty directory path"},
+	KeyCriu:                {env: "RT_CRIU", flag: "criu", def: "criu", allowed: "a non-empty path or command name"},
+	KeyCriuProgressTimeout: {env: "RT_CRIU_PROGRESS_TIMEOUT", def: 120 * time.Second, duration: true, allowed: `a duration such as "120s" or "2m", 0 to disable`},
+	KeyMigrationToken:      {env: "RT_MIGRATION_TOKEN", def: "", allowEmpty: true, secret: true, allowed: "empty, or a migration-token of at least 16 characters"},
+	KeyCgroupDriver:        {env: "RT_CGROUP_DRIVER", flag: "systemd-cgroup", def: "cgroupfs", choices: []string{"cgroupfs", "systemd"}},
+	KeyCgroupParent:        {env: "RT_CGROUP_PARENT", def: "", allowEmpty: true, valid: validCgroupParent, allowed: `an absolute, clean cgroup path other than "/", such as "/rt-hostb", or empty for none`},
+	KeyInit:                {env: "RT_INIT", flag: "init", def: "", allowEmpty: true, allowed: "a path, or empty for rt-init next to rt"},
+	KeyLog:                 {env: "RT_LOG", flag: "log", def: "", allowEmpty: true, allowed: "a file path, or empty for stderr"},
+	KeyLogFormat:           {env: "RT_LOG_FORMAT", flag: "log-format", def: "text", choices: []string{"text", "json"}},
+	KeyDebug:               {env: "RT_DEBUG", flag: "debug", def: false},
 }
 
 // RegisterFlags defines rt's global flags on fs. Usage shows the built-in

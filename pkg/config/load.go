@@ -52,9 +52,11 @@ func Load(fs *pflag.FlagSet, opts Options) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	inFile, err := fileKeys(v, file)
-	if err != nil {
-		return nil, err
+	var inFile map[string]bool
+	if file != "" {
+		if inFile, err = fileKeys(v, file); err != nil {
+			return nil, err
+		}
 	}
 	cfg := &Config{File: file, Settings: make([]Setting, 0, len(Keys))}
 	for _, key := range Keys {
@@ -151,10 +153,8 @@ func bindKey(v *viper.Viper, fs *pflag.FlagSet, key, file string, inFile bool) (
 		s.Source, s.Origin = SourceFile, file
 	}
 	v.SetDefault(key, specs[key].def)
-	// Named rather than by SetEnvPrefix: one spelling for checks, origin
-	// and viper. BindEnv fails only without a key.
-	env := envName(key)
-	_ = v.BindEnv(key, env)
+	env := specs[key].env
+	_ = v.BindEnv(key, env) // fails only without a key
 	// An empty variable counts as unset, as it does in viper.
 	if val := os.Getenv(env); val != "" {
 		if err := checkEnv(key, val); err != nil {

@@ -76,7 +76,7 @@ func validCgroupParent(p string) bool {
 // checkEnv checks a non-empty environment value. Viper would read "120" as
 // 120ns and "maybe" as false without a word.
 func checkEnv(key, val string) error {
-	spec, where := specs[key], "environment "+envName(key)
+	spec, where := specs[key], "environment "+specs[key].env
 	switch {
 	case key == KeyDebug:
 		if _, err := strconv.ParseBool(val); err != nil {
