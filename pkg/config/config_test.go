@@ -21,12 +21,23 @@ const (
 	initMark = "<INIT>" // rt-init next to the injected executable
 )
 
-// env is an injected environment, so no test reads or changes the process's.
+// env is a case's environment. Load reads the process's, so setenv puts it
+// there for the test's duration.
 type env map[string]string
 
-func (e env) lookup(name string) (string, bool) {
-	val, ok := e[name]
-	return val, ok
+// envNames are the variables Load reads.
+var envNames = []string{"RT_CONFIG", "RT_ROOT", "RT_CRIU", "RT_CRIU_PROGRESS_TIMEOUT", "RT_MIGRATION_TOKEN", "RT_CGROUP_DRIVER", "RT_CGROUP_PARENT", "RT_INIT", "RT_LOG", "RT_LOG_FORMAT", "RT_DEBUG"}
+
+// setenv sets e and every other variable Load reads empty, which Load
+// treats as unset, so the machine's RT_* cannot leak into a test.
+func (e env) setenv(t *testing.T) {
+	t.Helper()
+	for _, name := range envNames {
+		t.Setenv(name, "")
+	}
+	for name, val := range e {
+		t.Setenv(name, val)
+	}
 }
 
 // loadCase is what every Load test varies.
@@ -71,9 +82,12 @@ func newHarness(t *testing.T) harness {
 	}
 }
 
-func (h harness) options(e env) Options {
+// options sets e as the environment for t and returns the Options that
+// keep Load off the machine's files.
+func (h harness) options(t *testing.T, e env) Options {
+	t.Helper()
+	e.setenv(t)
 	return Options{
-		LookupEnv:   e.lookup,
 		DefaultFile: h.file,
 		Executable:  func() (string, error) { return h.exe, nil },
 	}
@@ -104,7 +118,7 @@ func (h harness) load(t *testing.T, c loadCase) (*Config, error) {
 			t.Fatal(err)
 		}
 	}
-	return Load(parse(t, c.args), h.options(c.env))
+	return Load(parse(t, c.args), h.options(t, c.env))
 }
 
 func setting(t *testing.T, cfg *Config, key string) Setting {
@@ -580,7 +594,7 @@ func TestInitBesideExecutable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			opts := h.options(nil)
+			opts := h.options(t, nil)
 			opts.Executable = func() (string, error) { return tt.executable(t, h) }
 			cfg, err := Load(parse(t, tt.args), opts)
 			if tt.wantErr {
@@ -613,7 +627,7 @@ func TestLoadWithoutFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			cfg, err := Load(tt.fs(), h.options(env{"RT_LOG_FORMAT": "json"}))
+			cfg, err := Load(tt.fs(), h.options(t, env{"RT_LOG_FORMAT": "json"}))
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
@@ -628,11 +642,11 @@ func TestLoadWithoutFlags(t *testing.T) {
 func TestShippedConfigFile(t *testing.T) {
 	const shipped = "../../configs/config.yaml"
 	h := newHarness(t)
-	defaults, err := Load(parse(t, nil), h.options(nil))
+	defaults, err := Load(parse(t, nil), h.options(t, nil))
 	if err != nil {
 		t.Fatalf("Load defaults: %v", err)
 	}
-	cfg, err := Load(parse(t, []string{"--config", shipped}), h.options(nil))
+	cfg, err := Load(parse(t, []string{"--config", shipped}), h.options(t, nil))
 	if err != nil {
 		t.Fatalf("Load %s: %v", shipped, err)
 	}
