@@ -145,7 +145,7 @@ func TestContainerDirs(t *testing.T) {
 }
 
 // TestUnderParent: cgroup-parent puts an empty or absolute cgroupsPath
-// below the parent and leaves a relative one to containerDirs; nothing
+// below the parent and leaves a relative one to ContainerDirs; nothing
 // climbs out of the parent or lands on the parent itself.
 func TestUnderParent(t *testing.T) {
 	tests := []struct {
@@ -156,7 +156,7 @@ func TestUnderParent(t *testing.T) {
 		{name: "no parent, empty", id: "c1", want: ""},
 		{name: "no parent, absolute", path: "/pods/c1", id: "c1", want: "/pods/c1"},
 		{name: "no parent, relative", path: "k/c1", id: "c1", want: "k/c1"},
-		{name: "no parent, root left to containerDirs", path: "/", id: "c1", want: "/"},
+		{name: "no parent, root left to ContainerDirs", path: "/", id: "c1", want: "/"},
 		{name: "empty is parent/id", parent: "/rt-a", id: "c1", want: "/rt-a/c1"},
 		{name: "nested parent", parent: "/hosts/b", id: "c1", want: "/hosts/b/c1"},
 		{name: "absolute under parent", parent: "/rt-a", path: "/pods/p1/c1", id: "c1", want: "/rt-a/pods/p1/c1"},

@@ -15,7 +15,7 @@ import (
 )
 
 // OOMNotify uses the v1 memory hierarchy if mounted, else cgroup2's
-// memory.events. See Manager.OOMNotify.
+// memory.events (docs/architecture.md says how each one ends).
 func (m *Manager) OOMNotify(stop <-chan struct{}) (<-chan struct{}, error) {
 	if dir, ok := m.paths["memory"]; ok {
 		return oomV1(dir, stop)

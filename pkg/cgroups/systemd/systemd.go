@@ -104,7 +104,7 @@ const (
 // unit, fs does the rest on the same directories (see New).
 //
 // The methods that are fs's alone delegate one by one rather than through
-// an embedded *fsManager: a method later added to the cgroupfs driver
+// an embedded *fs.Manager: a method later added to the cgroupfs driver
 // must not become the systemd driver's unseen.
 type manager struct {
 	fs   *fs.Manager
@@ -162,7 +162,7 @@ func (m *manager) Prepare() (*cgroups.Entry, error) {
 //
 // Caveat: systemd applies what it is given itself, so on v1 a new device
 // list briefly denies everything before its allows are in, as the
-// cgroupfs driver's own write does (see Manager.Set).
+// cgroupfs driver's own write does (see docs/architecture.md).
 func (m *manager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
