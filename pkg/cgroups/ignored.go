@@ -18,7 +18,7 @@ func DropIgnored(r *specs.LinuxResources) (*specs.LinuxResources, []string) {
 	if r == nil || r.Memory == nil || (r.Memory.Kernel == nil && r.Memory.KernelTCP == nil) {
 		return r, nil
 	}
-	const f = res + "memory."
+	const f = "linux.resources.memory."
 	var names []string
 	if r.Memory.Kernel != nil {
 		names = append(names, f+"kernel")

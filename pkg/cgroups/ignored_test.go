@@ -65,3 +65,5 @@ func TestDropIgnored(t *testing.T) {
 		})
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -12,56 +13,61 @@ import (
 	"github.com/moby/sys/mountinfo"
 )
 
-// hierarchy is one mounted cgroup hierarchy as this process sees it.
-type hierarchy struct {
-	// mountpoint is where the hierarchy is mounted (/sys/fs/cgroup/memory).
-	mountpoint string
-	// root is the cgroup shown at the mountpoint (field 4 of mountinfo): "/"
+// Mount is one cgroup hierarchy mounted in this mount namespace.
+type Mount struct {
+	// Mountpoint is where the hierarchy is mounted (/sys/fs/cgroup/memory).
+	Mountpoint string
+	// Root is the cgroup shown at the mountpoint (field 4 of mountinfo): "/"
 	// unless a subtree was bind-mounted there. It is in the same coordinates
 	// as /proc/self/cgroup, which is what turning a relative path into a
 	// directory needs.
-	root string
-	// keys name the hierarchy in Paths(): the v1 controllers and the
-	// "name=…" of a named hierarchy, or the single "" of cgroup2.
-	keys []string
+	Root string
+	// Keys name the hierarchy in Manager.Paths: the v1 controllers and the
+	// "name=…" of a named hierarchy, in mount option order, or the single ""
+	// of cgroup2.
+	Keys []string
 }
 
-// unified reports whether h is the cgroup2 hierarchy.
-func (h *hierarchy) unified() bool { return len(h.keys) == 1 && h.keys[0] == "" }
+// Unified reports whether m is the cgroup2 hierarchy.
+func (m *Mount) Unified() bool { return len(m.Keys) == 1 && m.Keys[0] == "" }
+
+// Dir is the directory of cgroup (as /proc/self/cgroup names it) below
+// m's mountpoint; false if cgroup is outside the part of the hierarchy
+// mounted there.
+func (m *Mount) Dir(cgroup string) (string, bool) {
+	rel, err := filepath.Rel(m.Root, cgroup)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	return filepath.Join(m.Mountpoint, rel), true
+}
 
 var (
 	discoverOnce sync.Once
-	discovered   []hierarchy
+	discovered   []Mount
 	discoverErr  error
 )
 
-// Mount is one cgroup hierarchy mounted in this mount namespace: where, and
-// the keys that name it in Manager.Paths (the v1 controllers and the
-// "name=…" of a named hierarchy, in mount option order, or "" for cgroup2).
-type Mount struct {
-	Mountpoint string
-	Keys       []string
-}
-
 // Mounts lists the cgroup hierarchies mounted in this process's mount
-// namespace, as New sees them: one mount per hierarchy, none that a later
-// mount covers. Like New it reads mountinfo once per process.
+// namespace, one mount per hierarchy, none that a later mount covers. The
+// drivers place containers in all of them. mountinfo is read once per
+// process: the runtime never mounts cgroups on the host, and a command
+// handles one container. The list is the caller's to change.
 func Mounts() ([]Mount, error) {
-	hs, err := hierarchies()
+	hs, err := discover()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Mount, len(hs))
 	for i, h := range hs {
-		out[i] = Mount{Mountpoint: h.mountpoint, Keys: slices.Clone(h.keys)}
+		out[i] = h
+		out[i].Keys = slices.Clone(h.Keys)
 	}
 	return out, nil
 }
 
-// hierarchies returns the cgroup hierarchies mounted in this process's mount
-// namespace. mountinfo is read once per process: the runtime never mounts
-// cgroups on the host, and a command handles one container.
-func hierarchies() ([]hierarchy, error) {
+// discover reads mountinfo, once.
+func discover() ([]Mount, error) {
 	discoverOnce.Do(func() {
 		data, err := os.ReadFile("/proc/self/mountinfo")
 		if err != nil {
@@ -81,9 +87,9 @@ func hierarchies() ([]hierarchy, error) {
 // be mounted several times; the first mount of the hierarchy's root wins,
 // else the first mount). A mount that a later mount covers (a new tmpfs on
 // /sys/fs/cgroup, say) is dropped: its path now shows something else.
-func parseMountinfo(data []byte) ([]hierarchy, error) {
+func parseMountinfo(data []byte) ([]Mount, error) {
 	type mount struct {
-		hierarchy
+		Mount
 		dev    string
 		hidden bool
 	}
@@ -95,7 +101,7 @@ func parseMountinfo(data []byte) ([]hierarchy, error) {
 	for _, info := range infos {
 		mp := info.Mountpoint
 		for i := range mounts {
-			if !mounts[i].hidden && covers(mp, mounts[i].mountpoint) {
+			if !mounts[i].hidden && covers(mp, mounts[i].Mountpoint) {
 				mounts[i].hidden = true
 			}
 		}
@@ -112,11 +118,11 @@ func parseMountinfo(data []byte) ([]hierarchy, error) {
 			continue
 		}
 		mounts = append(mounts, mount{
-			hierarchy: hierarchy{mountpoint: mp, root: info.Root, keys: keys},
-			dev:       fmt.Sprintf("%d:%d", info.Major, info.Minor),
+			Mount: Mount{Mountpoint: mp, Root: info.Root, Keys: keys},
+			dev:   fmt.Sprintf("%d:%d", info.Major, info.Minor),
 		})
 	}
-	var hs []hierarchy
+	var hs []Mount
 	index := map[string]int{} // dev → position in hs
 	for _, m := range mounts {
 		if m.hidden {
@@ -126,9 +132,9 @@ func parseMountinfo(data []byte) ([]hierarchy, error) {
 		switch {
 		case !seen:
 			index[m.dev] = len(hs)
-			hs = append(hs, m.hierarchy)
-		case hs[i].root != "/" && m.root == "/":
-			hs[i] = m.hierarchy
+			hs = append(hs, m.Mount)
+		case hs[i].Root != "/" && m.Root == "/":
+			hs[i] = m.Mount
 		}
 	}
 	return hs, nil
@@ -156,20 +162,19 @@ func v1Keys(opts string) []string {
 	return keys
 }
 
-// ownCgroups reads /proc/self/cgroup: the cgroup of this process in each
-// hierarchy, keyed like hierarchy.keys. It is read only for a relative
-// cgroupsPath (and when Apply has to give a pid back), not cached: the
-// process may have been moved since.
-func ownCgroups() (map[string]string, error) {
+// OwnCgroups reads /proc/self/cgroup: the cgroup of this process in each
+// hierarchy, keyed like Mount.Keys. Not cached: the process may have been
+// moved since.
+func OwnCgroups() (map[string]string, error) {
 	data, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}
-	return parseProcCgroup(data)
+	return ParseProcCgroup(data)
 }
 
-// parseProcCgroup parses /proc/<pid>/cgroup ("4:memory:/a", "0::/a").
-func parseProcCgroup(data []byte) (map[string]string, error) {
+// ParseProcCgroup parses /proc/<pid>/cgroup ("4:memory:/a", "0::/a").
+func ParseProcCgroup(data []byte) (map[string]string, error) {
 	own := map[string]string{}
 	for line := range bytes.Lines(data) {
 		l := strings.TrimSuffix(string(line), "\n")

@@ -19,9 +19,9 @@ func TestParseMountinfo(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []hierarchy
+		want []Mount
 	}{
-		{name: "hybrid", in: hybridHost, want: []hierarchy{
+		{name: "hybrid", in: hybridHost, want: []Mount{
 			{"/sys/fs/cgroup/cpu,cpuacct", "/", []string{"cpu", "cpuacct"}},
 			{"/sys/fs/cgroup/cpuset", "/", []string{"cpuset"}},
 			{"/sys/fs/cgroup/memory", "/", []string{"memory"}},
@@ -29,11 +29,11 @@ func TestParseMountinfo(t *testing.T) {
 			{"/sys/fs/cgroup/unified", "/", []string{""}},
 		}},
 		{name: "pure v2", in: "30 23 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n",
-			want: []hierarchy{{"/sys/fs/cgroup", "/", []string{""}}}},
+			want: []Mount{{"/sys/fs/cgroup", "/", []string{""}}}},
 		{name: "second mount of a hierarchy ignored", in: hybridHost +
 			"90 1 0:32 / /run/memory rw - cgroup cgroup rw,memory\n" +
 			"91 1 0:38 /sub /run/unified rw - cgroup2 cgroup2 rw\n",
-			want: []hierarchy{
+			want: []Mount{
 				{"/sys/fs/cgroup/cpu,cpuacct", "/", []string{"cpu", "cpuacct"}},
 				{"/sys/fs/cgroup/cpuset", "/", []string{"cpuset"}},
 				{"/sys/fs/cgroup/memory", "/", []string{"memory"}},
@@ -43,23 +43,23 @@ func TestParseMountinfo(t *testing.T) {
 		{name: "mount of the top preferred to an earlier subtree", in: "" +
 			"50 1 0:32 /docker/c1 /mnt/sub rw - cgroup cgroup rw,memory\n" +
 			"51 1 0:32 / /mnt/top rw - cgroup cgroup rw,memory\n",
-			want: []hierarchy{{"/mnt/top", "/", []string{"memory"}}}},
+			want: []Mount{{"/mnt/top", "/", []string{"memory"}}}},
 		{name: "only a subtree mounted", in: "50 1 0:32 /docker/c1 /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
-			want: []hierarchy{{"/sys/fs/cgroup/memory", "/docker/c1", []string{"memory"}}}},
+			want: []Mount{{"/sys/fs/cgroup/memory", "/docker/c1", []string{"memory"}}}},
 		{name: "covered by a later tmpfs", in: hybridHost +
 			"60 31 0:40 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n" +
 			"61 60 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
-			want: []hierarchy{{"/sys/fs/cgroup/memory", "/", []string{"memory"}}}},
+			want: []Mount{{"/sys/fs/cgroup/memory", "/", []string{"memory"}}}},
 		{name: "covered by a later mount on the same point", in: hybridHost +
 			"60 41 0:40 / /sys/fs/cgroup/unified rw - tmpfs tmpfs rw\n",
-			want: []hierarchy{
+			want: []Mount{
 				{"/sys/fs/cgroup/cpu,cpuacct", "/", []string{"cpu", "cpuacct"}},
 				{"/sys/fs/cgroup/cpuset", "/", []string{"cpuset"}},
 				{"/sys/fs/cgroup/memory", "/", []string{"memory"}},
 				{"/sys/fs/cgroup/systemd", "/", []string{"name=systemd"}},
 			}},
 		{name: "escaped mountpoint", in: `70 1 0:50 / /mnt/my\040cgroups rw - cgroup cgroup rw,pids` + "\n",
-			want: []hierarchy{{"/mnt/my cgroups", "/", []string{"pids"}}}},
+			want: []Mount{{"/mnt/my cgroups", "/", []string{"pids"}}}},
 		{name: "no cgroups", in: "23 1 0:21 / /sys rw - sysfs sysfs rw\n", want: nil},
 	}
 	for _, tc := range tests {
@@ -83,7 +83,7 @@ func TestParseMountinfoMalformed(t *testing.T) {
 }
 
 func TestParseProcCgroup(t *testing.T) {
-	got, err := parseProcCgroup([]byte("9:name=systemd:/\n4:memory:/process_api/f9\n2:cpu,cpuacct:/a b\n0::/user.slice\n"))
+	got, err := ParseProcCgroup([]byte("9:name=systemd:/\n4:memory:/process_api/f9\n2:cpu,cpuacct:/a b\n0::/user.slice\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestParseProcCgroup(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
-	if _, err := parseProcCgroup([]byte("garbage\n")); err == nil {
+	if _, err := ParseProcCgroup([]byte("garbage\n")); err == nil {
 		t.Error("malformed line accepted")
 	}
 }

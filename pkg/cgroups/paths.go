@@ -22,7 +22,7 @@ func cleanPath(p string) string {
 	return strings.TrimPrefix(filepath.Clean("/"+p), "/")
 }
 
-// containerDirs computes the container's directory in every hierarchy of hs,
+// ContainerDirs computes the container's directory in every hierarchy of hs,
 // keyed by each of the hierarchy's keys (see Manager.Paths). path is the
 // spec's linux.cgroupsPath; "" stands for "/"+id.
 //
@@ -42,7 +42,7 @@ func cleanPath(p string) string {
 // A path that cleans to the top of a hierarchy ("/", "/..") or to the
 // runtime's own cgroup (".", "..") is refused: it is not the container's to
 // destroy. own is called only for a relative path.
-func containerDirs(hs []hierarchy, path, id string, own func() (map[string]string, error)) (map[string]string, error) {
+func ContainerDirs(hs []Mount, path, id string, own func() (map[string]string, error)) (map[string]string, error) {
 	if path == "" {
 		if id == "" {
 			return nil, errors.New("cgroups: neither a cgroups path nor a container id")
@@ -66,7 +66,7 @@ func containerDirs(hs []hierarchy, path, id string, own func() (map[string]strin
 	dirs := make(map[string]string, len(hs)+4)
 	for i := range hs {
 		h := &hs[i]
-		dir := filepath.Join(h.mountpoint, inner)
+		dir := filepath.Join(h.Mountpoint, inner)
 		if mine != nil {
 			base, err := ownDir(h, mine)
 			if err != nil {
@@ -74,7 +74,7 @@ func containerDirs(hs []hierarchy, path, id string, own func() (map[string]strin
 			}
 			dir = filepath.Join(base, inner)
 		}
-		for _, k := range h.keys {
+		for _, k := range h.Keys {
 			dirs[k] = dir
 		}
 	}
@@ -82,25 +82,25 @@ func containerDirs(hs []hierarchy, path, id string, own func() (map[string]strin
 }
 
 // ownDir is the directory a relative cgroupsPath starts from in h, given the
-// runtime's own cgroups (see containerDirs).
-func ownDir(h *hierarchy, mine map[string]string) (string, error) {
+// runtime's own cgroups (see ContainerDirs).
+func ownDir(h *Mount, mine map[string]string) (string, error) {
 	cg, ok := "", false
-	for _, k := range h.keys {
+	for _, k := range h.Keys {
 		if cg, ok = mine[k]; ok {
 			break
 		}
 	}
 	if !ok {
-		return "", fmt.Errorf("cgroups: hierarchy %s (%s) is not in /proc/self/cgroup", h.mountpoint, strings.Join(h.keys, ","))
+		return "", fmt.Errorf("cgroups: hierarchy %s (%s) is not in /proc/self/cgroup", h.Mountpoint, strings.Join(h.Keys, ","))
 	}
-	if h.unified() {
+	if h.Unified() {
 		cg = filepath.Dir(cg)
 	}
-	rel, err := filepath.Rel(h.root, cg)
-	if err != nil || escapes(rel) {
-		return "", fmt.Errorf("cgroups: own cgroup %s is outside the part of the hierarchy mounted on %s (%s)", cg, h.mountpoint, h.root)
+	dir, ok := h.Dir(cg)
+	if !ok {
+		return "", fmt.Errorf("cgroups: own cgroup %s is outside the part of the hierarchy mounted on %s (%s)", cg, h.Mountpoint, h.Root)
 	}
-	return filepath.Join(h.mountpoint, rel), nil
+	return dir, nil
 }
 
 // UnderParent places a new container's cgroupsPath under parent, an
@@ -113,7 +113,7 @@ func ownDir(h *hierarchy, mine map[string]string) (string, error) {
 //   - an absolute path P: <parent>/P, P cleaned first so that ".." cannot
 //     climb out of parent.
 //   - a relative path: unchanged; it stays relative to the runtime's own
-//     cgroup (containerDirs).
+//     cgroup (ContainerDirs).
 //
 // parent must be absolute, clean and not "/"; a path that cleans to "/"
 // (parent itself, which holds the root's other containers) is refused.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"maps"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -35,11 +34,11 @@ func TestCleanPath(t *testing.T) {
 
 // fakeHybrid is a hybrid host's hierarchies: co-mounted cpu,cpuacct, a named
 // hierarchy and the unified mount.
-var fakeHybrid = []hierarchy{
-	{mountpoint: "/sys/fs/cgroup/cpu,cpuacct", root: "/", keys: []string{"cpu", "cpuacct"}},
-	{mountpoint: "/sys/fs/cgroup/memory", root: "/", keys: []string{"memory"}},
-	{mountpoint: "/sys/fs/cgroup/systemd", root: "/", keys: []string{"name=systemd"}},
-	{mountpoint: "/sys/fs/cgroup/unified", root: "/", keys: []string{""}},
+var fakeHybrid = []Mount{
+	{Mountpoint: "/sys/fs/cgroup/cpu,cpuacct", Root: "/", Keys: []string{"cpu", "cpuacct"}},
+	{Mountpoint: "/sys/fs/cgroup/memory", Root: "/", Keys: []string{"memory"}},
+	{Mountpoint: "/sys/fs/cgroup/systemd", Root: "/", Keys: []string{"name=systemd"}},
+	{Mountpoint: "/sys/fs/cgroup/unified", Root: "/", Keys: []string{""}},
 }
 
 // fakeOwn is the runtime's /proc/self/cgroup on fakeHybrid.
@@ -51,10 +50,10 @@ var fakeOwn = map[string]string{
 }
 
 func TestContainerDirs(t *testing.T) {
-	pureV2 := []hierarchy{{mountpoint: "/sys/fs/cgroup", root: "/", keys: []string{""}}}
+	pureV2 := []Mount{{Mountpoint: "/sys/fs/cgroup", Root: "/", Keys: []string{""}}}
 	// A container without a cgroup namespace that has its own subtree of
 	// memory bind-mounted (mountinfo root /docker/c1).
-	boundMemory := []hierarchy{{mountpoint: "/sys/fs/cgroup/memory", root: "/docker/c1", keys: []string{"memory"}}}
+	boundMemory := []Mount{{Mountpoint: "/sys/fs/cgroup/memory", Root: "/docker/c1", Keys: []string{"memory"}}}
 	// everywhere maps each fakeHybrid key to dir below its mountpoint.
 	everywhere := func(dir string) map[string]string {
 		return map[string]string{
@@ -75,7 +74,7 @@ func TestContainerDirs(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		hs      []hierarchy
+		hs      []Mount
 		path    string
 		id      string
 		own     map[string]string // nil: the own cgroups must not be read
@@ -120,7 +119,7 @@ func TestContainerDirs(t *testing.T) {
 				}
 				return tc.own, nil
 			}
-			got, err := containerDirs(tc.hs, tc.path, tc.id, own)
+			got, err := ContainerDirs(tc.hs, tc.path, tc.id, own)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
@@ -135,9 +134,9 @@ func TestContainerDirs(t *testing.T) {
 			}
 			// Whatever the input, each directory is strictly inside its mount.
 			for _, h := range tc.hs {
-				for _, k := range h.keys {
-					if !below(got[k], h.mountpoint) || filepath.Clean(got[k]) != got[k] {
-						t.Errorf("%q: %s is not inside %s", k, got[k], h.mountpoint)
+				for _, k := range h.Keys {
+					if !strings.HasPrefix(got[k], h.Mountpoint+"/") || filepath.Clean(got[k]) != got[k] {
+						t.Errorf("%q: %s is not inside %s", k, got[k], h.Mountpoint)
 					}
 				}
 			}
@@ -146,7 +145,7 @@ func TestContainerDirs(t *testing.T) {
 }
 
 // TestUnderParent: cgroup-parent puts an empty or absolute cgroupsPath
-// below the parent and leaves a relative one to containerDirs; nothing
+// below the parent and leaves a relative one to ContainerDirs; nothing
 // climbs out of the parent or lands on the parent itself.
 func TestUnderParent(t *testing.T) {
 	tests := []struct {
@@ -157,7 +156,7 @@ func TestUnderParent(t *testing.T) {
 		{name: "no parent, empty", id: "c1", want: ""},
 		{name: "no parent, absolute", path: "/pods/c1", id: "c1", want: "/pods/c1"},
 		{name: "no parent, relative", path: "k/c1", id: "c1", want: "k/c1"},
-		{name: "no parent, root left to containerDirs", path: "/", id: "c1", want: "/"},
+		{name: "no parent, root left to ContainerDirs", path: "/", id: "c1", want: "/"},
 		{name: "empty is parent/id", parent: "/rt-a", id: "c1", want: "/rt-a/c1"},
 		{name: "nested parent", parent: "/hosts/b", id: "c1", want: "/hosts/b/c1"},
 		{name: "absolute under parent", parent: "/rt-a", path: "/pods/p1/c1", id: "c1", want: "/rt-a/pods/p1/c1"},
@@ -193,40 +192,9 @@ func TestUnderParent(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("UnderParent(%q, %q, %q) = %q, want %q", tc.parent, tc.path, tc.id, got, tc.want)
 			}
-			if tc.parent != "" && filepath.IsAbs(got) && !below(got, tc.parent) {
+			if tc.parent != "" && filepath.IsAbs(got) && !strings.HasPrefix(got, tc.parent+"/") {
 				t.Errorf("%q is not below the parent %q", got, tc.parent)
 			}
 		})
-	}
-}
-
-// The keys of New's manager and of Load's are the same, and Load groups a
-// co-mounted hierarchy into one directory.
-func TestLoadGroupsCoMounted(t *testing.T) {
-	dirs, err := containerDirs(fakeHybrid, "/c1", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := Load(dirs).(*fsManager)
-	if !maps.Equal(m.Paths(), dirs) {
-		t.Errorf("Paths() = %v, want %v", m.Paths(), dirs)
-	}
-	var got []string
-	for _, tg := range m.targets {
-		got = append(got, strings.Join(tg.keys, ",")+"="+tg.dir)
-	}
-	want := []string{
-		"cpu,cpuacct=/sys/fs/cgroup/cpu,cpuacct/c1",
-		"memory=/sys/fs/cgroup/memory/c1",
-		"name=systemd=/sys/fs/cgroup/systemd/c1",
-		"=/sys/fs/cgroup/unified/c1",
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("targets = %q, want %q", got, want)
-	}
-	// The map handed out is a copy.
-	m.Paths()["memory"] = "/elsewhere"
-	if m.Paths()["memory"] != dirs["memory"] {
-		t.Error("Paths() shares the manager's map")
 	}
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/runtime"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -164,7 +165,7 @@ func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.Sta
 	// Whatever happens, a container that was not paused must not stay
 	// frozen: CRIU thaws on its own paths, but not if it dies (killed by
 	// the watchdog, say).
-	cg := cgroups.Load(st.CgroupPaths)
+	cg := fs.Load(st.CgroupPaths)
 	wasFrozen, _ := cg.Frozen()
 	defer func() {
 		if wasFrozen || (retErr == nil && !opts.LeaveRunning && !opts.PreDump) {

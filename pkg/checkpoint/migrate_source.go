@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rtkit/rt/pkg/api"
-	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/migration"
 	"github.com/rtkit/rt/pkg/runtime"
 	"github.com/rtkit/rt/pkg/store"
@@ -141,7 +141,7 @@ func (s *sourceRun) run(ctx context.Context) (retErr error) {
 	if err := s.syncRootfs(false); err != nil {
 		return err
 	}
-	cg := cgroups.Load(s.st.CgroupPaths)
+	cg := fs.Load(s.st.CgroupPaths)
 	wasFrozen, err := cg.Frozen()
 	if err != nil {
 		return fmt.Errorf("freezer state: %w", err)

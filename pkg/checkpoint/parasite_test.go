@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/cgroups/fs"
 )
 
 // Lines of /proc/<pid>/maps: a task's own, and CRIU's parasite left by a
@@ -107,7 +107,7 @@ func TestDumpFailedFindsParasite(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	r := &Runtime{log: slog.New(slog.NewTextHandler(&buf, nil))}
-	err = r.dumpFailed("c1", cgroups.Load(map[string]string{"freezer": cg}), &CRIUError{Step: "dump", Stalled: 3 * time.Second})
+	err = r.dumpFailed("c1", fs.Load(map[string]string{"freezer": cg}), &CRIUError{Step: "dump", Stalled: 3 * time.Second})
 	want := fmt.Sprintf(`checkpoint container "c1": criu dump made no progress for 3 s; CRIU's parasite code is still mapped in process %d (/memfd:CRIUMFD in /proc/PID/maps): restart the container to be rid of it`, os.Getpid())
 	if err.Error() != want {
 		t.Errorf("error:\n got %q\nwant %q", err, want)
@@ -124,11 +124,11 @@ func TestDumpFailedNotStalled(t *testing.T) {
 	var buf bytes.Buffer
 	r := &Runtime{log: slog.New(slog.NewTextHandler(&buf, nil))}
 	// No cgroup: a failure that is not a stall must not look for one.
-	err := r.dumpFailed("c1", cgroups.Load(nil), &CRIUError{Step: "dump", Msg: "boom"})
+	err := r.dumpFailed("c1", fs.Load(nil), &CRIUError{Step: "dump", Msg: "boom"})
 	if want := `checkpoint container "c1": criu dump failed: boom`; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
-	stalled := r.dumpFailed("c1", cgroups.Load(nil), &CRIUError{Step: "dump", Stalled: time.Second})
+	stalled := r.dumpFailed("c1", fs.Load(nil), &CRIUError{Step: "dump", Stalled: time.Second})
 	if !errors.Is(stalled, ErrCRIUStalled) || !strings.Contains(stalled.Error(), "looking for CRIU's parasite") {
 		t.Errorf("stalled, no cgroup: %q", stalled)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/cgroups/fs"
 )
 
 // freezerCgroup makes a v1 freezer cgroup holding a sleeping child, and
@@ -66,7 +66,7 @@ func TestThawAfterDump(t *testing.T) {
 			if tt.hasFreezer {
 				paths["freezer"] = dir
 			}
-			if err := thawAfterDump(cgroups.Load(paths), tt.failed, tt.hasFreezer); err != nil {
+			if err := thawAfterDump(fs.Load(paths), tt.failed, tt.hasFreezer); err != nil {
 				t.Fatal(err)
 			}
 			deadline := time.Now().Add(5 * time.Second)

@@ -11,6 +11,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/cgroups/fs"
+	"github.com/rtkit/rt/pkg/cgroups/systemd"
 	"github.com/rtkit/rt/pkg/store"
 )
 
@@ -35,16 +37,16 @@ func (r *Runtime) NewCgroups(st *store.State, path string) (cgroups.Manager, err
 		if err != nil {
 			return nil, err
 		}
-		return cgroups.New(full, st.ID)
+		return fs.New(full, st.ID)
 	case "systemd":
 		if r.cfg.CgroupParent != "" {
 			return nil, fmt.Errorf("cgroup driver systemd with cgroup-parent %s: cgroup-parent applies to the cgroupfs driver only", r.cfg.CgroupParent)
 		}
-		if !cgroups.SystemdRunning() {
+		if !systemd.Running() {
 			return nil, errors.New("cgroup driver systemd: systemd is not running on this host (use the cgroupfs driver)")
 		}
 		st.CgroupDriver, st.CgroupsPath = "systemd", path
-		return cgroups.NewSystemd(path, st.ID)
+		return systemd.New(path, st.ID)
 	}
 	return nil, fmt.Errorf("cgroup driver %q: unknown", r.cfg.CgroupDriver)
 }
@@ -83,9 +85,9 @@ func (r *Runtime) warnIgnored(id string, fields []string) {
 // driver that created it.
 func loadCgroups(st *store.State) (cgroups.Manager, error) {
 	if st.CgroupDriver == "systemd" {
-		return cgroups.LoadSystemd(st.CgroupsPath, st.ID, st.CgroupPaths)
+		return systemd.Load(st.CgroupsPath, st.ID, st.CgroupPaths)
 	}
-	return cgroups.Load(st.CgroupPaths), nil
+	return fs.Load(st.CgroupPaths), nil
 }
 
 // defaultDeviceRules are the devices a container may always use, runc's

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/initproto"
 	"github.com/rtkit/rt/pkg/process"
 	"github.com/rtkit/rt/pkg/rootfs"
@@ -314,7 +315,7 @@ func (r *Runtime) destroyPartial(h *store.Handle, st *store.State, cg cgroups.Ma
 	if cg == nil {
 		// The driver refused before choosing any directory: nothing to
 		// remove but the state.
-		cg = cgroups.Load(st.CgroupPaths)
+		cg = fs.Load(st.CgroupPaths)
 	}
 	if err := r.destroy(st, cg); err != nil {
 		r.log.Warn("cleanup after failed create", "id", st.ID, "error", err)

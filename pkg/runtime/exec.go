@@ -15,6 +15,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/initproto"
 	"github.com/rtkit/rt/pkg/process"
@@ -267,7 +268,7 @@ func execCgroups(st *store.State, sub []string) (cgroups.Manager, error) {
 			return nil, fmt.Errorf("--cgroup %q: the container has no %q hierarchy", s, ctrl)
 		}
 	}
-	return cgroups.Load(paths), nil
+	return fs.Load(paths), nil
 }
 
 // containerNamespaces lists the namespaces of the container's init for the

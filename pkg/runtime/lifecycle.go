@@ -14,6 +14,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/hooks"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -136,7 +137,7 @@ func (r *Runtime) Kill(_ context.Context, id string, sig api.Signal, opts api.Ki
 		return err
 	}
 	if opts.All {
-		cg := cgroups.Load(st.CgroupPaths)
+		cg := fs.Load(st.CgroupPaths)
 		n, err := signalCgroup(cg, unix.Signal(sig))
 		if err != nil {
 			return err
@@ -155,7 +156,7 @@ func (r *Runtime) Kill(_ context.Context, id string, sig api.Signal, opts api.Ki
 	if err := signalInit(st, unix.Signal(sig)); err != nil {
 		return err
 	}
-	return thawToKill(cgroups.Load(st.CgroupPaths), unix.Signal(sig))
+	return thawToKill(fs.Load(st.CgroupPaths), unix.Signal(sig))
 }
 
 // thawToKill thaws a frozen cgroup after a SIGKILL was sent into it: a

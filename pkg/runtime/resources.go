@@ -14,6 +14,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/store"
 )
 
@@ -27,7 +28,7 @@ func (r *Runtime) Pause(_ context.Context, id string) error {
 	if err := Refuse(api.OpPause, id, r.Status(st)); err != nil {
 		return err
 	}
-	if err := cgroups.Load(st.CgroupPaths).Freeze(); err != nil {
+	if err := fs.Load(st.CgroupPaths).Freeze(); err != nil {
 		return fmt.Errorf("pause container %q: %w", id, err)
 	}
 	return nil
@@ -43,7 +44,7 @@ func (r *Runtime) Resume(_ context.Context, id string) error {
 	if err := Refuse(api.OpResume, id, r.Status(st)); err != nil {
 		return err
 	}
-	if err := cgroups.Load(st.CgroupPaths).Thaw(); err != nil {
+	if err := fs.Load(st.CgroupPaths).Thaw(); err != nil {
 		return fmt.Errorf("resume container %q: %w", id, err)
 	}
 	return nil
@@ -207,7 +208,7 @@ func (r *Runtime) Events(ctx context.Context, id string, opts api.EventsOpts) er
 	if err := Refuse(api.OpEvents, id, r.Status(st)); err != nil {
 		return err
 	}
-	cg := cgroups.Load(st.CgroupPaths)
+	cg := fs.Load(st.CgroupPaths)
 	stats := func() error {
 		s, err := cg.Stats()
 		if err != nil {

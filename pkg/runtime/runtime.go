@@ -21,6 +21,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
 	"github.com/rtkit/rt/pkg/version"
@@ -104,7 +105,7 @@ func (r *Runtime) Status(st *store.State) api.Status {
 	if !st.Ready || !alive(st.InitPid, st.InitStartTime) {
 		return api.StatusStopped
 	}
-	if frozen, err := cgroups.Load(st.CgroupPaths).Frozen(); err == nil && frozen {
+	if frozen, err := fs.Load(st.CgroupPaths).Frozen(); err == nil && frozen {
 		return api.StatusPaused
 	}
 	if _, err := os.Stat(filepath.Join(r.store.Root(), st.ID, ExecFifo)); err == nil {
@@ -182,7 +183,7 @@ func (r *Runtime) PS(_ context.Context, id string) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	pids, err := cgroups.Load(st.CgroupPaths).Pids()
+	pids, err := fs.Load(st.CgroupPaths).Pids()
 	if errors.Is(err, cgroups.ErrNoCgroup) || errors.Is(err, os.ErrNotExist) {
 		return []int{}, nil
 	}

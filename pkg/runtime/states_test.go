@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/rtkit/rt/pkg/api"
-	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/store"
 )
 
@@ -45,7 +45,7 @@ func stateFixtures(t *testing.T, s *store.Store) map[api.Status]string {
 	saveState(t, s, ids[api.StatusStopped], 0, 0, true)
 
 	c, pid, start := child()
-	cg, err := cgroups.New("", "rt-states-test-"+strconv.Itoa(os.Getpid())+"-"+t.Name())
+	cg, err := fs.New("", "rt-states-test-"+strconv.Itoa(os.Getpid())+"-"+t.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
