@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rtkit/rt/pkg/api"
 )
 
 // Source is the kind of source a setting's effective value came from.
@@ -44,28 +46,16 @@ type Setting struct {
 
 // Config is rt's resolved host configuration.
 type Config struct {
-	// Root is the absolute directory holding container state.
-	Root string
-	// Criu is the criu binary, either a path or a name to look up in PATH.
-	Criu string
-	// CriuProgressTimeout is how long a CRIU run may go without progress
-	// (a new log line, a message) before rt kills it; 0 never.
-	CriuProgressTimeout time.Duration
-	// MigrationToken is the shared secret of live migration's control
-	// connection; "" for none. Settings shows it as Redacted.
-	MigrationToken string
-	// CgroupDriver is "cgroupfs" or "systemd".
-	CgroupDriver string
-	// CgroupParent is the absolute cgroup path below which the cgroupfs
-	// driver puts every new container's cgroups; "" for none.
-	CgroupParent string
-	// Init is the rt-init binary; left empty, rt-init beside the real rt.
-	Init string
+	// GlobalConfig is what operations get: Root (absolute), Criu (a path
+	// or a name on PATH), CriuProgressTimeout, MigrationToken (Settings
+	// shows it as Redacted), CgroupDriver, CgroupParent, Init (left empty:
+	// rt-init beside the real rt) and Debug. Rootless and Logger are not
+	// host settings: Load leaves them zero.
+	api.GlobalConfig
 	// Log is the file rt logs to; empty means stderr.
 	Log string
 	// LogFormat is "text" or "json".
 	LogFormat string
-	Debug     bool
 	// File is the config file that was read, "" if none.
 	File string
 	// Settings lists every key in the order of Keys, with value and source.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cli"
 	"github.com/rtkit/rt/pkg/config"
 	"github.com/rtkit/rt/pkg/version"
@@ -29,18 +28,9 @@ func load(fs *pflag.FlagSet) (*cli.Settings, error) {
 		return nil, err
 	}
 	return &cli.Settings{
-		GlobalConfig: api.GlobalConfig{
-			Root:                cfg.Root,
-			Criu:                cfg.Criu,
-			CriuProgressTimeout: cfg.CriuProgressTimeout,
-			MigrationToken:      cfg.MigrationToken,
-			CgroupDriver:        cfg.CgroupDriver,
-			CgroupParent:        cfg.CgroupParent,
-			Init:                cfg.Init,
-			Debug:               cfg.Debug,
-		},
-		Log:       cfg.Log,
-		LogFormat: cfg.LogFormat,
+		GlobalConfig: cfg.GlobalConfig,
+		Log:          cfg.Log,
+		LogFormat:    cfg.LogFormat,
 		Report: func(w io.Writer, format string) error {
 			switch format {
 			case "json":
