@@ -870,3 +870,20 @@ func TestMigrationTokenRedacted(t *testing.T) {
 		})
 	}
 }
+
+func TestDefaultRoot(t *testing.T) {
+	for _, tt := range []struct {
+		euid int
+		xdg  string
+		want string
+	}{
+		{0, "", "/run/rt"},
+		{0, "/run/user/0", "/run/rt"},
+		{1000, "/run/user/1000", "/run/user/1000/rt"},
+		{1000, "", "/run/rt"},
+	} {
+		if got := DefaultRoot(tt.euid, tt.xdg); got != tt.want {
+			t.Errorf("DefaultRoot(%d, %q) = %q, want %q", tt.euid, tt.xdg, got, tt.want)
+		}
+	}
+}

@@ -77,7 +77,7 @@ var specs = map[string]keySpec{
 // pflag does, if fs already defines one of the names.
 func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String(specs[KeyRoot].flag, specs[KeyRoot].def.(string),
-		"root directory for container state; keep it on tmpfs (env RT_ROOT)")
+		"root directory for container state; keep it on tmpfs (default for a non-root user: $XDG_RUNTIME_DIR/rt; env RT_ROOT)")
 	fs.String(specs[KeyCriu].flag, specs[KeyCriu].def.(string),
 		"criu binary used by checkpoint and restore, a path or a name in PATH (env RT_CRIU)")
 	fs.String(specs[KeyInit].flag, "",

@@ -152,7 +152,11 @@ func bindKey(v *viper.Viper, fs *pflag.FlagSet, key, file string, inFile bool) (
 		}
 		s.Source, s.Origin = SourceFile, file
 	}
-	v.SetDefault(key, specs[key].def)
+	def := specs[key].def
+	if key == KeyRoot {
+		def = DefaultRoot(os.Geteuid(), os.Getenv("XDG_RUNTIME_DIR"))
+	}
+	v.SetDefault(key, def)
 	env := specs[key].env
 	_ = v.BindEnv(key, env) // fails only without a key
 	// An empty variable counts as unset, as it does in viper.
@@ -246,4 +250,14 @@ func initBesideExecutable(executable func() (string, error)) (string, error) {
 		return "", fmt.Errorf("resolve default init: %w", err)
 	}
 	return p, nil
+}
+
+// DefaultRoot is the state root when no source sets one: /run/rt for root,
+// and for another user with an XDG_RUNTIME_DIR (a tmpfs of their own,
+// which /run/rt is not) $XDG_RUNTIME_DIR/rt, as runc does.
+func DefaultRoot(euid int, xdgRuntimeDir string) string {
+	if euid != 0 && xdgRuntimeDir != "" {
+		return filepath.Join(xdgRuntimeDir, "rt")
+	}
+	return specs[KeyRoot].def.(string)
 }

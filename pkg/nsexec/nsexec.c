@@ -395,6 +395,11 @@ void rt_stage(long *sp)
 	/* One clone creates every new namespace, and makes the init a child of
 	 * rt (CLONE_PARENT) so that rt can wait for it. Without CLONE_VM the
 	 * child returns here on a copy of this stack. */
+	/* An unprivileged rt writes the new user namespace's id maps itself
+	 * (runtime/hostside.go): /proc/<pid>/uid_map of a non-dumpable process
+	 * belongs to root, so the child stays dumpable (by this same user, who
+	 * may ptrace it anyway) until the maps are written, as runc's does. */
+	int unprivileged = (m.cloneflags & CLONE_NEWUSER) && SYS0(geteuid) != 0;
 	long pid = SYS(clone, (unsigned long)(m.cloneflags | CLONE_PARENT | SIGCHLD), 0, 0, 0, 0);
 	if (pid < 0) {
 		/* This process is in the container's cgroups already: a full
@@ -413,6 +418,8 @@ void rt_stage(long *sp)
 	}
 
 	SYS(prctl, PR_SET_NAME, "rt-init", 0, 0, 0);
+	if (unprivileged && SYS(prctl, PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		rt_bail("set dumpable for the id maps", 0, 0, 0, 0);
 	/* A session of its own, as runc's init and exec'd processes have: the
 	 * container is not part of the caller's session and terminal job
 	 * control, and CRIU refuses to dump a process whose session leader is
@@ -427,6 +434,8 @@ void rt_stage(long *sp)
 		rt_bail("nsexec: wait for rt", 0, 0, 0, len);
 	if (len >= 4)
 		rt_memcpy(&setid, rt_msgbuf, 4);
+	if (unprivileged && (r = SYS(prctl, PR_SET_DUMPABLE, 0, 0, 0, 0)) < 0)
+		rt_bail("set non-dumpable", 0, 0, 0, r);
 	if (setid) {
 		if ((r = SYS(setresgid, 0, 0, 0)) < 0)
 			rt_bail("setresgid(0) in the user namespace", 0, 0, 0, r);

@@ -37,7 +37,15 @@ func (r *Runtime) NewCgroups(st *store.State, path string) (cgroups.Manager, err
 		if err != nil {
 			return nil, err
 		}
-		return fs.New(full, st.ID)
+		m, err := fs.New(full, st.ID)
+		if err != nil || !r.rootless() {
+			return m, err
+		}
+		res, err := st.Spec.Resources()
+		if err != nil {
+			return nil, err
+		}
+		return r.rootlessCgroups(st.ID, res, m)
 	case "systemd":
 		if r.cfg.CgroupParent != "" {
 			return nil, fmt.Errorf("cgroup driver systemd with cgroup-parent %s: cgroup-parent applies to the cgroupfs driver only", r.cfg.CgroupParent)

@@ -28,6 +28,9 @@ func (r *Runtime) Pause(_ context.Context, id string) error {
 	if err := Refuse(api.OpPause, id, r.Status(st)); err != nil {
 		return err
 	}
+	if err := needCgroup(st); err != nil {
+		return fmt.Errorf("pause container %q: %w", id, err)
+	}
 	if err := fs.Load(st.CgroupPaths).Freeze(); err != nil {
 		return fmt.Errorf("pause container %q: %w", id, err)
 	}
@@ -43,6 +46,9 @@ func (r *Runtime) Resume(_ context.Context, id string) error {
 	defer h.Close()
 	if err := Refuse(api.OpResume, id, r.Status(st)); err != nil {
 		return err
+	}
+	if err := needCgroup(st); err != nil {
+		return fmt.Errorf("resume container %q: %w", id, err)
 	}
 	if err := fs.Load(st.CgroupPaths).Thaw(); err != nil {
 		return fmt.Errorf("resume container %q: %w", id, err)
@@ -90,6 +96,9 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 	r.warnIgnored(id, ignored)
 	res := *given
 	res.Devices = withDefaultDevices(res.Devices)
+	if err := needCgroup(st); err != nil {
+		return fmt.Errorf("update container %q: %w", id, err)
+	}
 	cg, err := loadCgroups(st)
 	if err != nil {
 		return err

@@ -1,0 +1,225 @@
+// Package rootless_test runs rt as an unprivileged user it creates (and
+// removes): `rt spec --rootless` and the lifecycle, with state under
+// $XDG_RUNTIME_DIR/rt and no cgroup delegated.
+package rootless_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtkit/rt/test/harness"
+)
+
+func TestMain(m *testing.M) { harness.Main(m) }
+
+// account is an unprivileged user with its own XDG_RUNTIME_DIR and a copy
+// of rt's binaries it may run.
+type account struct {
+	uid, gid int
+	xdg, bin string
+	dir      string // where its bundles go
+}
+
+func newAccount(t *testing.T) *account {
+	t.Helper()
+	harness.RequireRoot(t)
+	name := fmt.Sprintf("rtl%d", os.Getpid())
+	if out, err := exec.Command("useradd", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("userdel", name).Run() })
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &account{}
+	a.uid, _ = strconv.Atoi(u.Uid)
+	a.gid, _ = strconv.Atoi(u.Gid)
+	a.xdg = fmt.Sprintf("/run/user/%d", a.uid)
+	a.dir, err = os.MkdirTemp("", "rt-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(a.dir); os.RemoveAll(a.xdg) })
+	a.bin = filepath.Join(a.dir, "bin")
+	for _, d := range []string{a.xdg, a.bin} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(a.dir, 0o755)
+	os.Chmod(a.bin, 0o755)
+	os.Chown(a.xdg, a.uid, a.gid)
+	b := harness.Binaries(t)
+	for _, src := range []string{b.RT, b.Init} {
+		if out, err := exec.Command("cp", src, a.bin).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v: %s", err, out)
+		}
+	}
+	return a
+}
+
+// bundle is a bundle of the account's made with `rt spec --rootless`,
+// running args.
+func (a *account) bundle(t *testing.T, args []string, edit func(*specs.Spec)) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(a.dir, "bundle-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	harness.Rootfs(t, filepath.Join(dir, "rootfs"))
+	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", a.uid, a.gid), dir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v: %s", err, out)
+	}
+	cmd := a.command(dir, "spec", "--rootless")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rt spec --rootless as uid %d: %v: %s", a.uid, err, out)
+	}
+	harness.EditConfig(t, dir, func(s *specs.Spec) {
+		s.Process.Terminal = false
+		s.Process.Args = args
+		if edit != nil {
+			edit(s)
+		}
+	})
+	return dir
+}
+
+func (a *account) command(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(a.bin, "rt"), args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"XDG_RUNTIME_DIR=" + a.xdg, "PATH=/usr/bin:/bin", "HOME=" + a.dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{}}}
+	return cmd
+}
+
+// rt runs rt as the account in the bundle dir.
+func (a *account) rt(dir string, args ...string) harness.Result {
+	cmd := a.command(dir, args...)
+	// Files, not pipes: a detached container keeps its stdio open, and Run
+	// would wait for a pipe's end until it exits.
+	out, err := os.CreateTemp("", "rt-out-")
+	if err != nil {
+		return harness.Result{Code: -1, Stderr: err.Error()}
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	errf, err := os.CreateTemp("", "rt-err-")
+	if err != nil {
+		return harness.Result{Code: -1, Stderr: err.Error()}
+	}
+	defer os.Remove(errf.Name())
+	defer errf.Close()
+	cmd.Stdout, cmd.Stderr = out, errf
+	err = cmd.Run()
+	o, _ := os.ReadFile(out.Name())
+	e, _ := os.ReadFile(errf.Name())
+	res := harness.Result{Stdout: string(o), Stderr: string(e)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.Code = ee.ExitCode()
+	} else if err != nil {
+		res.Code, res.Stderr = -1, err.Error()
+	}
+	return res
+}
+
+// TestRootlessRun: `rt spec --rootless && rt run` as an unprivileged user
+// runs the process as root of a user namespace that maps the user's own
+// id, with the state under $XDG_RUNTIME_DIR/rt and nothing left after.
+func TestRootlessRun(t *testing.T) {
+	a := newAccount(t)
+	b := a.bundle(t, []string{"sh", "-c", "id -u; cat /proc/self/uid_map; ls /run/rt-state 2>&1 | head -1"}, nil)
+	res := a.rt(b, "run", "x")
+	uidMap := strings.Fields(res.Stdout)
+	if res.Code != 0 || len(uidMap) < 4 || uidMap[0] != "0" || uidMap[1] != "0" || uidMap[2] != strconv.Itoa(a.uid) || uidMap[3] != "1" {
+		t.Fatalf("rt run as uid %d: %s, want uid 0 and the map 0 %d 1", a.uid, res, a.uid)
+	}
+	if !strings.Contains(res.Stderr, "no cgroup is delegated") {
+		t.Errorf("stderr %q, want the warning that the container runs without cgroups", res.Stderr)
+	}
+	if ents, err := os.ReadDir(filepath.Join(a.xdg, "rt")); err != nil || len(ents) != 0 {
+		t.Errorf("state root %s/rt: %v, %d entries left; want it there and empty", a.xdg, err, len(ents))
+	}
+}
+
+// TestRootlessLifecycle: create, state, list, exec, kill and delete work on
+// a rootless container; what needs a cgroup says so.
+func TestRootlessLifecycle(t *testing.T) {
+	a := newAccount(t)
+	b := a.bundle(t, []string{"sleep", "1000"}, nil)
+	if res := a.rt(b, "run", "-d", "y"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	defer a.rt(b, "delete", "-f", "y")
+	var st specs.State
+	if res := a.rt(b, "state", "y"); res.Code != 0 || json.Unmarshal([]byte(res.Stdout), &st) != nil || st.Status != "running" {
+		t.Fatalf("state: %s", res)
+	}
+	if res := a.rt(b, "list", "-q"); res.Stdout != "y\n" {
+		t.Errorf("list: %s", res)
+	}
+	if res := a.rt(b, "exec", "y", "id", "-u"); res.Code != 0 || res.Stdout != "0\n" {
+		t.Errorf("exec: %s", res)
+	}
+	if res := a.rt(b, "pause", "y"); res.Code == 0 || !strings.Contains(res.Stderr, "has no cgroup") {
+		t.Errorf("pause: %s, want a refusal saying there is no cgroup", res)
+	}
+	if res := a.rt(b, "kill", "y", "KILL"); res.Code != 0 {
+		t.Errorf("kill: %s", res)
+	}
+	if res := a.rt(b, "delete", "-f", "y"); res.Code != 0 {
+		t.Errorf("delete: %s", res)
+	}
+	if res := a.rt(b, "list", "-q"); res.Code != 0 || res.Stdout != "" {
+		t.Errorf("list after delete: %s", res)
+	}
+	// Gone, or a zombie its new parent has not reaped yet.
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", st.Pid)); err == nil {
+		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] != "Z" {
+			t.Errorf("the container's init %d is still running (state %s)", st.Pid, f[0])
+		}
+	}
+}
+
+// TestRootlessRefusals: --rootless=false fails on the cgroup, and a limit
+// with no cgroup to enforce it fails naming the field; each in one line,
+// with nothing left behind.
+func TestRootlessRefusals(t *testing.T) {
+	a := newAccount(t)
+	limit := int64(64 << 20)
+	for _, tt := range []struct {
+		name  string
+		flags []string
+		edit  func(*specs.Spec)
+		want  string
+	}{
+		{"rootless false", []string{"--rootless=false"}, nil, "permission denied"},
+		{"a memory limit", nil, func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+		}, "linux.resources.memory: rootless: no cgroup is delegated to uid " + strconv.Itoa(a.uid)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := a.bundle(t, []string{"true"}, tt.edit)
+			res := a.rt(b, append(tt.flags, "run", "z")...)
+			lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
+			last := lines[len(lines)-1]
+			if res.Code == 0 || !strings.Contains(last, tt.want) || strings.Contains(last, "level=") {
+				t.Errorf("%s, want one error line containing %q", res, tt.want)
+			}
+			if ents, _ := os.ReadDir(filepath.Join(a.xdg, "rt")); len(ents) != 0 {
+				t.Errorf("%d state dirs left", len(ents))
+			}
+		})
+	}
+}
