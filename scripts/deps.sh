@@ -14,8 +14,10 @@
 #                    the virtual container-network-stack; naming netavark
 #                    avoids apt choosing) + iptables (netavark's firewall);
 #   --init         : + catatonit.
-# uidmap, slirp4netns, fuse-overlayfs, dbus-user-session and buildah are only
-# for rootless use or extra tools and are not installed. Two host quirks:
+# uidmap (newuidmap/newgidmap) is for rootless containers with more than the
+# user's own id (test/rootless); slirp4netns, fuse-overlayfs,
+# dbus-user-session and buildah are extra tools and are not installed. Two
+# host quirks:
 #   * the sandbox lacks CAP_SYS_RESOURCE, so podman's default root rlimits
 #     (RLIMIT_NOFILE/RLIMIT_NPROC 1048576) fail in the runtime with
 #     "error setting rlimit type 7: operation not permitted"; pass e.g.
@@ -45,7 +47,7 @@ die() { printf 'deps: ERROR: %s\n' "$*" >&2; exit 1; }
 PKGS="
 runc crun containerd
 podman conmon golang-github-containers-common netavark iptables catatonit
-busybox-static
+busybox-static uidmap
 libseccomp-dev pkg-config gcc libc6-dev
 iproute2 procps
 criu debian-archive-keyring

@@ -36,6 +36,9 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		}
 		return []byte(b.String())
 	}
+	if os.Geteuid() != 0 && (!selfMapOnly(l.UIDMappings, os.Geteuid()) || !selfMapOnly(l.GIDMappings, os.Getegid())) {
+		return writeSubIDMaps(pid, l)
+	}
 	if os.Geteuid() != 0 {
 		// An unprivileged writer may only map itself, and only after
 		// giving up setgroups.

@@ -223,3 +223,61 @@ func TestRootlessRefusals(t *testing.T) {
 		})
 	}
 }
+
+// subIDs gives the account 65536 subordinate uids and gids in
+// /etc/subuid and /etc/subgid, removed again at the end; it returns the
+// first.
+func (a *account) subIDs(t *testing.T) uint32 {
+	t.Helper()
+	if _, err := exec.LookPath("newuidmap"); err != nil {
+		t.Fatalf("newuidmap: %v (make deps installs uidmap)", err)
+	}
+	name := fmt.Sprintf("rtl%d", os.Getpid())
+	start := uint32(2000000000 + (os.Getpid()%1000)*65536)
+	line := fmt.Sprintf("%s:%d:65536\n", name, start)
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		old, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, append(old, line...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cur, _ := os.ReadFile(f)
+			os.WriteFile(f, []byte(strings.Replace(string(cur), line, "", 1)), 0o644)
+		})
+	}
+	return start
+}
+
+// TestRootlessSubIDs: with subordinate ranges and uidmap installed, a map
+// of the user's own id plus 65536 subordinate ids works (the container can
+// own files as uid 1000); a range outside them fails naming the field.
+func TestRootlessSubIDs(t *testing.T) {
+	a := newAccount(t)
+	start := a.subIDs(t)
+	maps := func(sub uint32) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(a.uid), Size: 1}, {ContainerID: 1, HostID: sub, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(a.gid), Size: 1}, {ContainerID: 1, HostID: sub, Size: 65536}}
+			c := s.Process.Capabilities
+			c.Bounding, c.Effective, c.Permitted = append(c.Bounding, "CAP_CHOWN"), append(c.Effective, "CAP_CHOWN"), append(c.Permitted, "CAP_CHOWN")
+		}
+	}
+	b := a.bundle(t, []string{"sh", "-c", "cat /proc/self/uid_map; touch /dev/shm/f && chown 1000:1000 /dev/shm/f && stat -c %u:%g /dev/shm/f"}, maps(start))
+	res := a.rt(b, "run", "sub")
+	want := fmt.Sprintf("0 %d 1 1 %d 65536 1000:1000", a.uid, start)
+	if res.Code != 0 || strings.Join(strings.Fields(res.Stdout), " ") != want {
+		t.Errorf("%s, want %q", res, want)
+	}
+	b = a.bundle(t, []string{"true"}, maps(start+1))
+	res = a.rt(b, "run", "outside")
+	if res.Code == 0 || !strings.Contains(res.Stderr, "linux.uidMappings[1] (container 1, host "+strconv.Itoa(int(start+1))) ||
+		!strings.Contains(res.Stderr, "subordinate ranges /etc/subuid gives this user") {
+		t.Errorf("%s, want the map refused naming linux.uidMappings[1]", res)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(a.xdg, "rt")); len(ents) != 0 {
+		t.Errorf("%d state dirs left", len(ents))
+	}
+}
