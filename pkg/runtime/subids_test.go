@@ -41,7 +41,7 @@ func TestCheckSubIDs(t *testing.T) {
 		{"the second range", []specs.LinuxIDMapping{idm(0, 300000, 10)}, ranges, ""},
 		{"past a range's end", []specs.LinuxIDMapping{idm(0, 1000, 1), idm(1, 100000, 65537)},
 			ranges, "linux.uidMappings[1] (container 1, host 100000, size 65537): host ids 100000-165536 are neither id 1000 nor in the subordinate ranges /etc/subuid gives this user (100000-165535, 300000-300009)"},
-		{"across two ranges", []specs.LinuxIDMapping{idm(0, 165530, 300000 - 165530 + 5)}, ranges, "linux.uidMappings[0]"},
+		{"across two ranges", []specs.LinuxIDMapping{idm(0, 165530, 300000-165530+5)}, ranges, "linux.uidMappings[0]"},
 		{"someone else's id", []specs.LinuxIDMapping{idm(0, 0, 1)}, ranges, "host ids 0-0 are neither id 1000"},
 		{"no ranges at all", []specs.LinuxIDMapping{idm(1, 100000, 1)}, nil, "(none)"},
 	} {
