@@ -71,14 +71,15 @@ func Default(rootless bool) *specs.Spec {
 }
 
 // toRootless makes s runnable by an unprivileged user: a user namespace
-// mapping the caller to root, no network or cgroup namespace (creating them
-// needs privileges a rootless caller lacks on most hosts), /sys bound from
-// the host (sysfs cannot be mounted without owning the network namespace),
-// no devpts gid (group 5 is not mapped) and no device cgroup rules.
+// mapping the caller to root (the other namespaces, made in the same
+// clone, are owned by it, so a network namespace of its own needs no
+// privilege), no cgroup namespace (runc's choice: there is rarely a cgroup
+// to be root of), /sys bound read-only from the host, no devpts gid (group
+// 5 is not mapped) and no resources.
 func toRootless(s *specs.Spec) {
 	var ns []specs.LinuxNamespace
 	for _, n := range s.Linux.Namespaces {
-		if n.Type == specs.NetworkNamespace || n.Type == specs.CgroupNamespace || n.Type == specs.UserNamespace {
+		if n.Type == specs.CgroupNamespace || n.Type == specs.UserNamespace {
 			continue
 		}
 		ns = append(ns, n)

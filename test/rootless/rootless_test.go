@@ -136,14 +136,18 @@ func (a *account) rt(dir string, args ...string) harness.Result {
 
 // TestRootlessRun: `rt spec --rootless && rt run` as an unprivileged user
 // runs the process as root of a user namespace that maps the user's own
-// id, with the state under $XDG_RUNTIME_DIR/rt and nothing left after.
+// id, in a network namespace of its own, with the state under
+// $XDG_RUNTIME_DIR/rt and nothing left after.
 func TestRootlessRun(t *testing.T) {
 	a := newAccount(t)
-	b := a.bundle(t, []string{"sh", "-c", "id -u; cat /proc/self/uid_map; ls /run/rt-state 2>&1 | head -1"}, nil)
+	b := a.bundle(t, []string{"sh", "-c", "id -u; cat /proc/self/uid_map; ip -o link | wc -l"}, nil)
 	res := a.rt(b, "run", "x")
 	uidMap := strings.Fields(res.Stdout)
-	if res.Code != 0 || len(uidMap) < 4 || uidMap[0] != "0" || uidMap[1] != "0" || uidMap[2] != strconv.Itoa(a.uid) || uidMap[3] != "1" {
+	if res.Code != 0 || len(uidMap) != 5 || uidMap[0] != "0" || uidMap[1] != "0" || uidMap[2] != strconv.Itoa(a.uid) || uidMap[3] != "1" {
 		t.Fatalf("rt run as uid %d: %s, want uid 0 and the map 0 %d 1", a.uid, res, a.uid)
+	}
+	if uidMap[4] != "1" {
+		t.Errorf("%s network interfaces, want lo alone: a network namespace of the container's own", uidMap[4])
 	}
 	if !strings.Contains(res.Stderr, "no cgroup is delegated") {
 		t.Errorf("stderr %q, want the warning that the container runs without cgroups", res.Stderr)
