@@ -400,6 +400,10 @@ void rt_stage(long *sp)
 	 * belongs to root, so the child stays dumpable (by this same user, who
 	 * may ptrace it anyway) until the maps are written, as runc's does. */
 	int unprivileged = (m.cloneflags & CLONE_NEWUSER) && SYS0(geteuid) != 0;
+	/* Set before the clone, which copies it: rt writes the maps as soon
+	 * as it has the pid, before the child could set it itself. */
+	if (unprivileged && SYS(prctl, PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		rt_bail("set dumpable for the id maps", 0, 0, 0, 0);
 	long pid = SYS(clone, (unsigned long)(m.cloneflags | CLONE_PARENT | SIGCHLD), 0, 0, 0, 0);
 	if (pid < 0) {
 		/* This process is in the container's cgroups already: a full
@@ -418,8 +422,6 @@ void rt_stage(long *sp)
 	}
 
 	SYS(prctl, PR_SET_NAME, "rt-init", 0, 0, 0);
-	if (unprivileged && SYS(prctl, PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-		rt_bail("set dumpable for the id maps", 0, 0, 0, 0);
 	/* A session of its own, as runc's init and exec'd processes have: the
 	 * container is not part of the caller's session and terminal job
 	 * control, and CRIU refuses to dump a process whose session leader is

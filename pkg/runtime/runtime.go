@@ -184,6 +184,11 @@ func (r *Runtime) PS(_ context.Context, id string) ([]int, error) {
 		return nil, err
 	}
 	pids, err := fs.Load(st.CgroupPaths).Pids()
+	if errors.Is(err, cgroups.ErrNoCgroup) && len(st.CgroupPaths) == 0 && st.InitPid > 0 && r.Status(st) != api.StatusStopped {
+		// A rootless container without a cgroup: its init and what it
+		// started (an exec'd process, not its child, is not found).
+		return processTree(st.InitPid), nil
+	}
 	if errors.Is(err, cgroups.ErrNoCgroup) || errors.Is(err, os.ErrNotExist) {
 		return []int{}, nil
 	}

@@ -38,6 +38,9 @@ func TestRestoreKilled(t *testing.T) {
 			if tc.detach {
 				args = append([]string{"restore", "-d"}, args[1:]...)
 			}
+			// A subtest that fails before its own delete must not leave
+			// the container to make the next ones fail on "already exists".
+			t.Cleanup(func() { c.r.RT("delete", "--force", c.id) })
 			cmd := c.r.Command(args...)
 			// Files, not pipes: the restored init may inherit them.
 			out := tempOut(t)
@@ -116,7 +119,8 @@ func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/"
 // mount namespace.
 func waitSwrk(t *testing.T, pid int, out *os.File) (int, string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	// Generous: criu's start is slow on a loaded 2-CPU host.
+	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 		for _, p := range stats {
@@ -143,7 +147,7 @@ func waitSwrk(t *testing.T, pid int, out *os.File) (int, string) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	said, _ := os.ReadFile(out.Name())
-	t.Fatalf("no criu swrk child of %d within 5s (it said %q)", pid, said)
+	t.Fatalf("no criu swrk child of %d within 15s (it said %q)", pid, said)
 	return 0, ""
 }
 

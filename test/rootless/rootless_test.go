@@ -176,6 +176,11 @@ func TestRootlessLifecycle(t *testing.T) {
 	if res := a.rt(b, "exec", "y", "id", "-u"); res.Code != 0 || res.Stdout != "0\n" {
 		t.Errorf("exec: %s", res)
 	}
+	var pids []int
+	if res := a.rt(b, "ps", "--format", "json", "y"); res.Code != 0 || json.Unmarshal([]byte(res.Stdout), &pids) != nil ||
+		len(pids) != 1 || pids[0] != st.Pid {
+		t.Errorf("ps: %s, want the init %d alone", res, st.Pid)
+	}
 	if res := a.rt(b, "pause", "y"); res.Code == 0 || !strings.Contains(res.Stderr, "has no cgroup") {
 		t.Errorf("pause: %s, want a refusal saying there is no cgroup", res)
 	}
