@@ -31,6 +31,23 @@ func inChild(t *testing.T, fds ...*os.File) string {
 	return string(out)
 }
 
+// createFiles creates the named files in a temporary directory, open
+// until the test ends.
+func createFiles(t *testing.T, names ...string) []*os.File {
+	t.Helper()
+	dir := t.TempDir()
+	var files []*os.File
+	for _, name := range names {
+		f, err := os.Create(dir + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		files = append(files, f)
+	}
+	return files
+}
+
 func fdTarget(fd int) string {
 	s, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 	if err != nil {
@@ -49,18 +66,8 @@ func cloexec(fd int) bool {
 // it), anonymous fds stay, and everything there is close-on-exec; the
 // protocol's and the preserved fds are left alone.
 func TestCloseHostFds(t *testing.T) {
-	dir := t.TempDir()
-	var files []*os.File
 	// fds 3 (socket slot), 4 (fifo slot), 5 (preserved), 6 (a host file).
-	for _, name := range []string{"sock", "fifo", "preserved", "host"} {
-		f, err := os.Create(dir + "/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		files = append(files, f)
-	}
-	if out := inChild(t, files...); out != "" {
+	if out := inChild(t, createFiles(t, "sock", "fifo", "preserved", "host")...); out != "" {
 		if !strings.Contains(out, "PASS") {
 			t.Fatalf("child:\n%s", out)
 		}
@@ -86,17 +93,7 @@ func TestCloseHostFds(t *testing.T) {
 // TestMovePreservedFds: the preserved fds land on 3… in order, over the
 // socket and fifo slots, and whatever is above them closes at exec.
 func TestMovePreservedFds(t *testing.T) {
-	dir := t.TempDir()
-	var files []*os.File
-	for _, name := range []string{"sock", "fifo", "p0", "p1", "above"} {
-		f, err := os.Create(dir + "/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		files = append(files, f)
-	}
-	if out := inChild(t, files...); out != "" {
+	if out := inChild(t, createFiles(t, "sock", "fifo", "p0", "p1", "above")...); out != "" {
 		if !strings.Contains(out, "PASS") {
 			t.Fatalf("child:\n%s", out)
 		}
