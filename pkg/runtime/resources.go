@@ -96,6 +96,9 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 	r.warnIgnored(id, ignored)
 	res := *given
 	res.Devices = withDefaultDevices(res.Devices)
+	if r.rootless() {
+		res.Devices = nil // see delegated
+	}
 	if err := needCgroup(st); err != nil {
 		return fmt.Errorf("update container %q: %w", id, err)
 	}

@@ -51,7 +51,7 @@ func inUserNS() bool {
 func (r *Runtime) rootlessCgroups(id string, res *specs.LinuxResources, m cgroups.Manager) (cgroups.Manager, error) {
 	dir := unwritable(m.Paths())
 	if dir == "" {
-		return m, nil
+		return delegated{m}, nil
 	}
 	if field := firstLimit(res); field != "" {
 		return nil, fmt.Errorf("%s: rootless: no cgroup is delegated to uid %d (%s is not writable): delegate one (docs/rootless.md) or remove the limit",
@@ -102,6 +102,23 @@ func firstLimit(res *specs.LinuxResources) string {
 	return ""
 }
 
+// delegated is a rootless container's manager in a cgroup delegated to
+// its user: device rules are left out, since writing them needs
+// CAP_SYS_ADMIN on the host (runc leaves them out too).
+type delegated struct{ cgroups.Manager }
+
+func (d delegated) Set(r *specs.LinuxResources) error { return d.Manager.Set(withoutDevices(r)) }
+
+// withoutDevices is r without its device rules (nil stays nil).
+func withoutDevices(r *specs.LinuxResources) *specs.LinuxResources {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Devices = nil
+	return &c
+}
+
 // needCgroup refuses what only a cgroup can do (pause, resume, update) on
 // a container that has none: a rootless one without a delegated cgroup.
 func needCgroup(st *store.State) error {
@@ -123,12 +140,7 @@ func (noCgroups) Destroy() error                   { return nil }
 // Set accepts the device rules every container gets (see firstLimit) and
 // nothing else.
 func (noCgroups) Set(r *specs.LinuxResources) error {
-	if r == nil {
-		return nil
-	}
-	rest := *r
-	rest.Devices = nil
-	if firstLimit(&rest) != "" {
+	if firstLimit(withoutDevices(r)) != "" {
 		return errors.New("rootless: the container has no cgroup to set limits on")
 	}
 	return nil

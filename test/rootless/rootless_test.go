@@ -106,7 +106,14 @@ func (a *account) command(dir string, args ...string) *exec.Cmd {
 
 // rt runs rt as the account in the bundle dir.
 func (a *account) rt(dir string, args ...string) harness.Result {
-	cmd := a.command(dir, args...)
+	return a.run(a.command(dir, args...), nil)
+}
+
+// run runs cmd, adjusted by edit if set, and returns what it printed.
+func (a *account) run(cmd *exec.Cmd, edit func(*exec.Cmd)) harness.Result {
+	if edit != nil {
+		edit(cmd)
+	}
 	// Files, not pipes: a detached container keeps its stdio open, and Run
 	// would wait for a pipe's end until it exits.
 	out, err := os.CreateTemp("", "rt-out-")
@@ -288,5 +295,84 @@ func TestRootlessSubIDs(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(a.xdg, "rt")); len(ents) != 0 {
 		t.Errorf("%d state dirs left", len(ents))
+	}
+}
+
+// delegate gives the account a cgroup of its own in every hierarchy (a
+// chowned directory, as an administrator would) and returns its path and
+// an fd of its cgroup2 directory: on cgroup2 a process may move only
+// within a subtree it may write from the top, so the account's rt must
+// start inside it (CLONE_INTO_CGROUP).
+func (a *account) delegate(t *testing.T) (string, *os.File) {
+	t.Helper()
+	name := fmt.Sprintf("/rtl%d", os.Getpid())
+	hs, err := filepath.Glob("/sys/fs/cgroup/*")
+	if err != nil || len(hs) == 0 {
+		t.Fatalf("no cgroup hierarchies under /sys/fs/cgroup: %v", err)
+	}
+	for _, h := range hs {
+		dir := h + name
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(dir) })
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			if v, err := os.ReadFile(filepath.Join(h, f)); err == nil {
+				os.WriteFile(filepath.Join(dir, f), v, 0)
+			}
+		}
+		if out, err := exec.Command("chown", "-R", strconv.Itoa(a.uid), dir).CombinedOutput(); err != nil {
+			t.Fatalf("chown: %v: %s", err, out)
+		}
+	}
+	fd, err := os.Open("/sys/fs/cgroup/unified" + name)
+	if err != nil {
+		t.Fatalf("cgroup2 at /sys/fs/cgroup/unified: %v", err)
+	}
+	t.Cleanup(func() { fd.Close() })
+	return name, fd
+}
+
+// TestRootlessDelegated: with a cgroup delegated to the user, a rootless
+// container is made in it and its limits apply; delete removes what it
+// made. The device rules, which need CAP_SYS_ADMIN, are left out.
+func TestRootlessDelegated(t *testing.T) {
+	a := newAccount(t)
+	parent, v2 := a.delegate(t)
+	limit := int64(64 << 20)
+	b := a.bundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Linux.CgroupsPath = parent + "/c1"
+		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+	})
+	rt := func(args ...string) harness.Result {
+		return a.run(a.command(b, args...), func(c *exec.Cmd) {
+			c.SysProcAttr.UseCgroupFD, c.SysProcAttr.CgroupFD = true, int(v2.Fd())
+		})
+	}
+	res := rt("run", "-d", "d1")
+	if res.Code != 0 || strings.Contains(res.Stderr, "no cgroup is delegated") {
+		t.Fatalf("run -d: %s", res)
+	}
+	defer rt("delete", "-f", "d1")
+	var st specs.State
+	if res := rt("state", "d1"); json.Unmarshal([]byte(res.Stdout), &st) != nil {
+		t.Fatalf("state: %s", res)
+	}
+	mem := "/sys/fs/cgroup/memory" + parent + "/c1"
+	if v, err := os.ReadFile(mem + "/memory.limit_in_bytes"); err != nil || strings.TrimSpace(string(v)) != strconv.FormatInt(limit, 10) {
+		t.Errorf("%s/memory.limit_in_bytes = %q, %v; want %d", mem, v, err, limit)
+	}
+	if procs, _ := os.ReadFile(mem + "/cgroup.procs"); !strings.Contains(string(procs), strconv.Itoa(st.Pid)) {
+		t.Errorf("the init %d is not in %s (%q)", st.Pid, mem, procs)
+	}
+	if res := rt("pause", "d1"); res.Code != 0 {
+		t.Errorf("pause in a delegated cgroup: %s", res)
+	}
+	rt("resume", "d1")
+	if res := rt("delete", "-f", "d1"); res.Code != 0 {
+		t.Errorf("delete: %s", res)
+	}
+	if _, err := os.Stat(mem); err == nil {
+		t.Errorf("%s left after delete", mem)
 	}
 }
