@@ -113,7 +113,7 @@ func newSuite(bins harness.Bins) (*suite, error) {
 		return nil, err
 	}
 	s.image = imagePath(s.dir)
-	if err := buildImageArchive(s.image); err != nil {
+	if err := harness.BuildImageArchive(s.image, imageName); err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
 	return s, nil
