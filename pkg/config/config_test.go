@@ -873,17 +873,24 @@ func TestMigrationTokenRedacted(t *testing.T) {
 
 func TestDefaultRoot(t *testing.T) {
 	for _, tt := range []struct {
-		euid int
-		xdg  string
-		want string
+		euid   int
+		userns bool
+		xdg    string
+		user   string
+		want   string
 	}{
-		{0, "", "/run/rt"},
-		{0, "/run/user/0", "/run/rt"},
-		{1000, "/run/user/1000", "/run/user/1000/rt"},
-		{1000, "", "/run/rt"},
+		{0, false, "", "root", "/run/rt"},
+		{0, false, "/run/user/0", "root", "/run/rt"},
+		{1000, false, "/run/user/1000", "alice", "/run/user/1000/rt"},
+		{1000, false, "", "alice", "/run/rt"},
+		// Root of podman's rootless user namespace.
+		{0, true, "/run/user/1000", "alice", "/run/user/1000/rt"},
+		{0, true, "/run/user/1000", "", "/run/user/1000/rt"},
+		{0, true, "/run/user/0", "root", "/run/rt"},
+		{0, true, "", "alice", "/run/rt"},
 	} {
-		if got := DefaultRoot(tt.euid, tt.xdg); got != tt.want {
-			t.Errorf("DefaultRoot(%d, %q) = %q, want %q", tt.euid, tt.xdg, got, tt.want)
+		if got := DefaultRoot(tt.euid, tt.userns, tt.xdg, tt.user); got != tt.want {
+			t.Errorf("DefaultRoot(%d, %v, %q, %q) = %q, want %q", tt.euid, tt.userns, tt.xdg, tt.user, got, tt.want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/sys/userns"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
@@ -154,7 +155,8 @@ func bindKey(v *viper.Viper, fs *pflag.FlagSet, key, file string, inFile bool) (
 	}
 	def := specs[key].def
 	if key == KeyRoot {
-		def = DefaultRoot(os.Geteuid(), os.Getenv("XDG_RUNTIME_DIR"))
+		user, _ := os.LookupEnv("USER")
+		def = DefaultRoot(os.Geteuid(), userns.RunningInUserNS(), os.Getenv("XDG_RUNTIME_DIR"), user)
 	}
 	v.SetDefault(key, def)
 	env := specs[key].env
@@ -252,11 +254,13 @@ func initBesideExecutable(executable func() (string, error)) (string, error) {
 	return p, nil
 }
 
-// DefaultRoot is the state root when no source sets one: /run/rt for root,
-// and for another user with an XDG_RUNTIME_DIR (a tmpfs of their own,
-// which /run/rt is not) $XDG_RUNTIME_DIR/rt, as runc does.
-func DefaultRoot(euid int, xdgRuntimeDir string) string {
-	if euid != 0 && xdgRuntimeDir != "" {
+// DefaultRoot is the state root when no source sets one: /run/rt, or
+// $XDG_RUNTIME_DIR/rt (a tmpfs of the user's own, which /run/rt is not)
+// when the variable is set and rt is not root, or is root of a user
+// namespace other than the "root" user's (podman's rootless namespace),
+// as runc decides for $XDG_RUNTIME_DIR/runc.
+func DefaultRoot(euid int, inUserNS bool, xdgRuntimeDir, user string) string {
+	if xdgRuntimeDir != "" && (euid != 0 || inUserNS && user != "root") {
 		return filepath.Join(xdgRuntimeDir, "rt")
 	}
 	return specs[KeyRoot].def.(string)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/sys/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -30,18 +31,7 @@ func (r *Runtime) rootless() bool {
 	case "false":
 		return false
 	}
-	return os.Geteuid() != 0 || inUserNS()
-}
-
-// inUserNS reports whether rt runs in a user namespace other than the
-// initial one, whose uid_map maps the whole 32-bit range.
-func inUserNS() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+	return os.Geteuid() != 0 || userns.RunningInUserNS()
 }
 
 // rootlessCgroups is m when rt may write every directory m would make (a

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -374,5 +375,65 @@ func TestRootlessDelegated(t *testing.T) {
 	}
 	if _, err := os.Stat(mem); err == nil {
 		t.Errorf("%s left after delete", mem)
+	}
+}
+
+// TestRootlessPodman: podman in its rootless mode, as the account, runs a
+// container with --runtime pointing at rt (--network none: no slirp4netns
+// or pasta here). rt runs as root of podman's user namespace, so it is
+// rootless by auto and keeps its state under $XDG_RUNTIME_DIR/rt.
+func TestRootlessPodman(t *testing.T) {
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Fatalf("podman: %v (make deps installs it)", err)
+	}
+	a := newAccount(t)
+	a.subIDs(t)
+	home := filepath.Join(a.dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// podman leaves its pause process (and, on failure, conmon) running as
+	// the account; the storage holds files of its subordinate ids.
+	t.Cleanup(func() {
+		exec.Command("pkill", "-KILL", "-u", strconv.Itoa(a.uid)).Run()
+		time.Sleep(100 * time.Millisecond)
+	})
+	const image = "localhost/rt-rootless/busybox:latest"
+	files := map[string]string{
+		"containers.conf": fmt.Sprintf("[containers]\nlog_driver = \"k8s-file\"\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nevents_logfile_path = %q\n", filepath.Join(home, "events.log")),
+		"storage.conf":    fmt.Sprintf("[storage]\ndriver = \"vfs\"\ngraphroot = %q\nrunroot = %q\n", filepath.Join(home, "storage"), filepath.Join(a.xdg, "containers")),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(home, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := harness.BuildImageArchive(filepath.Join(home, "image.tar"), image); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", a.uid, a.gid), home).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v: %s", err, out)
+	}
+	podman := func(args ...string) harness.Result {
+		cmd := exec.Command("podman", args...)
+		cmd.Dir = home
+		cmd.Env = []string{
+			"XDG_RUNTIME_DIR=" + a.xdg, "HOME=" + home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+			"CONTAINERS_CONF=" + filepath.Join(home, "containers.conf"), "CONTAINERS_STORAGE_CONF=" + filepath.Join(home, "storage.conf"),
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: []uint32{}}}
+		return a.run(cmd, nil)
+	}
+	if res := podman("load", "-i", filepath.Join(home, "image.tar")); res.Code != 0 {
+		t.Fatalf("podman load as uid %d: %s", a.uid, res)
+	}
+	res := podman("--runtime", filepath.Join(a.bin, "rt"), "run", "--rm", "--network", "none", image,
+		"sh", "-c", "id -u; head -1 /proc/self/uid_map")
+	f := strings.Fields(res.Stdout)
+	if res.Code != 0 || len(f) != 4 || f[0] != "0" || f[2] != strconv.Itoa(a.uid) {
+		t.Fatalf("podman --runtime rt run as uid %d: %s, want uid 0 mapped to %d", a.uid, res, a.uid)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(a.xdg, "rt")); len(ents) != 0 {
+		t.Errorf("%d state dirs left under %s/rt after run --rm", len(ents), a.xdg)
 	}
 }
