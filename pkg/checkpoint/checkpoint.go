@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
@@ -366,17 +365,9 @@ func writeDescriptors(dir string, pid int) error {
 // that is outside the container (its sid, field 6 of /proc/<pid>/stat, is
 // not pid itself as seen from the host).
 func outsideSession(pid int) bool {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(data), ')')
-	if i < 0 {
-		return false
-	}
-	f := strings.Fields(string(data[i+1:]))
+	f, err := runtime.ProcStat(pid)
 	// f[0] is field 3 (state); the session is field 6.
-	if len(f) < 4 {
+	if err != nil || len(f) < 4 {
 		return false
 	}
 	return f[3] != strconv.Itoa(pid)

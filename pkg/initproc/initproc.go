@@ -81,16 +81,11 @@ type peer struct {
 // talk is the rest of the conversation after cfg, which says its kind and
 // its optional messages.
 func talk(sock *os.File, cfg *initproto.InitConfig) *peer {
-	kind, f := initproto.Create, initproto.Facts{Hooks: initproto.RuntimeHooks(cfg.Spec)}
+	kind := initproto.Create
 	if cfg.Exec {
 		kind = initproto.Exec
 	}
-	if cfg.Spec != nil && cfg.Spec.Process != nil {
-		f.Terminal = cfg.Spec.Process.Terminal
-	}
-	if cfg.Spec != nil && cfg.Spec.Linux != nil {
-		f.Notify = seccomp.Notifies(cfg.Spec.Linux.Seccomp)
-	}
+	f := initproto.FactsOf(cfg.Spec, false)
 	return &peer{sock: sock, conv: initproto.NewConv(sock, kind, initproto.Init, f).After(kind, initproto.MsgConfig)}
 }
 

@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rtkit/rt/pkg/seccomp"
 )
 
 // Kind is which conversation a socket carries.
@@ -38,6 +42,20 @@ type Facts struct {
 	// Notify: a seccomp filter with a listener, MsgSeccomp, then the
 	// listener (SCM_RIGHTS).
 	Notify bool
+}
+
+// FactsOf are the facts of a conversation about s: the container's spec
+// for create, for exec the process to run with the container's linux
+// section (what InitConfig.Spec holds); plan is the fast path.
+func FactsOf(s *specs.Spec, plan bool) Facts {
+	f := Facts{Plan: plan, Hooks: RuntimeHooks(s)}
+	if s != nil && s.Process != nil {
+		f.Terminal = s.Process.Terminal
+	}
+	if s != nil && s.Linux != nil {
+		f.Notify = seccomp.Notifies(s.Linux.Seccomp)
+	}
+	return f
 }
 
 type step struct {

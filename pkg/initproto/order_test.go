@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -183,4 +184,31 @@ func TestConvOutOfOrder(t *testing.T) {
 func errorIsRemote(err error, msg string) bool {
 	var re *RemoteError
 	return errors.As(err, &re) && re.Msg == msg
+}
+
+// TestFactsOf: both ends derive the optional messages from the same spec
+// the same way.
+func TestFactsOf(t *testing.T) {
+	all := &specs.Spec{
+		Process: &specs.Process{Terminal: true},
+		Hooks:   &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true"}}},
+		Linux: &specs.Linux{Seccomp: &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow, ListenerPath: "/a",
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}},
+		}},
+	}
+	for _, tt := range []struct {
+		name string
+		s    *specs.Spec
+		plan bool
+		want Facts
+	}{
+		{"nil", nil, false, Facts{}},
+		{"empty", &specs.Spec{}, true, Facts{Plan: true}},
+		{"everything", all, false, Facts{Hooks: true, Terminal: true, Notify: true}},
+	} {
+		if got := FactsOf(tt.s, tt.plan); got != tt.want {
+			t.Errorf("%s: FactsOf = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/rtkit/rt/pkg/initproto"
 	"github.com/rtkit/rt/pkg/process"
 	"github.com/rtkit/rt/pkg/rootfs"
-	"github.com/rtkit/rt/pkg/seccomp"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -133,10 +132,7 @@ func (r *Runtime) startInit(ctx context.Context, in *createInput, opts api.Creat
 	init, err := r.spawnInit(initSpawn{
 		bin: bin, dir: in.bundle, fifo: fifo, extra: in.extraFDs,
 		stdio: opts.Stdio, ns: in.plan.msg, cgroup: entry, kind: initproto.Create,
-		facts: initproto.Facts{
-			Plan: plan != nil, Hooks: initproto.RuntimeHooks(s), Terminal: s.Process.Terminal,
-			Notify: s.Linux != nil && seccomp.Notifies(s.Linux.Seccomp),
-		},
+		facts: initproto.FactsOf(s, plan != nil),
 	})
 	if entry != nil {
 		entry.Close()

@@ -19,7 +19,6 @@ import (
 	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/initproto"
 	"github.com/rtkit/rt/pkg/process"
-	"github.com/rtkit/rt/pkg/seccomp"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -65,6 +64,12 @@ type execRequest struct {
 	initial []uint64
 	join    []initproto.Join
 	userns  bool
+}
+
+// initSpec is the spec rt-init gets: the process to run and the
+// container's linux section.
+func (in *execRequest) initSpec() *specs.Spec {
+	return &specs.Spec{Version: in.spec.Version, Process: in.process, Linux: in.spec.Linux}
 }
 
 // execInput reads and checks container id and the process opts asks for.
@@ -129,9 +134,7 @@ func (r *Runtime) startExec(bin *initCopy, in *execRequest, opts api.ExecOpts) (
 		return r.spawnInit(initSpawn{
 			bin: bin, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
 			ns: initproto.Namespaces{Join: in.join}, cgroup: entry,
-			kind: initproto.Exec, facts: initproto.Facts{
-				Terminal: in.process.Terminal, Notify: in.spec.Linux != nil && seccomp.Notifies(in.spec.Linux.Seccomp),
-			},
+			kind: initproto.Exec, facts: initproto.FactsOf(in.initSpec(), false),
 		})
 	})
 	entry.Close()
@@ -212,7 +215,7 @@ func sendExecConfig(init *startedInit, in *execRequest, opts api.ExecOpts) error
 	}
 	cfg, err := json.Marshal(&initproto.InitConfig{
 		ID: in.st.ID, Exec: true, PreserveFDs: opts.PreserveFDs, HostMounts: in.st.HostMounts,
-		Spec: &specs.Spec{Version: in.spec.Version, Process: in.process, Linux: in.spec.Linux},
+		Spec: in.initSpec(),
 	})
 	if err != nil {
 		return err

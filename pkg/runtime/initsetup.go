@@ -120,10 +120,11 @@ func sendConfig(init *startedInit, in *createInput, opts api.CreateOpts, st *sto
 	return nil
 }
 
-// handOverListener takes the seccomp listener rt-init loaded, when s has
-// one, and hands it to the agent with the state, keeping no copy.
+// handOverListener takes the seccomp listener rt-init loaded, when the
+// conversation has one, and hands it to the agent with the state, keeping
+// no copy.
 func handOverListener(init *startedInit, s *specs.Spec, state specs.State) error {
-	if s.Linux == nil || !seccomp.Notifies(s.Linux.Seccomp) {
+	if !init.facts.Notify {
 		return nil
 	}
 	if _, err := init.conv.Recv(initproto.MsgSeccomp); err != nil {

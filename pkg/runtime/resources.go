@@ -96,15 +96,15 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 	r.warnIgnored(id, ignored)
 	res := *given
 	res.Devices = withDefaultDevices(res.Devices)
-	if r.rootless() {
-		res.Devices = nil // see delegated
-	}
 	if err := needCgroup(st); err != nil {
 		return fmt.Errorf("update container %q: %w", id, err)
 	}
 	cg, err := loadCgroups(st)
 	if err != nil {
 		return err
+	}
+	if r.rootless() {
+		cg = delegated{cg} // what it may not write, left out as at create
 	}
 	if err := cg.Set(&res); err != nil {
 		return err

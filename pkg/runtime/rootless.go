@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/moby/sys/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -130,7 +129,7 @@ func (noCgroups) Destroy() error                   { return nil }
 // Set accepts the device rules every container gets (see firstLimit) and
 // nothing else.
 func (noCgroups) Set(r *specs.LinuxResources) error {
-	if firstLimit(withoutDevices(r)) != "" {
+	if firstLimit(r) != "" {
 		return errors.New("rootless: the container has no cgroup to set limits on")
 	}
 	return nil
@@ -145,12 +144,7 @@ func processTree(root int) []int {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		i := strings.LastIndexByte(string(stat), ')')
-		if err != nil || i < 0 {
-			continue
-		}
-		if f := strings.Fields(string(stat[i+1:])); len(f) > 1 {
+		if f, err := ProcStat(pid); err == nil && len(f) > 1 {
 			if ppid, err := strconv.Atoi(f[1]); err == nil {
 				children[ppid] = append(children[ppid], pid)
 			}

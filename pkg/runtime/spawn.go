@@ -44,8 +44,9 @@ type initSpawn struct {
 // of the socket, which the caller closes.
 type startedInit struct {
 	sock *os.File
-	// conv is rt's end of the conversation on sock.
+	// conv is rt's end of the conversation on sock, facts what it has.
 	conv      *initproto.Conv
+	facts     initproto.Facts
 	pid       int
 	startTime uint64
 	// entered says the process is in the cgroups of initSpawn.cgroup.
@@ -122,7 +123,7 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 		return nil, fmt.Errorf("container process %d: %w", pid, err)
 	}
 	ok = true
-	return &startedInit{sock: sock, conv: conv, pid: pid, startTime: start, entered: entered}, nil
+	return &startedInit{sock: sock, conv: conv, facts: sp.facts, pid: pid, startTime: start, entered: entered}, nil
 }
 
 // initCommand is the command that starts rt-init for sp, with childSock
