@@ -109,14 +109,7 @@ func TestNestedPathInheritsCpuset(t *testing.T) {
 	top := "/" + cgtest.Name("nest")
 	removeEverywhere(t, hs, top)
 	cmd := cgtest.StartSleep(t)
-	mm, err := New(top+"/a/b/c", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := mm.(*Manager)
-	if err := m.Apply(cmd.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
+	m := newApplied(t, top+"/a/b/c", cmd.Process.Pid)
 	checkIn(t, m, cmd.Process.Pid)
 
 	if dir, ok := m.paths["cpuset"]; ok {

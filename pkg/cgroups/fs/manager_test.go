@@ -16,6 +16,20 @@ import (
 // removeEverywhere removes dir (below the top of each hierarchy) from every
 // hierarchy when the test ends, whatever happened. Register it before
 // starting processes: cleanups run last first, so they are killed by then.
+// newApplied is New(path, "") with pid moved in, the test failing on
+// either.
+func newApplied(t *testing.T, path string, pid int) *Manager {
+	t.Helper()
+	m, err := New(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Apply(pid); err != nil {
+		t.Fatal(err)
+	}
+	return m.(*Manager)
+}
+
 func removeEverywhere(t *testing.T, hs []cgroups.Mount, dir string) {
 	t.Cleanup(func() {
 		for _, h := range hs {
@@ -123,13 +137,7 @@ func TestDestroyRightAfterKill(t *testing.T) {
 	name := cgtest.Name("kill")
 	removeEverywhere(t, hs, name)
 	cmd := cgtest.StartSleep(t)
-	m, err := New("/"+name, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Apply(cmd.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
+	m := newApplied(t, "/"+name, cmd.Process.Pid)
 	// Kill without reaping: a zombie holds no cgroup.
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -146,22 +154,10 @@ func TestDestroyRemovesSubcgroups(t *testing.T) {
 	name := cgtest.Name("sub")
 	removeEverywhere(t, hs, name)
 	cmd := cgtest.StartSleep(t)
-	m, err := New("/"+name, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Apply(cmd.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
+	m := newApplied(t, "/"+name, cmd.Process.Pid)
 	// The container moves itself to a cgroup of its own below, as systemd in
 	// a container would.
-	sub, err := New("/"+name+"/inner/deeper", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.Apply(cmd.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
+	newApplied(t, "/"+name+"/inner/deeper", cmd.Process.Pid)
 	pids, err := m.Pids()
 	if err != nil {
 		t.Fatal(err)
