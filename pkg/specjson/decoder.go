@@ -441,3 +441,58 @@ func (d *decoder) rawString() (raw []byte, plain bool, err error) {
 	}
 	return nil, false, errFallback
 }
+
+// decPtr, decSlice and decMap read a pointer, slice or string-keyed map
+// whose element elem reads; the generated decoders call them so that each
+// container type is one line, not a copy of the loop.
+//
+//go:noinline
+func decPtr[T any](d *decoder, v **T, elem func(*decoder, *T) error) error {
+	if d.null() {
+		*v = nil
+		return nil
+	}
+	if *v == nil {
+		*v = new(T)
+	}
+	return elem(d, *v)
+}
+
+//go:noinline
+func decSlice[T any](d *decoder, v *[]T, elem func(*decoder, *T) error) error {
+	if d.null() {
+		*v = nil
+		return nil
+	}
+	s := []T{}
+	err := d.array(func() error {
+		var e T
+		if err := elem(d, &e); err != nil {
+			return err
+		}
+		s = append(s, e)
+		return nil
+	})
+	*v = s
+	return err
+}
+
+//go:noinline
+func decMap[K ~string, T any](d *decoder, v *map[K]T, elem func(*decoder, *T) error) error {
+	if d.null() {
+		*v = nil
+		return nil
+	}
+	if *v == nil {
+		*v = map[K]T{}
+	}
+	m := *v
+	return d.mapObject(func(k string) error {
+		var e T
+		if err := elem(d, &e); err != nil {
+			return err
+		}
+		m[K(k)] = e
+		return nil
+	})
+}

@@ -134,3 +134,50 @@ func sortedKeys[K ~string, V any](m map[K]V) []K {
 	slices.SortFunc(keys, func(a, b K) int { return cmp.Compare(a, b) })
 	return keys
 }
+
+// encPtr, encSlice and encMap write a pointer, slice or string-keyed map
+// whose element elem writes (see decPtr).
+//
+//go:noinline
+func encPtr[T any](e *encoder, v **T, elem func(*encoder, *T)) {
+	if *v == nil {
+		e.null()
+		return
+	}
+	elem(e, *v)
+}
+
+//go:noinline
+func encSlice[T any](e *encoder, v *[]T, elem func(*encoder, *T)) {
+	if *v == nil {
+		e.null()
+		return
+	}
+	e.buf = append(e.buf, '[')
+	for i := range *v {
+		if i > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		elem(e, &(*v)[i])
+	}
+	e.buf = append(e.buf, ']')
+}
+
+//go:noinline
+func encMap[K ~string, T any](e *encoder, v *map[K]T, elem func(*encoder, *T)) {
+	if *v == nil {
+		e.null()
+		return
+	}
+	e.buf = append(e.buf, '{')
+	for i, k := range sortedKeys(*v) {
+		if i > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		e.string(string(k))
+		e.buf = append(e.buf, ':')
+		x := (*v)[k]
+		elem(e, &x)
+	}
+	e.buf = append(e.buf, '}')
+}

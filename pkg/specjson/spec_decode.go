@@ -181,14 +181,7 @@ func decBox(d *decoder, v *specs.Box) error {
 }
 
 func decPtrBox(d *decoder, v **specs.Box) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.Box)
-	}
-	return decBox(d, *v)
+	return decPtr(d, v, decBox)
 }
 
 func decUint32(d *decoder, v *uint32) error {
@@ -201,32 +194,11 @@ func decUint32(d *decoder, v *uint32) error {
 }
 
 func decPtrUint32(d *decoder, v **uint32) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(uint32)
-	}
-	return decUint32(d, *v)
+	return decPtr(d, v, decUint32)
 }
 
 func decSliceUint32(d *decoder, v *[]uint32) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []uint32{}
-	err := d.array(func() error {
-		var e uint32
-		if err := decUint32(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decUint32)
 }
 
 func decUser(d *decoder, v *specs.User) error {
@@ -267,21 +239,7 @@ func decUser(d *decoder, v *specs.User) error {
 }
 
 func decSliceString(d *decoder, v *[]string) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []string{}
-	err := d.array(func() error {
-		var e string
-		if err := decString(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decString)
 }
 
 func decLinuxCapabilities(d *decoder, v *specs.LinuxCapabilities) error {
@@ -322,14 +280,7 @@ func decLinuxCapabilities(d *decoder, v *specs.LinuxCapabilities) error {
 }
 
 func decPtrLinuxCapabilities(d *decoder, v **specs.LinuxCapabilities) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxCapabilities)
-	}
-	return decLinuxCapabilities(d, *v)
+	return decPtr(d, v, decLinuxCapabilities)
 }
 
 func decUint64(d *decoder, v *uint64) error {
@@ -369,21 +320,7 @@ func decPOSIXRlimit(d *decoder, v *specs.POSIXRlimit) error {
 }
 
 func decSlicePOSIXRlimit(d *decoder, v *[]specs.POSIXRlimit) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.POSIXRlimit{}
-	err := d.array(func() error {
-		var e specs.POSIXRlimit
-		if err := decPOSIXRlimit(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decPOSIXRlimit)
 }
 
 func decInt(d *decoder, v *int) error {
@@ -396,14 +333,7 @@ func decInt(d *decoder, v *int) error {
 }
 
 func decPtrInt(d *decoder, v **int) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(int)
-	}
-	return decInt(d, *v)
+	return decPtr(d, v, decInt)
 }
 
 func decLinuxSchedulerPolicy(d *decoder, v *specs.LinuxSchedulerPolicy) error {
@@ -434,21 +364,7 @@ func decLinuxSchedulerFlag(d *decoder, v *specs.LinuxSchedulerFlag) error {
 }
 
 func decSliceLinuxSchedulerFlag(d *decoder, v *[]specs.LinuxSchedulerFlag) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxSchedulerFlag{}
-	err := d.array(func() error {
-		var e specs.LinuxSchedulerFlag
-		if err := decLinuxSchedulerFlag(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxSchedulerFlag)
 }
 
 func decScheduler(d *decoder, v *specs.Scheduler) error {
@@ -499,14 +415,7 @@ func decScheduler(d *decoder, v *specs.Scheduler) error {
 }
 
 func decPtrScheduler(d *decoder, v **specs.Scheduler) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.Scheduler)
-	}
-	return decScheduler(d, *v)
+	return decPtr(d, v, decScheduler)
 }
 
 func decIOPriorityClass(d *decoder, v *specs.IOPriorityClass) error {
@@ -541,14 +450,7 @@ func decLinuxIOPriority(d *decoder, v *specs.LinuxIOPriority) error {
 }
 
 func decPtrLinuxIOPriority(d *decoder, v **specs.LinuxIOPriority) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxIOPriority)
-	}
-	return decLinuxIOPriority(d, *v)
+	return decPtr(d, v, decLinuxIOPriority)
 }
 
 func decCPUAffinity(d *decoder, v *specs.CPUAffinity) error {
@@ -574,14 +476,7 @@ func decCPUAffinity(d *decoder, v *specs.CPUAffinity) error {
 }
 
 func decPtrCPUAffinity(d *decoder, v **specs.CPUAffinity) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.CPUAffinity)
-	}
-	return decCPUAffinity(d, *v)
+	return decPtr(d, v, decCPUAffinity)
 }
 
 func decProcess(d *decoder, v *specs.Process) error {
@@ -677,14 +572,7 @@ func decProcess(d *decoder, v *specs.Process) error {
 }
 
 func decPtrProcess(d *decoder, v **specs.Process) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.Process)
-	}
-	return decProcess(d, *v)
+	return decPtr(d, v, decProcess)
 }
 
 func decRoot(d *decoder, v *specs.Root) error {
@@ -710,14 +598,7 @@ func decRoot(d *decoder, v *specs.Root) error {
 }
 
 func decPtrRoot(d *decoder, v **specs.Root) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.Root)
-	}
-	return decRoot(d, *v)
+	return decPtr(d, v, decRoot)
 }
 
 func decLinuxIDMapping(d *decoder, v *specs.LinuxIDMapping) error {
@@ -748,21 +629,7 @@ func decLinuxIDMapping(d *decoder, v *specs.LinuxIDMapping) error {
 }
 
 func decSliceLinuxIDMapping(d *decoder, v *[]specs.LinuxIDMapping) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxIDMapping{}
-	err := d.array(func() error {
-		var e specs.LinuxIDMapping
-		if err := decLinuxIDMapping(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxIDMapping)
 }
 
 func decMount(d *decoder, v *specs.Mount) error {
@@ -808,21 +675,7 @@ func decMount(d *decoder, v *specs.Mount) error {
 }
 
 func decSliceMount(d *decoder, v *[]specs.Mount) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.Mount{}
-	err := d.array(func() error {
-		var e specs.Mount
-		if err := decMount(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decMount)
 }
 
 func decHook(d *decoder, v *specs.Hook) error {
@@ -858,21 +711,7 @@ func decHook(d *decoder, v *specs.Hook) error {
 }
 
 func decSliceHook(d *decoder, v *[]specs.Hook) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.Hook{}
-	err := d.array(func() error {
-		var e specs.Hook
-		if err := decHook(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decHook)
 }
 
 func decHooks(d *decoder, v *specs.Hooks) error {
@@ -918,33 +757,11 @@ func decHooks(d *decoder, v *specs.Hooks) error {
 }
 
 func decPtrHooks(d *decoder, v **specs.Hooks) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.Hooks)
-	}
-	return decHooks(d, *v)
+	return decPtr(d, v, decHooks)
 }
 
 func decMapStringString(d *decoder, v *map[string]string) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = map[string]string{}
-	}
-	m := *v
-	return d.mapObject(func(k string) error {
-		var e string
-		if err := decString(d, &e); err != nil {
-			return err
-		}
-		m[string(k)] = e
-		return nil
-	})
+	return decMap(d, v, decString)
 }
 
 func decInt64(d *decoder, v *int64) error {
@@ -957,14 +774,7 @@ func decInt64(d *decoder, v *int64) error {
 }
 
 func decPtrInt64(d *decoder, v **int64) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(int64)
-	}
-	return decInt64(d, *v)
+	return decPtr(d, v, decInt64)
 }
 
 func decLinuxDeviceCgroup(d *decoder, v *specs.LinuxDeviceCgroup) error {
@@ -1005,43 +815,15 @@ func decLinuxDeviceCgroup(d *decoder, v *specs.LinuxDeviceCgroup) error {
 }
 
 func decSliceLinuxDeviceCgroup(d *decoder, v *[]specs.LinuxDeviceCgroup) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxDeviceCgroup{}
-	err := d.array(func() error {
-		var e specs.LinuxDeviceCgroup
-		if err := decLinuxDeviceCgroup(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxDeviceCgroup)
 }
 
 func decPtrUint64(d *decoder, v **uint64) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(uint64)
-	}
-	return decUint64(d, *v)
+	return decPtr(d, v, decUint64)
 }
 
 func decPtrBool(d *decoder, v **bool) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(bool)
-	}
-	return decBool(d, *v)
+	return decPtr(d, v, decBool)
 }
 
 func decLinuxMemory(d *decoder, v *specs.LinuxMemory) error {
@@ -1102,14 +884,7 @@ func decLinuxMemory(d *decoder, v *specs.LinuxMemory) error {
 }
 
 func decPtrLinuxMemory(d *decoder, v **specs.LinuxMemory) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxMemory)
-	}
-	return decLinuxMemory(d, *v)
+	return decPtr(d, v, decLinuxMemory)
 }
 
 func decLinuxCPU(d *decoder, v *specs.LinuxCPU) error {
@@ -1170,14 +945,7 @@ func decLinuxCPU(d *decoder, v *specs.LinuxCPU) error {
 }
 
 func decPtrLinuxCPU(d *decoder, v **specs.LinuxCPU) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxCPU)
-	}
-	return decLinuxCPU(d, *v)
+	return decPtr(d, v, decLinuxCPU)
 }
 
 func decLinuxPids(d *decoder, v *specs.LinuxPids) error {
@@ -1198,14 +966,7 @@ func decLinuxPids(d *decoder, v *specs.LinuxPids) error {
 }
 
 func decPtrLinuxPids(d *decoder, v **specs.LinuxPids) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxPids)
-	}
-	return decLinuxPids(d, *v)
+	return decPtr(d, v, decLinuxPids)
 }
 
 func decUint16(d *decoder, v *uint16) error {
@@ -1218,14 +979,7 @@ func decUint16(d *decoder, v *uint16) error {
 }
 
 func decPtrUint16(d *decoder, v **uint16) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(uint16)
-	}
-	return decUint16(d, *v)
+	return decPtr(d, v, decUint16)
 }
 
 func decLinuxWeightDevice(d *decoder, v *specs.LinuxWeightDevice) error {
@@ -1261,21 +1015,7 @@ func decLinuxWeightDevice(d *decoder, v *specs.LinuxWeightDevice) error {
 }
 
 func decSliceLinuxWeightDevice(d *decoder, v *[]specs.LinuxWeightDevice) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxWeightDevice{}
-	err := d.array(func() error {
-		var e specs.LinuxWeightDevice
-		if err := decLinuxWeightDevice(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxWeightDevice)
 }
 
 func decLinuxThrottleDevice(d *decoder, v *specs.LinuxThrottleDevice) error {
@@ -1306,21 +1046,7 @@ func decLinuxThrottleDevice(d *decoder, v *specs.LinuxThrottleDevice) error {
 }
 
 func decSliceLinuxThrottleDevice(d *decoder, v *[]specs.LinuxThrottleDevice) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxThrottleDevice{}
-	err := d.array(func() error {
-		var e specs.LinuxThrottleDevice
-		if err := decLinuxThrottleDevice(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxThrottleDevice)
 }
 
 func decLinuxBlockIO(d *decoder, v *specs.LinuxBlockIO) error {
@@ -1371,14 +1097,7 @@ func decLinuxBlockIO(d *decoder, v *specs.LinuxBlockIO) error {
 }
 
 func decPtrLinuxBlockIO(d *decoder, v **specs.LinuxBlockIO) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxBlockIO)
-	}
-	return decLinuxBlockIO(d, *v)
+	return decPtr(d, v, decLinuxBlockIO)
 }
 
 func decLinuxHugepageLimit(d *decoder, v *specs.LinuxHugepageLimit) error {
@@ -1404,21 +1123,7 @@ func decLinuxHugepageLimit(d *decoder, v *specs.LinuxHugepageLimit) error {
 }
 
 func decSliceLinuxHugepageLimit(d *decoder, v *[]specs.LinuxHugepageLimit) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxHugepageLimit{}
-	err := d.array(func() error {
-		var e specs.LinuxHugepageLimit
-		if err := decLinuxHugepageLimit(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxHugepageLimit)
 }
 
 func decLinuxInterfacePriority(d *decoder, v *specs.LinuxInterfacePriority) error {
@@ -1444,21 +1149,7 @@ func decLinuxInterfacePriority(d *decoder, v *specs.LinuxInterfacePriority) erro
 }
 
 func decSliceLinuxInterfacePriority(d *decoder, v *[]specs.LinuxInterfacePriority) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxInterfacePriority{}
-	err := d.array(func() error {
-		var e specs.LinuxInterfacePriority
-		if err := decLinuxInterfacePriority(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxInterfacePriority)
 }
 
 func decLinuxNetwork(d *decoder, v *specs.LinuxNetwork) error {
@@ -1484,14 +1175,7 @@ func decLinuxNetwork(d *decoder, v *specs.LinuxNetwork) error {
 }
 
 func decPtrLinuxNetwork(d *decoder, v **specs.LinuxNetwork) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxNetwork)
-	}
-	return decLinuxNetwork(d, *v)
+	return decPtr(d, v, decLinuxNetwork)
 }
 
 func decLinuxRdma(d *decoder, v *specs.LinuxRdma) error {
@@ -1517,22 +1201,7 @@ func decLinuxRdma(d *decoder, v *specs.LinuxRdma) error {
 }
 
 func decMapStringLinuxRdma(d *decoder, v *map[string]specs.LinuxRdma) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = map[string]specs.LinuxRdma{}
-	}
-	m := *v
-	return d.mapObject(func(k string) error {
-		var e specs.LinuxRdma
-		if err := decLinuxRdma(d, &e); err != nil {
-			return err
-		}
-		m[string(k)] = e
-		return nil
-	})
+	return decMap(d, v, decLinuxRdma)
 }
 
 func decLinuxResources(d *decoder, v *specs.LinuxResources) error {
@@ -1593,14 +1262,7 @@ func decLinuxResources(d *decoder, v *specs.LinuxResources) error {
 }
 
 func decPtrLinuxResources(d *decoder, v **specs.LinuxResources) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxResources)
-	}
-	return decLinuxResources(d, *v)
+	return decPtr(d, v, decLinuxResources)
 }
 
 func decLinuxNamespaceType(d *decoder, v *specs.LinuxNamespaceType) error {
@@ -1635,21 +1297,7 @@ func decLinuxNamespace(d *decoder, v *specs.LinuxNamespace) error {
 }
 
 func decSliceLinuxNamespace(d *decoder, v *[]specs.LinuxNamespace) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxNamespace{}
-	err := d.array(func() error {
-		var e specs.LinuxNamespace
-		if err := decLinuxNamespace(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxNamespace)
 }
 
 func decFileMode(d *decoder, v *fs.FileMode) error {
@@ -1662,14 +1310,7 @@ func decFileMode(d *decoder, v *fs.FileMode) error {
 }
 
 func decPtrFileMode(d *decoder, v **fs.FileMode) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(fs.FileMode)
-	}
-	return decFileMode(d, *v)
+	return decPtr(d, v, decFileMode)
 }
 
 func decLinuxDevice(d *decoder, v *specs.LinuxDevice) error {
@@ -1720,21 +1361,7 @@ func decLinuxDevice(d *decoder, v *specs.LinuxDevice) error {
 }
 
 func decSliceLinuxDevice(d *decoder, v *[]specs.LinuxDevice) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxDevice{}
-	err := d.array(func() error {
-		var e specs.LinuxDevice
-		if err := decLinuxDevice(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxDevice)
 }
 
 func decLinuxNetDevice(d *decoder, v *specs.LinuxNetDevice) error {
@@ -1755,22 +1382,7 @@ func decLinuxNetDevice(d *decoder, v *specs.LinuxNetDevice) error {
 }
 
 func decMapStringLinuxNetDevice(d *decoder, v *map[string]specs.LinuxNetDevice) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = map[string]specs.LinuxNetDevice{}
-	}
-	m := *v
-	return d.mapObject(func(k string) error {
-		var e specs.LinuxNetDevice
-		if err := decLinuxNetDevice(d, &e); err != nil {
-			return err
-		}
-		m[string(k)] = e
-		return nil
-	})
+	return decMap(d, v, decLinuxNetDevice)
 }
 
 func decLinuxSeccompAction(d *decoder, v *specs.LinuxSeccompAction) error {
@@ -1783,14 +1395,7 @@ func decLinuxSeccompAction(d *decoder, v *specs.LinuxSeccompAction) error {
 }
 
 func decPtrUint(d *decoder, v **uint) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(uint)
-	}
-	return decUint(d, *v)
+	return decPtr(d, v, decUint)
 }
 
 func decArch(d *decoder, v *specs.Arch) error {
@@ -1803,21 +1408,7 @@ func decArch(d *decoder, v *specs.Arch) error {
 }
 
 func decSliceArch(d *decoder, v *[]specs.Arch) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.Arch{}
-	err := d.array(func() error {
-		var e specs.Arch
-		if err := decArch(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decArch)
 }
 
 func decLinuxSeccompFlag(d *decoder, v *specs.LinuxSeccompFlag) error {
@@ -1830,21 +1421,7 @@ func decLinuxSeccompFlag(d *decoder, v *specs.LinuxSeccompFlag) error {
 }
 
 func decSliceLinuxSeccompFlag(d *decoder, v *[]specs.LinuxSeccompFlag) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxSeccompFlag{}
-	err := d.array(func() error {
-		var e specs.LinuxSeccompFlag
-		if err := decLinuxSeccompFlag(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxSeccompFlag)
 }
 
 func decLinuxSeccompOperator(d *decoder, v *specs.LinuxSeccompOperator) error {
@@ -1889,21 +1466,7 @@ func decLinuxSeccompArg(d *decoder, v *specs.LinuxSeccompArg) error {
 }
 
 func decSliceLinuxSeccompArg(d *decoder, v *[]specs.LinuxSeccompArg) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxSeccompArg{}
-	err := d.array(func() error {
-		var e specs.LinuxSeccompArg
-		if err := decLinuxSeccompArg(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxSeccompArg)
 }
 
 func decLinuxSyscall(d *decoder, v *specs.LinuxSyscall) error {
@@ -1939,21 +1502,7 @@ func decLinuxSyscall(d *decoder, v *specs.LinuxSyscall) error {
 }
 
 func decSliceLinuxSyscall(d *decoder, v *[]specs.LinuxSyscall) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxSyscall{}
-	err := d.array(func() error {
-		var e specs.LinuxSyscall
-		if err := decLinuxSyscall(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxSyscall)
 }
 
 func decLinuxSeccomp(d *decoder, v *specs.LinuxSeccomp) error {
@@ -2004,14 +1553,7 @@ func decLinuxSeccomp(d *decoder, v *specs.LinuxSeccomp) error {
 }
 
 func decPtrLinuxSeccomp(d *decoder, v **specs.LinuxSeccomp) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxSeccomp)
-	}
-	return decLinuxSeccomp(d, *v)
+	return decPtr(d, v, decLinuxSeccomp)
 }
 
 func decLinuxIntelRdt(d *decoder, v *specs.LinuxIntelRdt) error {
@@ -2052,14 +1594,7 @@ func decLinuxIntelRdt(d *decoder, v *specs.LinuxIntelRdt) error {
 }
 
 func decPtrLinuxIntelRdt(d *decoder, v **specs.LinuxIntelRdt) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxIntelRdt)
-	}
-	return decLinuxIntelRdt(d, *v)
+	return decPtr(d, v, decLinuxIntelRdt)
 }
 
 func decMemoryPolicyModeType(d *decoder, v *specs.MemoryPolicyModeType) error {
@@ -2081,21 +1616,7 @@ func decMemoryPolicyFlagType(d *decoder, v *specs.MemoryPolicyFlagType) error {
 }
 
 func decSliceMemoryPolicyFlagType(d *decoder, v *[]specs.MemoryPolicyFlagType) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.MemoryPolicyFlagType{}
-	err := d.array(func() error {
-		var e specs.MemoryPolicyFlagType
-		if err := decMemoryPolicyFlagType(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decMemoryPolicyFlagType)
 }
 
 func decLinuxMemoryPolicy(d *decoder, v *specs.LinuxMemoryPolicy) error {
@@ -2126,14 +1647,7 @@ func decLinuxMemoryPolicy(d *decoder, v *specs.LinuxMemoryPolicy) error {
 }
 
 func decPtrLinuxMemoryPolicy(d *decoder, v **specs.LinuxMemoryPolicy) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxMemoryPolicy)
-	}
-	return decLinuxMemoryPolicy(d, *v)
+	return decPtr(d, v, decLinuxMemoryPolicy)
 }
 
 func decLinuxPersonalityDomain(d *decoder, v *specs.LinuxPersonalityDomain) error {
@@ -2155,21 +1669,7 @@ func decLinuxPersonalityFlag(d *decoder, v *specs.LinuxPersonalityFlag) error {
 }
 
 func decSliceLinuxPersonalityFlag(d *decoder, v *[]specs.LinuxPersonalityFlag) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.LinuxPersonalityFlag{}
-	err := d.array(func() error {
-		var e specs.LinuxPersonalityFlag
-		if err := decLinuxPersonalityFlag(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decLinuxPersonalityFlag)
 }
 
 func decLinuxPersonality(d *decoder, v *specs.LinuxPersonality) error {
@@ -2195,14 +1695,7 @@ func decLinuxPersonality(d *decoder, v *specs.LinuxPersonality) error {
 }
 
 func decPtrLinuxPersonality(d *decoder, v **specs.LinuxPersonality) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.LinuxPersonality)
-	}
-	return decLinuxPersonality(d, *v)
+	return decPtr(d, v, decLinuxPersonality)
 }
 
 func decLinuxTimeOffset(d *decoder, v *specs.LinuxTimeOffset) error {
@@ -2228,22 +1721,7 @@ func decLinuxTimeOffset(d *decoder, v *specs.LinuxTimeOffset) error {
 }
 
 func decMapStringLinuxTimeOffset(d *decoder, v *map[string]specs.LinuxTimeOffset) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = map[string]specs.LinuxTimeOffset{}
-	}
-	m := *v
-	return d.mapObject(func(k string) error {
-		var e specs.LinuxTimeOffset
-		if err := decLinuxTimeOffset(d, &e); err != nil {
-			return err
-		}
-		m[string(k)] = e
-		return nil
-	})
+	return decMap(d, v, decLinuxTimeOffset)
 }
 
 func decLinux(d *decoder, v *specs.Linux) error {
@@ -2344,14 +1822,7 @@ func decLinux(d *decoder, v *specs.Linux) error {
 }
 
 func decPtrLinux(d *decoder, v **specs.Linux) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.Linux)
-	}
-	return decLinux(d, *v)
+	return decPtr(d, v, decLinux)
 }
 
 func decSolarisAnet(d *decoder, v *specs.SolarisAnet) error {
@@ -2402,21 +1873,7 @@ func decSolarisAnet(d *decoder, v *specs.SolarisAnet) error {
 }
 
 func decSliceSolarisAnet(d *decoder, v *[]specs.SolarisAnet) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.SolarisAnet{}
-	err := d.array(func() error {
-		var e specs.SolarisAnet
-		if err := decSolarisAnet(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decSolarisAnet)
 }
 
 func decSolarisCappedCPU(d *decoder, v *specs.SolarisCappedCPU) error {
@@ -2437,14 +1894,7 @@ func decSolarisCappedCPU(d *decoder, v *specs.SolarisCappedCPU) error {
 }
 
 func decPtrSolarisCappedCPU(d *decoder, v **specs.SolarisCappedCPU) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.SolarisCappedCPU)
-	}
-	return decSolarisCappedCPU(d, *v)
+	return decPtr(d, v, decSolarisCappedCPU)
 }
 
 func decSolarisCappedMemory(d *decoder, v *specs.SolarisCappedMemory) error {
@@ -2470,14 +1920,7 @@ func decSolarisCappedMemory(d *decoder, v *specs.SolarisCappedMemory) error {
 }
 
 func decPtrSolarisCappedMemory(d *decoder, v **specs.SolarisCappedMemory) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.SolarisCappedMemory)
-	}
-	return decSolarisCappedMemory(d, *v)
+	return decPtr(d, v, decSolarisCappedMemory)
 }
 
 func decSolaris(d *decoder, v *specs.Solaris) error {
@@ -2523,14 +1966,7 @@ func decSolaris(d *decoder, v *specs.Solaris) error {
 }
 
 func decPtrSolaris(d *decoder, v **specs.Solaris) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.Solaris)
-	}
-	return decSolaris(d, *v)
+	return decPtr(d, v, decSolaris)
 }
 
 func decWindowsDevice(d *decoder, v *specs.WindowsDevice) error {
@@ -2556,21 +1992,7 @@ func decWindowsDevice(d *decoder, v *specs.WindowsDevice) error {
 }
 
 func decSliceWindowsDevice(d *decoder, v *[]specs.WindowsDevice) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.WindowsDevice{}
-	err := d.array(func() error {
-		var e specs.WindowsDevice
-		if err := decWindowsDevice(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decWindowsDevice)
 }
 
 func decWindowsMemoryResources(d *decoder, v *specs.WindowsMemoryResources) error {
@@ -2591,14 +2013,7 @@ func decWindowsMemoryResources(d *decoder, v *specs.WindowsMemoryResources) erro
 }
 
 func decPtrWindowsMemoryResources(d *decoder, v **specs.WindowsMemoryResources) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.WindowsMemoryResources)
-	}
-	return decWindowsMemoryResources(d, *v)
+	return decPtr(d, v, decWindowsMemoryResources)
 }
 
 func decWindowsCPUGroupAffinity(d *decoder, v *specs.WindowsCPUGroupAffinity) error {
@@ -2624,21 +2039,7 @@ func decWindowsCPUGroupAffinity(d *decoder, v *specs.WindowsCPUGroupAffinity) er
 }
 
 func decSliceWindowsCPUGroupAffinity(d *decoder, v *[]specs.WindowsCPUGroupAffinity) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.WindowsCPUGroupAffinity{}
-	err := d.array(func() error {
-		var e specs.WindowsCPUGroupAffinity
-		if err := decWindowsCPUGroupAffinity(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decWindowsCPUGroupAffinity)
 }
 
 func decWindowsCPUResources(d *decoder, v *specs.WindowsCPUResources) error {
@@ -2674,14 +2075,7 @@ func decWindowsCPUResources(d *decoder, v *specs.WindowsCPUResources) error {
 }
 
 func decPtrWindowsCPUResources(d *decoder, v **specs.WindowsCPUResources) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.WindowsCPUResources)
-	}
-	return decWindowsCPUResources(d, *v)
+	return decPtr(d, v, decWindowsCPUResources)
 }
 
 func decWindowsStorageResources(d *decoder, v *specs.WindowsStorageResources) error {
@@ -2712,14 +2106,7 @@ func decWindowsStorageResources(d *decoder, v *specs.WindowsStorageResources) er
 }
 
 func decPtrWindowsStorageResources(d *decoder, v **specs.WindowsStorageResources) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.WindowsStorageResources)
-	}
-	return decWindowsStorageResources(d, *v)
+	return decPtr(d, v, decWindowsStorageResources)
 }
 
 func decWindowsResources(d *decoder, v *specs.WindowsResources) error {
@@ -2750,14 +2137,7 @@ func decWindowsResources(d *decoder, v *specs.WindowsResources) error {
 }
 
 func decPtrWindowsResources(d *decoder, v **specs.WindowsResources) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.WindowsResources)
-	}
-	return decWindowsResources(d, *v)
+	return decPtr(d, v, decWindowsResources)
 }
 
 func decAny(d *decoder, v *any) error {
@@ -2782,14 +2162,7 @@ func decWindowsHyperV(d *decoder, v *specs.WindowsHyperV) error {
 }
 
 func decPtrWindowsHyperV(d *decoder, v **specs.WindowsHyperV) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.WindowsHyperV)
-	}
-	return decWindowsHyperV(d, *v)
+	return decPtr(d, v, decWindowsHyperV)
 }
 
 func decWindowsNetwork(d *decoder, v *specs.WindowsNetwork) error {
@@ -2830,14 +2203,7 @@ func decWindowsNetwork(d *decoder, v *specs.WindowsNetwork) error {
 }
 
 func decPtrWindowsNetwork(d *decoder, v **specs.WindowsNetwork) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.WindowsNetwork)
-	}
-	return decWindowsNetwork(d, *v)
+	return decPtr(d, v, decWindowsNetwork)
 }
 
 func decWindows(d *decoder, v *specs.Windows) error {
@@ -2893,14 +2259,7 @@ func decWindows(d *decoder, v *specs.Windows) error {
 }
 
 func decPtrWindows(d *decoder, v **specs.Windows) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.Windows)
-	}
-	return decWindows(d, *v)
+	return decPtr(d, v, decWindows)
 }
 
 func decVMHypervisor(d *decoder, v *specs.VMHypervisor) error {
@@ -3002,21 +2361,7 @@ func decIOMems(d *decoder, v *specs.IOMems) error {
 }
 
 func decSliceIOMems(d *decoder, v *[]specs.IOMems) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.IOMems{}
-	err := d.array(func() error {
-		var e specs.IOMems
-		if err := decIOMems(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decIOMems)
 }
 
 func decHWConfig(d *decoder, v *specs.HWConfig) error {
@@ -3062,14 +2407,7 @@ func decHWConfig(d *decoder, v *specs.HWConfig) error {
 }
 
 func decPtrHWConfig(d *decoder, v **specs.HWConfig) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.HWConfig)
-	}
-	return decHWConfig(d, *v)
+	return decPtr(d, v, decHWConfig)
 }
 
 func decVM(d *decoder, v *specs.VM) error {
@@ -3105,14 +2443,7 @@ func decVM(d *decoder, v *specs.VM) error {
 }
 
 func decPtrVM(d *decoder, v **specs.VM) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.VM)
-	}
-	return decVM(d, *v)
+	return decPtr(d, v, decVM)
 }
 
 func decZOSNamespaceType(d *decoder, v *specs.ZOSNamespaceType) error {
@@ -3147,21 +2478,7 @@ func decZOSNamespace(d *decoder, v *specs.ZOSNamespace) error {
 }
 
 func decSliceZOSNamespace(d *decoder, v *[]specs.ZOSNamespace) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.ZOSNamespace{}
-	err := d.array(func() error {
-		var e specs.ZOSNamespace
-		if err := decZOSNamespace(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decZOSNamespace)
 }
 
 func decZOS(d *decoder, v *specs.ZOS) error {
@@ -3182,14 +2499,7 @@ func decZOS(d *decoder, v *specs.ZOS) error {
 }
 
 func decPtrZOS(d *decoder, v **specs.ZOS) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.ZOS)
-	}
-	return decZOS(d, *v)
+	return decPtr(d, v, decZOS)
 }
 
 func decFreeBSDDevice(d *decoder, v *specs.FreeBSDDevice) error {
@@ -3215,21 +2525,7 @@ func decFreeBSDDevice(d *decoder, v *specs.FreeBSDDevice) error {
 }
 
 func decSliceFreeBSDDevice(d *decoder, v *[]specs.FreeBSDDevice) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	s := []specs.FreeBSDDevice{}
-	err := d.array(func() error {
-		var e specs.FreeBSDDevice
-		if err := decFreeBSDDevice(d, &e); err != nil {
-			return err
-		}
-		s = append(s, e)
-		return nil
-	})
-	*v = s
-	return err
+	return decSlice(d, v, decFreeBSDDevice)
 }
 
 func decFreeBSDSharing(d *decoder, v *specs.FreeBSDSharing) error {
@@ -3299,14 +2595,7 @@ func decFreeBSDJailAllow(d *decoder, v *specs.FreeBSDJailAllow) error {
 }
 
 func decPtrFreeBSDJailAllow(d *decoder, v **specs.FreeBSDJailAllow) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.FreeBSDJailAllow)
-	}
-	return decFreeBSDJailAllow(d, *v)
+	return decPtr(d, v, decFreeBSDJailAllow)
 }
 
 func decFreeBSDJail(d *decoder, v *specs.FreeBSDJail) error {
@@ -3392,14 +2681,7 @@ func decFreeBSDJail(d *decoder, v *specs.FreeBSDJail) error {
 }
 
 func decPtrFreeBSDJail(d *decoder, v **specs.FreeBSDJail) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.FreeBSDJail)
-	}
-	return decFreeBSDJail(d, *v)
+	return decPtr(d, v, decFreeBSDJail)
 }
 
 func decFreeBSD(d *decoder, v *specs.FreeBSD) error {
@@ -3425,14 +2707,7 @@ func decFreeBSD(d *decoder, v *specs.FreeBSD) error {
 }
 
 func decPtrFreeBSD(d *decoder, v **specs.FreeBSD) error {
-	if d.null() {
-		*v = nil
-		return nil
-	}
-	if *v == nil {
-		*v = new(specs.FreeBSD)
-	}
-	return decFreeBSD(d, *v)
+	return decPtr(d, v, decFreeBSD)
 }
 
 func decSpec(d *decoder, v *specs.Spec) error {

@@ -31,11 +31,7 @@ func encBox(e *encoder, v *specs.Box) {
 }
 
 func encPtrBox(e *encoder, v **specs.Box) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encBox(e, *v)
+	encPtr(e, v, encBox)
 }
 
 func encUint32(e *encoder, v *uint32) {
@@ -43,26 +39,11 @@ func encUint32(e *encoder, v *uint32) {
 }
 
 func encPtrUint32(e *encoder, v **uint32) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encUint32(e, *v)
+	encPtr(e, v, encUint32)
 }
 
 func encSliceUint32(e *encoder, v *[]uint32) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encUint32(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encUint32)
 }
 
 func encUser(e *encoder, v *specs.User) {
@@ -88,18 +69,7 @@ func encUser(e *encoder, v *specs.User) {
 }
 
 func encSliceString(e *encoder, v *[]string) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encString(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encString)
 }
 
 func encLinuxCapabilities(e *encoder, v *specs.LinuxCapabilities) {
@@ -129,11 +99,7 @@ func encLinuxCapabilities(e *encoder, v *specs.LinuxCapabilities) {
 }
 
 func encPtrLinuxCapabilities(e *encoder, v **specs.LinuxCapabilities) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxCapabilities(e, *v)
+	encPtr(e, v, encLinuxCapabilities)
 }
 
 func encUint64(e *encoder, v *uint64) {
@@ -153,18 +119,7 @@ func encPOSIXRlimit(e *encoder, v *specs.POSIXRlimit) {
 }
 
 func encSlicePOSIXRlimit(e *encoder, v *[]specs.POSIXRlimit) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encPOSIXRlimit(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encPOSIXRlimit)
 }
 
 func encInt(e *encoder, v *int) {
@@ -172,11 +127,7 @@ func encInt(e *encoder, v *int) {
 }
 
 func encPtrInt(e *encoder, v **int) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encInt(e, *v)
+	encPtr(e, v, encInt)
 }
 
 func encLinuxSchedulerPolicy(e *encoder, v *specs.LinuxSchedulerPolicy) {
@@ -192,18 +143,7 @@ func encLinuxSchedulerFlag(e *encoder, v *specs.LinuxSchedulerFlag) {
 }
 
 func encSliceLinuxSchedulerFlag(e *encoder, v *[]specs.LinuxSchedulerFlag) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxSchedulerFlag(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxSchedulerFlag)
 }
 
 func encScheduler(e *encoder, v *specs.Scheduler) {
@@ -239,11 +179,7 @@ func encScheduler(e *encoder, v *specs.Scheduler) {
 }
 
 func encPtrScheduler(e *encoder, v **specs.Scheduler) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encScheduler(e, *v)
+	encPtr(e, v, encScheduler)
 }
 
 func encIOPriorityClass(e *encoder, v *specs.IOPriorityClass) {
@@ -261,11 +197,7 @@ func encLinuxIOPriority(e *encoder, v *specs.LinuxIOPriority) {
 }
 
 func encPtrLinuxIOPriority(e *encoder, v **specs.LinuxIOPriority) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxIOPriority(e, *v)
+	encPtr(e, v, encLinuxIOPriority)
 }
 
 func encCPUAffinity(e *encoder, v *specs.CPUAffinity) {
@@ -283,11 +215,7 @@ func encCPUAffinity(e *encoder, v *specs.CPUAffinity) {
 }
 
 func encPtrCPUAffinity(e *encoder, v **specs.CPUAffinity) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encCPUAffinity(e, *v)
+	encPtr(e, v, encCPUAffinity)
 }
 
 func encProcess(e *encoder, v *specs.Process) {
@@ -357,11 +285,7 @@ func encProcess(e *encoder, v *specs.Process) {
 }
 
 func encPtrProcess(e *encoder, v **specs.Process) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encProcess(e, *v)
+	encPtr(e, v, encProcess)
 }
 
 func encRoot(e *encoder, v *specs.Root) {
@@ -377,11 +301,7 @@ func encRoot(e *encoder, v *specs.Root) {
 }
 
 func encPtrRoot(e *encoder, v **specs.Root) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encRoot(e, *v)
+	encPtr(e, v, encRoot)
 }
 
 func encLinuxIDMapping(e *encoder, v *specs.LinuxIDMapping) {
@@ -397,18 +317,7 @@ func encLinuxIDMapping(e *encoder, v *specs.LinuxIDMapping) {
 }
 
 func encSliceLinuxIDMapping(e *encoder, v *[]specs.LinuxIDMapping) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxIDMapping(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxIDMapping)
 }
 
 func encMount(e *encoder, v *specs.Mount) {
@@ -440,18 +349,7 @@ func encMount(e *encoder, v *specs.Mount) {
 }
 
 func encSliceMount(e *encoder, v *[]specs.Mount) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encMount(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encMount)
 }
 
 func encHook(e *encoder, v *specs.Hook) {
@@ -475,18 +373,7 @@ func encHook(e *encoder, v *specs.Hook) {
 }
 
 func encSliceHook(e *encoder, v *[]specs.Hook) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encHook(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encHook)
 }
 
 func encHooks(e *encoder, v *specs.Hooks) {
@@ -520,29 +407,11 @@ func encHooks(e *encoder, v *specs.Hooks) {
 }
 
 func encPtrHooks(e *encoder, v **specs.Hooks) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encHooks(e, *v)
+	encPtr(e, v, encHooks)
 }
 
 func encMapStringString(e *encoder, v *map[string]string) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '{')
-	for i, k := range sortedKeys(*v) {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		e.string(string(k))
-		e.buf = append(e.buf, ':')
-		x := (*v)[k]
-		encString(e, &x)
-	}
-	e.buf = append(e.buf, '}')
+	encMap(e, v, encString)
 }
 
 func encInt64(e *encoder, v *int64) {
@@ -550,11 +419,7 @@ func encInt64(e *encoder, v *int64) {
 }
 
 func encPtrInt64(e *encoder, v **int64) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encInt64(e, *v)
+	encPtr(e, v, encInt64)
 }
 
 func encLinuxDeviceCgroup(e *encoder, v *specs.LinuxDeviceCgroup) {
@@ -582,34 +447,15 @@ func encLinuxDeviceCgroup(e *encoder, v *specs.LinuxDeviceCgroup) {
 }
 
 func encSliceLinuxDeviceCgroup(e *encoder, v *[]specs.LinuxDeviceCgroup) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxDeviceCgroup(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxDeviceCgroup)
 }
 
 func encPtrUint64(e *encoder, v **uint64) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encUint64(e, *v)
+	encPtr(e, v, encUint64)
 }
 
 func encPtrBool(e *encoder, v **bool) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encBool(e, *v)
+	encPtr(e, v, encBool)
 }
 
 func encLinuxMemory(e *encoder, v *specs.LinuxMemory) {
@@ -655,11 +501,7 @@ func encLinuxMemory(e *encoder, v *specs.LinuxMemory) {
 }
 
 func encPtrLinuxMemory(e *encoder, v **specs.LinuxMemory) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxMemory(e, *v)
+	encPtr(e, v, encLinuxMemory)
 }
 
 func encLinuxCPU(e *encoder, v *specs.LinuxCPU) {
@@ -705,11 +547,7 @@ func encLinuxCPU(e *encoder, v *specs.LinuxCPU) {
 }
 
 func encPtrLinuxCPU(e *encoder, v **specs.LinuxCPU) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxCPU(e, *v)
+	encPtr(e, v, encLinuxCPU)
 }
 
 func encLinuxPids(e *encoder, v *specs.LinuxPids) {
@@ -723,11 +561,7 @@ func encLinuxPids(e *encoder, v *specs.LinuxPids) {
 }
 
 func encPtrLinuxPids(e *encoder, v **specs.LinuxPids) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxPids(e, *v)
+	encPtr(e, v, encLinuxPids)
 }
 
 func encUint16(e *encoder, v *uint16) {
@@ -735,11 +569,7 @@ func encUint16(e *encoder, v *uint16) {
 }
 
 func encPtrUint16(e *encoder, v **uint16) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encUint16(e, *v)
+	encPtr(e, v, encUint16)
 }
 
 func encLinuxWeightDevice(e *encoder, v *specs.LinuxWeightDevice) {
@@ -761,18 +591,7 @@ func encLinuxWeightDevice(e *encoder, v *specs.LinuxWeightDevice) {
 }
 
 func encSliceLinuxWeightDevice(e *encoder, v *[]specs.LinuxWeightDevice) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxWeightDevice(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxWeightDevice)
 }
 
 func encLinuxThrottleDevice(e *encoder, v *specs.LinuxThrottleDevice) {
@@ -788,18 +607,7 @@ func encLinuxThrottleDevice(e *encoder, v *specs.LinuxThrottleDevice) {
 }
 
 func encSliceLinuxThrottleDevice(e *encoder, v *[]specs.LinuxThrottleDevice) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxThrottleDevice(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxThrottleDevice)
 }
 
 func encLinuxBlockIO(e *encoder, v *specs.LinuxBlockIO) {
@@ -837,11 +645,7 @@ func encLinuxBlockIO(e *encoder, v *specs.LinuxBlockIO) {
 }
 
 func encPtrLinuxBlockIO(e *encoder, v **specs.LinuxBlockIO) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxBlockIO(e, *v)
+	encPtr(e, v, encLinuxBlockIO)
 }
 
 func encLinuxHugepageLimit(e *encoder, v *specs.LinuxHugepageLimit) {
@@ -855,18 +659,7 @@ func encLinuxHugepageLimit(e *encoder, v *specs.LinuxHugepageLimit) {
 }
 
 func encSliceLinuxHugepageLimit(e *encoder, v *[]specs.LinuxHugepageLimit) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxHugepageLimit(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxHugepageLimit)
 }
 
 func encLinuxInterfacePriority(e *encoder, v *specs.LinuxInterfacePriority) {
@@ -880,18 +673,7 @@ func encLinuxInterfacePriority(e *encoder, v *specs.LinuxInterfacePriority) {
 }
 
 func encSliceLinuxInterfacePriority(e *encoder, v *[]specs.LinuxInterfacePriority) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxInterfacePriority(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxInterfacePriority)
 }
 
 func encLinuxNetwork(e *encoder, v *specs.LinuxNetwork) {
@@ -909,11 +691,7 @@ func encLinuxNetwork(e *encoder, v *specs.LinuxNetwork) {
 }
 
 func encPtrLinuxNetwork(e *encoder, v **specs.LinuxNetwork) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxNetwork(e, *v)
+	encPtr(e, v, encLinuxNetwork)
 }
 
 func encLinuxRdma(e *encoder, v *specs.LinuxRdma) {
@@ -931,21 +709,7 @@ func encLinuxRdma(e *encoder, v *specs.LinuxRdma) {
 }
 
 func encMapStringLinuxRdma(e *encoder, v *map[string]specs.LinuxRdma) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '{')
-	for i, k := range sortedKeys(*v) {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		e.string(string(k))
-		e.buf = append(e.buf, ':')
-		x := (*v)[k]
-		encLinuxRdma(e, &x)
-	}
-	e.buf = append(e.buf, '}')
+	encMap(e, v, encLinuxRdma)
 }
 
 func encLinuxResources(e *encoder, v *specs.LinuxResources) {
@@ -991,11 +755,7 @@ func encLinuxResources(e *encoder, v *specs.LinuxResources) {
 }
 
 func encPtrLinuxResources(e *encoder, v **specs.LinuxResources) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxResources(e, *v)
+	encPtr(e, v, encLinuxResources)
 }
 
 func encLinuxNamespaceType(e *encoder, v *specs.LinuxNamespaceType) {
@@ -1015,18 +775,7 @@ func encLinuxNamespace(e *encoder, v *specs.LinuxNamespace) {
 }
 
 func encSliceLinuxNamespace(e *encoder, v *[]specs.LinuxNamespace) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxNamespace(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxNamespace)
 }
 
 func encFileMode(e *encoder, v *fs.FileMode) {
@@ -1034,11 +783,7 @@ func encFileMode(e *encoder, v *fs.FileMode) {
 }
 
 func encPtrFileMode(e *encoder, v **fs.FileMode) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encFileMode(e, *v)
+	encPtr(e, v, encFileMode)
 }
 
 func encLinuxDevice(e *encoder, v *specs.LinuxDevice) {
@@ -1068,18 +813,7 @@ func encLinuxDevice(e *encoder, v *specs.LinuxDevice) {
 }
 
 func encSliceLinuxDevice(e *encoder, v *[]specs.LinuxDevice) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxDevice(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxDevice)
 }
 
 func encLinuxNetDevice(e *encoder, v *specs.LinuxNetDevice) {
@@ -1093,21 +827,7 @@ func encLinuxNetDevice(e *encoder, v *specs.LinuxNetDevice) {
 }
 
 func encMapStringLinuxNetDevice(e *encoder, v *map[string]specs.LinuxNetDevice) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '{')
-	for i, k := range sortedKeys(*v) {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		e.string(string(k))
-		e.buf = append(e.buf, ':')
-		x := (*v)[k]
-		encLinuxNetDevice(e, &x)
-	}
-	e.buf = append(e.buf, '}')
+	encMap(e, v, encLinuxNetDevice)
 }
 
 func encLinuxSeccompAction(e *encoder, v *specs.LinuxSeccompAction) {
@@ -1115,11 +835,7 @@ func encLinuxSeccompAction(e *encoder, v *specs.LinuxSeccompAction) {
 }
 
 func encPtrUint(e *encoder, v **uint) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encUint(e, *v)
+	encPtr(e, v, encUint)
 }
 
 func encArch(e *encoder, v *specs.Arch) {
@@ -1127,18 +843,7 @@ func encArch(e *encoder, v *specs.Arch) {
 }
 
 func encSliceArch(e *encoder, v *[]specs.Arch) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encArch(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encArch)
 }
 
 func encLinuxSeccompFlag(e *encoder, v *specs.LinuxSeccompFlag) {
@@ -1146,18 +851,7 @@ func encLinuxSeccompFlag(e *encoder, v *specs.LinuxSeccompFlag) {
 }
 
 func encSliceLinuxSeccompFlag(e *encoder, v *[]specs.LinuxSeccompFlag) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxSeccompFlag(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxSeccompFlag)
 }
 
 func encLinuxSeccompOperator(e *encoder, v *specs.LinuxSeccompOperator) {
@@ -1181,18 +875,7 @@ func encLinuxSeccompArg(e *encoder, v *specs.LinuxSeccompArg) {
 }
 
 func encSliceLinuxSeccompArg(e *encoder, v *[]specs.LinuxSeccompArg) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxSeccompArg(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxSeccompArg)
 }
 
 func encLinuxSyscall(e *encoder, v *specs.LinuxSyscall) {
@@ -1214,18 +897,7 @@ func encLinuxSyscall(e *encoder, v *specs.LinuxSyscall) {
 }
 
 func encSliceLinuxSyscall(e *encoder, v *[]specs.LinuxSyscall) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxSyscall(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxSyscall)
 }
 
 func encLinuxSeccomp(e *encoder, v *specs.LinuxSeccomp) {
@@ -1261,11 +933,7 @@ func encLinuxSeccomp(e *encoder, v *specs.LinuxSeccomp) {
 }
 
 func encPtrLinuxSeccomp(e *encoder, v **specs.LinuxSeccomp) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxSeccomp(e, *v)
+	encPtr(e, v, encLinuxSeccomp)
 }
 
 func encLinuxIntelRdt(e *encoder, v *specs.LinuxIntelRdt) {
@@ -1295,11 +963,7 @@ func encLinuxIntelRdt(e *encoder, v *specs.LinuxIntelRdt) {
 }
 
 func encPtrLinuxIntelRdt(e *encoder, v **specs.LinuxIntelRdt) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxIntelRdt(e, *v)
+	encPtr(e, v, encLinuxIntelRdt)
 }
 
 func encMemoryPolicyModeType(e *encoder, v *specs.MemoryPolicyModeType) {
@@ -1311,18 +975,7 @@ func encMemoryPolicyFlagType(e *encoder, v *specs.MemoryPolicyFlagType) {
 }
 
 func encSliceMemoryPolicyFlagType(e *encoder, v *[]specs.MemoryPolicyFlagType) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encMemoryPolicyFlagType(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encMemoryPolicyFlagType)
 }
 
 func encLinuxMemoryPolicy(e *encoder, v *specs.LinuxMemoryPolicy) {
@@ -1340,11 +993,7 @@ func encLinuxMemoryPolicy(e *encoder, v *specs.LinuxMemoryPolicy) {
 }
 
 func encPtrLinuxMemoryPolicy(e *encoder, v **specs.LinuxMemoryPolicy) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxMemoryPolicy(e, *v)
+	encPtr(e, v, encLinuxMemoryPolicy)
 }
 
 func encLinuxPersonalityDomain(e *encoder, v *specs.LinuxPersonalityDomain) {
@@ -1356,18 +1005,7 @@ func encLinuxPersonalityFlag(e *encoder, v *specs.LinuxPersonalityFlag) {
 }
 
 func encSliceLinuxPersonalityFlag(e *encoder, v *[]specs.LinuxPersonalityFlag) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encLinuxPersonalityFlag(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encLinuxPersonalityFlag)
 }
 
 func encLinuxPersonality(e *encoder, v *specs.LinuxPersonality) {
@@ -1383,11 +1021,7 @@ func encLinuxPersonality(e *encoder, v *specs.LinuxPersonality) {
 }
 
 func encPtrLinuxPersonality(e *encoder, v **specs.LinuxPersonality) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinuxPersonality(e, *v)
+	encPtr(e, v, encLinuxPersonality)
 }
 
 func encLinuxTimeOffset(e *encoder, v *specs.LinuxTimeOffset) {
@@ -1405,21 +1039,7 @@ func encLinuxTimeOffset(e *encoder, v *specs.LinuxTimeOffset) {
 }
 
 func encMapStringLinuxTimeOffset(e *encoder, v *map[string]specs.LinuxTimeOffset) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '{')
-	for i, k := range sortedKeys(*v) {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		e.string(string(k))
-		e.buf = append(e.buf, ':')
-		x := (*v)[k]
-		encLinuxTimeOffset(e, &x)
-	}
-	e.buf = append(e.buf, '}')
+	encMap(e, v, encLinuxTimeOffset)
 }
 
 func encLinux(e *encoder, v *specs.Linux) {
@@ -1497,11 +1117,7 @@ func encLinux(e *encoder, v *specs.Linux) {
 }
 
 func encPtrLinux(e *encoder, v **specs.Linux) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encLinux(e, *v)
+	encPtr(e, v, encLinux)
 }
 
 func encSolarisAnet(e *encoder, v *specs.SolarisAnet) {
@@ -1539,18 +1155,7 @@ func encSolarisAnet(e *encoder, v *specs.SolarisAnet) {
 }
 
 func encSliceSolarisAnet(e *encoder, v *[]specs.SolarisAnet) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encSolarisAnet(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encSolarisAnet)
 }
 
 func encSolarisCappedCPU(e *encoder, v *specs.SolarisCappedCPU) {
@@ -1564,11 +1169,7 @@ func encSolarisCappedCPU(e *encoder, v *specs.SolarisCappedCPU) {
 }
 
 func encPtrSolarisCappedCPU(e *encoder, v **specs.SolarisCappedCPU) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encSolarisCappedCPU(e, *v)
+	encPtr(e, v, encSolarisCappedCPU)
 }
 
 func encSolarisCappedMemory(e *encoder, v *specs.SolarisCappedMemory) {
@@ -1586,11 +1187,7 @@ func encSolarisCappedMemory(e *encoder, v *specs.SolarisCappedMemory) {
 }
 
 func encPtrSolarisCappedMemory(e *encoder, v **specs.SolarisCappedMemory) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encSolarisCappedMemory(e, *v)
+	encPtr(e, v, encSolarisCappedMemory)
 }
 
 func encSolaris(e *encoder, v *specs.Solaris) {
@@ -1624,11 +1221,7 @@ func encSolaris(e *encoder, v *specs.Solaris) {
 }
 
 func encPtrSolaris(e *encoder, v **specs.Solaris) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encSolaris(e, *v)
+	encPtr(e, v, encSolaris)
 }
 
 func encWindowsDevice(e *encoder, v *specs.WindowsDevice) {
@@ -1642,18 +1235,7 @@ func encWindowsDevice(e *encoder, v *specs.WindowsDevice) {
 }
 
 func encSliceWindowsDevice(e *encoder, v *[]specs.WindowsDevice) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encWindowsDevice(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encWindowsDevice)
 }
 
 func encWindowsMemoryResources(e *encoder, v *specs.WindowsMemoryResources) {
@@ -1667,11 +1249,7 @@ func encWindowsMemoryResources(e *encoder, v *specs.WindowsMemoryResources) {
 }
 
 func encPtrWindowsMemoryResources(e *encoder, v **specs.WindowsMemoryResources) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encWindowsMemoryResources(e, *v)
+	encPtr(e, v, encWindowsMemoryResources)
 }
 
 func encWindowsCPUGroupAffinity(e *encoder, v *specs.WindowsCPUGroupAffinity) {
@@ -1689,18 +1267,7 @@ func encWindowsCPUGroupAffinity(e *encoder, v *specs.WindowsCPUGroupAffinity) {
 }
 
 func encSliceWindowsCPUGroupAffinity(e *encoder, v *[]specs.WindowsCPUGroupAffinity) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encWindowsCPUGroupAffinity(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encWindowsCPUGroupAffinity)
 }
 
 func encWindowsCPUResources(e *encoder, v *specs.WindowsCPUResources) {
@@ -1726,11 +1293,7 @@ func encWindowsCPUResources(e *encoder, v *specs.WindowsCPUResources) {
 }
 
 func encPtrWindowsCPUResources(e *encoder, v **specs.WindowsCPUResources) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encWindowsCPUResources(e, *v)
+	encPtr(e, v, encWindowsCPUResources)
 }
 
 func encWindowsStorageResources(e *encoder, v *specs.WindowsStorageResources) {
@@ -1752,11 +1315,7 @@ func encWindowsStorageResources(e *encoder, v *specs.WindowsStorageResources) {
 }
 
 func encPtrWindowsStorageResources(e *encoder, v **specs.WindowsStorageResources) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encWindowsStorageResources(e, *v)
+	encPtr(e, v, encWindowsStorageResources)
 }
 
 func encWindowsResources(e *encoder, v *specs.WindowsResources) {
@@ -1778,11 +1337,7 @@ func encWindowsResources(e *encoder, v *specs.WindowsResources) {
 }
 
 func encPtrWindowsResources(e *encoder, v **specs.WindowsResources) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encWindowsResources(e, *v)
+	encPtr(e, v, encWindowsResources)
 }
 
 func encAny(e *encoder, v *any) {
@@ -1800,11 +1355,7 @@ func encWindowsHyperV(e *encoder, v *specs.WindowsHyperV) {
 }
 
 func encPtrWindowsHyperV(e *encoder, v **specs.WindowsHyperV) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encWindowsHyperV(e, *v)
+	encPtr(e, v, encWindowsHyperV)
 }
 
 func encWindowsNetwork(e *encoder, v *specs.WindowsNetwork) {
@@ -1834,11 +1385,7 @@ func encWindowsNetwork(e *encoder, v *specs.WindowsNetwork) {
 }
 
 func encPtrWindowsNetwork(e *encoder, v **specs.WindowsNetwork) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encWindowsNetwork(e, *v)
+	encPtr(e, v, encWindowsNetwork)
 }
 
 func encWindows(e *encoder, v *specs.Windows) {
@@ -1878,11 +1425,7 @@ func encWindows(e *encoder, v *specs.Windows) {
 }
 
 func encPtrWindows(e *encoder, v **specs.Windows) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encWindows(e, *v)
+	encPtr(e, v, encWindows)
 }
 
 func encVMHypervisor(e *encoder, v *specs.VMHypervisor) {
@@ -1938,18 +1481,7 @@ func encIOMems(e *encoder, v *specs.IOMems) {
 }
 
 func encSliceIOMems(e *encoder, v *[]specs.IOMems) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encIOMems(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encIOMems)
 }
 
 func encHWConfig(e *encoder, v *specs.HWConfig) {
@@ -1983,11 +1515,7 @@ func encHWConfig(e *encoder, v *specs.HWConfig) {
 }
 
 func encPtrHWConfig(e *encoder, v **specs.HWConfig) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encHWConfig(e, *v)
+	encPtr(e, v, encHWConfig)
 }
 
 func encVM(e *encoder, v *specs.VM) {
@@ -2007,11 +1535,7 @@ func encVM(e *encoder, v *specs.VM) {
 }
 
 func encPtrVM(e *encoder, v **specs.VM) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encVM(e, *v)
+	encPtr(e, v, encVM)
 }
 
 func encZOSNamespaceType(e *encoder, v *specs.ZOSNamespaceType) {
@@ -2031,18 +1555,7 @@ func encZOSNamespace(e *encoder, v *specs.ZOSNamespace) {
 }
 
 func encSliceZOSNamespace(e *encoder, v *[]specs.ZOSNamespace) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encZOSNamespace(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encZOSNamespace)
 }
 
 func encZOS(e *encoder, v *specs.ZOS) {
@@ -2056,11 +1569,7 @@ func encZOS(e *encoder, v *specs.ZOS) {
 }
 
 func encPtrZOS(e *encoder, v **specs.ZOS) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encZOS(e, *v)
+	encPtr(e, v, encZOS)
 }
 
 func encFreeBSDDevice(e *encoder, v *specs.FreeBSDDevice) {
@@ -2076,18 +1585,7 @@ func encFreeBSDDevice(e *encoder, v *specs.FreeBSDDevice) {
 }
 
 func encSliceFreeBSDDevice(e *encoder, v *[]specs.FreeBSDDevice) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	e.buf = append(e.buf, '[')
-	for i := range *v {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		encFreeBSDDevice(e, &(*v)[i])
-	}
-	e.buf = append(e.buf, ']')
+	encSlice(e, v, encFreeBSDDevice)
 }
 
 func encFreeBSDSharing(e *encoder, v *specs.FreeBSDSharing) {
@@ -2137,11 +1635,7 @@ func encFreeBSDJailAllow(e *encoder, v *specs.FreeBSDJailAllow) {
 }
 
 func encPtrFreeBSDJailAllow(e *encoder, v **specs.FreeBSDJailAllow) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encFreeBSDJailAllow(e, *v)
+	encPtr(e, v, encFreeBSDJailAllow)
 }
 
 func encFreeBSDJail(e *encoder, v *specs.FreeBSDJail) {
@@ -2207,11 +1701,7 @@ func encFreeBSDJail(e *encoder, v *specs.FreeBSDJail) {
 }
 
 func encPtrFreeBSDJail(e *encoder, v **specs.FreeBSDJail) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encFreeBSDJail(e, *v)
+	encPtr(e, v, encFreeBSDJail)
 }
 
 func encFreeBSD(e *encoder, v *specs.FreeBSD) {
@@ -2229,11 +1719,7 @@ func encFreeBSD(e *encoder, v *specs.FreeBSD) {
 }
 
 func encPtrFreeBSD(e *encoder, v **specs.FreeBSD) {
-	if *v == nil {
-		e.null()
-		return
-	}
-	encFreeBSD(e, *v)
+	encPtr(e, v, encFreeBSD)
 }
 
 func encSpec(e *encoder, v *specs.Spec) {

@@ -157,54 +157,20 @@ func (g *gen) decoderBody(b *bytes.Buffer, t reflect.Type) {
 	case reflect.Struct:
 		g.structBody(b, t)
 	case reflect.Pointer:
-		elem := g.decoder(t.Elem())
-		fmt.Fprintf(b, "if d.null() {\n*v = nil\nreturn nil\n}\nif *v == nil {\n*v = new(%s)\n}\nreturn %s(d, *v)\n", g.expr(t.Elem()), elem)
+		fmt.Fprintf(b, "return decPtr(d, v, %s)\n", g.decoder(t.Elem()))
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			// encoding/json reads []byte as base64.
 			b.WriteString("return errFallback\n")
 			break
 		}
-		elem := g.decoder(t.Elem())
-		fmt.Fprintf(b, `if d.null() {
-*v = nil
-return nil
-}
-s := %[1]s{}
-err := d.array(func() error {
-var e %[2]s
-if err := %[3]s(d, &e); err != nil {
-return err
-}
-s = append(s, e)
-return nil
-})
-*v = s
-return err
-`, g.expr(t), g.expr(t.Elem()), elem)
+		fmt.Fprintf(b, "return decSlice(d, v, %s)\n", g.decoder(t.Elem()))
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
 			b.WriteString("return errFallback\n")
 			break
 		}
-		elem := g.decoder(t.Elem())
-		fmt.Fprintf(b, `if d.null() {
-*v = nil
-return nil
-}
-if *v == nil {
-*v = %[1]s{}
-}
-m := *v
-return d.mapObject(func(k string) error {
-var e %[2]s
-if err := %[3]s(d, &e); err != nil {
-return err
-}
-m[%[4]s(k)] = e
-return nil
-})
-`, g.expr(t), g.expr(t.Elem()), elem, g.expr(t.Key()))
+		fmt.Fprintf(b, "return decMap(d, v, %s)\n", g.decoder(t.Elem()))
 	case reflect.String:
 		fmt.Fprintf(b, "if d.null() {\nreturn nil\n}\nx, err := d.str()\n*v = %s\nreturn err\n", g.convert(t, "string"))
 	case reflect.Bool:

@@ -17,46 +17,19 @@ func (g *gen) encoderBody(b *bytes.Buffer, t reflect.Type) {
 	case reflect.Struct:
 		g.structEncoder(b, t)
 	case reflect.Pointer:
-		fmt.Fprintf(b, "if *v == nil {\ne.null()\nreturn\n}\n%s(e, *v)\n", g.encoder(t.Elem()))
+		fmt.Fprintf(b, "encPtr(e, v, %s)\n", g.encoder(t.Elem()))
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			b.WriteString("e.err = errFallback\n") // base64
 			break
 		}
-		fmt.Fprintf(b, `if *v == nil {
-e.null()
-return
-}
-e.buf = append(e.buf, '[')
-for i := range *v {
-if i > 0 {
-e.buf = append(e.buf, ',')
-}
-%s(e, &(*v)[i])
-}
-e.buf = append(e.buf, ']')
-`, g.encoder(t.Elem()))
+		fmt.Fprintf(b, "encSlice(e, v, %s)\n", g.encoder(t.Elem()))
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
 			b.WriteString("e.err = errFallback\n")
 			break
 		}
-		fmt.Fprintf(b, `if *v == nil {
-e.null()
-return
-}
-e.buf = append(e.buf, '{')
-for i, k := range sortedKeys(*v) {
-if i > 0 {
-e.buf = append(e.buf, ',')
-}
-e.string(string(k))
-e.buf = append(e.buf, ':')
-x := (*v)[k]
-%s(e, &x)
-}
-e.buf = append(e.buf, '}')
-`, g.encoder(t.Elem()))
+		fmt.Fprintf(b, "encMap(e, v, %s)\n", g.encoder(t.Elem()))
 	case reflect.String:
 		b.WriteString("e.string(string(*v))\n")
 	case reflect.Bool:
