@@ -67,29 +67,11 @@ type Manager interface {
 }
 
 // Entry is the way into a container's cgroups for a process that enters
-// them by itself at its start, from Manager.Prepare.
-//
-// Why: a process moved into a cgroup by another (Apply: a write of its pid
-// to cgroup.procs) takes the kernel's global cgroup_threadgroup_rwsem for
-// writing, and the first writer after a quiet spell waits for an RCU grace
-// period, 10-20 ms on a small VM: most of a container's start. Two moves
-// skip that lock. A single-threaded process that writes "0" to a v1
-// hierarchy's tasks file moves only itself, and recent kernels (6.18 on the
-// test VM: 0.04 ms against 13 ms for Apply's write) skip the lock for that;
-// an older kernel takes it, and the move is as slow as Apply's, but
-// correct. And a process created by
-// clone3 with CLONE_INTO_CGROUP (Linux 5.7+) is born in the cgroup2
-// directory, taking the lock only for reading, as any fork does.
-//
-// So rt starts the container's first process with Dir as its clone3 cgroup
-// (syscall.SysProcAttr.CgroupFD), and that process, still single-threaded
-// in rt-init's C stage, writes "0" to each of Tasks before anything else,
-// and closes them; what it forks afterwards is born in every cgroup.
-//
-// The files are opened by the caller of Prepare (root, in the host's
-// namespaces), and the kernel checks a tasks write against the opener's
-// credentials: the writer must not hand them to anything the container
-// controls, and closes them once written.
+// them by itself at its start, from Manager.Prepare: born in Dir by clone3's
+// CLONE_INTO_CGROUP, then writing "0" to each of Tasks (why: docs/
+// architecture.md, "cgroups"). The files carry root's credentials: the
+// writer must close them once written and hand them to nothing the
+// container controls.
 type Entry struct {
 	// Dir is the container's cgroup2 directory, opened read-only; nil on a
 	// host without cgroup2.

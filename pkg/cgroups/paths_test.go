@@ -49,6 +49,7 @@ var fakeOwn = map[string]string{
 	"":             "/user.slice/s.scope",
 }
 
+// Long for its table of cases, which reads best in one place.
 func TestContainerDirs(t *testing.T) {
 	pureV2 := []Mount{{Mountpoint: "/sys/fs/cgroup", Root: "/", Keys: []string{""}}}
 	// A container without a cgroup namespace that has its own subtree of

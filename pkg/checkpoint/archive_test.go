@@ -52,6 +52,7 @@ func makeTar(t testing.TB, entries ...tarEntry) []byte {
 // TestArchiveRoundTrip writes an archive of a fake image in each
 // compression, then unpacks and inspects it: the layout is podman's,
 // config.dump has what checkpointctl reads, and the images come back whole.
+// Long for its subtests, which share the set-up above them and read as one story.
 func TestArchiveRoundTrip(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
 	images := fakeImage(t)
@@ -234,6 +235,7 @@ func TestReadArchiveRefuses(t *testing.T) {
 // TestRootfsDiff records the files changed after a time, applies them onto
 // another copy of the rootfs, and checks that an absolute symlink in the
 // destination does not lead the application out of it.
+// Long for its subtests, which share the set-up above them and read as one story.
 func TestRootfsDiff(t *testing.T) {
 	src := t.TempDir()
 	os.MkdirAll(filepath.Join(src, "etc"), 0o755)

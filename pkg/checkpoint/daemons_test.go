@@ -193,6 +193,7 @@ func fakePid(t *testing.T, dir string) int {
 
 const ready = "printf '\\0' >&3; exec 3>&-"
 
+// Long for its subtests, which share the set-up above them and read as one story.
 func TestStartLazyPagesFake(t *testing.T) {
 	t.Parallel()
 	t.Run("ready then done", func(t *testing.T) {

@@ -20,6 +20,7 @@ var hybridHierarchies = []hierarchy{
 	{"/sys/fs/cgroup/unified", ""},
 }
 
+// Long for its table of cases, which reads best in one place.
 func TestExternalMounts(t *testing.T) {
 	hier := hybridHierarchies
 	paths := map[string]string{"cpu": "/sys/fs/cgroup/cpu,cpuacct/c", "memory": "/sys/fs/cgroup/memory/c", "": "/sys/fs/cgroup/unified/c"}

@@ -11,6 +11,7 @@ import (
 	"github.com/rtkit/rt/pkg/api"
 )
 
+// Long for its table of cases, which reads best in one place.
 func TestDumpRequest(t *testing.T) {
 	target := dumpTarget{Pid: 42, Rootfs: "/b/rootfs", FreezerDir: "/sys/fs/cgroup/freezer/c", Mounts: []extMount{{"/data", "/data"}}}
 	tests := []struct {

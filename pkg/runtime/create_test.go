@@ -19,6 +19,7 @@ func nsSpec(ns ...specs.LinuxNamespace) *specs.Spec {
 	return &specs.Spec{Linux: &specs.Linux{Namespaces: ns}}
 }
 
+// Long for its table of cases, which reads best in one place.
 func TestPlanNamespaces(t *testing.T) {
 	all := []specs.LinuxNamespace{
 		{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.MountNamespace},

@@ -185,6 +185,7 @@ func plantedNames(t *testing.T, names ...string) {
 // victims keep their content, nothing is created where a dangling link
 // points, and the pid file holds the pid; when every name rt would try is
 // taken, it fails having written nothing.
+// Long for its table of cases, which reads best in one place.
 func TestWritePidFilePlanted(t *testing.T) {
 	type plant struct {
 		name string

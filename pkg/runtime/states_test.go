@@ -84,6 +84,7 @@ func stateFixtures(t *testing.T, s *store.Store) map[api.Status]string {
 // returns runc's words and matches with errors.Is both what it needed and
 // the status it found, and leaves the container as it was; an allowed one
 // is not refused (it is not run: start would release a real init).
+// Long for its table of cases, which reads best in one place.
 func TestStateRefusals(t *testing.T) {
 	r, s := newRuntime(t)
 	ids := stateFixtures(t, s)

@@ -17,6 +17,7 @@ import (
 )
 
 // A failed Apply leaves no directory and the process where it was.
+// Long for its table of cases, which reads best in one place.
 func TestApplyFailureLeavesNothing(t *testing.T) {
 	hs := cgtest.RequireCgroups(t)
 	var cpuset *cgroups.Mount

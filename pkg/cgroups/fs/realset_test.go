@@ -239,6 +239,7 @@ func TestRealCPUBurstRetry(t *testing.T) {
 
 // What this host cannot apply, and how each says so. The cases that need
 // a hierarchy or file the host has are skipped elsewhere.
+// Long for its table of cases, which reads best in one place.
 func TestRealHostRefusals(t *testing.T) {
 	m := realManager(t, "refuse", false)
 	memDir := requireKey(t, m, "memory", "the cases are about v1 hierarchies")
