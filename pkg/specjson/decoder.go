@@ -193,6 +193,27 @@ func once(seen *uint64, i uint) bool {
 	return true
 }
 
+// fields reads a struct whose JSON keys are names (at most 64), calling
+// field with the index of each key found; null leaves the struct as it is.
+// A repeated key, or one unknown but for case, is encoding/json's to decide.
+func (d *decoder) fields(names []string, field func(i int) error) error {
+	if d.null() {
+		return nil
+	}
+	var seen uint64
+	return d.object(func(key []byte) error {
+		for i, n := range names {
+			if n == string(key) {
+				if !once(&seen, uint(i)) {
+					return errFallback
+				}
+				return field(i)
+			}
+		}
+		return d.unknown(key, names)
+	})
+}
+
 // unknown skips the value of a key that names no field of a struct whose
 // fields are names. A key that matches one when case is folded is
 // encoding/json's to decide.

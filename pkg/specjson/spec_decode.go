@@ -158,25 +158,15 @@ func decUint(d *decoder, v *uint) error {
 	return err
 }
 
-func decBox(d *decoder, v *specs.Box) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "height":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decUint(d, &v.Height)
-		case "width":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decUint(d, &v.Width)
+func decBox(d *decoder, box *specs.Box) error {
+	return d.fields(namesBox, func(i int) error {
+		switch i {
+		case 0: // "height"
+			return decUint(d, &box.Height)
+		case 1: // "width"
+			return decUint(d, &box.Width)
 		}
-		return d.unknown(key, namesBox)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -201,40 +191,21 @@ func decSliceUint32(d *decoder, v *[]uint32) error {
 	return decSlice(d, v, decUint32)
 }
 
-func decUser(d *decoder, v *specs.User) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "uid":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decUint32(d, &v.UID)
-		case "gid":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decUint32(d, &v.GID)
-		case "umask":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrUint32(d, &v.Umask)
-		case "additionalGids":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceUint32(d, &v.AdditionalGids)
-		case "username":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decString(d, &v.Username)
+func decUser(d *decoder, user *specs.User) error {
+	return d.fields(namesUser, func(i int) error {
+		switch i {
+		case 0: // "uid"
+			return decUint32(d, &user.UID)
+		case 1: // "gid"
+			return decUint32(d, &user.GID)
+		case 2: // "umask"
+			return decPtrUint32(d, &user.Umask)
+		case 3: // "additionalGids"
+			return decSliceUint32(d, &user.AdditionalGids)
+		case 4: // "username"
+			return decString(d, &user.Username)
 		}
-		return d.unknown(key, namesUser)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -242,40 +213,21 @@ func decSliceString(d *decoder, v *[]string) error {
 	return decSlice(d, v, decString)
 }
 
-func decLinuxCapabilities(d *decoder, v *specs.LinuxCapabilities) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "bounding":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Bounding)
-		case "effective":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Effective)
-		case "inheritable":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Inheritable)
-		case "permitted":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Permitted)
-		case "ambient":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Ambient)
+func decLinuxCapabilities(d *decoder, linuxCapabilities *specs.LinuxCapabilities) error {
+	return d.fields(namesLinuxCapabilities, func(i int) error {
+		switch i {
+		case 0: // "bounding"
+			return decSliceString(d, &linuxCapabilities.Bounding)
+		case 1: // "effective"
+			return decSliceString(d, &linuxCapabilities.Effective)
+		case 2: // "inheritable"
+			return decSliceString(d, &linuxCapabilities.Inheritable)
+		case 3: // "permitted"
+			return decSliceString(d, &linuxCapabilities.Permitted)
+		case 4: // "ambient"
+			return decSliceString(d, &linuxCapabilities.Ambient)
 		}
-		return d.unknown(key, namesLinuxCapabilities)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -292,30 +244,17 @@ func decUint64(d *decoder, v *uint64) error {
 	return err
 }
 
-func decPOSIXRlimit(d *decoder, v *specs.POSIXRlimit) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "type":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Type)
-		case "hard":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decUint64(d, &v.Hard)
-		case "soft":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decUint64(d, &v.Soft)
+func decPOSIXRlimit(d *decoder, posixRlimit *specs.POSIXRlimit) error {
+	return d.fields(namesPOSIXRlimit, func(i int) error {
+		switch i {
+		case 0: // "type"
+			return decString(d, &posixRlimit.Type)
+		case 1: // "hard"
+			return decUint64(d, &posixRlimit.Hard)
+		case 2: // "soft"
+			return decUint64(d, &posixRlimit.Soft)
 		}
-		return d.unknown(key, namesPOSIXRlimit)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -367,50 +306,25 @@ func decSliceLinuxSchedulerFlag(d *decoder, v *[]specs.LinuxSchedulerFlag) error
 	return decSlice(d, v, decLinuxSchedulerFlag)
 }
 
-func decScheduler(d *decoder, v *specs.Scheduler) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "policy":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decLinuxSchedulerPolicy(d, &v.Policy)
-		case "nice":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decInt32(d, &v.Nice)
-		case "priority":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decInt32(d, &v.Priority)
-		case "flags":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceLinuxSchedulerFlag(d, &v.Flags)
-		case "runtime":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decUint64(d, &v.Runtime)
-		case "deadline":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decUint64(d, &v.Deadline)
-		case "period":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decUint64(d, &v.Period)
+func decScheduler(d *decoder, scheduler *specs.Scheduler) error {
+	return d.fields(namesScheduler, func(i int) error {
+		switch i {
+		case 0: // "policy"
+			return decLinuxSchedulerPolicy(d, &scheduler.Policy)
+		case 1: // "nice"
+			return decInt32(d, &scheduler.Nice)
+		case 2: // "priority"
+			return decInt32(d, &scheduler.Priority)
+		case 3: // "flags"
+			return decSliceLinuxSchedulerFlag(d, &scheduler.Flags)
+		case 4: // "runtime"
+			return decUint64(d, &scheduler.Runtime)
+		case 5: // "deadline"
+			return decUint64(d, &scheduler.Deadline)
+		case 6: // "period"
+			return decUint64(d, &scheduler.Period)
 		}
-		return d.unknown(key, namesScheduler)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -427,25 +341,15 @@ func decIOPriorityClass(d *decoder, v *specs.IOPriorityClass) error {
 	return err
 }
 
-func decLinuxIOPriority(d *decoder, v *specs.LinuxIOPriority) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "class":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decIOPriorityClass(d, &v.Class)
-		case "priority":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decInt(d, &v.Priority)
+func decLinuxIOPriority(d *decoder, linuxIOPriority *specs.LinuxIOPriority) error {
+	return d.fields(namesLinuxIOPriority, func(i int) error {
+		switch i {
+		case 0: // "class"
+			return decIOPriorityClass(d, &linuxIOPriority.Class)
+		case 1: // "priority"
+			return decInt(d, &linuxIOPriority.Priority)
 		}
-		return d.unknown(key, namesLinuxIOPriority)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -453,25 +357,15 @@ func decPtrLinuxIOPriority(d *decoder, v **specs.LinuxIOPriority) error {
 	return decPtr(d, v, decLinuxIOPriority)
 }
 
-func decCPUAffinity(d *decoder, v *specs.CPUAffinity) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "initial":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Initial)
-		case "final":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.Final)
+func decCPUAffinity(d *decoder, cpuAffinity *specs.CPUAffinity) error {
+	return d.fields(namesCPUAffinity, func(i int) error {
+		switch i {
+		case 0: // "initial"
+			return decString(d, &cpuAffinity.Initial)
+		case 1: // "final"
+			return decString(d, &cpuAffinity.Final)
 		}
-		return d.unknown(key, namesCPUAffinity)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -479,95 +373,43 @@ func decPtrCPUAffinity(d *decoder, v **specs.CPUAffinity) error {
 	return decPtr(d, v, decCPUAffinity)
 }
 
-func decProcess(d *decoder, v *specs.Process) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "terminal":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decBool(d, &v.Terminal)
-		case "consoleSize":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrBox(d, &v.ConsoleSize)
-		case "user":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decUser(d, &v.User)
-		case "args":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Args)
-		case "commandLine":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decString(d, &v.CommandLine)
-		case "env":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Env)
-		case "cwd":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decString(d, &v.Cwd)
-		case "capabilities":
-			if !once(&seen, 7) {
-				return errFallback
-			}
-			return decPtrLinuxCapabilities(d, &v.Capabilities)
-		case "rlimits":
-			if !once(&seen, 8) {
-				return errFallback
-			}
-			return decSlicePOSIXRlimit(d, &v.Rlimits)
-		case "noNewPrivileges":
-			if !once(&seen, 9) {
-				return errFallback
-			}
-			return decBool(d, &v.NoNewPrivileges)
-		case "apparmorProfile":
-			if !once(&seen, 10) {
-				return errFallback
-			}
-			return decString(d, &v.ApparmorProfile)
-		case "oomScoreAdj":
-			if !once(&seen, 11) {
-				return errFallback
-			}
-			return decPtrInt(d, &v.OOMScoreAdj)
-		case "scheduler":
-			if !once(&seen, 12) {
-				return errFallback
-			}
-			return decPtrScheduler(d, &v.Scheduler)
-		case "selinuxLabel":
-			if !once(&seen, 13) {
-				return errFallback
-			}
-			return decString(d, &v.SelinuxLabel)
-		case "ioPriority":
-			if !once(&seen, 14) {
-				return errFallback
-			}
-			return decPtrLinuxIOPriority(d, &v.IOPriority)
-		case "execCPUAffinity":
-			if !once(&seen, 15) {
-				return errFallback
-			}
-			return decPtrCPUAffinity(d, &v.ExecCPUAffinity)
+func decProcess(d *decoder, process *specs.Process) error {
+	return d.fields(namesProcess, func(i int) error {
+		switch i {
+		case 0: // "terminal"
+			return decBool(d, &process.Terminal)
+		case 1: // "consoleSize"
+			return decPtrBox(d, &process.ConsoleSize)
+		case 2: // "user"
+			return decUser(d, &process.User)
+		case 3: // "args"
+			return decSliceString(d, &process.Args)
+		case 4: // "commandLine"
+			return decString(d, &process.CommandLine)
+		case 5: // "env"
+			return decSliceString(d, &process.Env)
+		case 6: // "cwd"
+			return decString(d, &process.Cwd)
+		case 7: // "capabilities"
+			return decPtrLinuxCapabilities(d, &process.Capabilities)
+		case 8: // "rlimits"
+			return decSlicePOSIXRlimit(d, &process.Rlimits)
+		case 9: // "noNewPrivileges"
+			return decBool(d, &process.NoNewPrivileges)
+		case 10: // "apparmorProfile"
+			return decString(d, &process.ApparmorProfile)
+		case 11: // "oomScoreAdj"
+			return decPtrInt(d, &process.OOMScoreAdj)
+		case 12: // "scheduler"
+			return decPtrScheduler(d, &process.Scheduler)
+		case 13: // "selinuxLabel"
+			return decString(d, &process.SelinuxLabel)
+		case 14: // "ioPriority"
+			return decPtrLinuxIOPriority(d, &process.IOPriority)
+		case 15: // "execCPUAffinity"
+			return decPtrCPUAffinity(d, &process.ExecCPUAffinity)
 		}
-		return d.unknown(key, namesProcess)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -575,25 +417,15 @@ func decPtrProcess(d *decoder, v **specs.Process) error {
 	return decPtr(d, v, decProcess)
 }
 
-func decRoot(d *decoder, v *specs.Root) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "path":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Path)
-		case "readonly":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decBool(d, &v.Readonly)
+func decRoot(d *decoder, root *specs.Root) error {
+	return d.fields(namesRoot, func(i int) error {
+		switch i {
+		case 0: // "path"
+			return decString(d, &root.Path)
+		case 1: // "readonly"
+			return decBool(d, &root.Readonly)
 		}
-		return d.unknown(key, namesRoot)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -601,30 +433,17 @@ func decPtrRoot(d *decoder, v **specs.Root) error {
 	return decPtr(d, v, decRoot)
 }
 
-func decLinuxIDMapping(d *decoder, v *specs.LinuxIDMapping) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "containerID":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decUint32(d, &v.ContainerID)
-		case "hostID":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decUint32(d, &v.HostID)
-		case "size":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decUint32(d, &v.Size)
+func decLinuxIDMapping(d *decoder, linuxIDMapping *specs.LinuxIDMapping) error {
+	return d.fields(namesLinuxIDMapping, func(i int) error {
+		switch i {
+		case 0: // "containerID"
+			return decUint32(d, &linuxIDMapping.ContainerID)
+		case 1: // "hostID"
+			return decUint32(d, &linuxIDMapping.HostID)
+		case 2: // "size"
+			return decUint32(d, &linuxIDMapping.Size)
 		}
-		return d.unknown(key, namesLinuxIDMapping)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -632,45 +451,23 @@ func decSliceLinuxIDMapping(d *decoder, v *[]specs.LinuxIDMapping) error {
 	return decSlice(d, v, decLinuxIDMapping)
 }
 
-func decMount(d *decoder, v *specs.Mount) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "destination":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Destination)
-		case "type":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.Type)
-		case "source":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decString(d, &v.Source)
-		case "options":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Options)
-		case "uidMappings":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decSliceLinuxIDMapping(d, &v.UIDMappings)
-		case "gidMappings":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decSliceLinuxIDMapping(d, &v.GIDMappings)
+func decMount(d *decoder, mount *specs.Mount) error {
+	return d.fields(namesMount, func(i int) error {
+		switch i {
+		case 0: // "destination"
+			return decString(d, &mount.Destination)
+		case 1: // "type"
+			return decString(d, &mount.Type)
+		case 2: // "source"
+			return decString(d, &mount.Source)
+		case 3: // "options"
+			return decSliceString(d, &mount.Options)
+		case 4: // "uidMappings"
+			return decSliceLinuxIDMapping(d, &mount.UIDMappings)
+		case 5: // "gidMappings"
+			return decSliceLinuxIDMapping(d, &mount.GIDMappings)
 		}
-		return d.unknown(key, namesMount)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -678,35 +475,19 @@ func decSliceMount(d *decoder, v *[]specs.Mount) error {
 	return decSlice(d, v, decMount)
 }
 
-func decHook(d *decoder, v *specs.Hook) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "path":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Path)
-		case "args":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Args)
-		case "env":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Env)
-		case "timeout":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decPtrInt(d, &v.Timeout)
+func decHook(d *decoder, hook *specs.Hook) error {
+	return d.fields(namesHook, func(i int) error {
+		switch i {
+		case 0: // "path"
+			return decString(d, &hook.Path)
+		case 1: // "args"
+			return decSliceString(d, &hook.Args)
+		case 2: // "env"
+			return decSliceString(d, &hook.Env)
+		case 3: // "timeout"
+			return decPtrInt(d, &hook.Timeout)
 		}
-		return d.unknown(key, namesHook)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -714,45 +495,23 @@ func decSliceHook(d *decoder, v *[]specs.Hook) error {
 	return decSlice(d, v, decHook)
 }
 
-func decHooks(d *decoder, v *specs.Hooks) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "prestart":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decSliceHook(d, &v.Prestart)
-		case "createRuntime":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decSliceHook(d, &v.CreateRuntime)
-		case "createContainer":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decSliceHook(d, &v.CreateContainer)
-		case "startContainer":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceHook(d, &v.StartContainer)
-		case "poststart":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decSliceHook(d, &v.Poststart)
-		case "poststop":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decSliceHook(d, &v.Poststop)
+func decHooks(d *decoder, hooks *specs.Hooks) error {
+	return d.fields(namesHooks, func(i int) error {
+		switch i {
+		case 0: // "prestart"
+			return decSliceHook(d, &hooks.Prestart)
+		case 1: // "createRuntime"
+			return decSliceHook(d, &hooks.CreateRuntime)
+		case 2: // "createContainer"
+			return decSliceHook(d, &hooks.CreateContainer)
+		case 3: // "startContainer"
+			return decSliceHook(d, &hooks.StartContainer)
+		case 4: // "poststart"
+			return decSliceHook(d, &hooks.Poststart)
+		case 5: // "poststop"
+			return decSliceHook(d, &hooks.Poststop)
 		}
-		return d.unknown(key, namesHooks)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -777,40 +536,21 @@ func decPtrInt64(d *decoder, v **int64) error {
 	return decPtr(d, v, decInt64)
 }
 
-func decLinuxDeviceCgroup(d *decoder, v *specs.LinuxDeviceCgroup) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "allow":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decBool(d, &v.Allow)
-		case "type":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.Type)
-		case "major":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrInt64(d, &v.Major)
-		case "minor":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decPtrInt64(d, &v.Minor)
-		case "access":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decString(d, &v.Access)
+func decLinuxDeviceCgroup(d *decoder, linuxDeviceCgroup *specs.LinuxDeviceCgroup) error {
+	return d.fields(namesLinuxDeviceCgroup, func(i int) error {
+		switch i {
+		case 0: // "allow"
+			return decBool(d, &linuxDeviceCgroup.Allow)
+		case 1: // "type"
+			return decString(d, &linuxDeviceCgroup.Type)
+		case 2: // "major"
+			return decPtrInt64(d, &linuxDeviceCgroup.Major)
+		case 3: // "minor"
+			return decPtrInt64(d, &linuxDeviceCgroup.Minor)
+		case 4: // "access"
+			return decString(d, &linuxDeviceCgroup.Access)
 		}
-		return d.unknown(key, namesLinuxDeviceCgroup)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -826,60 +566,29 @@ func decPtrBool(d *decoder, v **bool) error {
 	return decPtr(d, v, decBool)
 }
 
-func decLinuxMemory(d *decoder, v *specs.LinuxMemory) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "limit":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decPtrInt64(d, &v.Limit)
-		case "reservation":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrInt64(d, &v.Reservation)
-		case "swap":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrInt64(d, &v.Swap)
-		case "kernel":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decPtrInt64(d, &v.Kernel)
-		case "kernelTCP":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decPtrInt64(d, &v.KernelTCP)
-		case "swappiness":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.Swappiness)
-		case "disableOOMKiller":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decPtrBool(d, &v.DisableOOMKiller)
-		case "useHierarchy":
-			if !once(&seen, 7) {
-				return errFallback
-			}
-			return decPtrBool(d, &v.UseHierarchy)
-		case "checkBeforeUpdate":
-			if !once(&seen, 8) {
-				return errFallback
-			}
-			return decPtrBool(d, &v.CheckBeforeUpdate)
+func decLinuxMemory(d *decoder, linuxMemory *specs.LinuxMemory) error {
+	return d.fields(namesLinuxMemory, func(i int) error {
+		switch i {
+		case 0: // "limit"
+			return decPtrInt64(d, &linuxMemory.Limit)
+		case 1: // "reservation"
+			return decPtrInt64(d, &linuxMemory.Reservation)
+		case 2: // "swap"
+			return decPtrInt64(d, &linuxMemory.Swap)
+		case 3: // "kernel"
+			return decPtrInt64(d, &linuxMemory.Kernel)
+		case 4: // "kernelTCP"
+			return decPtrInt64(d, &linuxMemory.KernelTCP)
+		case 5: // "swappiness"
+			return decPtrUint64(d, &linuxMemory.Swappiness)
+		case 6: // "disableOOMKiller"
+			return decPtrBool(d, &linuxMemory.DisableOOMKiller)
+		case 7: // "useHierarchy"
+			return decPtrBool(d, &linuxMemory.UseHierarchy)
+		case 8: // "checkBeforeUpdate"
+			return decPtrBool(d, &linuxMemory.CheckBeforeUpdate)
 		}
-		return d.unknown(key, namesLinuxMemory)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -887,60 +596,29 @@ func decPtrLinuxMemory(d *decoder, v **specs.LinuxMemory) error {
 	return decPtr(d, v, decLinuxMemory)
 }
 
-func decLinuxCPU(d *decoder, v *specs.LinuxCPU) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "shares":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.Shares)
-		case "quota":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrInt64(d, &v.Quota)
-		case "burst":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.Burst)
-		case "period":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.Period)
-		case "realtimeRuntime":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decPtrInt64(d, &v.RealtimeRuntime)
-		case "realtimePeriod":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.RealtimePeriod)
-		case "cpus":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decString(d, &v.Cpus)
-		case "mems":
-			if !once(&seen, 7) {
-				return errFallback
-			}
-			return decString(d, &v.Mems)
-		case "idle":
-			if !once(&seen, 8) {
-				return errFallback
-			}
-			return decPtrInt64(d, &v.Idle)
+func decLinuxCPU(d *decoder, linuxCPU *specs.LinuxCPU) error {
+	return d.fields(namesLinuxCPU, func(i int) error {
+		switch i {
+		case 0: // "shares"
+			return decPtrUint64(d, &linuxCPU.Shares)
+		case 1: // "quota"
+			return decPtrInt64(d, &linuxCPU.Quota)
+		case 2: // "burst"
+			return decPtrUint64(d, &linuxCPU.Burst)
+		case 3: // "period"
+			return decPtrUint64(d, &linuxCPU.Period)
+		case 4: // "realtimeRuntime"
+			return decPtrInt64(d, &linuxCPU.RealtimeRuntime)
+		case 5: // "realtimePeriod"
+			return decPtrUint64(d, &linuxCPU.RealtimePeriod)
+		case 6: // "cpus"
+			return decString(d, &linuxCPU.Cpus)
+		case 7: // "mems"
+			return decString(d, &linuxCPU.Mems)
+		case 8: // "idle"
+			return decPtrInt64(d, &linuxCPU.Idle)
 		}
-		return d.unknown(key, namesLinuxCPU)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -948,20 +626,13 @@ func decPtrLinuxCPU(d *decoder, v **specs.LinuxCPU) error {
 	return decPtr(d, v, decLinuxCPU)
 }
 
-func decLinuxPids(d *decoder, v *specs.LinuxPids) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "limit":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decPtrInt64(d, &v.Limit)
+func decLinuxPids(d *decoder, linuxPids *specs.LinuxPids) error {
+	return d.fields(namesLinuxPids, func(i int) error {
+		switch i {
+		case 0: // "limit"
+			return decPtrInt64(d, &linuxPids.Limit)
 		}
-		return d.unknown(key, namesLinuxPids)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -982,35 +653,19 @@ func decPtrUint16(d *decoder, v **uint16) error {
 	return decPtr(d, v, decUint16)
 }
 
-func decLinuxWeightDevice(d *decoder, v *specs.LinuxWeightDevice) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "major":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decInt64(d, &v.LinuxBlockIODevice.Major)
-		case "minor":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decInt64(d, &v.LinuxBlockIODevice.Minor)
-		case "weight":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrUint16(d, &v.Weight)
-		case "leafWeight":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decPtrUint16(d, &v.LeafWeight)
+func decLinuxWeightDevice(d *decoder, linuxWeightDevice *specs.LinuxWeightDevice) error {
+	return d.fields(namesLinuxWeightDevice, func(i int) error {
+		switch i {
+		case 0: // "major"
+			return decInt64(d, &linuxWeightDevice.LinuxBlockIODevice.Major)
+		case 1: // "minor"
+			return decInt64(d, &linuxWeightDevice.LinuxBlockIODevice.Minor)
+		case 2: // "weight"
+			return decPtrUint16(d, &linuxWeightDevice.Weight)
+		case 3: // "leafWeight"
+			return decPtrUint16(d, &linuxWeightDevice.LeafWeight)
 		}
-		return d.unknown(key, namesLinuxWeightDevice)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1018,30 +673,17 @@ func decSliceLinuxWeightDevice(d *decoder, v *[]specs.LinuxWeightDevice) error {
 	return decSlice(d, v, decLinuxWeightDevice)
 }
 
-func decLinuxThrottleDevice(d *decoder, v *specs.LinuxThrottleDevice) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "major":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decInt64(d, &v.LinuxBlockIODevice.Major)
-		case "minor":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decInt64(d, &v.LinuxBlockIODevice.Minor)
-		case "rate":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decUint64(d, &v.Rate)
+func decLinuxThrottleDevice(d *decoder, linuxThrottleDevice *specs.LinuxThrottleDevice) error {
+	return d.fields(namesLinuxThrottleDevice, func(i int) error {
+		switch i {
+		case 0: // "major"
+			return decInt64(d, &linuxThrottleDevice.LinuxBlockIODevice.Major)
+		case 1: // "minor"
+			return decInt64(d, &linuxThrottleDevice.LinuxBlockIODevice.Minor)
+		case 2: // "rate"
+			return decUint64(d, &linuxThrottleDevice.Rate)
 		}
-		return d.unknown(key, namesLinuxThrottleDevice)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1049,50 +691,25 @@ func decSliceLinuxThrottleDevice(d *decoder, v *[]specs.LinuxThrottleDevice) err
 	return decSlice(d, v, decLinuxThrottleDevice)
 }
 
-func decLinuxBlockIO(d *decoder, v *specs.LinuxBlockIO) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "weight":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decPtrUint16(d, &v.Weight)
-		case "leafWeight":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrUint16(d, &v.LeafWeight)
-		case "weightDevice":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decSliceLinuxWeightDevice(d, &v.WeightDevice)
-		case "throttleReadBpsDevice":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceLinuxThrottleDevice(d, &v.ThrottleReadBpsDevice)
-		case "throttleWriteBpsDevice":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decSliceLinuxThrottleDevice(d, &v.ThrottleWriteBpsDevice)
-		case "throttleReadIOPSDevice":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decSliceLinuxThrottleDevice(d, &v.ThrottleReadIOPSDevice)
-		case "throttleWriteIOPSDevice":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decSliceLinuxThrottleDevice(d, &v.ThrottleWriteIOPSDevice)
+func decLinuxBlockIO(d *decoder, linuxBlockIO *specs.LinuxBlockIO) error {
+	return d.fields(namesLinuxBlockIO, func(i int) error {
+		switch i {
+		case 0: // "weight"
+			return decPtrUint16(d, &linuxBlockIO.Weight)
+		case 1: // "leafWeight"
+			return decPtrUint16(d, &linuxBlockIO.LeafWeight)
+		case 2: // "weightDevice"
+			return decSliceLinuxWeightDevice(d, &linuxBlockIO.WeightDevice)
+		case 3: // "throttleReadBpsDevice"
+			return decSliceLinuxThrottleDevice(d, &linuxBlockIO.ThrottleReadBpsDevice)
+		case 4: // "throttleWriteBpsDevice"
+			return decSliceLinuxThrottleDevice(d, &linuxBlockIO.ThrottleWriteBpsDevice)
+		case 5: // "throttleReadIOPSDevice"
+			return decSliceLinuxThrottleDevice(d, &linuxBlockIO.ThrottleReadIOPSDevice)
+		case 6: // "throttleWriteIOPSDevice"
+			return decSliceLinuxThrottleDevice(d, &linuxBlockIO.ThrottleWriteIOPSDevice)
 		}
-		return d.unknown(key, namesLinuxBlockIO)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1100,25 +717,15 @@ func decPtrLinuxBlockIO(d *decoder, v **specs.LinuxBlockIO) error {
 	return decPtr(d, v, decLinuxBlockIO)
 }
 
-func decLinuxHugepageLimit(d *decoder, v *specs.LinuxHugepageLimit) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "pageSize":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Pagesize)
-		case "limit":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decUint64(d, &v.Limit)
+func decLinuxHugepageLimit(d *decoder, linuxHugepageLimit *specs.LinuxHugepageLimit) error {
+	return d.fields(namesLinuxHugepageLimit, func(i int) error {
+		switch i {
+		case 0: // "pageSize"
+			return decString(d, &linuxHugepageLimit.Pagesize)
+		case 1: // "limit"
+			return decUint64(d, &linuxHugepageLimit.Limit)
 		}
-		return d.unknown(key, namesLinuxHugepageLimit)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1126,25 +733,15 @@ func decSliceLinuxHugepageLimit(d *decoder, v *[]specs.LinuxHugepageLimit) error
 	return decSlice(d, v, decLinuxHugepageLimit)
 }
 
-func decLinuxInterfacePriority(d *decoder, v *specs.LinuxInterfacePriority) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "name":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Name)
-		case "priority":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decUint32(d, &v.Priority)
+func decLinuxInterfacePriority(d *decoder, linuxInterfacePriority *specs.LinuxInterfacePriority) error {
+	return d.fields(namesLinuxInterfacePriority, func(i int) error {
+		switch i {
+		case 0: // "name"
+			return decString(d, &linuxInterfacePriority.Name)
+		case 1: // "priority"
+			return decUint32(d, &linuxInterfacePriority.Priority)
 		}
-		return d.unknown(key, namesLinuxInterfacePriority)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1152,25 +749,15 @@ func decSliceLinuxInterfacePriority(d *decoder, v *[]specs.LinuxInterfacePriorit
 	return decSlice(d, v, decLinuxInterfacePriority)
 }
 
-func decLinuxNetwork(d *decoder, v *specs.LinuxNetwork) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "classID":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decPtrUint32(d, &v.ClassID)
-		case "priorities":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decSliceLinuxInterfacePriority(d, &v.Priorities)
+func decLinuxNetwork(d *decoder, linuxNetwork *specs.LinuxNetwork) error {
+	return d.fields(namesLinuxNetwork, func(i int) error {
+		switch i {
+		case 0: // "classID"
+			return decPtrUint32(d, &linuxNetwork.ClassID)
+		case 1: // "priorities"
+			return decSliceLinuxInterfacePriority(d, &linuxNetwork.Priorities)
 		}
-		return d.unknown(key, namesLinuxNetwork)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1178,25 +765,15 @@ func decPtrLinuxNetwork(d *decoder, v **specs.LinuxNetwork) error {
 	return decPtr(d, v, decLinuxNetwork)
 }
 
-func decLinuxRdma(d *decoder, v *specs.LinuxRdma) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "hcaHandles":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decPtrUint32(d, &v.HcaHandles)
-		case "hcaObjects":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrUint32(d, &v.HcaObjects)
+func decLinuxRdma(d *decoder, linuxRdma *specs.LinuxRdma) error {
+	return d.fields(namesLinuxRdma, func(i int) error {
+		switch i {
+		case 0: // "hcaHandles"
+			return decPtrUint32(d, &linuxRdma.HcaHandles)
+		case 1: // "hcaObjects"
+			return decPtrUint32(d, &linuxRdma.HcaObjects)
 		}
-		return d.unknown(key, namesLinuxRdma)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1204,60 +781,29 @@ func decMapStringLinuxRdma(d *decoder, v *map[string]specs.LinuxRdma) error {
 	return decMap(d, v, decLinuxRdma)
 }
 
-func decLinuxResources(d *decoder, v *specs.LinuxResources) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "devices":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decSliceLinuxDeviceCgroup(d, &v.Devices)
-		case "memory":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrLinuxMemory(d, &v.Memory)
-		case "cpu":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrLinuxCPU(d, &v.CPU)
-		case "pids":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decPtrLinuxPids(d, &v.Pids)
-		case "blockIO":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decPtrLinuxBlockIO(d, &v.BlockIO)
-		case "hugepageLimits":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decSliceLinuxHugepageLimit(d, &v.HugepageLimits)
-		case "network":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decPtrLinuxNetwork(d, &v.Network)
-		case "rdma":
-			if !once(&seen, 7) {
-				return errFallback
-			}
-			return decMapStringLinuxRdma(d, &v.Rdma)
-		case "unified":
-			if !once(&seen, 8) {
-				return errFallback
-			}
-			return decMapStringString(d, &v.Unified)
+func decLinuxResources(d *decoder, linuxResources *specs.LinuxResources) error {
+	return d.fields(namesLinuxResources, func(i int) error {
+		switch i {
+		case 0: // "devices"
+			return decSliceLinuxDeviceCgroup(d, &linuxResources.Devices)
+		case 1: // "memory"
+			return decPtrLinuxMemory(d, &linuxResources.Memory)
+		case 2: // "cpu"
+			return decPtrLinuxCPU(d, &linuxResources.CPU)
+		case 3: // "pids"
+			return decPtrLinuxPids(d, &linuxResources.Pids)
+		case 4: // "blockIO"
+			return decPtrLinuxBlockIO(d, &linuxResources.BlockIO)
+		case 5: // "hugepageLimits"
+			return decSliceLinuxHugepageLimit(d, &linuxResources.HugepageLimits)
+		case 6: // "network"
+			return decPtrLinuxNetwork(d, &linuxResources.Network)
+		case 7: // "rdma"
+			return decMapStringLinuxRdma(d, &linuxResources.Rdma)
+		case 8: // "unified"
+			return decMapStringString(d, &linuxResources.Unified)
 		}
-		return d.unknown(key, namesLinuxResources)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1274,25 +820,15 @@ func decLinuxNamespaceType(d *decoder, v *specs.LinuxNamespaceType) error {
 	return err
 }
 
-func decLinuxNamespace(d *decoder, v *specs.LinuxNamespace) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "type":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decLinuxNamespaceType(d, &v.Type)
-		case "path":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.Path)
+func decLinuxNamespace(d *decoder, linuxNamespace *specs.LinuxNamespace) error {
+	return d.fields(namesLinuxNamespace, func(i int) error {
+		switch i {
+		case 0: // "type"
+			return decLinuxNamespaceType(d, &linuxNamespace.Type)
+		case 1: // "path"
+			return decString(d, &linuxNamespace.Path)
 		}
-		return d.unknown(key, namesLinuxNamespace)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1313,50 +849,25 @@ func decPtrFileMode(d *decoder, v **fs.FileMode) error {
 	return decPtr(d, v, decFileMode)
 }
 
-func decLinuxDevice(d *decoder, v *specs.LinuxDevice) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "path":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Path)
-		case "type":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.Type)
-		case "major":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decInt64(d, &v.Major)
-		case "minor":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decInt64(d, &v.Minor)
-		case "fileMode":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decPtrFileMode(d, &v.FileMode)
-		case "uid":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decPtrUint32(d, &v.UID)
-		case "gid":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decPtrUint32(d, &v.GID)
+func decLinuxDevice(d *decoder, linuxDevice *specs.LinuxDevice) error {
+	return d.fields(namesLinuxDevice, func(i int) error {
+		switch i {
+		case 0: // "path"
+			return decString(d, &linuxDevice.Path)
+		case 1: // "type"
+			return decString(d, &linuxDevice.Type)
+		case 2: // "major"
+			return decInt64(d, &linuxDevice.Major)
+		case 3: // "minor"
+			return decInt64(d, &linuxDevice.Minor)
+		case 4: // "fileMode"
+			return decPtrFileMode(d, &linuxDevice.FileMode)
+		case 5: // "uid"
+			return decPtrUint32(d, &linuxDevice.UID)
+		case 6: // "gid"
+			return decPtrUint32(d, &linuxDevice.GID)
 		}
-		return d.unknown(key, namesLinuxDevice)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1364,20 +875,13 @@ func decSliceLinuxDevice(d *decoder, v *[]specs.LinuxDevice) error {
 	return decSlice(d, v, decLinuxDevice)
 }
 
-func decLinuxNetDevice(d *decoder, v *specs.LinuxNetDevice) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "name":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Name)
+func decLinuxNetDevice(d *decoder, linuxNetDevice *specs.LinuxNetDevice) error {
+	return d.fields(namesLinuxNetDevice, func(i int) error {
+		switch i {
+		case 0: // "name"
+			return decString(d, &linuxNetDevice.Name)
 		}
-		return d.unknown(key, namesLinuxNetDevice)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1433,35 +937,19 @@ func decLinuxSeccompOperator(d *decoder, v *specs.LinuxSeccompOperator) error {
 	return err
 }
 
-func decLinuxSeccompArg(d *decoder, v *specs.LinuxSeccompArg) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "index":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decUint(d, &v.Index)
-		case "value":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decUint64(d, &v.Value)
-		case "valueTwo":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decUint64(d, &v.ValueTwo)
-		case "op":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decLinuxSeccompOperator(d, &v.Op)
+func decLinuxSeccompArg(d *decoder, linuxSeccompArg *specs.LinuxSeccompArg) error {
+	return d.fields(namesLinuxSeccompArg, func(i int) error {
+		switch i {
+		case 0: // "index"
+			return decUint(d, &linuxSeccompArg.Index)
+		case 1: // "value"
+			return decUint64(d, &linuxSeccompArg.Value)
+		case 2: // "valueTwo"
+			return decUint64(d, &linuxSeccompArg.ValueTwo)
+		case 3: // "op"
+			return decLinuxSeccompOperator(d, &linuxSeccompArg.Op)
 		}
-		return d.unknown(key, namesLinuxSeccompArg)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1469,35 +957,19 @@ func decSliceLinuxSeccompArg(d *decoder, v *[]specs.LinuxSeccompArg) error {
 	return decSlice(d, v, decLinuxSeccompArg)
 }
 
-func decLinuxSyscall(d *decoder, v *specs.LinuxSyscall) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "names":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Names)
-		case "action":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decLinuxSeccompAction(d, &v.Action)
-		case "errnoRet":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrUint(d, &v.ErrnoRet)
-		case "args":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceLinuxSeccompArg(d, &v.Args)
+func decLinuxSyscall(d *decoder, linuxSyscall *specs.LinuxSyscall) error {
+	return d.fields(namesLinuxSyscall, func(i int) error {
+		switch i {
+		case 0: // "names"
+			return decSliceString(d, &linuxSyscall.Names)
+		case 1: // "action"
+			return decLinuxSeccompAction(d, &linuxSyscall.Action)
+		case 2: // "errnoRet"
+			return decPtrUint(d, &linuxSyscall.ErrnoRet)
+		case 3: // "args"
+			return decSliceLinuxSeccompArg(d, &linuxSyscall.Args)
 		}
-		return d.unknown(key, namesLinuxSyscall)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1505,50 +977,25 @@ func decSliceLinuxSyscall(d *decoder, v *[]specs.LinuxSyscall) error {
 	return decSlice(d, v, decLinuxSyscall)
 }
 
-func decLinuxSeccomp(d *decoder, v *specs.LinuxSeccomp) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "defaultAction":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decLinuxSeccompAction(d, &v.DefaultAction)
-		case "defaultErrnoRet":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrUint(d, &v.DefaultErrnoRet)
-		case "architectures":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decSliceArch(d, &v.Architectures)
-		case "flags":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceLinuxSeccompFlag(d, &v.Flags)
-		case "listenerPath":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decString(d, &v.ListenerPath)
-		case "listenerMetadata":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decString(d, &v.ListenerMetadata)
-		case "syscalls":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decSliceLinuxSyscall(d, &v.Syscalls)
+func decLinuxSeccomp(d *decoder, linuxSeccomp *specs.LinuxSeccomp) error {
+	return d.fields(namesLinuxSeccomp, func(i int) error {
+		switch i {
+		case 0: // "defaultAction"
+			return decLinuxSeccompAction(d, &linuxSeccomp.DefaultAction)
+		case 1: // "defaultErrnoRet"
+			return decPtrUint(d, &linuxSeccomp.DefaultErrnoRet)
+		case 2: // "architectures"
+			return decSliceArch(d, &linuxSeccomp.Architectures)
+		case 3: // "flags"
+			return decSliceLinuxSeccompFlag(d, &linuxSeccomp.Flags)
+		case 4: // "listenerPath"
+			return decString(d, &linuxSeccomp.ListenerPath)
+		case 5: // "listenerMetadata"
+			return decString(d, &linuxSeccomp.ListenerMetadata)
+		case 6: // "syscalls"
+			return decSliceLinuxSyscall(d, &linuxSeccomp.Syscalls)
 		}
-		return d.unknown(key, namesLinuxSeccomp)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1556,40 +1003,21 @@ func decPtrLinuxSeccomp(d *decoder, v **specs.LinuxSeccomp) error {
 	return decPtr(d, v, decLinuxSeccomp)
 }
 
-func decLinuxIntelRdt(d *decoder, v *specs.LinuxIntelRdt) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "closID":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.ClosID)
-		case "schemata":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Schemata)
-		case "l3CacheSchema":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decString(d, &v.L3CacheSchema)
-		case "memBwSchema":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decString(d, &v.MemBwSchema)
-		case "enableMonitoring":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decBool(d, &v.EnableMonitoring)
+func decLinuxIntelRdt(d *decoder, linuxIntelRdt *specs.LinuxIntelRdt) error {
+	return d.fields(namesLinuxIntelRdt, func(i int) error {
+		switch i {
+		case 0: // "closID"
+			return decString(d, &linuxIntelRdt.ClosID)
+		case 1: // "schemata"
+			return decSliceString(d, &linuxIntelRdt.Schemata)
+		case 2: // "l3CacheSchema"
+			return decString(d, &linuxIntelRdt.L3CacheSchema)
+		case 3: // "memBwSchema"
+			return decString(d, &linuxIntelRdt.MemBwSchema)
+		case 4: // "enableMonitoring"
+			return decBool(d, &linuxIntelRdt.EnableMonitoring)
 		}
-		return d.unknown(key, namesLinuxIntelRdt)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1619,30 +1047,17 @@ func decSliceMemoryPolicyFlagType(d *decoder, v *[]specs.MemoryPolicyFlagType) e
 	return decSlice(d, v, decMemoryPolicyFlagType)
 }
 
-func decLinuxMemoryPolicy(d *decoder, v *specs.LinuxMemoryPolicy) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "mode":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decMemoryPolicyModeType(d, &v.Mode)
-		case "nodes":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.Nodes)
-		case "flags":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decSliceMemoryPolicyFlagType(d, &v.Flags)
+func decLinuxMemoryPolicy(d *decoder, linuxMemoryPolicy *specs.LinuxMemoryPolicy) error {
+	return d.fields(namesLinuxMemoryPolicy, func(i int) error {
+		switch i {
+		case 0: // "mode"
+			return decMemoryPolicyModeType(d, &linuxMemoryPolicy.Mode)
+		case 1: // "nodes"
+			return decString(d, &linuxMemoryPolicy.Nodes)
+		case 2: // "flags"
+			return decSliceMemoryPolicyFlagType(d, &linuxMemoryPolicy.Flags)
 		}
-		return d.unknown(key, namesLinuxMemoryPolicy)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1672,25 +1087,15 @@ func decSliceLinuxPersonalityFlag(d *decoder, v *[]specs.LinuxPersonalityFlag) e
 	return decSlice(d, v, decLinuxPersonalityFlag)
 }
 
-func decLinuxPersonality(d *decoder, v *specs.LinuxPersonality) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "domain":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decLinuxPersonalityDomain(d, &v.Domain)
-		case "flags":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decSliceLinuxPersonalityFlag(d, &v.Flags)
+func decLinuxPersonality(d *decoder, linuxPersonality *specs.LinuxPersonality) error {
+	return d.fields(namesLinuxPersonality, func(i int) error {
+		switch i {
+		case 0: // "domain"
+			return decLinuxPersonalityDomain(d, &linuxPersonality.Domain)
+		case 1: // "flags"
+			return decSliceLinuxPersonalityFlag(d, &linuxPersonality.Flags)
 		}
-		return d.unknown(key, namesLinuxPersonality)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1698,25 +1103,15 @@ func decPtrLinuxPersonality(d *decoder, v **specs.LinuxPersonality) error {
 	return decPtr(d, v, decLinuxPersonality)
 }
 
-func decLinuxTimeOffset(d *decoder, v *specs.LinuxTimeOffset) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "secs":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decInt64(d, &v.Secs)
-		case "nanosecs":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decUint32(d, &v.Nanosecs)
+func decLinuxTimeOffset(d *decoder, linuxTimeOffset *specs.LinuxTimeOffset) error {
+	return d.fields(namesLinuxTimeOffset, func(i int) error {
+		switch i {
+		case 0: // "secs"
+			return decInt64(d, &linuxTimeOffset.Secs)
+		case 1: // "nanosecs"
+			return decUint32(d, &linuxTimeOffset.Nanosecs)
 		}
-		return d.unknown(key, namesLinuxTimeOffset)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1724,100 +1119,45 @@ func decMapStringLinuxTimeOffset(d *decoder, v *map[string]specs.LinuxTimeOffset
 	return decMap(d, v, decLinuxTimeOffset)
 }
 
-func decLinux(d *decoder, v *specs.Linux) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "uidMappings":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decSliceLinuxIDMapping(d, &v.UIDMappings)
-		case "gidMappings":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decSliceLinuxIDMapping(d, &v.GIDMappings)
-		case "sysctl":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decMapStringString(d, &v.Sysctl)
-		case "resources":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decPtrLinuxResources(d, &v.Resources)
-		case "cgroupsPath":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decString(d, &v.CgroupsPath)
-		case "namespaces":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decSliceLinuxNamespace(d, &v.Namespaces)
-		case "devices":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decSliceLinuxDevice(d, &v.Devices)
-		case "netDevices":
-			if !once(&seen, 7) {
-				return errFallback
-			}
-			return decMapStringLinuxNetDevice(d, &v.NetDevices)
-		case "seccomp":
-			if !once(&seen, 8) {
-				return errFallback
-			}
-			return decPtrLinuxSeccomp(d, &v.Seccomp)
-		case "rootfsPropagation":
-			if !once(&seen, 9) {
-				return errFallback
-			}
-			return decString(d, &v.RootfsPropagation)
-		case "maskedPaths":
-			if !once(&seen, 10) {
-				return errFallback
-			}
-			return decSliceString(d, &v.MaskedPaths)
-		case "readonlyPaths":
-			if !once(&seen, 11) {
-				return errFallback
-			}
-			return decSliceString(d, &v.ReadonlyPaths)
-		case "mountLabel":
-			if !once(&seen, 12) {
-				return errFallback
-			}
-			return decString(d, &v.MountLabel)
-		case "intelRdt":
-			if !once(&seen, 13) {
-				return errFallback
-			}
-			return decPtrLinuxIntelRdt(d, &v.IntelRdt)
-		case "memoryPolicy":
-			if !once(&seen, 14) {
-				return errFallback
-			}
-			return decPtrLinuxMemoryPolicy(d, &v.MemoryPolicy)
-		case "personality":
-			if !once(&seen, 15) {
-				return errFallback
-			}
-			return decPtrLinuxPersonality(d, &v.Personality)
-		case "timeOffsets":
-			if !once(&seen, 16) {
-				return errFallback
-			}
-			return decMapStringLinuxTimeOffset(d, &v.TimeOffsets)
+func decLinux(d *decoder, linux *specs.Linux) error {
+	return d.fields(namesLinux, func(i int) error {
+		switch i {
+		case 0: // "uidMappings"
+			return decSliceLinuxIDMapping(d, &linux.UIDMappings)
+		case 1: // "gidMappings"
+			return decSliceLinuxIDMapping(d, &linux.GIDMappings)
+		case 2: // "sysctl"
+			return decMapStringString(d, &linux.Sysctl)
+		case 3: // "resources"
+			return decPtrLinuxResources(d, &linux.Resources)
+		case 4: // "cgroupsPath"
+			return decString(d, &linux.CgroupsPath)
+		case 5: // "namespaces"
+			return decSliceLinuxNamespace(d, &linux.Namespaces)
+		case 6: // "devices"
+			return decSliceLinuxDevice(d, &linux.Devices)
+		case 7: // "netDevices"
+			return decMapStringLinuxNetDevice(d, &linux.NetDevices)
+		case 8: // "seccomp"
+			return decPtrLinuxSeccomp(d, &linux.Seccomp)
+		case 9: // "rootfsPropagation"
+			return decString(d, &linux.RootfsPropagation)
+		case 10: // "maskedPaths"
+			return decSliceString(d, &linux.MaskedPaths)
+		case 11: // "readonlyPaths"
+			return decSliceString(d, &linux.ReadonlyPaths)
+		case 12: // "mountLabel"
+			return decString(d, &linux.MountLabel)
+		case 13: // "intelRdt"
+			return decPtrLinuxIntelRdt(d, &linux.IntelRdt)
+		case 14: // "memoryPolicy"
+			return decPtrLinuxMemoryPolicy(d, &linux.MemoryPolicy)
+		case 15: // "personality"
+			return decPtrLinuxPersonality(d, &linux.Personality)
+		case 16: // "timeOffsets"
+			return decMapStringLinuxTimeOffset(d, &linux.TimeOffsets)
 		}
-		return d.unknown(key, namesLinux)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1825,50 +1165,25 @@ func decPtrLinux(d *decoder, v **specs.Linux) error {
 	return decPtr(d, v, decLinux)
 }
 
-func decSolarisAnet(d *decoder, v *specs.SolarisAnet) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "linkname":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Linkname)
-		case "lowerLink":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.Lowerlink)
-		case "allowedAddress":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decString(d, &v.Allowedaddr)
-		case "configureAllowedAddress":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decString(d, &v.Configallowedaddr)
-		case "defrouter":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decString(d, &v.Defrouter)
-		case "linkProtection":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decString(d, &v.Linkprotection)
-		case "macAddress":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decString(d, &v.Macaddress)
+func decSolarisAnet(d *decoder, solarisAnet *specs.SolarisAnet) error {
+	return d.fields(namesSolarisAnet, func(i int) error {
+		switch i {
+		case 0: // "linkname"
+			return decString(d, &solarisAnet.Linkname)
+		case 1: // "lowerLink"
+			return decString(d, &solarisAnet.Lowerlink)
+		case 2: // "allowedAddress"
+			return decString(d, &solarisAnet.Allowedaddr)
+		case 3: // "configureAllowedAddress"
+			return decString(d, &solarisAnet.Configallowedaddr)
+		case 4: // "defrouter"
+			return decString(d, &solarisAnet.Defrouter)
+		case 5: // "linkProtection"
+			return decString(d, &solarisAnet.Linkprotection)
+		case 6: // "macAddress"
+			return decString(d, &solarisAnet.Macaddress)
 		}
-		return d.unknown(key, namesSolarisAnet)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1876,20 +1191,13 @@ func decSliceSolarisAnet(d *decoder, v *[]specs.SolarisAnet) error {
 	return decSlice(d, v, decSolarisAnet)
 }
 
-func decSolarisCappedCPU(d *decoder, v *specs.SolarisCappedCPU) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "ncpus":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Ncpus)
+func decSolarisCappedCPU(d *decoder, solarisCappedCPU *specs.SolarisCappedCPU) error {
+	return d.fields(namesSolarisCappedCPU, func(i int) error {
+		switch i {
+		case 0: // "ncpus"
+			return decString(d, &solarisCappedCPU.Ncpus)
 		}
-		return d.unknown(key, namesSolarisCappedCPU)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1897,25 +1205,15 @@ func decPtrSolarisCappedCPU(d *decoder, v **specs.SolarisCappedCPU) error {
 	return decPtr(d, v, decSolarisCappedCPU)
 }
 
-func decSolarisCappedMemory(d *decoder, v *specs.SolarisCappedMemory) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "physical":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Physical)
-		case "swap":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.Swap)
+func decSolarisCappedMemory(d *decoder, solarisCappedMemory *specs.SolarisCappedMemory) error {
+	return d.fields(namesSolarisCappedMemory, func(i int) error {
+		switch i {
+		case 0: // "physical"
+			return decString(d, &solarisCappedMemory.Physical)
+		case 1: // "swap"
+			return decString(d, &solarisCappedMemory.Swap)
 		}
-		return d.unknown(key, namesSolarisCappedMemory)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1923,45 +1221,23 @@ func decPtrSolarisCappedMemory(d *decoder, v **specs.SolarisCappedMemory) error 
 	return decPtr(d, v, decSolarisCappedMemory)
 }
 
-func decSolaris(d *decoder, v *specs.Solaris) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "milestone":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Milestone)
-		case "limitpriv":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.LimitPriv)
-		case "maxShmMemory":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decString(d, &v.MaxShmMemory)
-		case "anet":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceSolarisAnet(d, &v.Anet)
-		case "cappedCPU":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decPtrSolarisCappedCPU(d, &v.CappedCPU)
-		case "cappedMemory":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decPtrSolarisCappedMemory(d, &v.CappedMemory)
+func decSolaris(d *decoder, solaris *specs.Solaris) error {
+	return d.fields(namesSolaris, func(i int) error {
+		switch i {
+		case 0: // "milestone"
+			return decString(d, &solaris.Milestone)
+		case 1: // "limitpriv"
+			return decString(d, &solaris.LimitPriv)
+		case 2: // "maxShmMemory"
+			return decString(d, &solaris.MaxShmMemory)
+		case 3: // "anet"
+			return decSliceSolarisAnet(d, &solaris.Anet)
+		case 4: // "cappedCPU"
+			return decPtrSolarisCappedCPU(d, &solaris.CappedCPU)
+		case 5: // "cappedMemory"
+			return decPtrSolarisCappedMemory(d, &solaris.CappedMemory)
 		}
-		return d.unknown(key, namesSolaris)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1969,25 +1245,15 @@ func decPtrSolaris(d *decoder, v **specs.Solaris) error {
 	return decPtr(d, v, decSolaris)
 }
 
-func decWindowsDevice(d *decoder, v *specs.WindowsDevice) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "id":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.ID)
-		case "idType":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.IDType)
+func decWindowsDevice(d *decoder, windowsDevice *specs.WindowsDevice) error {
+	return d.fields(namesWindowsDevice, func(i int) error {
+		switch i {
+		case 0: // "id"
+			return decString(d, &windowsDevice.ID)
+		case 1: // "idType"
+			return decString(d, &windowsDevice.IDType)
 		}
-		return d.unknown(key, namesWindowsDevice)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -1995,20 +1261,13 @@ func decSliceWindowsDevice(d *decoder, v *[]specs.WindowsDevice) error {
 	return decSlice(d, v, decWindowsDevice)
 }
 
-func decWindowsMemoryResources(d *decoder, v *specs.WindowsMemoryResources) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "limit":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.Limit)
+func decWindowsMemoryResources(d *decoder, windowsMemoryResources *specs.WindowsMemoryResources) error {
+	return d.fields(namesWindowsMemoryResources, func(i int) error {
+		switch i {
+		case 0: // "limit"
+			return decPtrUint64(d, &windowsMemoryResources.Limit)
 		}
-		return d.unknown(key, namesWindowsMemoryResources)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2016,25 +1275,15 @@ func decPtrWindowsMemoryResources(d *decoder, v **specs.WindowsMemoryResources) 
 	return decPtr(d, v, decWindowsMemoryResources)
 }
 
-func decWindowsCPUGroupAffinity(d *decoder, v *specs.WindowsCPUGroupAffinity) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "mask":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decUint64(d, &v.Mask)
-		case "group":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decUint32(d, &v.Group)
+func decWindowsCPUGroupAffinity(d *decoder, windowsCPUGroupAffinity *specs.WindowsCPUGroupAffinity) error {
+	return d.fields(namesWindowsCPUGroupAffinity, func(i int) error {
+		switch i {
+		case 0: // "mask"
+			return decUint64(d, &windowsCPUGroupAffinity.Mask)
+		case 1: // "group"
+			return decUint32(d, &windowsCPUGroupAffinity.Group)
 		}
-		return d.unknown(key, namesWindowsCPUGroupAffinity)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2042,35 +1291,19 @@ func decSliceWindowsCPUGroupAffinity(d *decoder, v *[]specs.WindowsCPUGroupAffin
 	return decSlice(d, v, decWindowsCPUGroupAffinity)
 }
 
-func decWindowsCPUResources(d *decoder, v *specs.WindowsCPUResources) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "count":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.Count)
-		case "shares":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrUint16(d, &v.Shares)
-		case "maximum":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrUint16(d, &v.Maximum)
-		case "affinity":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceWindowsCPUGroupAffinity(d, &v.Affinity)
+func decWindowsCPUResources(d *decoder, windowsCPUResources *specs.WindowsCPUResources) error {
+	return d.fields(namesWindowsCPUResources, func(i int) error {
+		switch i {
+		case 0: // "count"
+			return decPtrUint64(d, &windowsCPUResources.Count)
+		case 1: // "shares"
+			return decPtrUint16(d, &windowsCPUResources.Shares)
+		case 2: // "maximum"
+			return decPtrUint16(d, &windowsCPUResources.Maximum)
+		case 3: // "affinity"
+			return decSliceWindowsCPUGroupAffinity(d, &windowsCPUResources.Affinity)
 		}
-		return d.unknown(key, namesWindowsCPUResources)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2078,30 +1311,17 @@ func decPtrWindowsCPUResources(d *decoder, v **specs.WindowsCPUResources) error 
 	return decPtr(d, v, decWindowsCPUResources)
 }
 
-func decWindowsStorageResources(d *decoder, v *specs.WindowsStorageResources) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "iops":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.Iops)
-		case "bps":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.Bps)
-		case "sandboxSize":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.SandboxSize)
+func decWindowsStorageResources(d *decoder, windowsStorageResources *specs.WindowsStorageResources) error {
+	return d.fields(namesWindowsStorageResources, func(i int) error {
+		switch i {
+		case 0: // "iops"
+			return decPtrUint64(d, &windowsStorageResources.Iops)
+		case 1: // "bps"
+			return decPtrUint64(d, &windowsStorageResources.Bps)
+		case 2: // "sandboxSize"
+			return decPtrUint64(d, &windowsStorageResources.SandboxSize)
 		}
-		return d.unknown(key, namesWindowsStorageResources)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2109,30 +1329,17 @@ func decPtrWindowsStorageResources(d *decoder, v **specs.WindowsStorageResources
 	return decPtr(d, v, decWindowsStorageResources)
 }
 
-func decWindowsResources(d *decoder, v *specs.WindowsResources) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "memory":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decPtrWindowsMemoryResources(d, &v.Memory)
-		case "cpu":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrWindowsCPUResources(d, &v.CPU)
-		case "storage":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrWindowsStorageResources(d, &v.Storage)
+func decWindowsResources(d *decoder, windowsResources *specs.WindowsResources) error {
+	return d.fields(namesWindowsResources, func(i int) error {
+		switch i {
+		case 0: // "memory"
+			return decPtrWindowsMemoryResources(d, &windowsResources.Memory)
+		case 1: // "cpu"
+			return decPtrWindowsCPUResources(d, &windowsResources.CPU)
+		case 2: // "storage"
+			return decPtrWindowsStorageResources(d, &windowsResources.Storage)
 		}
-		return d.unknown(key, namesWindowsResources)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2144,20 +1351,13 @@ func decAny(d *decoder, v *any) error {
 	return errFallback
 }
 
-func decWindowsHyperV(d *decoder, v *specs.WindowsHyperV) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "utilityVMPath":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.UtilityVMPath)
+func decWindowsHyperV(d *decoder, windowsHyperV *specs.WindowsHyperV) error {
+	return d.fields(namesWindowsHyperV, func(i int) error {
+		switch i {
+		case 0: // "utilityVMPath"
+			return decString(d, &windowsHyperV.UtilityVMPath)
 		}
-		return d.unknown(key, namesWindowsHyperV)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2165,40 +1365,21 @@ func decPtrWindowsHyperV(d *decoder, v **specs.WindowsHyperV) error {
 	return decPtr(d, v, decWindowsHyperV)
 }
 
-func decWindowsNetwork(d *decoder, v *specs.WindowsNetwork) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "endpointList":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decSliceString(d, &v.EndpointList)
-		case "allowUnqualifiedDNSQuery":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decBool(d, &v.AllowUnqualifiedDNSQuery)
-		case "DNSSearchList":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decSliceString(d, &v.DNSSearchList)
-		case "networkSharedContainerName":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decString(d, &v.NetworkSharedContainerName)
-		case "networkNamespace":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decString(d, &v.NetworkNamespace)
+func decWindowsNetwork(d *decoder, windowsNetwork *specs.WindowsNetwork) error {
+	return d.fields(namesWindowsNetwork, func(i int) error {
+		switch i {
+		case 0: // "endpointList"
+			return decSliceString(d, &windowsNetwork.EndpointList)
+		case 1: // "allowUnqualifiedDNSQuery"
+			return decBool(d, &windowsNetwork.AllowUnqualifiedDNSQuery)
+		case 2: // "DNSSearchList"
+			return decSliceString(d, &windowsNetwork.DNSSearchList)
+		case 3: // "networkSharedContainerName"
+			return decString(d, &windowsNetwork.NetworkSharedContainerName)
+		case 4: // "networkNamespace"
+			return decString(d, &windowsNetwork.NetworkNamespace)
 		}
-		return d.unknown(key, namesWindowsNetwork)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2206,55 +1387,27 @@ func decPtrWindowsNetwork(d *decoder, v **specs.WindowsNetwork) error {
 	return decPtr(d, v, decWindowsNetwork)
 }
 
-func decWindows(d *decoder, v *specs.Windows) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "layerFolders":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decSliceString(d, &v.LayerFolders)
-		case "devices":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decSliceWindowsDevice(d, &v.Devices)
-		case "resources":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrWindowsResources(d, &v.Resources)
-		case "credentialSpec":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decAny(d, &v.CredentialSpec)
-		case "servicing":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decBool(d, &v.Servicing)
-		case "ignoreFlushesDuringBoot":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decBool(d, &v.IgnoreFlushesDuringBoot)
-		case "hyperv":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decPtrWindowsHyperV(d, &v.HyperV)
-		case "network":
-			if !once(&seen, 7) {
-				return errFallback
-			}
-			return decPtrWindowsNetwork(d, &v.Network)
+func decWindows(d *decoder, windows *specs.Windows) error {
+	return d.fields(namesWindows, func(i int) error {
+		switch i {
+		case 0: // "layerFolders"
+			return decSliceString(d, &windows.LayerFolders)
+		case 1: // "devices"
+			return decSliceWindowsDevice(d, &windows.Devices)
+		case 2: // "resources"
+			return decPtrWindowsResources(d, &windows.Resources)
+		case 3: // "credentialSpec"
+			return decAny(d, &windows.CredentialSpec)
+		case 4: // "servicing"
+			return decBool(d, &windows.Servicing)
+		case 5: // "ignoreFlushesDuringBoot"
+			return decBool(d, &windows.IgnoreFlushesDuringBoot)
+		case 6: // "hyperv"
+			return decPtrWindowsHyperV(d, &windows.HyperV)
+		case 7: // "network"
+			return decPtrWindowsNetwork(d, &windows.Network)
 		}
-		return d.unknown(key, namesWindows)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2262,101 +1415,55 @@ func decPtrWindows(d *decoder, v **specs.Windows) error {
 	return decPtr(d, v, decWindows)
 }
 
-func decVMHypervisor(d *decoder, v *specs.VMHypervisor) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "path":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Path)
-		case "parameters":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Parameters)
+func decVMHypervisor(d *decoder, vmHypervisor *specs.VMHypervisor) error {
+	return d.fields(namesVMHypervisor, func(i int) error {
+		switch i {
+		case 0: // "path"
+			return decString(d, &vmHypervisor.Path)
+		case 1: // "parameters"
+			return decSliceString(d, &vmHypervisor.Parameters)
 		}
-		return d.unknown(key, namesVMHypervisor)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
-func decVMKernel(d *decoder, v *specs.VMKernel) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "path":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Path)
-		case "parameters":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Parameters)
-		case "initrd":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decString(d, &v.InitRD)
+func decVMKernel(d *decoder, vmKernel *specs.VMKernel) error {
+	return d.fields(namesVMKernel, func(i int) error {
+		switch i {
+		case 0: // "path"
+			return decString(d, &vmKernel.Path)
+		case 1: // "parameters"
+			return decSliceString(d, &vmKernel.Parameters)
+		case 2: // "initrd"
+			return decString(d, &vmKernel.InitRD)
 		}
-		return d.unknown(key, namesVMKernel)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
-func decVMImage(d *decoder, v *specs.VMImage) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "path":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Path)
-		case "format":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.Format)
+func decVMImage(d *decoder, vmImage *specs.VMImage) error {
+	return d.fields(namesVMImage, func(i int) error {
+		switch i {
+		case 0: // "path"
+			return decString(d, &vmImage.Path)
+		case 1: // "format"
+			return decString(d, &vmImage.Format)
 		}
-		return d.unknown(key, namesVMImage)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
-func decIOMems(d *decoder, v *specs.IOMems) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "firstGFN":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.FirstGFN)
-		case "firstMFN":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.FirstMFN)
-		case "nrMFNs":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.NrMFNs)
+func decIOMems(d *decoder, ioMems *specs.IOMems) error {
+	return d.fields(namesIOMems, func(i int) error {
+		switch i {
+		case 0: // "firstGFN"
+			return decPtrUint64(d, &ioMems.FirstGFN)
+		case 1: // "firstMFN"
+			return decPtrUint64(d, &ioMems.FirstMFN)
+		case 2: // "nrMFNs"
+			return decPtrUint64(d, &ioMems.NrMFNs)
 		}
-		return d.unknown(key, namesIOMems)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2364,45 +1471,23 @@ func decSliceIOMems(d *decoder, v *[]specs.IOMems) error {
 	return decSlice(d, v, decIOMems)
 }
 
-func decHWConfig(d *decoder, v *specs.HWConfig) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "deviceTree":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.DeviceTree)
-		case "vcpus":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrUint32(d, &v.VCPUs)
-		case "memory":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrUint64(d, &v.Memory)
-		case "dtdevs":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceString(d, &v.DtDevs)
-		case "iomems":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decSliceIOMems(d, &v.IOMems)
-		case "irqs":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decSliceUint32(d, &v.Irqs)
+func decHWConfig(d *decoder, hwConfig *specs.HWConfig) error {
+	return d.fields(namesHWConfig, func(i int) error {
+		switch i {
+		case 0: // "deviceTree"
+			return decString(d, &hwConfig.DeviceTree)
+		case 1: // "vcpus"
+			return decPtrUint32(d, &hwConfig.VCPUs)
+		case 2: // "memory"
+			return decPtrUint64(d, &hwConfig.Memory)
+		case 3: // "dtdevs"
+			return decSliceString(d, &hwConfig.DtDevs)
+		case 4: // "iomems"
+			return decSliceIOMems(d, &hwConfig.IOMems)
+		case 5: // "irqs"
+			return decSliceUint32(d, &hwConfig.Irqs)
 		}
-		return d.unknown(key, namesHWConfig)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2410,35 +1495,19 @@ func decPtrHWConfig(d *decoder, v **specs.HWConfig) error {
 	return decPtr(d, v, decHWConfig)
 }
 
-func decVM(d *decoder, v *specs.VM) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "hypervisor":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decVMHypervisor(d, &v.Hypervisor)
-		case "kernel":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decVMKernel(d, &v.Kernel)
-		case "image":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decVMImage(d, &v.Image)
-		case "hwconfig":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decPtrHWConfig(d, &v.HwConfig)
+func decVM(d *decoder, vm *specs.VM) error {
+	return d.fields(namesVM, func(i int) error {
+		switch i {
+		case 0: // "hypervisor"
+			return decVMHypervisor(d, &vm.Hypervisor)
+		case 1: // "kernel"
+			return decVMKernel(d, &vm.Kernel)
+		case 2: // "image"
+			return decVMImage(d, &vm.Image)
+		case 3: // "hwconfig"
+			return decPtrHWConfig(d, &vm.HwConfig)
 		}
-		return d.unknown(key, namesVM)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2455,25 +1524,15 @@ func decZOSNamespaceType(d *decoder, v *specs.ZOSNamespaceType) error {
 	return err
 }
 
-func decZOSNamespace(d *decoder, v *specs.ZOSNamespace) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "type":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decZOSNamespaceType(d, &v.Type)
-		case "path":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decString(d, &v.Path)
+func decZOSNamespace(d *decoder, zosNamespace *specs.ZOSNamespace) error {
+	return d.fields(namesZOSNamespace, func(i int) error {
+		switch i {
+		case 0: // "type"
+			return decZOSNamespaceType(d, &zosNamespace.Type)
+		case 1: // "path"
+			return decString(d, &zosNamespace.Path)
 		}
-		return d.unknown(key, namesZOSNamespace)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2481,20 +1540,13 @@ func decSliceZOSNamespace(d *decoder, v *[]specs.ZOSNamespace) error {
 	return decSlice(d, v, decZOSNamespace)
 }
 
-func decZOS(d *decoder, v *specs.ZOS) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "namespaces":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decSliceZOSNamespace(d, &v.Namespaces)
+func decZOS(d *decoder, zos *specs.ZOS) error {
+	return d.fields(namesZOS, func(i int) error {
+		switch i {
+		case 0: // "namespaces"
+			return decSliceZOSNamespace(d, &zos.Namespaces)
 		}
-		return d.unknown(key, namesZOS)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2502,25 +1554,15 @@ func decPtrZOS(d *decoder, v **specs.ZOS) error {
 	return decPtr(d, v, decZOS)
 }
 
-func decFreeBSDDevice(d *decoder, v *specs.FreeBSDDevice) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "path":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Path)
-		case "mode":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrFileMode(d, &v.Mode)
+func decFreeBSDDevice(d *decoder, freeBSDDevice *specs.FreeBSDDevice) error {
+	return d.fields(namesFreeBSDDevice, func(i int) error {
+		switch i {
+		case 0: // "path"
+			return decString(d, &freeBSDDevice.Path)
+		case 1: // "mode"
+			return decPtrFileMode(d, &freeBSDDevice.Mode)
 		}
-		return d.unknown(key, namesFreeBSDDevice)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2537,60 +1579,29 @@ func decFreeBSDSharing(d *decoder, v *specs.FreeBSDSharing) error {
 	return err
 }
 
-func decFreeBSDJailAllow(d *decoder, v *specs.FreeBSDJailAllow) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "setHostname":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decBool(d, &v.SetHostname)
-		case "rawSockets":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decBool(d, &v.RawSockets)
-		case "chflags":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decBool(d, &v.Chflags)
-		case "mount":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Mount)
-		case "quotas":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decBool(d, &v.Quotas)
-		case "socketAf":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decBool(d, &v.SocketAf)
-		case "mlock":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decBool(d, &v.Mlock)
-		case "reservedPorts":
-			if !once(&seen, 7) {
-				return errFallback
-			}
-			return decBool(d, &v.ReservedPorts)
-		case "suser":
-			if !once(&seen, 8) {
-				return errFallback
-			}
-			return decBool(d, &v.Suser)
+func decFreeBSDJailAllow(d *decoder, freeBSDJailAllow *specs.FreeBSDJailAllow) error {
+	return d.fields(namesFreeBSDJailAllow, func(i int) error {
+		switch i {
+		case 0: // "setHostname"
+			return decBool(d, &freeBSDJailAllow.SetHostname)
+		case 1: // "rawSockets"
+			return decBool(d, &freeBSDJailAllow.RawSockets)
+		case 2: // "chflags"
+			return decBool(d, &freeBSDJailAllow.Chflags)
+		case 3: // "mount"
+			return decSliceString(d, &freeBSDJailAllow.Mount)
+		case 4: // "quotas"
+			return decBool(d, &freeBSDJailAllow.Quotas)
+		case 5: // "socketAf"
+			return decBool(d, &freeBSDJailAllow.SocketAf)
+		case 6: // "mlock"
+			return decBool(d, &freeBSDJailAllow.Mlock)
+		case 7: // "reservedPorts"
+			return decBool(d, &freeBSDJailAllow.ReservedPorts)
+		case 8: // "suser"
+			return decBool(d, &freeBSDJailAllow.Suser)
 		}
-		return d.unknown(key, namesFreeBSDJailAllow)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2598,85 +1609,39 @@ func decPtrFreeBSDJailAllow(d *decoder, v **specs.FreeBSDJailAllow) error {
 	return decPtr(d, v, decFreeBSDJailAllow)
 }
 
-func decFreeBSDJail(d *decoder, v *specs.FreeBSDJail) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "parent":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Parent)
-		case "host":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decFreeBSDSharing(d, &v.Host)
-		case "ip4":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decFreeBSDSharing(d, &v.Ip4)
-		case "ip4Addr":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Ip4Addr)
-		case "ip6":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decFreeBSDSharing(d, &v.Ip6)
-		case "ip6Addr":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decSliceString(d, &v.Ip6Addr)
-		case "vnet":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decFreeBSDSharing(d, &v.Vnet)
-		case "interface":
-			if !once(&seen, 7) {
-				return errFallback
-			}
-			return decString(d, &v.Interface)
-		case "vnetInterfaces":
-			if !once(&seen, 8) {
-				return errFallback
-			}
-			return decSliceString(d, &v.VnetInterfaces)
-		case "sysvmsg":
-			if !once(&seen, 9) {
-				return errFallback
-			}
-			return decFreeBSDSharing(d, &v.SysVMsg)
-		case "sysvsem":
-			if !once(&seen, 10) {
-				return errFallback
-			}
-			return decFreeBSDSharing(d, &v.SysVSem)
-		case "sysvshm":
-			if !once(&seen, 11) {
-				return errFallback
-			}
-			return decFreeBSDSharing(d, &v.SysVShm)
-		case "enforceStatfs":
-			if !once(&seen, 12) {
-				return errFallback
-			}
-			return decPtrInt(d, &v.EnforceStatfs)
-		case "allow":
-			if !once(&seen, 13) {
-				return errFallback
-			}
-			return decPtrFreeBSDJailAllow(d, &v.Allow)
+func decFreeBSDJail(d *decoder, freeBSDJail *specs.FreeBSDJail) error {
+	return d.fields(namesFreeBSDJail, func(i int) error {
+		switch i {
+		case 0: // "parent"
+			return decString(d, &freeBSDJail.Parent)
+		case 1: // "host"
+			return decFreeBSDSharing(d, &freeBSDJail.Host)
+		case 2: // "ip4"
+			return decFreeBSDSharing(d, &freeBSDJail.Ip4)
+		case 3: // "ip4Addr"
+			return decSliceString(d, &freeBSDJail.Ip4Addr)
+		case 4: // "ip6"
+			return decFreeBSDSharing(d, &freeBSDJail.Ip6)
+		case 5: // "ip6Addr"
+			return decSliceString(d, &freeBSDJail.Ip6Addr)
+		case 6: // "vnet"
+			return decFreeBSDSharing(d, &freeBSDJail.Vnet)
+		case 7: // "interface"
+			return decString(d, &freeBSDJail.Interface)
+		case 8: // "vnetInterfaces"
+			return decSliceString(d, &freeBSDJail.VnetInterfaces)
+		case 9: // "sysvmsg"
+			return decFreeBSDSharing(d, &freeBSDJail.SysVMsg)
+		case 10: // "sysvsem"
+			return decFreeBSDSharing(d, &freeBSDJail.SysVSem)
+		case 11: // "sysvshm"
+			return decFreeBSDSharing(d, &freeBSDJail.SysVShm)
+		case 12: // "enforceStatfs"
+			return decPtrInt(d, &freeBSDJail.EnforceStatfs)
+		case 13: // "allow"
+			return decPtrFreeBSDJailAllow(d, &freeBSDJail.Allow)
 		}
-		return d.unknown(key, namesFreeBSDJail)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2684,25 +1649,15 @@ func decPtrFreeBSDJail(d *decoder, v **specs.FreeBSDJail) error {
 	return decPtr(d, v, decFreeBSDJail)
 }
 
-func decFreeBSD(d *decoder, v *specs.FreeBSD) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "devices":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decSliceFreeBSDDevice(d, &v.Devices)
-		case "jail":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrFreeBSDJail(d, &v.Jail)
+func decFreeBSD(d *decoder, freeBSD *specs.FreeBSD) error {
+	return d.fields(namesFreeBSD, func(i int) error {
+		switch i {
+		case 0: // "devices"
+			return decSliceFreeBSDDevice(d, &freeBSD.Devices)
+		case 1: // "jail"
+			return decPtrFreeBSDJail(d, &freeBSD.Jail)
 		}
-		return d.unknown(key, namesFreeBSD)
+		return nil // not reached: fields calls with an index of names
 	})
 }
 
@@ -2710,84 +1665,38 @@ func decPtrFreeBSD(d *decoder, v **specs.FreeBSD) error {
 	return decPtr(d, v, decFreeBSD)
 }
 
-func decSpec(d *decoder, v *specs.Spec) error {
-	if d.null() {
-		return nil
-	}
-	var seen uint64
-	return d.object(func(key []byte) error {
-		switch string(key) {
-		case "ociVersion":
-			if !once(&seen, 0) {
-				return errFallback
-			}
-			return decString(d, &v.Version)
-		case "process":
-			if !once(&seen, 1) {
-				return errFallback
-			}
-			return decPtrProcess(d, &v.Process)
-		case "root":
-			if !once(&seen, 2) {
-				return errFallback
-			}
-			return decPtrRoot(d, &v.Root)
-		case "hostname":
-			if !once(&seen, 3) {
-				return errFallback
-			}
-			return decString(d, &v.Hostname)
-		case "domainname":
-			if !once(&seen, 4) {
-				return errFallback
-			}
-			return decString(d, &v.Domainname)
-		case "mounts":
-			if !once(&seen, 5) {
-				return errFallback
-			}
-			return decSliceMount(d, &v.Mounts)
-		case "hooks":
-			if !once(&seen, 6) {
-				return errFallback
-			}
-			return decPtrHooks(d, &v.Hooks)
-		case "annotations":
-			if !once(&seen, 7) {
-				return errFallback
-			}
-			return decMapStringString(d, &v.Annotations)
-		case "linux":
-			if !once(&seen, 8) {
-				return errFallback
-			}
-			return decPtrLinux(d, &v.Linux)
-		case "solaris":
-			if !once(&seen, 9) {
-				return errFallback
-			}
-			return decPtrSolaris(d, &v.Solaris)
-		case "windows":
-			if !once(&seen, 10) {
-				return errFallback
-			}
-			return decPtrWindows(d, &v.Windows)
-		case "vm":
-			if !once(&seen, 11) {
-				return errFallback
-			}
-			return decPtrVM(d, &v.VM)
-		case "zos":
-			if !once(&seen, 12) {
-				return errFallback
-			}
-			return decPtrZOS(d, &v.ZOS)
-		case "freebsd":
-			if !once(&seen, 13) {
-				return errFallback
-			}
-			return decPtrFreeBSD(d, &v.FreeBSD)
+func decSpec(d *decoder, spec *specs.Spec) error {
+	return d.fields(namesSpec, func(i int) error {
+		switch i {
+		case 0: // "ociVersion"
+			return decString(d, &spec.Version)
+		case 1: // "process"
+			return decPtrProcess(d, &spec.Process)
+		case 2: // "root"
+			return decPtrRoot(d, &spec.Root)
+		case 3: // "hostname"
+			return decString(d, &spec.Hostname)
+		case 4: // "domainname"
+			return decString(d, &spec.Domainname)
+		case 5: // "mounts"
+			return decSliceMount(d, &spec.Mounts)
+		case 6: // "hooks"
+			return decPtrHooks(d, &spec.Hooks)
+		case 7: // "annotations"
+			return decMapStringString(d, &spec.Annotations)
+		case 8: // "linux"
+			return decPtrLinux(d, &spec.Linux)
+		case 9: // "solaris"
+			return decPtrSolaris(d, &spec.Solaris)
+		case 10: // "windows"
+			return decPtrWindows(d, &spec.Windows)
+		case 11: // "vm"
+			return decPtrVM(d, &spec.VM)
+		case 12: // "zos"
+			return decPtrZOS(d, &spec.ZOS)
+		case 13: // "freebsd"
+			return decPtrFreeBSD(d, &spec.FreeBSD)
 		}
-		return d.unknown(key, namesSpec)
+		return nil // not reached: fields calls with an index of names
 	})
 }

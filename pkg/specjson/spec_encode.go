@@ -20,13 +20,13 @@ func encUint(e *encoder, v *uint) {
 	e.buf = strconv.AppendUint(e.buf, uint64(*v), 10)
 }
 
-func encBox(e *encoder, v *specs.Box) {
+func encBox(e *encoder, box *specs.Box) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"height":`)
-	encUint(e, &v.Height)
+	encUint(e, &box.Height)
 	e.key(&first, `"width":`)
-	encUint(e, &v.Width)
+	encUint(e, &box.Width)
 	e.buf = append(e.buf, '}')
 }
 
@@ -46,24 +46,24 @@ func encSliceUint32(e *encoder, v *[]uint32) {
 	encSlice(e, v, encUint32)
 }
 
-func encUser(e *encoder, v *specs.User) {
+func encUser(e *encoder, user *specs.User) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"uid":`)
-	encUint32(e, &v.UID)
+	encUint32(e, &user.UID)
 	e.key(&first, `"gid":`)
-	encUint32(e, &v.GID)
-	if v.Umask != nil {
+	encUint32(e, &user.GID)
+	if user.Umask != nil {
 		e.key(&first, `"umask":`)
-		encPtrUint32(e, &v.Umask)
+		encPtrUint32(e, &user.Umask)
 	}
-	if len(v.AdditionalGids) != 0 {
+	if len(user.AdditionalGids) != 0 {
 		e.key(&first, `"additionalGids":`)
-		encSliceUint32(e, &v.AdditionalGids)
+		encSliceUint32(e, &user.AdditionalGids)
 	}
-	if len(v.Username) != 0 {
+	if len(user.Username) != 0 {
 		e.key(&first, `"username":`)
-		encString(e, &v.Username)
+		encString(e, &user.Username)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -72,28 +72,28 @@ func encSliceString(e *encoder, v *[]string) {
 	encSlice(e, v, encString)
 }
 
-func encLinuxCapabilities(e *encoder, v *specs.LinuxCapabilities) {
+func encLinuxCapabilities(e *encoder, linuxCapabilities *specs.LinuxCapabilities) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Bounding) != 0 {
+	if len(linuxCapabilities.Bounding) != 0 {
 		e.key(&first, `"bounding":`)
-		encSliceString(e, &v.Bounding)
+		encSliceString(e, &linuxCapabilities.Bounding)
 	}
-	if len(v.Effective) != 0 {
+	if len(linuxCapabilities.Effective) != 0 {
 		e.key(&first, `"effective":`)
-		encSliceString(e, &v.Effective)
+		encSliceString(e, &linuxCapabilities.Effective)
 	}
-	if len(v.Inheritable) != 0 {
+	if len(linuxCapabilities.Inheritable) != 0 {
 		e.key(&first, `"inheritable":`)
-		encSliceString(e, &v.Inheritable)
+		encSliceString(e, &linuxCapabilities.Inheritable)
 	}
-	if len(v.Permitted) != 0 {
+	if len(linuxCapabilities.Permitted) != 0 {
 		e.key(&first, `"permitted":`)
-		encSliceString(e, &v.Permitted)
+		encSliceString(e, &linuxCapabilities.Permitted)
 	}
-	if len(v.Ambient) != 0 {
+	if len(linuxCapabilities.Ambient) != 0 {
 		e.key(&first, `"ambient":`)
-		encSliceString(e, &v.Ambient)
+		encSliceString(e, &linuxCapabilities.Ambient)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -106,15 +106,15 @@ func encUint64(e *encoder, v *uint64) {
 	e.buf = strconv.AppendUint(e.buf, uint64(*v), 10)
 }
 
-func encPOSIXRlimit(e *encoder, v *specs.POSIXRlimit) {
+func encPOSIXRlimit(e *encoder, posixRlimit *specs.POSIXRlimit) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"type":`)
-	encString(e, &v.Type)
+	encString(e, &posixRlimit.Type)
 	e.key(&first, `"hard":`)
-	encUint64(e, &v.Hard)
+	encUint64(e, &posixRlimit.Hard)
 	e.key(&first, `"soft":`)
-	encUint64(e, &v.Soft)
+	encUint64(e, &posixRlimit.Soft)
 	e.buf = append(e.buf, '}')
 }
 
@@ -146,34 +146,34 @@ func encSliceLinuxSchedulerFlag(e *encoder, v *[]specs.LinuxSchedulerFlag) {
 	encSlice(e, v, encLinuxSchedulerFlag)
 }
 
-func encScheduler(e *encoder, v *specs.Scheduler) {
+func encScheduler(e *encoder, scheduler *specs.Scheduler) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"policy":`)
-	encLinuxSchedulerPolicy(e, &v.Policy)
-	if v.Nice != 0 {
+	encLinuxSchedulerPolicy(e, &scheduler.Policy)
+	if scheduler.Nice != 0 {
 		e.key(&first, `"nice":`)
-		encInt32(e, &v.Nice)
+		encInt32(e, &scheduler.Nice)
 	}
-	if v.Priority != 0 {
+	if scheduler.Priority != 0 {
 		e.key(&first, `"priority":`)
-		encInt32(e, &v.Priority)
+		encInt32(e, &scheduler.Priority)
 	}
-	if len(v.Flags) != 0 {
+	if len(scheduler.Flags) != 0 {
 		e.key(&first, `"flags":`)
-		encSliceLinuxSchedulerFlag(e, &v.Flags)
+		encSliceLinuxSchedulerFlag(e, &scheduler.Flags)
 	}
-	if v.Runtime != 0 {
+	if scheduler.Runtime != 0 {
 		e.key(&first, `"runtime":`)
-		encUint64(e, &v.Runtime)
+		encUint64(e, &scheduler.Runtime)
 	}
-	if v.Deadline != 0 {
+	if scheduler.Deadline != 0 {
 		e.key(&first, `"deadline":`)
-		encUint64(e, &v.Deadline)
+		encUint64(e, &scheduler.Deadline)
 	}
-	if v.Period != 0 {
+	if scheduler.Period != 0 {
 		e.key(&first, `"period":`)
-		encUint64(e, &v.Period)
+		encUint64(e, &scheduler.Period)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -186,13 +186,13 @@ func encIOPriorityClass(e *encoder, v *specs.IOPriorityClass) {
 	e.string(string(*v))
 }
 
-func encLinuxIOPriority(e *encoder, v *specs.LinuxIOPriority) {
+func encLinuxIOPriority(e *encoder, linuxIOPriority *specs.LinuxIOPriority) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"class":`)
-	encIOPriorityClass(e, &v.Class)
+	encIOPriorityClass(e, &linuxIOPriority.Class)
 	e.key(&first, `"priority":`)
-	encInt(e, &v.Priority)
+	encInt(e, &linuxIOPriority.Priority)
 	e.buf = append(e.buf, '}')
 }
 
@@ -200,16 +200,16 @@ func encPtrLinuxIOPriority(e *encoder, v **specs.LinuxIOPriority) {
 	encPtr(e, v, encLinuxIOPriority)
 }
 
-func encCPUAffinity(e *encoder, v *specs.CPUAffinity) {
+func encCPUAffinity(e *encoder, cpuAffinity *specs.CPUAffinity) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Initial) != 0 {
+	if len(cpuAffinity.Initial) != 0 {
 		e.key(&first, `"initial":`)
-		encString(e, &v.Initial)
+		encString(e, &cpuAffinity.Initial)
 	}
-	if len(v.Final) != 0 {
+	if len(cpuAffinity.Final) != 0 {
 		e.key(&first, `"final":`)
-		encString(e, &v.Final)
+		encString(e, &cpuAffinity.Final)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -218,68 +218,68 @@ func encPtrCPUAffinity(e *encoder, v **specs.CPUAffinity) {
 	encPtr(e, v, encCPUAffinity)
 }
 
-func encProcess(e *encoder, v *specs.Process) {
+func encProcess(e *encoder, process *specs.Process) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.Terminal {
+	if process.Terminal {
 		e.key(&first, `"terminal":`)
-		encBool(e, &v.Terminal)
+		encBool(e, &process.Terminal)
 	}
-	if v.ConsoleSize != nil {
+	if process.ConsoleSize != nil {
 		e.key(&first, `"consoleSize":`)
-		encPtrBox(e, &v.ConsoleSize)
+		encPtrBox(e, &process.ConsoleSize)
 	}
 	e.key(&first, `"user":`)
-	encUser(e, &v.User)
-	if len(v.Args) != 0 {
+	encUser(e, &process.User)
+	if len(process.Args) != 0 {
 		e.key(&first, `"args":`)
-		encSliceString(e, &v.Args)
+		encSliceString(e, &process.Args)
 	}
-	if len(v.CommandLine) != 0 {
+	if len(process.CommandLine) != 0 {
 		e.key(&first, `"commandLine":`)
-		encString(e, &v.CommandLine)
+		encString(e, &process.CommandLine)
 	}
-	if len(v.Env) != 0 {
+	if len(process.Env) != 0 {
 		e.key(&first, `"env":`)
-		encSliceString(e, &v.Env)
+		encSliceString(e, &process.Env)
 	}
 	e.key(&first, `"cwd":`)
-	encString(e, &v.Cwd)
-	if v.Capabilities != nil {
+	encString(e, &process.Cwd)
+	if process.Capabilities != nil {
 		e.key(&first, `"capabilities":`)
-		encPtrLinuxCapabilities(e, &v.Capabilities)
+		encPtrLinuxCapabilities(e, &process.Capabilities)
 	}
-	if len(v.Rlimits) != 0 {
+	if len(process.Rlimits) != 0 {
 		e.key(&first, `"rlimits":`)
-		encSlicePOSIXRlimit(e, &v.Rlimits)
+		encSlicePOSIXRlimit(e, &process.Rlimits)
 	}
-	if v.NoNewPrivileges {
+	if process.NoNewPrivileges {
 		e.key(&first, `"noNewPrivileges":`)
-		encBool(e, &v.NoNewPrivileges)
+		encBool(e, &process.NoNewPrivileges)
 	}
-	if len(v.ApparmorProfile) != 0 {
+	if len(process.ApparmorProfile) != 0 {
 		e.key(&first, `"apparmorProfile":`)
-		encString(e, &v.ApparmorProfile)
+		encString(e, &process.ApparmorProfile)
 	}
-	if v.OOMScoreAdj != nil {
+	if process.OOMScoreAdj != nil {
 		e.key(&first, `"oomScoreAdj":`)
-		encPtrInt(e, &v.OOMScoreAdj)
+		encPtrInt(e, &process.OOMScoreAdj)
 	}
-	if v.Scheduler != nil {
+	if process.Scheduler != nil {
 		e.key(&first, `"scheduler":`)
-		encPtrScheduler(e, &v.Scheduler)
+		encPtrScheduler(e, &process.Scheduler)
 	}
-	if len(v.SelinuxLabel) != 0 {
+	if len(process.SelinuxLabel) != 0 {
 		e.key(&first, `"selinuxLabel":`)
-		encString(e, &v.SelinuxLabel)
+		encString(e, &process.SelinuxLabel)
 	}
-	if v.IOPriority != nil {
+	if process.IOPriority != nil {
 		e.key(&first, `"ioPriority":`)
-		encPtrLinuxIOPriority(e, &v.IOPriority)
+		encPtrLinuxIOPriority(e, &process.IOPriority)
 	}
-	if v.ExecCPUAffinity != nil {
+	if process.ExecCPUAffinity != nil {
 		e.key(&first, `"execCPUAffinity":`)
-		encPtrCPUAffinity(e, &v.ExecCPUAffinity)
+		encPtrCPUAffinity(e, &process.ExecCPUAffinity)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -288,14 +288,14 @@ func encPtrProcess(e *encoder, v **specs.Process) {
 	encPtr(e, v, encProcess)
 }
 
-func encRoot(e *encoder, v *specs.Root) {
+func encRoot(e *encoder, root *specs.Root) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"path":`)
-	encString(e, &v.Path)
-	if v.Readonly {
+	encString(e, &root.Path)
+	if root.Readonly {
 		e.key(&first, `"readonly":`)
-		encBool(e, &v.Readonly)
+		encBool(e, &root.Readonly)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -304,15 +304,15 @@ func encPtrRoot(e *encoder, v **specs.Root) {
 	encPtr(e, v, encRoot)
 }
 
-func encLinuxIDMapping(e *encoder, v *specs.LinuxIDMapping) {
+func encLinuxIDMapping(e *encoder, linuxIDMapping *specs.LinuxIDMapping) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"containerID":`)
-	encUint32(e, &v.ContainerID)
+	encUint32(e, &linuxIDMapping.ContainerID)
 	e.key(&first, `"hostID":`)
-	encUint32(e, &v.HostID)
+	encUint32(e, &linuxIDMapping.HostID)
 	e.key(&first, `"size":`)
-	encUint32(e, &v.Size)
+	encUint32(e, &linuxIDMapping.Size)
 	e.buf = append(e.buf, '}')
 }
 
@@ -320,30 +320,30 @@ func encSliceLinuxIDMapping(e *encoder, v *[]specs.LinuxIDMapping) {
 	encSlice(e, v, encLinuxIDMapping)
 }
 
-func encMount(e *encoder, v *specs.Mount) {
+func encMount(e *encoder, mount *specs.Mount) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"destination":`)
-	encString(e, &v.Destination)
-	if len(v.Type) != 0 {
+	encString(e, &mount.Destination)
+	if len(mount.Type) != 0 {
 		e.key(&first, `"type":`)
-		encString(e, &v.Type)
+		encString(e, &mount.Type)
 	}
-	if len(v.Source) != 0 {
+	if len(mount.Source) != 0 {
 		e.key(&first, `"source":`)
-		encString(e, &v.Source)
+		encString(e, &mount.Source)
 	}
-	if len(v.Options) != 0 {
+	if len(mount.Options) != 0 {
 		e.key(&first, `"options":`)
-		encSliceString(e, &v.Options)
+		encSliceString(e, &mount.Options)
 	}
-	if len(v.UIDMappings) != 0 {
+	if len(mount.UIDMappings) != 0 {
 		e.key(&first, `"uidMappings":`)
-		encSliceLinuxIDMapping(e, &v.UIDMappings)
+		encSliceLinuxIDMapping(e, &mount.UIDMappings)
 	}
-	if len(v.GIDMappings) != 0 {
+	if len(mount.GIDMappings) != 0 {
 		e.key(&first, `"gidMappings":`)
-		encSliceLinuxIDMapping(e, &v.GIDMappings)
+		encSliceLinuxIDMapping(e, &mount.GIDMappings)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -352,22 +352,22 @@ func encSliceMount(e *encoder, v *[]specs.Mount) {
 	encSlice(e, v, encMount)
 }
 
-func encHook(e *encoder, v *specs.Hook) {
+func encHook(e *encoder, hook *specs.Hook) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"path":`)
-	encString(e, &v.Path)
-	if len(v.Args) != 0 {
+	encString(e, &hook.Path)
+	if len(hook.Args) != 0 {
 		e.key(&first, `"args":`)
-		encSliceString(e, &v.Args)
+		encSliceString(e, &hook.Args)
 	}
-	if len(v.Env) != 0 {
+	if len(hook.Env) != 0 {
 		e.key(&first, `"env":`)
-		encSliceString(e, &v.Env)
+		encSliceString(e, &hook.Env)
 	}
-	if v.Timeout != nil {
+	if hook.Timeout != nil {
 		e.key(&first, `"timeout":`)
-		encPtrInt(e, &v.Timeout)
+		encPtrInt(e, &hook.Timeout)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -376,32 +376,32 @@ func encSliceHook(e *encoder, v *[]specs.Hook) {
 	encSlice(e, v, encHook)
 }
 
-func encHooks(e *encoder, v *specs.Hooks) {
+func encHooks(e *encoder, hooks *specs.Hooks) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Prestart) != 0 {
+	if len(hooks.Prestart) != 0 {
 		e.key(&first, `"prestart":`)
-		encSliceHook(e, &v.Prestart)
+		encSliceHook(e, &hooks.Prestart)
 	}
-	if len(v.CreateRuntime) != 0 {
+	if len(hooks.CreateRuntime) != 0 {
 		e.key(&first, `"createRuntime":`)
-		encSliceHook(e, &v.CreateRuntime)
+		encSliceHook(e, &hooks.CreateRuntime)
 	}
-	if len(v.CreateContainer) != 0 {
+	if len(hooks.CreateContainer) != 0 {
 		e.key(&first, `"createContainer":`)
-		encSliceHook(e, &v.CreateContainer)
+		encSliceHook(e, &hooks.CreateContainer)
 	}
-	if len(v.StartContainer) != 0 {
+	if len(hooks.StartContainer) != 0 {
 		e.key(&first, `"startContainer":`)
-		encSliceHook(e, &v.StartContainer)
+		encSliceHook(e, &hooks.StartContainer)
 	}
-	if len(v.Poststart) != 0 {
+	if len(hooks.Poststart) != 0 {
 		e.key(&first, `"poststart":`)
-		encSliceHook(e, &v.Poststart)
+		encSliceHook(e, &hooks.Poststart)
 	}
-	if len(v.Poststop) != 0 {
+	if len(hooks.Poststop) != 0 {
 		e.key(&first, `"poststop":`)
-		encSliceHook(e, &v.Poststop)
+		encSliceHook(e, &hooks.Poststop)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -422,26 +422,26 @@ func encPtrInt64(e *encoder, v **int64) {
 	encPtr(e, v, encInt64)
 }
 
-func encLinuxDeviceCgroup(e *encoder, v *specs.LinuxDeviceCgroup) {
+func encLinuxDeviceCgroup(e *encoder, linuxDeviceCgroup *specs.LinuxDeviceCgroup) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"allow":`)
-	encBool(e, &v.Allow)
-	if len(v.Type) != 0 {
+	encBool(e, &linuxDeviceCgroup.Allow)
+	if len(linuxDeviceCgroup.Type) != 0 {
 		e.key(&first, `"type":`)
-		encString(e, &v.Type)
+		encString(e, &linuxDeviceCgroup.Type)
 	}
-	if v.Major != nil {
+	if linuxDeviceCgroup.Major != nil {
 		e.key(&first, `"major":`)
-		encPtrInt64(e, &v.Major)
+		encPtrInt64(e, &linuxDeviceCgroup.Major)
 	}
-	if v.Minor != nil {
+	if linuxDeviceCgroup.Minor != nil {
 		e.key(&first, `"minor":`)
-		encPtrInt64(e, &v.Minor)
+		encPtrInt64(e, &linuxDeviceCgroup.Minor)
 	}
-	if len(v.Access) != 0 {
+	if len(linuxDeviceCgroup.Access) != 0 {
 		e.key(&first, `"access":`)
-		encString(e, &v.Access)
+		encString(e, &linuxDeviceCgroup.Access)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -458,44 +458,44 @@ func encPtrBool(e *encoder, v **bool) {
 	encPtr(e, v, encBool)
 }
 
-func encLinuxMemory(e *encoder, v *specs.LinuxMemory) {
+func encLinuxMemory(e *encoder, linuxMemory *specs.LinuxMemory) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.Limit != nil {
+	if linuxMemory.Limit != nil {
 		e.key(&first, `"limit":`)
-		encPtrInt64(e, &v.Limit)
+		encPtrInt64(e, &linuxMemory.Limit)
 	}
-	if v.Reservation != nil {
+	if linuxMemory.Reservation != nil {
 		e.key(&first, `"reservation":`)
-		encPtrInt64(e, &v.Reservation)
+		encPtrInt64(e, &linuxMemory.Reservation)
 	}
-	if v.Swap != nil {
+	if linuxMemory.Swap != nil {
 		e.key(&first, `"swap":`)
-		encPtrInt64(e, &v.Swap)
+		encPtrInt64(e, &linuxMemory.Swap)
 	}
-	if v.Kernel != nil {
+	if linuxMemory.Kernel != nil {
 		e.key(&first, `"kernel":`)
-		encPtrInt64(e, &v.Kernel)
+		encPtrInt64(e, &linuxMemory.Kernel)
 	}
-	if v.KernelTCP != nil {
+	if linuxMemory.KernelTCP != nil {
 		e.key(&first, `"kernelTCP":`)
-		encPtrInt64(e, &v.KernelTCP)
+		encPtrInt64(e, &linuxMemory.KernelTCP)
 	}
-	if v.Swappiness != nil {
+	if linuxMemory.Swappiness != nil {
 		e.key(&first, `"swappiness":`)
-		encPtrUint64(e, &v.Swappiness)
+		encPtrUint64(e, &linuxMemory.Swappiness)
 	}
-	if v.DisableOOMKiller != nil {
+	if linuxMemory.DisableOOMKiller != nil {
 		e.key(&first, `"disableOOMKiller":`)
-		encPtrBool(e, &v.DisableOOMKiller)
+		encPtrBool(e, &linuxMemory.DisableOOMKiller)
 	}
-	if v.UseHierarchy != nil {
+	if linuxMemory.UseHierarchy != nil {
 		e.key(&first, `"useHierarchy":`)
-		encPtrBool(e, &v.UseHierarchy)
+		encPtrBool(e, &linuxMemory.UseHierarchy)
 	}
-	if v.CheckBeforeUpdate != nil {
+	if linuxMemory.CheckBeforeUpdate != nil {
 		e.key(&first, `"checkBeforeUpdate":`)
-		encPtrBool(e, &v.CheckBeforeUpdate)
+		encPtrBool(e, &linuxMemory.CheckBeforeUpdate)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -504,44 +504,44 @@ func encPtrLinuxMemory(e *encoder, v **specs.LinuxMemory) {
 	encPtr(e, v, encLinuxMemory)
 }
 
-func encLinuxCPU(e *encoder, v *specs.LinuxCPU) {
+func encLinuxCPU(e *encoder, linuxCPU *specs.LinuxCPU) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.Shares != nil {
+	if linuxCPU.Shares != nil {
 		e.key(&first, `"shares":`)
-		encPtrUint64(e, &v.Shares)
+		encPtrUint64(e, &linuxCPU.Shares)
 	}
-	if v.Quota != nil {
+	if linuxCPU.Quota != nil {
 		e.key(&first, `"quota":`)
-		encPtrInt64(e, &v.Quota)
+		encPtrInt64(e, &linuxCPU.Quota)
 	}
-	if v.Burst != nil {
+	if linuxCPU.Burst != nil {
 		e.key(&first, `"burst":`)
-		encPtrUint64(e, &v.Burst)
+		encPtrUint64(e, &linuxCPU.Burst)
 	}
-	if v.Period != nil {
+	if linuxCPU.Period != nil {
 		e.key(&first, `"period":`)
-		encPtrUint64(e, &v.Period)
+		encPtrUint64(e, &linuxCPU.Period)
 	}
-	if v.RealtimeRuntime != nil {
+	if linuxCPU.RealtimeRuntime != nil {
 		e.key(&first, `"realtimeRuntime":`)
-		encPtrInt64(e, &v.RealtimeRuntime)
+		encPtrInt64(e, &linuxCPU.RealtimeRuntime)
 	}
-	if v.RealtimePeriod != nil {
+	if linuxCPU.RealtimePeriod != nil {
 		e.key(&first, `"realtimePeriod":`)
-		encPtrUint64(e, &v.RealtimePeriod)
+		encPtrUint64(e, &linuxCPU.RealtimePeriod)
 	}
-	if len(v.Cpus) != 0 {
+	if len(linuxCPU.Cpus) != 0 {
 		e.key(&first, `"cpus":`)
-		encString(e, &v.Cpus)
+		encString(e, &linuxCPU.Cpus)
 	}
-	if len(v.Mems) != 0 {
+	if len(linuxCPU.Mems) != 0 {
 		e.key(&first, `"mems":`)
-		encString(e, &v.Mems)
+		encString(e, &linuxCPU.Mems)
 	}
-	if v.Idle != nil {
+	if linuxCPU.Idle != nil {
 		e.key(&first, `"idle":`)
-		encPtrInt64(e, &v.Idle)
+		encPtrInt64(e, &linuxCPU.Idle)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -550,12 +550,12 @@ func encPtrLinuxCPU(e *encoder, v **specs.LinuxCPU) {
 	encPtr(e, v, encLinuxCPU)
 }
 
-func encLinuxPids(e *encoder, v *specs.LinuxPids) {
+func encLinuxPids(e *encoder, linuxPids *specs.LinuxPids) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.Limit != nil {
+	if linuxPids.Limit != nil {
 		e.key(&first, `"limit":`)
-		encPtrInt64(e, &v.Limit)
+		encPtrInt64(e, &linuxPids.Limit)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -572,20 +572,20 @@ func encPtrUint16(e *encoder, v **uint16) {
 	encPtr(e, v, encUint16)
 }
 
-func encLinuxWeightDevice(e *encoder, v *specs.LinuxWeightDevice) {
+func encLinuxWeightDevice(e *encoder, linuxWeightDevice *specs.LinuxWeightDevice) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"major":`)
-	encInt64(e, &v.LinuxBlockIODevice.Major)
+	encInt64(e, &linuxWeightDevice.LinuxBlockIODevice.Major)
 	e.key(&first, `"minor":`)
-	encInt64(e, &v.LinuxBlockIODevice.Minor)
-	if v.Weight != nil {
+	encInt64(e, &linuxWeightDevice.LinuxBlockIODevice.Minor)
+	if linuxWeightDevice.Weight != nil {
 		e.key(&first, `"weight":`)
-		encPtrUint16(e, &v.Weight)
+		encPtrUint16(e, &linuxWeightDevice.Weight)
 	}
-	if v.LeafWeight != nil {
+	if linuxWeightDevice.LeafWeight != nil {
 		e.key(&first, `"leafWeight":`)
-		encPtrUint16(e, &v.LeafWeight)
+		encPtrUint16(e, &linuxWeightDevice.LeafWeight)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -594,15 +594,15 @@ func encSliceLinuxWeightDevice(e *encoder, v *[]specs.LinuxWeightDevice) {
 	encSlice(e, v, encLinuxWeightDevice)
 }
 
-func encLinuxThrottleDevice(e *encoder, v *specs.LinuxThrottleDevice) {
+func encLinuxThrottleDevice(e *encoder, linuxThrottleDevice *specs.LinuxThrottleDevice) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"major":`)
-	encInt64(e, &v.LinuxBlockIODevice.Major)
+	encInt64(e, &linuxThrottleDevice.LinuxBlockIODevice.Major)
 	e.key(&first, `"minor":`)
-	encInt64(e, &v.LinuxBlockIODevice.Minor)
+	encInt64(e, &linuxThrottleDevice.LinuxBlockIODevice.Minor)
 	e.key(&first, `"rate":`)
-	encUint64(e, &v.Rate)
+	encUint64(e, &linuxThrottleDevice.Rate)
 	e.buf = append(e.buf, '}')
 }
 
@@ -610,36 +610,36 @@ func encSliceLinuxThrottleDevice(e *encoder, v *[]specs.LinuxThrottleDevice) {
 	encSlice(e, v, encLinuxThrottleDevice)
 }
 
-func encLinuxBlockIO(e *encoder, v *specs.LinuxBlockIO) {
+func encLinuxBlockIO(e *encoder, linuxBlockIO *specs.LinuxBlockIO) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.Weight != nil {
+	if linuxBlockIO.Weight != nil {
 		e.key(&first, `"weight":`)
-		encPtrUint16(e, &v.Weight)
+		encPtrUint16(e, &linuxBlockIO.Weight)
 	}
-	if v.LeafWeight != nil {
+	if linuxBlockIO.LeafWeight != nil {
 		e.key(&first, `"leafWeight":`)
-		encPtrUint16(e, &v.LeafWeight)
+		encPtrUint16(e, &linuxBlockIO.LeafWeight)
 	}
-	if len(v.WeightDevice) != 0 {
+	if len(linuxBlockIO.WeightDevice) != 0 {
 		e.key(&first, `"weightDevice":`)
-		encSliceLinuxWeightDevice(e, &v.WeightDevice)
+		encSliceLinuxWeightDevice(e, &linuxBlockIO.WeightDevice)
 	}
-	if len(v.ThrottleReadBpsDevice) != 0 {
+	if len(linuxBlockIO.ThrottleReadBpsDevice) != 0 {
 		e.key(&first, `"throttleReadBpsDevice":`)
-		encSliceLinuxThrottleDevice(e, &v.ThrottleReadBpsDevice)
+		encSliceLinuxThrottleDevice(e, &linuxBlockIO.ThrottleReadBpsDevice)
 	}
-	if len(v.ThrottleWriteBpsDevice) != 0 {
+	if len(linuxBlockIO.ThrottleWriteBpsDevice) != 0 {
 		e.key(&first, `"throttleWriteBpsDevice":`)
-		encSliceLinuxThrottleDevice(e, &v.ThrottleWriteBpsDevice)
+		encSliceLinuxThrottleDevice(e, &linuxBlockIO.ThrottleWriteBpsDevice)
 	}
-	if len(v.ThrottleReadIOPSDevice) != 0 {
+	if len(linuxBlockIO.ThrottleReadIOPSDevice) != 0 {
 		e.key(&first, `"throttleReadIOPSDevice":`)
-		encSliceLinuxThrottleDevice(e, &v.ThrottleReadIOPSDevice)
+		encSliceLinuxThrottleDevice(e, &linuxBlockIO.ThrottleReadIOPSDevice)
 	}
-	if len(v.ThrottleWriteIOPSDevice) != 0 {
+	if len(linuxBlockIO.ThrottleWriteIOPSDevice) != 0 {
 		e.key(&first, `"throttleWriteIOPSDevice":`)
-		encSliceLinuxThrottleDevice(e, &v.ThrottleWriteIOPSDevice)
+		encSliceLinuxThrottleDevice(e, &linuxBlockIO.ThrottleWriteIOPSDevice)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -648,13 +648,13 @@ func encPtrLinuxBlockIO(e *encoder, v **specs.LinuxBlockIO) {
 	encPtr(e, v, encLinuxBlockIO)
 }
 
-func encLinuxHugepageLimit(e *encoder, v *specs.LinuxHugepageLimit) {
+func encLinuxHugepageLimit(e *encoder, linuxHugepageLimit *specs.LinuxHugepageLimit) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"pageSize":`)
-	encString(e, &v.Pagesize)
+	encString(e, &linuxHugepageLimit.Pagesize)
 	e.key(&first, `"limit":`)
-	encUint64(e, &v.Limit)
+	encUint64(e, &linuxHugepageLimit.Limit)
 	e.buf = append(e.buf, '}')
 }
 
@@ -662,13 +662,13 @@ func encSliceLinuxHugepageLimit(e *encoder, v *[]specs.LinuxHugepageLimit) {
 	encSlice(e, v, encLinuxHugepageLimit)
 }
 
-func encLinuxInterfacePriority(e *encoder, v *specs.LinuxInterfacePriority) {
+func encLinuxInterfacePriority(e *encoder, linuxInterfacePriority *specs.LinuxInterfacePriority) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"name":`)
-	encString(e, &v.Name)
+	encString(e, &linuxInterfacePriority.Name)
 	e.key(&first, `"priority":`)
-	encUint32(e, &v.Priority)
+	encUint32(e, &linuxInterfacePriority.Priority)
 	e.buf = append(e.buf, '}')
 }
 
@@ -676,16 +676,16 @@ func encSliceLinuxInterfacePriority(e *encoder, v *[]specs.LinuxInterfacePriorit
 	encSlice(e, v, encLinuxInterfacePriority)
 }
 
-func encLinuxNetwork(e *encoder, v *specs.LinuxNetwork) {
+func encLinuxNetwork(e *encoder, linuxNetwork *specs.LinuxNetwork) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.ClassID != nil {
+	if linuxNetwork.ClassID != nil {
 		e.key(&first, `"classID":`)
-		encPtrUint32(e, &v.ClassID)
+		encPtrUint32(e, &linuxNetwork.ClassID)
 	}
-	if len(v.Priorities) != 0 {
+	if len(linuxNetwork.Priorities) != 0 {
 		e.key(&first, `"priorities":`)
-		encSliceLinuxInterfacePriority(e, &v.Priorities)
+		encSliceLinuxInterfacePriority(e, &linuxNetwork.Priorities)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -694,16 +694,16 @@ func encPtrLinuxNetwork(e *encoder, v **specs.LinuxNetwork) {
 	encPtr(e, v, encLinuxNetwork)
 }
 
-func encLinuxRdma(e *encoder, v *specs.LinuxRdma) {
+func encLinuxRdma(e *encoder, linuxRdma *specs.LinuxRdma) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.HcaHandles != nil {
+	if linuxRdma.HcaHandles != nil {
 		e.key(&first, `"hcaHandles":`)
-		encPtrUint32(e, &v.HcaHandles)
+		encPtrUint32(e, &linuxRdma.HcaHandles)
 	}
-	if v.HcaObjects != nil {
+	if linuxRdma.HcaObjects != nil {
 		e.key(&first, `"hcaObjects":`)
-		encPtrUint32(e, &v.HcaObjects)
+		encPtrUint32(e, &linuxRdma.HcaObjects)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -712,44 +712,44 @@ func encMapStringLinuxRdma(e *encoder, v *map[string]specs.LinuxRdma) {
 	encMap(e, v, encLinuxRdma)
 }
 
-func encLinuxResources(e *encoder, v *specs.LinuxResources) {
+func encLinuxResources(e *encoder, linuxResources *specs.LinuxResources) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Devices) != 0 {
+	if len(linuxResources.Devices) != 0 {
 		e.key(&first, `"devices":`)
-		encSliceLinuxDeviceCgroup(e, &v.Devices)
+		encSliceLinuxDeviceCgroup(e, &linuxResources.Devices)
 	}
-	if v.Memory != nil {
+	if linuxResources.Memory != nil {
 		e.key(&first, `"memory":`)
-		encPtrLinuxMemory(e, &v.Memory)
+		encPtrLinuxMemory(e, &linuxResources.Memory)
 	}
-	if v.CPU != nil {
+	if linuxResources.CPU != nil {
 		e.key(&first, `"cpu":`)
-		encPtrLinuxCPU(e, &v.CPU)
+		encPtrLinuxCPU(e, &linuxResources.CPU)
 	}
-	if v.Pids != nil {
+	if linuxResources.Pids != nil {
 		e.key(&first, `"pids":`)
-		encPtrLinuxPids(e, &v.Pids)
+		encPtrLinuxPids(e, &linuxResources.Pids)
 	}
-	if v.BlockIO != nil {
+	if linuxResources.BlockIO != nil {
 		e.key(&first, `"blockIO":`)
-		encPtrLinuxBlockIO(e, &v.BlockIO)
+		encPtrLinuxBlockIO(e, &linuxResources.BlockIO)
 	}
-	if len(v.HugepageLimits) != 0 {
+	if len(linuxResources.HugepageLimits) != 0 {
 		e.key(&first, `"hugepageLimits":`)
-		encSliceLinuxHugepageLimit(e, &v.HugepageLimits)
+		encSliceLinuxHugepageLimit(e, &linuxResources.HugepageLimits)
 	}
-	if v.Network != nil {
+	if linuxResources.Network != nil {
 		e.key(&first, `"network":`)
-		encPtrLinuxNetwork(e, &v.Network)
+		encPtrLinuxNetwork(e, &linuxResources.Network)
 	}
-	if len(v.Rdma) != 0 {
+	if len(linuxResources.Rdma) != 0 {
 		e.key(&first, `"rdma":`)
-		encMapStringLinuxRdma(e, &v.Rdma)
+		encMapStringLinuxRdma(e, &linuxResources.Rdma)
 	}
-	if len(v.Unified) != 0 {
+	if len(linuxResources.Unified) != 0 {
 		e.key(&first, `"unified":`)
-		encMapStringString(e, &v.Unified)
+		encMapStringString(e, &linuxResources.Unified)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -762,14 +762,14 @@ func encLinuxNamespaceType(e *encoder, v *specs.LinuxNamespaceType) {
 	e.string(string(*v))
 }
 
-func encLinuxNamespace(e *encoder, v *specs.LinuxNamespace) {
+func encLinuxNamespace(e *encoder, linuxNamespace *specs.LinuxNamespace) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"type":`)
-	encLinuxNamespaceType(e, &v.Type)
-	if len(v.Path) != 0 {
+	encLinuxNamespaceType(e, &linuxNamespace.Type)
+	if len(linuxNamespace.Path) != 0 {
 		e.key(&first, `"path":`)
-		encString(e, &v.Path)
+		encString(e, &linuxNamespace.Path)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -786,28 +786,28 @@ func encPtrFileMode(e *encoder, v **fs.FileMode) {
 	encPtr(e, v, encFileMode)
 }
 
-func encLinuxDevice(e *encoder, v *specs.LinuxDevice) {
+func encLinuxDevice(e *encoder, linuxDevice *specs.LinuxDevice) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"path":`)
-	encString(e, &v.Path)
+	encString(e, &linuxDevice.Path)
 	e.key(&first, `"type":`)
-	encString(e, &v.Type)
+	encString(e, &linuxDevice.Type)
 	e.key(&first, `"major":`)
-	encInt64(e, &v.Major)
+	encInt64(e, &linuxDevice.Major)
 	e.key(&first, `"minor":`)
-	encInt64(e, &v.Minor)
-	if v.FileMode != nil {
+	encInt64(e, &linuxDevice.Minor)
+	if linuxDevice.FileMode != nil {
 		e.key(&first, `"fileMode":`)
-		encPtrFileMode(e, &v.FileMode)
+		encPtrFileMode(e, &linuxDevice.FileMode)
 	}
-	if v.UID != nil {
+	if linuxDevice.UID != nil {
 		e.key(&first, `"uid":`)
-		encPtrUint32(e, &v.UID)
+		encPtrUint32(e, &linuxDevice.UID)
 	}
-	if v.GID != nil {
+	if linuxDevice.GID != nil {
 		e.key(&first, `"gid":`)
-		encPtrUint32(e, &v.GID)
+		encPtrUint32(e, &linuxDevice.GID)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -816,12 +816,12 @@ func encSliceLinuxDevice(e *encoder, v *[]specs.LinuxDevice) {
 	encSlice(e, v, encLinuxDevice)
 }
 
-func encLinuxNetDevice(e *encoder, v *specs.LinuxNetDevice) {
+func encLinuxNetDevice(e *encoder, linuxNetDevice *specs.LinuxNetDevice) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Name) != 0 {
+	if len(linuxNetDevice.Name) != 0 {
 		e.key(&first, `"name":`)
-		encString(e, &v.Name)
+		encString(e, &linuxNetDevice.Name)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -858,19 +858,19 @@ func encLinuxSeccompOperator(e *encoder, v *specs.LinuxSeccompOperator) {
 	e.string(string(*v))
 }
 
-func encLinuxSeccompArg(e *encoder, v *specs.LinuxSeccompArg) {
+func encLinuxSeccompArg(e *encoder, linuxSeccompArg *specs.LinuxSeccompArg) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"index":`)
-	encUint(e, &v.Index)
+	encUint(e, &linuxSeccompArg.Index)
 	e.key(&first, `"value":`)
-	encUint64(e, &v.Value)
-	if v.ValueTwo != 0 {
+	encUint64(e, &linuxSeccompArg.Value)
+	if linuxSeccompArg.ValueTwo != 0 {
 		e.key(&first, `"valueTwo":`)
-		encUint64(e, &v.ValueTwo)
+		encUint64(e, &linuxSeccompArg.ValueTwo)
 	}
 	e.key(&first, `"op":`)
-	encLinuxSeccompOperator(e, &v.Op)
+	encLinuxSeccompOperator(e, &linuxSeccompArg.Op)
 	e.buf = append(e.buf, '}')
 }
 
@@ -878,20 +878,20 @@ func encSliceLinuxSeccompArg(e *encoder, v *[]specs.LinuxSeccompArg) {
 	encSlice(e, v, encLinuxSeccompArg)
 }
 
-func encLinuxSyscall(e *encoder, v *specs.LinuxSyscall) {
+func encLinuxSyscall(e *encoder, linuxSyscall *specs.LinuxSyscall) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"names":`)
-	encSliceString(e, &v.Names)
+	encSliceString(e, &linuxSyscall.Names)
 	e.key(&first, `"action":`)
-	encLinuxSeccompAction(e, &v.Action)
-	if v.ErrnoRet != nil {
+	encLinuxSeccompAction(e, &linuxSyscall.Action)
+	if linuxSyscall.ErrnoRet != nil {
 		e.key(&first, `"errnoRet":`)
-		encPtrUint(e, &v.ErrnoRet)
+		encPtrUint(e, &linuxSyscall.ErrnoRet)
 	}
-	if len(v.Args) != 0 {
+	if len(linuxSyscall.Args) != 0 {
 		e.key(&first, `"args":`)
-		encSliceLinuxSeccompArg(e, &v.Args)
+		encSliceLinuxSeccompArg(e, &linuxSyscall.Args)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -900,34 +900,34 @@ func encSliceLinuxSyscall(e *encoder, v *[]specs.LinuxSyscall) {
 	encSlice(e, v, encLinuxSyscall)
 }
 
-func encLinuxSeccomp(e *encoder, v *specs.LinuxSeccomp) {
+func encLinuxSeccomp(e *encoder, linuxSeccomp *specs.LinuxSeccomp) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"defaultAction":`)
-	encLinuxSeccompAction(e, &v.DefaultAction)
-	if v.DefaultErrnoRet != nil {
+	encLinuxSeccompAction(e, &linuxSeccomp.DefaultAction)
+	if linuxSeccomp.DefaultErrnoRet != nil {
 		e.key(&first, `"defaultErrnoRet":`)
-		encPtrUint(e, &v.DefaultErrnoRet)
+		encPtrUint(e, &linuxSeccomp.DefaultErrnoRet)
 	}
-	if len(v.Architectures) != 0 {
+	if len(linuxSeccomp.Architectures) != 0 {
 		e.key(&first, `"architectures":`)
-		encSliceArch(e, &v.Architectures)
+		encSliceArch(e, &linuxSeccomp.Architectures)
 	}
-	if len(v.Flags) != 0 {
+	if len(linuxSeccomp.Flags) != 0 {
 		e.key(&first, `"flags":`)
-		encSliceLinuxSeccompFlag(e, &v.Flags)
+		encSliceLinuxSeccompFlag(e, &linuxSeccomp.Flags)
 	}
-	if len(v.ListenerPath) != 0 {
+	if len(linuxSeccomp.ListenerPath) != 0 {
 		e.key(&first, `"listenerPath":`)
-		encString(e, &v.ListenerPath)
+		encString(e, &linuxSeccomp.ListenerPath)
 	}
-	if len(v.ListenerMetadata) != 0 {
+	if len(linuxSeccomp.ListenerMetadata) != 0 {
 		e.key(&first, `"listenerMetadata":`)
-		encString(e, &v.ListenerMetadata)
+		encString(e, &linuxSeccomp.ListenerMetadata)
 	}
-	if len(v.Syscalls) != 0 {
+	if len(linuxSeccomp.Syscalls) != 0 {
 		e.key(&first, `"syscalls":`)
-		encSliceLinuxSyscall(e, &v.Syscalls)
+		encSliceLinuxSyscall(e, &linuxSeccomp.Syscalls)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -936,28 +936,28 @@ func encPtrLinuxSeccomp(e *encoder, v **specs.LinuxSeccomp) {
 	encPtr(e, v, encLinuxSeccomp)
 }
 
-func encLinuxIntelRdt(e *encoder, v *specs.LinuxIntelRdt) {
+func encLinuxIntelRdt(e *encoder, linuxIntelRdt *specs.LinuxIntelRdt) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.ClosID) != 0 {
+	if len(linuxIntelRdt.ClosID) != 0 {
 		e.key(&first, `"closID":`)
-		encString(e, &v.ClosID)
+		encString(e, &linuxIntelRdt.ClosID)
 	}
-	if len(v.Schemata) != 0 {
+	if len(linuxIntelRdt.Schemata) != 0 {
 		e.key(&first, `"schemata":`)
-		encSliceString(e, &v.Schemata)
+		encSliceString(e, &linuxIntelRdt.Schemata)
 	}
-	if len(v.L3CacheSchema) != 0 {
+	if len(linuxIntelRdt.L3CacheSchema) != 0 {
 		e.key(&first, `"l3CacheSchema":`)
-		encString(e, &v.L3CacheSchema)
+		encString(e, &linuxIntelRdt.L3CacheSchema)
 	}
-	if len(v.MemBwSchema) != 0 {
+	if len(linuxIntelRdt.MemBwSchema) != 0 {
 		e.key(&first, `"memBwSchema":`)
-		encString(e, &v.MemBwSchema)
+		encString(e, &linuxIntelRdt.MemBwSchema)
 	}
-	if v.EnableMonitoring {
+	if linuxIntelRdt.EnableMonitoring {
 		e.key(&first, `"enableMonitoring":`)
-		encBool(e, &v.EnableMonitoring)
+		encBool(e, &linuxIntelRdt.EnableMonitoring)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -978,16 +978,16 @@ func encSliceMemoryPolicyFlagType(e *encoder, v *[]specs.MemoryPolicyFlagType) {
 	encSlice(e, v, encMemoryPolicyFlagType)
 }
 
-func encLinuxMemoryPolicy(e *encoder, v *specs.LinuxMemoryPolicy) {
+func encLinuxMemoryPolicy(e *encoder, linuxMemoryPolicy *specs.LinuxMemoryPolicy) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"mode":`)
-	encMemoryPolicyModeType(e, &v.Mode)
+	encMemoryPolicyModeType(e, &linuxMemoryPolicy.Mode)
 	e.key(&first, `"nodes":`)
-	encString(e, &v.Nodes)
-	if len(v.Flags) != 0 {
+	encString(e, &linuxMemoryPolicy.Nodes)
+	if len(linuxMemoryPolicy.Flags) != 0 {
 		e.key(&first, `"flags":`)
-		encSliceMemoryPolicyFlagType(e, &v.Flags)
+		encSliceMemoryPolicyFlagType(e, &linuxMemoryPolicy.Flags)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1008,14 +1008,14 @@ func encSliceLinuxPersonalityFlag(e *encoder, v *[]specs.LinuxPersonalityFlag) {
 	encSlice(e, v, encLinuxPersonalityFlag)
 }
 
-func encLinuxPersonality(e *encoder, v *specs.LinuxPersonality) {
+func encLinuxPersonality(e *encoder, linuxPersonality *specs.LinuxPersonality) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"domain":`)
-	encLinuxPersonalityDomain(e, &v.Domain)
-	if len(v.Flags) != 0 {
+	encLinuxPersonalityDomain(e, &linuxPersonality.Domain)
+	if len(linuxPersonality.Flags) != 0 {
 		e.key(&first, `"flags":`)
-		encSliceLinuxPersonalityFlag(e, &v.Flags)
+		encSliceLinuxPersonalityFlag(e, &linuxPersonality.Flags)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1024,16 +1024,16 @@ func encPtrLinuxPersonality(e *encoder, v **specs.LinuxPersonality) {
 	encPtr(e, v, encLinuxPersonality)
 }
 
-func encLinuxTimeOffset(e *encoder, v *specs.LinuxTimeOffset) {
+func encLinuxTimeOffset(e *encoder, linuxTimeOffset *specs.LinuxTimeOffset) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.Secs != 0 {
+	if linuxTimeOffset.Secs != 0 {
 		e.key(&first, `"secs":`)
-		encInt64(e, &v.Secs)
+		encInt64(e, &linuxTimeOffset.Secs)
 	}
-	if v.Nanosecs != 0 {
+	if linuxTimeOffset.Nanosecs != 0 {
 		e.key(&first, `"nanosecs":`)
-		encUint32(e, &v.Nanosecs)
+		encUint32(e, &linuxTimeOffset.Nanosecs)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1042,76 +1042,76 @@ func encMapStringLinuxTimeOffset(e *encoder, v *map[string]specs.LinuxTimeOffset
 	encMap(e, v, encLinuxTimeOffset)
 }
 
-func encLinux(e *encoder, v *specs.Linux) {
+func encLinux(e *encoder, linux *specs.Linux) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.UIDMappings) != 0 {
+	if len(linux.UIDMappings) != 0 {
 		e.key(&first, `"uidMappings":`)
-		encSliceLinuxIDMapping(e, &v.UIDMappings)
+		encSliceLinuxIDMapping(e, &linux.UIDMappings)
 	}
-	if len(v.GIDMappings) != 0 {
+	if len(linux.GIDMappings) != 0 {
 		e.key(&first, `"gidMappings":`)
-		encSliceLinuxIDMapping(e, &v.GIDMappings)
+		encSliceLinuxIDMapping(e, &linux.GIDMappings)
 	}
-	if len(v.Sysctl) != 0 {
+	if len(linux.Sysctl) != 0 {
 		e.key(&first, `"sysctl":`)
-		encMapStringString(e, &v.Sysctl)
+		encMapStringString(e, &linux.Sysctl)
 	}
-	if v.Resources != nil {
+	if linux.Resources != nil {
 		e.key(&first, `"resources":`)
-		encPtrLinuxResources(e, &v.Resources)
+		encPtrLinuxResources(e, &linux.Resources)
 	}
-	if len(v.CgroupsPath) != 0 {
+	if len(linux.CgroupsPath) != 0 {
 		e.key(&first, `"cgroupsPath":`)
-		encString(e, &v.CgroupsPath)
+		encString(e, &linux.CgroupsPath)
 	}
-	if len(v.Namespaces) != 0 {
+	if len(linux.Namespaces) != 0 {
 		e.key(&first, `"namespaces":`)
-		encSliceLinuxNamespace(e, &v.Namespaces)
+		encSliceLinuxNamespace(e, &linux.Namespaces)
 	}
-	if len(v.Devices) != 0 {
+	if len(linux.Devices) != 0 {
 		e.key(&first, `"devices":`)
-		encSliceLinuxDevice(e, &v.Devices)
+		encSliceLinuxDevice(e, &linux.Devices)
 	}
-	if len(v.NetDevices) != 0 {
+	if len(linux.NetDevices) != 0 {
 		e.key(&first, `"netDevices":`)
-		encMapStringLinuxNetDevice(e, &v.NetDevices)
+		encMapStringLinuxNetDevice(e, &linux.NetDevices)
 	}
-	if v.Seccomp != nil {
+	if linux.Seccomp != nil {
 		e.key(&first, `"seccomp":`)
-		encPtrLinuxSeccomp(e, &v.Seccomp)
+		encPtrLinuxSeccomp(e, &linux.Seccomp)
 	}
-	if len(v.RootfsPropagation) != 0 {
+	if len(linux.RootfsPropagation) != 0 {
 		e.key(&first, `"rootfsPropagation":`)
-		encString(e, &v.RootfsPropagation)
+		encString(e, &linux.RootfsPropagation)
 	}
-	if len(v.MaskedPaths) != 0 {
+	if len(linux.MaskedPaths) != 0 {
 		e.key(&first, `"maskedPaths":`)
-		encSliceString(e, &v.MaskedPaths)
+		encSliceString(e, &linux.MaskedPaths)
 	}
-	if len(v.ReadonlyPaths) != 0 {
+	if len(linux.ReadonlyPaths) != 0 {
 		e.key(&first, `"readonlyPaths":`)
-		encSliceString(e, &v.ReadonlyPaths)
+		encSliceString(e, &linux.ReadonlyPaths)
 	}
-	if len(v.MountLabel) != 0 {
+	if len(linux.MountLabel) != 0 {
 		e.key(&first, `"mountLabel":`)
-		encString(e, &v.MountLabel)
+		encString(e, &linux.MountLabel)
 	}
-	if v.IntelRdt != nil {
+	if linux.IntelRdt != nil {
 		e.key(&first, `"intelRdt":`)
-		encPtrLinuxIntelRdt(e, &v.IntelRdt)
+		encPtrLinuxIntelRdt(e, &linux.IntelRdt)
 	}
-	if v.MemoryPolicy != nil {
+	if linux.MemoryPolicy != nil {
 		e.key(&first, `"memoryPolicy":`)
-		encPtrLinuxMemoryPolicy(e, &v.MemoryPolicy)
+		encPtrLinuxMemoryPolicy(e, &linux.MemoryPolicy)
 	}
-	if v.Personality != nil {
+	if linux.Personality != nil {
 		e.key(&first, `"personality":`)
-		encPtrLinuxPersonality(e, &v.Personality)
+		encPtrLinuxPersonality(e, &linux.Personality)
 	}
-	if len(v.TimeOffsets) != 0 {
+	if len(linux.TimeOffsets) != 0 {
 		e.key(&first, `"timeOffsets":`)
-		encMapStringLinuxTimeOffset(e, &v.TimeOffsets)
+		encMapStringLinuxTimeOffset(e, &linux.TimeOffsets)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1120,36 +1120,36 @@ func encPtrLinux(e *encoder, v **specs.Linux) {
 	encPtr(e, v, encLinux)
 }
 
-func encSolarisAnet(e *encoder, v *specs.SolarisAnet) {
+func encSolarisAnet(e *encoder, solarisAnet *specs.SolarisAnet) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Linkname) != 0 {
+	if len(solarisAnet.Linkname) != 0 {
 		e.key(&first, `"linkname":`)
-		encString(e, &v.Linkname)
+		encString(e, &solarisAnet.Linkname)
 	}
-	if len(v.Lowerlink) != 0 {
+	if len(solarisAnet.Lowerlink) != 0 {
 		e.key(&first, `"lowerLink":`)
-		encString(e, &v.Lowerlink)
+		encString(e, &solarisAnet.Lowerlink)
 	}
-	if len(v.Allowedaddr) != 0 {
+	if len(solarisAnet.Allowedaddr) != 0 {
 		e.key(&first, `"allowedAddress":`)
-		encString(e, &v.Allowedaddr)
+		encString(e, &solarisAnet.Allowedaddr)
 	}
-	if len(v.Configallowedaddr) != 0 {
+	if len(solarisAnet.Configallowedaddr) != 0 {
 		e.key(&first, `"configureAllowedAddress":`)
-		encString(e, &v.Configallowedaddr)
+		encString(e, &solarisAnet.Configallowedaddr)
 	}
-	if len(v.Defrouter) != 0 {
+	if len(solarisAnet.Defrouter) != 0 {
 		e.key(&first, `"defrouter":`)
-		encString(e, &v.Defrouter)
+		encString(e, &solarisAnet.Defrouter)
 	}
-	if len(v.Linkprotection) != 0 {
+	if len(solarisAnet.Linkprotection) != 0 {
 		e.key(&first, `"linkProtection":`)
-		encString(e, &v.Linkprotection)
+		encString(e, &solarisAnet.Linkprotection)
 	}
-	if len(v.Macaddress) != 0 {
+	if len(solarisAnet.Macaddress) != 0 {
 		e.key(&first, `"macAddress":`)
-		encString(e, &v.Macaddress)
+		encString(e, &solarisAnet.Macaddress)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1158,12 +1158,12 @@ func encSliceSolarisAnet(e *encoder, v *[]specs.SolarisAnet) {
 	encSlice(e, v, encSolarisAnet)
 }
 
-func encSolarisCappedCPU(e *encoder, v *specs.SolarisCappedCPU) {
+func encSolarisCappedCPU(e *encoder, solarisCappedCPU *specs.SolarisCappedCPU) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Ncpus) != 0 {
+	if len(solarisCappedCPU.Ncpus) != 0 {
 		e.key(&first, `"ncpus":`)
-		encString(e, &v.Ncpus)
+		encString(e, &solarisCappedCPU.Ncpus)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1172,16 +1172,16 @@ func encPtrSolarisCappedCPU(e *encoder, v **specs.SolarisCappedCPU) {
 	encPtr(e, v, encSolarisCappedCPU)
 }
 
-func encSolarisCappedMemory(e *encoder, v *specs.SolarisCappedMemory) {
+func encSolarisCappedMemory(e *encoder, solarisCappedMemory *specs.SolarisCappedMemory) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Physical) != 0 {
+	if len(solarisCappedMemory.Physical) != 0 {
 		e.key(&first, `"physical":`)
-		encString(e, &v.Physical)
+		encString(e, &solarisCappedMemory.Physical)
 	}
-	if len(v.Swap) != 0 {
+	if len(solarisCappedMemory.Swap) != 0 {
 		e.key(&first, `"swap":`)
-		encString(e, &v.Swap)
+		encString(e, &solarisCappedMemory.Swap)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1190,32 +1190,32 @@ func encPtrSolarisCappedMemory(e *encoder, v **specs.SolarisCappedMemory) {
 	encPtr(e, v, encSolarisCappedMemory)
 }
 
-func encSolaris(e *encoder, v *specs.Solaris) {
+func encSolaris(e *encoder, solaris *specs.Solaris) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Milestone) != 0 {
+	if len(solaris.Milestone) != 0 {
 		e.key(&first, `"milestone":`)
-		encString(e, &v.Milestone)
+		encString(e, &solaris.Milestone)
 	}
-	if len(v.LimitPriv) != 0 {
+	if len(solaris.LimitPriv) != 0 {
 		e.key(&first, `"limitpriv":`)
-		encString(e, &v.LimitPriv)
+		encString(e, &solaris.LimitPriv)
 	}
-	if len(v.MaxShmMemory) != 0 {
+	if len(solaris.MaxShmMemory) != 0 {
 		e.key(&first, `"maxShmMemory":`)
-		encString(e, &v.MaxShmMemory)
+		encString(e, &solaris.MaxShmMemory)
 	}
-	if len(v.Anet) != 0 {
+	if len(solaris.Anet) != 0 {
 		e.key(&first, `"anet":`)
-		encSliceSolarisAnet(e, &v.Anet)
+		encSliceSolarisAnet(e, &solaris.Anet)
 	}
-	if v.CappedCPU != nil {
+	if solaris.CappedCPU != nil {
 		e.key(&first, `"cappedCPU":`)
-		encPtrSolarisCappedCPU(e, &v.CappedCPU)
+		encPtrSolarisCappedCPU(e, &solaris.CappedCPU)
 	}
-	if v.CappedMemory != nil {
+	if solaris.CappedMemory != nil {
 		e.key(&first, `"cappedMemory":`)
-		encPtrSolarisCappedMemory(e, &v.CappedMemory)
+		encPtrSolarisCappedMemory(e, &solaris.CappedMemory)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1224,13 +1224,13 @@ func encPtrSolaris(e *encoder, v **specs.Solaris) {
 	encPtr(e, v, encSolaris)
 }
 
-func encWindowsDevice(e *encoder, v *specs.WindowsDevice) {
+func encWindowsDevice(e *encoder, windowsDevice *specs.WindowsDevice) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"id":`)
-	encString(e, &v.ID)
+	encString(e, &windowsDevice.ID)
 	e.key(&first, `"idType":`)
-	encString(e, &v.IDType)
+	encString(e, &windowsDevice.IDType)
 	e.buf = append(e.buf, '}')
 }
 
@@ -1238,12 +1238,12 @@ func encSliceWindowsDevice(e *encoder, v *[]specs.WindowsDevice) {
 	encSlice(e, v, encWindowsDevice)
 }
 
-func encWindowsMemoryResources(e *encoder, v *specs.WindowsMemoryResources) {
+func encWindowsMemoryResources(e *encoder, windowsMemoryResources *specs.WindowsMemoryResources) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.Limit != nil {
+	if windowsMemoryResources.Limit != nil {
 		e.key(&first, `"limit":`)
-		encPtrUint64(e, &v.Limit)
+		encPtrUint64(e, &windowsMemoryResources.Limit)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1252,16 +1252,16 @@ func encPtrWindowsMemoryResources(e *encoder, v **specs.WindowsMemoryResources) 
 	encPtr(e, v, encWindowsMemoryResources)
 }
 
-func encWindowsCPUGroupAffinity(e *encoder, v *specs.WindowsCPUGroupAffinity) {
+func encWindowsCPUGroupAffinity(e *encoder, windowsCPUGroupAffinity *specs.WindowsCPUGroupAffinity) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.Mask != 0 {
+	if windowsCPUGroupAffinity.Mask != 0 {
 		e.key(&first, `"mask":`)
-		encUint64(e, &v.Mask)
+		encUint64(e, &windowsCPUGroupAffinity.Mask)
 	}
-	if v.Group != 0 {
+	if windowsCPUGroupAffinity.Group != 0 {
 		e.key(&first, `"group":`)
-		encUint32(e, &v.Group)
+		encUint32(e, &windowsCPUGroupAffinity.Group)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1270,24 +1270,24 @@ func encSliceWindowsCPUGroupAffinity(e *encoder, v *[]specs.WindowsCPUGroupAffin
 	encSlice(e, v, encWindowsCPUGroupAffinity)
 }
 
-func encWindowsCPUResources(e *encoder, v *specs.WindowsCPUResources) {
+func encWindowsCPUResources(e *encoder, windowsCPUResources *specs.WindowsCPUResources) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.Count != nil {
+	if windowsCPUResources.Count != nil {
 		e.key(&first, `"count":`)
-		encPtrUint64(e, &v.Count)
+		encPtrUint64(e, &windowsCPUResources.Count)
 	}
-	if v.Shares != nil {
+	if windowsCPUResources.Shares != nil {
 		e.key(&first, `"shares":`)
-		encPtrUint16(e, &v.Shares)
+		encPtrUint16(e, &windowsCPUResources.Shares)
 	}
-	if v.Maximum != nil {
+	if windowsCPUResources.Maximum != nil {
 		e.key(&first, `"maximum":`)
-		encPtrUint16(e, &v.Maximum)
+		encPtrUint16(e, &windowsCPUResources.Maximum)
 	}
-	if len(v.Affinity) != 0 {
+	if len(windowsCPUResources.Affinity) != 0 {
 		e.key(&first, `"affinity":`)
-		encSliceWindowsCPUGroupAffinity(e, &v.Affinity)
+		encSliceWindowsCPUGroupAffinity(e, &windowsCPUResources.Affinity)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1296,20 +1296,20 @@ func encPtrWindowsCPUResources(e *encoder, v **specs.WindowsCPUResources) {
 	encPtr(e, v, encWindowsCPUResources)
 }
 
-func encWindowsStorageResources(e *encoder, v *specs.WindowsStorageResources) {
+func encWindowsStorageResources(e *encoder, windowsStorageResources *specs.WindowsStorageResources) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.Iops != nil {
+	if windowsStorageResources.Iops != nil {
 		e.key(&first, `"iops":`)
-		encPtrUint64(e, &v.Iops)
+		encPtrUint64(e, &windowsStorageResources.Iops)
 	}
-	if v.Bps != nil {
+	if windowsStorageResources.Bps != nil {
 		e.key(&first, `"bps":`)
-		encPtrUint64(e, &v.Bps)
+		encPtrUint64(e, &windowsStorageResources.Bps)
 	}
-	if v.SandboxSize != nil {
+	if windowsStorageResources.SandboxSize != nil {
 		e.key(&first, `"sandboxSize":`)
-		encPtrUint64(e, &v.SandboxSize)
+		encPtrUint64(e, &windowsStorageResources.SandboxSize)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1318,20 +1318,20 @@ func encPtrWindowsStorageResources(e *encoder, v **specs.WindowsStorageResources
 	encPtr(e, v, encWindowsStorageResources)
 }
 
-func encWindowsResources(e *encoder, v *specs.WindowsResources) {
+func encWindowsResources(e *encoder, windowsResources *specs.WindowsResources) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.Memory != nil {
+	if windowsResources.Memory != nil {
 		e.key(&first, `"memory":`)
-		encPtrWindowsMemoryResources(e, &v.Memory)
+		encPtrWindowsMemoryResources(e, &windowsResources.Memory)
 	}
-	if v.CPU != nil {
+	if windowsResources.CPU != nil {
 		e.key(&first, `"cpu":`)
-		encPtrWindowsCPUResources(e, &v.CPU)
+		encPtrWindowsCPUResources(e, &windowsResources.CPU)
 	}
-	if v.Storage != nil {
+	if windowsResources.Storage != nil {
 		e.key(&first, `"storage":`)
-		encPtrWindowsStorageResources(e, &v.Storage)
+		encPtrWindowsStorageResources(e, &windowsResources.Storage)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1344,12 +1344,12 @@ func encAny(e *encoder, v *any) {
 	e.any(*v)
 }
 
-func encWindowsHyperV(e *encoder, v *specs.WindowsHyperV) {
+func encWindowsHyperV(e *encoder, windowsHyperV *specs.WindowsHyperV) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.UtilityVMPath) != 0 {
+	if len(windowsHyperV.UtilityVMPath) != 0 {
 		e.key(&first, `"utilityVMPath":`)
-		encString(e, &v.UtilityVMPath)
+		encString(e, &windowsHyperV.UtilityVMPath)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1358,28 +1358,28 @@ func encPtrWindowsHyperV(e *encoder, v **specs.WindowsHyperV) {
 	encPtr(e, v, encWindowsHyperV)
 }
 
-func encWindowsNetwork(e *encoder, v *specs.WindowsNetwork) {
+func encWindowsNetwork(e *encoder, windowsNetwork *specs.WindowsNetwork) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.EndpointList) != 0 {
+	if len(windowsNetwork.EndpointList) != 0 {
 		e.key(&first, `"endpointList":`)
-		encSliceString(e, &v.EndpointList)
+		encSliceString(e, &windowsNetwork.EndpointList)
 	}
-	if v.AllowUnqualifiedDNSQuery {
+	if windowsNetwork.AllowUnqualifiedDNSQuery {
 		e.key(&first, `"allowUnqualifiedDNSQuery":`)
-		encBool(e, &v.AllowUnqualifiedDNSQuery)
+		encBool(e, &windowsNetwork.AllowUnqualifiedDNSQuery)
 	}
-	if len(v.DNSSearchList) != 0 {
+	if len(windowsNetwork.DNSSearchList) != 0 {
 		e.key(&first, `"DNSSearchList":`)
-		encSliceString(e, &v.DNSSearchList)
+		encSliceString(e, &windowsNetwork.DNSSearchList)
 	}
-	if len(v.NetworkSharedContainerName) != 0 {
+	if len(windowsNetwork.NetworkSharedContainerName) != 0 {
 		e.key(&first, `"networkSharedContainerName":`)
-		encString(e, &v.NetworkSharedContainerName)
+		encString(e, &windowsNetwork.NetworkSharedContainerName)
 	}
-	if len(v.NetworkNamespace) != 0 {
+	if len(windowsNetwork.NetworkNamespace) != 0 {
 		e.key(&first, `"networkNamespace":`)
-		encString(e, &v.NetworkNamespace)
+		encString(e, &windowsNetwork.NetworkNamespace)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1388,38 +1388,38 @@ func encPtrWindowsNetwork(e *encoder, v **specs.WindowsNetwork) {
 	encPtr(e, v, encWindowsNetwork)
 }
 
-func encWindows(e *encoder, v *specs.Windows) {
+func encWindows(e *encoder, windows *specs.Windows) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"layerFolders":`)
-	encSliceString(e, &v.LayerFolders)
-	if len(v.Devices) != 0 {
+	encSliceString(e, &windows.LayerFolders)
+	if len(windows.Devices) != 0 {
 		e.key(&first, `"devices":`)
-		encSliceWindowsDevice(e, &v.Devices)
+		encSliceWindowsDevice(e, &windows.Devices)
 	}
-	if v.Resources != nil {
+	if windows.Resources != nil {
 		e.key(&first, `"resources":`)
-		encPtrWindowsResources(e, &v.Resources)
+		encPtrWindowsResources(e, &windows.Resources)
 	}
-	if v.CredentialSpec != nil {
+	if windows.CredentialSpec != nil {
 		e.key(&first, `"credentialSpec":`)
-		encAny(e, &v.CredentialSpec)
+		encAny(e, &windows.CredentialSpec)
 	}
-	if v.Servicing {
+	if windows.Servicing {
 		e.key(&first, `"servicing":`)
-		encBool(e, &v.Servicing)
+		encBool(e, &windows.Servicing)
 	}
-	if v.IgnoreFlushesDuringBoot {
+	if windows.IgnoreFlushesDuringBoot {
 		e.key(&first, `"ignoreFlushesDuringBoot":`)
-		encBool(e, &v.IgnoreFlushesDuringBoot)
+		encBool(e, &windows.IgnoreFlushesDuringBoot)
 	}
-	if v.HyperV != nil {
+	if windows.HyperV != nil {
 		e.key(&first, `"hyperv":`)
-		encPtrWindowsHyperV(e, &v.HyperV)
+		encPtrWindowsHyperV(e, &windows.HyperV)
 	}
-	if v.Network != nil {
+	if windows.Network != nil {
 		e.key(&first, `"network":`)
-		encPtrWindowsNetwork(e, &v.Network)
+		encPtrWindowsNetwork(e, &windows.Network)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1428,55 +1428,55 @@ func encPtrWindows(e *encoder, v **specs.Windows) {
 	encPtr(e, v, encWindows)
 }
 
-func encVMHypervisor(e *encoder, v *specs.VMHypervisor) {
+func encVMHypervisor(e *encoder, vmHypervisor *specs.VMHypervisor) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"path":`)
-	encString(e, &v.Path)
-	if len(v.Parameters) != 0 {
+	encString(e, &vmHypervisor.Path)
+	if len(vmHypervisor.Parameters) != 0 {
 		e.key(&first, `"parameters":`)
-		encSliceString(e, &v.Parameters)
+		encSliceString(e, &vmHypervisor.Parameters)
 	}
 	e.buf = append(e.buf, '}')
 }
 
-func encVMKernel(e *encoder, v *specs.VMKernel) {
+func encVMKernel(e *encoder, vmKernel *specs.VMKernel) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"path":`)
-	encString(e, &v.Path)
-	if len(v.Parameters) != 0 {
+	encString(e, &vmKernel.Path)
+	if len(vmKernel.Parameters) != 0 {
 		e.key(&first, `"parameters":`)
-		encSliceString(e, &v.Parameters)
+		encSliceString(e, &vmKernel.Parameters)
 	}
-	if len(v.InitRD) != 0 {
+	if len(vmKernel.InitRD) != 0 {
 		e.key(&first, `"initrd":`)
-		encString(e, &v.InitRD)
+		encString(e, &vmKernel.InitRD)
 	}
 	e.buf = append(e.buf, '}')
 }
 
-func encVMImage(e *encoder, v *specs.VMImage) {
+func encVMImage(e *encoder, vmImage *specs.VMImage) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"path":`)
-	encString(e, &v.Path)
+	encString(e, &vmImage.Path)
 	e.key(&first, `"format":`)
-	encString(e, &v.Format)
+	encString(e, &vmImage.Format)
 	e.buf = append(e.buf, '}')
 }
 
-func encIOMems(e *encoder, v *specs.IOMems) {
+func encIOMems(e *encoder, ioMems *specs.IOMems) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.FirstGFN != nil {
+	if ioMems.FirstGFN != nil {
 		e.key(&first, `"firstGFN":`)
-		encPtrUint64(e, &v.FirstGFN)
+		encPtrUint64(e, &ioMems.FirstGFN)
 	}
 	e.key(&first, `"firstMFN":`)
-	encPtrUint64(e, &v.FirstMFN)
+	encPtrUint64(e, &ioMems.FirstMFN)
 	e.key(&first, `"nrMFNs":`)
-	encPtrUint64(e, &v.NrMFNs)
+	encPtrUint64(e, &ioMems.NrMFNs)
 	e.buf = append(e.buf, '}')
 }
 
@@ -1484,32 +1484,32 @@ func encSliceIOMems(e *encoder, v *[]specs.IOMems) {
 	encSlice(e, v, encIOMems)
 }
 
-func encHWConfig(e *encoder, v *specs.HWConfig) {
+func encHWConfig(e *encoder, hwConfig *specs.HWConfig) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.DeviceTree) != 0 {
+	if len(hwConfig.DeviceTree) != 0 {
 		e.key(&first, `"deviceTree":`)
-		encString(e, &v.DeviceTree)
+		encString(e, &hwConfig.DeviceTree)
 	}
-	if v.VCPUs != nil {
+	if hwConfig.VCPUs != nil {
 		e.key(&first, `"vcpus":`)
-		encPtrUint32(e, &v.VCPUs)
+		encPtrUint32(e, &hwConfig.VCPUs)
 	}
-	if v.Memory != nil {
+	if hwConfig.Memory != nil {
 		e.key(&first, `"memory":`)
-		encPtrUint64(e, &v.Memory)
+		encPtrUint64(e, &hwConfig.Memory)
 	}
-	if len(v.DtDevs) != 0 {
+	if len(hwConfig.DtDevs) != 0 {
 		e.key(&first, `"dtdevs":`)
-		encSliceString(e, &v.DtDevs)
+		encSliceString(e, &hwConfig.DtDevs)
 	}
-	if len(v.IOMems) != 0 {
+	if len(hwConfig.IOMems) != 0 {
 		e.key(&first, `"iomems":`)
-		encSliceIOMems(e, &v.IOMems)
+		encSliceIOMems(e, &hwConfig.IOMems)
 	}
-	if len(v.Irqs) != 0 {
+	if len(hwConfig.Irqs) != 0 {
 		e.key(&first, `"irqs":`)
-		encSliceUint32(e, &v.Irqs)
+		encSliceUint32(e, &hwConfig.Irqs)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1518,18 +1518,18 @@ func encPtrHWConfig(e *encoder, v **specs.HWConfig) {
 	encPtr(e, v, encHWConfig)
 }
 
-func encVM(e *encoder, v *specs.VM) {
+func encVM(e *encoder, vm *specs.VM) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"hypervisor":`)
-	encVMHypervisor(e, &v.Hypervisor)
+	encVMHypervisor(e, &vm.Hypervisor)
 	e.key(&first, `"kernel":`)
-	encVMKernel(e, &v.Kernel)
+	encVMKernel(e, &vm.Kernel)
 	e.key(&first, `"image":`)
-	encVMImage(e, &v.Image)
-	if v.HwConfig != nil {
+	encVMImage(e, &vm.Image)
+	if vm.HwConfig != nil {
 		e.key(&first, `"hwconfig":`)
-		encPtrHWConfig(e, &v.HwConfig)
+		encPtrHWConfig(e, &vm.HwConfig)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1542,14 +1542,14 @@ func encZOSNamespaceType(e *encoder, v *specs.ZOSNamespaceType) {
 	e.string(string(*v))
 }
 
-func encZOSNamespace(e *encoder, v *specs.ZOSNamespace) {
+func encZOSNamespace(e *encoder, zosNamespace *specs.ZOSNamespace) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"type":`)
-	encZOSNamespaceType(e, &v.Type)
-	if len(v.Path) != 0 {
+	encZOSNamespaceType(e, &zosNamespace.Type)
+	if len(zosNamespace.Path) != 0 {
 		e.key(&first, `"path":`)
-		encString(e, &v.Path)
+		encString(e, &zosNamespace.Path)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1558,12 +1558,12 @@ func encSliceZOSNamespace(e *encoder, v *[]specs.ZOSNamespace) {
 	encSlice(e, v, encZOSNamespace)
 }
 
-func encZOS(e *encoder, v *specs.ZOS) {
+func encZOS(e *encoder, zos *specs.ZOS) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Namespaces) != 0 {
+	if len(zos.Namespaces) != 0 {
 		e.key(&first, `"namespaces":`)
-		encSliceZOSNamespace(e, &v.Namespaces)
+		encSliceZOSNamespace(e, &zos.Namespaces)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1572,14 +1572,14 @@ func encPtrZOS(e *encoder, v **specs.ZOS) {
 	encPtr(e, v, encZOS)
 }
 
-func encFreeBSDDevice(e *encoder, v *specs.FreeBSDDevice) {
+func encFreeBSDDevice(e *encoder, freeBSDDevice *specs.FreeBSDDevice) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"path":`)
-	encString(e, &v.Path)
-	if v.Mode != nil {
+	encString(e, &freeBSDDevice.Path)
+	if freeBSDDevice.Mode != nil {
 		e.key(&first, `"mode":`)
-		encPtrFileMode(e, &v.Mode)
+		encPtrFileMode(e, &freeBSDDevice.Mode)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1592,44 +1592,44 @@ func encFreeBSDSharing(e *encoder, v *specs.FreeBSDSharing) {
 	e.string(string(*v))
 }
 
-func encFreeBSDJailAllow(e *encoder, v *specs.FreeBSDJailAllow) {
+func encFreeBSDJailAllow(e *encoder, freeBSDJailAllow *specs.FreeBSDJailAllow) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if v.SetHostname {
+	if freeBSDJailAllow.SetHostname {
 		e.key(&first, `"setHostname":`)
-		encBool(e, &v.SetHostname)
+		encBool(e, &freeBSDJailAllow.SetHostname)
 	}
-	if v.RawSockets {
+	if freeBSDJailAllow.RawSockets {
 		e.key(&first, `"rawSockets":`)
-		encBool(e, &v.RawSockets)
+		encBool(e, &freeBSDJailAllow.RawSockets)
 	}
-	if v.Chflags {
+	if freeBSDJailAllow.Chflags {
 		e.key(&first, `"chflags":`)
-		encBool(e, &v.Chflags)
+		encBool(e, &freeBSDJailAllow.Chflags)
 	}
-	if len(v.Mount) != 0 {
+	if len(freeBSDJailAllow.Mount) != 0 {
 		e.key(&first, `"mount":`)
-		encSliceString(e, &v.Mount)
+		encSliceString(e, &freeBSDJailAllow.Mount)
 	}
-	if v.Quotas {
+	if freeBSDJailAllow.Quotas {
 		e.key(&first, `"quotas":`)
-		encBool(e, &v.Quotas)
+		encBool(e, &freeBSDJailAllow.Quotas)
 	}
-	if v.SocketAf {
+	if freeBSDJailAllow.SocketAf {
 		e.key(&first, `"socketAf":`)
-		encBool(e, &v.SocketAf)
+		encBool(e, &freeBSDJailAllow.SocketAf)
 	}
-	if v.Mlock {
+	if freeBSDJailAllow.Mlock {
 		e.key(&first, `"mlock":`)
-		encBool(e, &v.Mlock)
+		encBool(e, &freeBSDJailAllow.Mlock)
 	}
-	if v.ReservedPorts {
+	if freeBSDJailAllow.ReservedPorts {
 		e.key(&first, `"reservedPorts":`)
-		encBool(e, &v.ReservedPorts)
+		encBool(e, &freeBSDJailAllow.ReservedPorts)
 	}
-	if v.Suser {
+	if freeBSDJailAllow.Suser {
 		e.key(&first, `"suser":`)
-		encBool(e, &v.Suser)
+		encBool(e, &freeBSDJailAllow.Suser)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1638,64 +1638,64 @@ func encPtrFreeBSDJailAllow(e *encoder, v **specs.FreeBSDJailAllow) {
 	encPtr(e, v, encFreeBSDJailAllow)
 }
 
-func encFreeBSDJail(e *encoder, v *specs.FreeBSDJail) {
+func encFreeBSDJail(e *encoder, freeBSDJail *specs.FreeBSDJail) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Parent) != 0 {
+	if len(freeBSDJail.Parent) != 0 {
 		e.key(&first, `"parent":`)
-		encString(e, &v.Parent)
+		encString(e, &freeBSDJail.Parent)
 	}
-	if len(v.Host) != 0 {
+	if len(freeBSDJail.Host) != 0 {
 		e.key(&first, `"host":`)
-		encFreeBSDSharing(e, &v.Host)
+		encFreeBSDSharing(e, &freeBSDJail.Host)
 	}
-	if len(v.Ip4) != 0 {
+	if len(freeBSDJail.Ip4) != 0 {
 		e.key(&first, `"ip4":`)
-		encFreeBSDSharing(e, &v.Ip4)
+		encFreeBSDSharing(e, &freeBSDJail.Ip4)
 	}
-	if len(v.Ip4Addr) != 0 {
+	if len(freeBSDJail.Ip4Addr) != 0 {
 		e.key(&first, `"ip4Addr":`)
-		encSliceString(e, &v.Ip4Addr)
+		encSliceString(e, &freeBSDJail.Ip4Addr)
 	}
-	if len(v.Ip6) != 0 {
+	if len(freeBSDJail.Ip6) != 0 {
 		e.key(&first, `"ip6":`)
-		encFreeBSDSharing(e, &v.Ip6)
+		encFreeBSDSharing(e, &freeBSDJail.Ip6)
 	}
-	if len(v.Ip6Addr) != 0 {
+	if len(freeBSDJail.Ip6Addr) != 0 {
 		e.key(&first, `"ip6Addr":`)
-		encSliceString(e, &v.Ip6Addr)
+		encSliceString(e, &freeBSDJail.Ip6Addr)
 	}
-	if len(v.Vnet) != 0 {
+	if len(freeBSDJail.Vnet) != 0 {
 		e.key(&first, `"vnet":`)
-		encFreeBSDSharing(e, &v.Vnet)
+		encFreeBSDSharing(e, &freeBSDJail.Vnet)
 	}
-	if len(v.Interface) != 0 {
+	if len(freeBSDJail.Interface) != 0 {
 		e.key(&first, `"interface":`)
-		encString(e, &v.Interface)
+		encString(e, &freeBSDJail.Interface)
 	}
-	if len(v.VnetInterfaces) != 0 {
+	if len(freeBSDJail.VnetInterfaces) != 0 {
 		e.key(&first, `"vnetInterfaces":`)
-		encSliceString(e, &v.VnetInterfaces)
+		encSliceString(e, &freeBSDJail.VnetInterfaces)
 	}
-	if len(v.SysVMsg) != 0 {
+	if len(freeBSDJail.SysVMsg) != 0 {
 		e.key(&first, `"sysvmsg":`)
-		encFreeBSDSharing(e, &v.SysVMsg)
+		encFreeBSDSharing(e, &freeBSDJail.SysVMsg)
 	}
-	if len(v.SysVSem) != 0 {
+	if len(freeBSDJail.SysVSem) != 0 {
 		e.key(&first, `"sysvsem":`)
-		encFreeBSDSharing(e, &v.SysVSem)
+		encFreeBSDSharing(e, &freeBSDJail.SysVSem)
 	}
-	if len(v.SysVShm) != 0 {
+	if len(freeBSDJail.SysVShm) != 0 {
 		e.key(&first, `"sysvshm":`)
-		encFreeBSDSharing(e, &v.SysVShm)
+		encFreeBSDSharing(e, &freeBSDJail.SysVShm)
 	}
-	if v.EnforceStatfs != nil {
+	if freeBSDJail.EnforceStatfs != nil {
 		e.key(&first, `"enforceStatfs":`)
-		encPtrInt(e, &v.EnforceStatfs)
+		encPtrInt(e, &freeBSDJail.EnforceStatfs)
 	}
-	if v.Allow != nil {
+	if freeBSDJail.Allow != nil {
 		e.key(&first, `"allow":`)
-		encPtrFreeBSDJailAllow(e, &v.Allow)
+		encPtrFreeBSDJailAllow(e, &freeBSDJail.Allow)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1704,16 +1704,16 @@ func encPtrFreeBSDJail(e *encoder, v **specs.FreeBSDJail) {
 	encPtr(e, v, encFreeBSDJail)
 }
 
-func encFreeBSD(e *encoder, v *specs.FreeBSD) {
+func encFreeBSD(e *encoder, freeBSD *specs.FreeBSD) {
 	first := true
 	e.buf = append(e.buf, '{')
-	if len(v.Devices) != 0 {
+	if len(freeBSD.Devices) != 0 {
 		e.key(&first, `"devices":`)
-		encSliceFreeBSDDevice(e, &v.Devices)
+		encSliceFreeBSDDevice(e, &freeBSD.Devices)
 	}
-	if v.Jail != nil {
+	if freeBSD.Jail != nil {
 		e.key(&first, `"jail":`)
-		encPtrFreeBSDJail(e, &v.Jail)
+		encPtrFreeBSDJail(e, &freeBSD.Jail)
 	}
 	e.buf = append(e.buf, '}')
 }
@@ -1722,62 +1722,62 @@ func encPtrFreeBSD(e *encoder, v **specs.FreeBSD) {
 	encPtr(e, v, encFreeBSD)
 }
 
-func encSpec(e *encoder, v *specs.Spec) {
+func encSpec(e *encoder, spec *specs.Spec) {
 	first := true
 	e.buf = append(e.buf, '{')
 	e.key(&first, `"ociVersion":`)
-	encString(e, &v.Version)
-	if v.Process != nil {
+	encString(e, &spec.Version)
+	if spec.Process != nil {
 		e.key(&first, `"process":`)
-		encPtrProcess(e, &v.Process)
+		encPtrProcess(e, &spec.Process)
 	}
-	if v.Root != nil {
+	if spec.Root != nil {
 		e.key(&first, `"root":`)
-		encPtrRoot(e, &v.Root)
+		encPtrRoot(e, &spec.Root)
 	}
-	if len(v.Hostname) != 0 {
+	if len(spec.Hostname) != 0 {
 		e.key(&first, `"hostname":`)
-		encString(e, &v.Hostname)
+		encString(e, &spec.Hostname)
 	}
-	if len(v.Domainname) != 0 {
+	if len(spec.Domainname) != 0 {
 		e.key(&first, `"domainname":`)
-		encString(e, &v.Domainname)
+		encString(e, &spec.Domainname)
 	}
-	if len(v.Mounts) != 0 {
+	if len(spec.Mounts) != 0 {
 		e.key(&first, `"mounts":`)
-		encSliceMount(e, &v.Mounts)
+		encSliceMount(e, &spec.Mounts)
 	}
-	if v.Hooks != nil {
+	if spec.Hooks != nil {
 		e.key(&first, `"hooks":`)
-		encPtrHooks(e, &v.Hooks)
+		encPtrHooks(e, &spec.Hooks)
 	}
-	if len(v.Annotations) != 0 {
+	if len(spec.Annotations) != 0 {
 		e.key(&first, `"annotations":`)
-		encMapStringString(e, &v.Annotations)
+		encMapStringString(e, &spec.Annotations)
 	}
-	if v.Linux != nil {
+	if spec.Linux != nil {
 		e.key(&first, `"linux":`)
-		encPtrLinux(e, &v.Linux)
+		encPtrLinux(e, &spec.Linux)
 	}
-	if v.Solaris != nil {
+	if spec.Solaris != nil {
 		e.key(&first, `"solaris":`)
-		encPtrSolaris(e, &v.Solaris)
+		encPtrSolaris(e, &spec.Solaris)
 	}
-	if v.Windows != nil {
+	if spec.Windows != nil {
 		e.key(&first, `"windows":`)
-		encPtrWindows(e, &v.Windows)
+		encPtrWindows(e, &spec.Windows)
 	}
-	if v.VM != nil {
+	if spec.VM != nil {
 		e.key(&first, `"vm":`)
-		encPtrVM(e, &v.VM)
+		encPtrVM(e, &spec.VM)
 	}
-	if v.ZOS != nil {
+	if spec.ZOS != nil {
 		e.key(&first, `"zos":`)
-		encPtrZOS(e, &v.ZOS)
+		encPtrZOS(e, &spec.ZOS)
 	}
-	if v.FreeBSD != nil {
+	if spec.FreeBSD != nil {
 		e.key(&first, `"freebsd":`)
-		encPtrFreeBSD(e, &v.FreeBSD)
+		encPtrFreeBSD(e, &spec.FreeBSD)
 	}
 	e.buf = append(e.buf, '}')
 }

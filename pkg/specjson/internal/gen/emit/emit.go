@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Files returns the generated files of package specjson, gofmt'ed, by
@@ -132,7 +133,7 @@ func (g *gen) expr(t reflect.Type) string {
 // decoder returns the name of t's decoder function, writing it (and those
 // it calls) first if needed.
 func (g *gen) decoder(t reflect.Type) string {
-	return g.function("dec", "%s(d *decoder, v *%s) error", t, g.decoderBody)
+	return g.function("dec", "%[1]s(d *decoder, %[3]s *%[2]s) error", t, g.decoderBody)
 }
 
 // function returns the name of t's function of kind prefix, writing it
@@ -145,7 +146,7 @@ func (g *gen) function(prefix, sig string, t reflect.Type, body func(*bytes.Buff
 	name := prefix + g.id(t)
 	g.names[t] = name
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "\nfunc "+sig+" {\n", name, g.expr(t))
+	fmt.Fprintf(&b, "\nfunc "+sig+" {\n", name, g.expr(t), recv(t))
 	body(&b, t)
 	b.WriteString("}\n")
 	g.body.Write(b.Bytes())
@@ -185,6 +186,20 @@ func (g *gen) decoderBody(b *bytes.Buffer, t reflect.Type) {
 	}
 }
 
+// recv names the argument of t's functions: v, but for a struct its type's
+// name, so that a field's line says whose field it is.
+func recv(t reflect.Type) string {
+	if t.Kind() != reflect.Struct || t.Name() == "" {
+		return "v"
+	}
+	name := t.Name()
+	n := 1 // lower the leading capitals but one that starts a word: VMKernel is vmKernel
+	for n < len(name) && unicode.IsUpper(rune(name[n])) && (n+1 == len(name) || unicode.IsUpper(rune(name[n+1]))) {
+		n++
+	}
+	return strings.ToLower(name[:n]) + name[n:]
+}
+
 // convert is the expression turning x, of type from, into t.
 func (g *gen) convert(t reflect.Type, from string) string {
 	if g.expr(t) == from {
@@ -213,10 +228,10 @@ func (g *gen) structBody(b *bytes.Buffer, t reflect.Type) {
 	// The names are data, not a literal built in the function: a literal
 	// of many strings is many instructions.
 	namesVar := "names" + g.id(t)
-	fmt.Fprintf(b, "if d.null() {\nreturn nil\n}\nvar seen uint64\nreturn d.object(func(key []byte) error {\nswitch string(key) {\n")
+	fmt.Fprintf(b, "return d.fields(%s, func(i int) error {\nswitch i {\n", namesVar)
 	for i, f := range fields {
-		fmt.Fprintf(b, "case %q:\nif !once(&seen, %d) {\nreturn errFallback\n}\nreturn %s(d, &v.%s)\n", f.name, i, g.decoder(f.typ), f.path)
+		fmt.Fprintf(b, "case %d: // %q\nreturn %s(d, &%s.%s)\n", i, f.name, g.decoder(f.typ), recv(t), f.path)
 	}
-	fmt.Fprintf(b, "}\nreturn d.unknown(key, %s)\n})\n", namesVar)
+	b.WriteString("}\nreturn nil // not reached: fields calls with an index of names\n})\n")
 	fmt.Fprintf(&g.vars, "\nvar %s = []string{%s}\n", namesVar, strings.Join(names, ", "))
 }

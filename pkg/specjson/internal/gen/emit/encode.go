@@ -9,7 +9,7 @@ import (
 // encoder returns the name of t's encoder function, writing it (and those
 // it calls) first if needed.
 func (g *gen) encoder(t reflect.Type) string {
-	return g.function("enc", "%s(e *encoder, v *%s)", t, g.encoderBody)
+	return g.function("enc", "%[1]s(e *encoder, %[3]s *%[2]s)", t, g.encoderBody)
 }
 
 func (g *gen) encoderBody(b *bytes.Buffer, t reflect.Type) {
@@ -61,11 +61,11 @@ func (g *gen) structEncoder(b *bytes.Buffer, t reflect.Type) {
 				g.fail("%s: key %q needs escaping", t, f.name)
 			}
 		}
-		cond := g.nonEmpty(f)
+		cond := g.nonEmpty(recv(t), f)
 		if cond != "" {
 			fmt.Fprintf(b, "if %s {\n", cond)
 		}
-		fmt.Fprintf(b, "e.key(&first, `\"%s\":`)\n%s(e, &v.%s)\n", f.name, g.encoder(f.typ), f.path)
+		fmt.Fprintf(b, "e.key(&first, `\"%s\":`)\n%s(e, &%s.%s)\n", f.name, g.encoder(f.typ), recv(t), f.path)
 		if cond != "" {
 			b.WriteString("}\n")
 		}
@@ -75,11 +75,11 @@ func (g *gen) structEncoder(b *bytes.Buffer, t reflect.Type) {
 
 // nonEmpty is the condition under which an omitempty field is written, ""
 // for always.
-func (g *gen) nonEmpty(f field) string {
+func (g *gen) nonEmpty(v string, f field) string {
 	if !f.omitEmpty {
 		return ""
 	}
-	sel := "v." + f.path
+	sel := v + "." + f.path
 	switch f.typ.Kind() {
 	case reflect.String, reflect.Slice, reflect.Map, reflect.Array:
 		return "len(" + sel + ") != 0"
