@@ -112,7 +112,7 @@ func TestKillStoppedWording(t *testing.T) {
 	if res := rt("start", id); res.code != 0 {
 		t.Fatalf("start: %s", res)
 	}
-	waitFor(t, 10*time.Second, "the container stopped", func() bool {
+	harness.WaitFor(t, 10*time.Second, "the container stopped", func() bool {
 		return strings.Contains(rt("state", id).stdout, `"stopped"`)
 	})
 	t.Run("unknown", func(t *testing.T) {

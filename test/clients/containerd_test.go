@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rtkit/rt/test/harness"
 )
 
 // defaultRuncRoot is the shim's --root when the container has no runtime
@@ -242,7 +244,7 @@ func (c *containerd) assertNoTrace(t *testing.T, id string) {
 	}
 	var dirs []string
 	for i := 0; i < 50; i++ {
-		if dirs = cgroupDirsOf(id); len(dirs) == 0 {
+		if dirs = harness.CgroupDirsOf(id); len(dirs) == 0 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -257,7 +259,7 @@ func (c *containerd) assertNoTrace(t *testing.T, id string) {
 // caller.
 func (c *containerd) teardown() []string {
 	var problems []string
-	tb := &quietTB{}
+	tb := harness.QuietTB{}
 	if res := c.ctr(tb, cmdOpts{timeout: 10 * time.Second}, "task", "ls", "-q"); res.code == 0 {
 		for _, id := range strings.Fields(res.stdout) {
 			problems = append(problems, "task left: "+id)
@@ -312,12 +314,3 @@ func tail(s string, n int) string {
 	}
 	return s
 }
-
-// quietTB is the testing.TB of teardown, which may run when no test is
-// running (the reaper): it logs nothing and panics where a test would stop.
-type quietTB struct{ testing.TB }
-
-func (quietTB) Helper()                   {}
-func (quietTB) Logf(string, ...any)       {}
-func (quietTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
-func (quietTB) Fatal(a ...any)            { panic(fmt.Sprint(a...)) }

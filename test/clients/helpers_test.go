@@ -4,16 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/rtkit/rt/pkg/console"
+	"github.com/rtkit/rt/test/harness"
 )
 
 // ---- containerd helpers ----
@@ -27,7 +24,7 @@ func (c *containerd) runDetached(t *testing.T, id string, flags []string, cmd ..
 		t.Fatalf("ctr run -d: %s", res)
 	}
 	var pid int
-	waitFor(t, 10*time.Second, "task "+id+" running", func() bool {
+	harness.WaitFor(t, 10*time.Second, "task "+id+" running", func() bool {
 		var status string
 		pid, status = c.task(t, id)
 		return status == "RUNNING"
@@ -55,7 +52,7 @@ func (c *containerd) task(t *testing.T, id string) (int, string) {
 // waitStatus waits for task id to have the status ctr shows as status.
 func (c *containerd) waitStatus(t *testing.T, id, status string) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "task "+id+" "+status, func() bool { _, s := c.task(t, id); return s == status })
+	harness.WaitFor(t, 10*time.Second, "task "+id+" "+status, func() bool { _, s := c.task(t, id); return s == status })
 }
 
 // exec is `ctr task exec --exec-id <unique> <flags> <id> <cmd...>`.
@@ -155,61 +152,6 @@ func hostCgroupFile(t *testing.T, pid int, controller, file string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(data))
-}
-
-// ptyRun runs a client command with a new pty as its stdin, stdout and
-// stderr (ctr -t needs its own console) and returns what the pty showed.
-func ptyRun(t *testing.T, timeout time.Duration, env []string, name string, args ...string) (string, int) {
-	t.Helper()
-	master, slavePath, err := console.OpenPty("/dev/ptmx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	slave, err := os.OpenFile(slavePath, os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	full := append([]string{"-k", "5", strconv.Itoa(int(timeout / time.Second)), name}, args...)
-	cmd := exec.Command("timeout", full...)
-	cmd.Env = env
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	var out strings.Builder
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			out.Write(buf[:n])
-			if err != nil {
-				return
-			}
-		}
-	}()
-	err = cmd.Start()
-	slave.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = cmd.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
-	// The reader ends with EIO once the last slave fd (the container's
-	// too) is closed.
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		master.Close()
-		<-done
-	}
-	return out.String(), code
 }
 
 // slowEOF reads as data, then blocks for d before its EOF.

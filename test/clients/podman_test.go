@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtkit/rt/test/harness"
 )
 
 // podman is podman with the suite's containers.conf and storage.conf (all
@@ -213,7 +215,7 @@ func (p *podman) assertNoTrace(t *testing.T, id string) {
 	t.Helper()
 	var dirs []string
 	for i := 0; i < 50; i++ {
-		if dirs = cgroupDirsOf(id); len(dirs) == 0 {
+		if dirs = harness.CgroupDirsOf(id); len(dirs) == 0 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -236,7 +238,7 @@ func (p *podman) runtimeRoots() []string {
 // teardown removes every container, pod and image of the suite's podman.
 func (p *podman) teardown() []string {
 	var problems []string
-	tb := quietTB{}
+	tb := harness.QuietTB{}
 	if res := p.podman(tb, cmdOpts{timeout: 10 * time.Second}, "ps", "-aq"); res.code == 0 && strings.TrimSpace(res.stdout) != "" {
 		problems = append(problems, "podman containers left: "+strings.Join(strings.Fields(res.stdout), " "))
 	}

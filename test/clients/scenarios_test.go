@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rtkit/rt/test/harness"
 )
 
 const mib64 = "67108864"
@@ -285,7 +287,7 @@ func TestKillAll(t *testing.T) {
 			t.Fatalf("kill --all: %s", res)
 		}
 		cd.waitStatus(t, id2, "STOPPED")
-		waitFor(t, 5*time.Second, "every process of the container killed", func() bool { return noneAlive(procs) })
+		harness.WaitFor(t, 5*time.Second, "every process of the container killed", func() bool { return noneAlive(procs) })
 		if !alive(pid1) {
 			t.Errorf("the container whose pid namespace was shared died")
 		}
@@ -302,7 +304,7 @@ func TestKillAll(t *testing.T) {
 		if res := pm.podman(t, cmdOpts{}, "rm", c2.name); res.code != 0 {
 			t.Fatalf("rm: %s", res)
 		}
-		waitFor(t, 5*time.Second, "every process of the container killed", func() bool { return noneAlive(procs) })
+		harness.WaitFor(t, 5*time.Second, "every process of the container killed", func() bool { return noneAlive(procs) })
 		pm.assertNoTrace(t, c2.id(t))
 		if !alive(pid1) {
 			t.Errorf("the container whose pid namespace was shared died")
@@ -319,7 +321,7 @@ func TestKillAll(t *testing.T) {
 		if res := pm.podman(t, cmdOpts{}, "stop", "--time", "1", c.name); res.code != 0 {
 			t.Fatalf("stop: %s", res)
 		}
-		waitFor(t, 5*time.Second, "every process of the container killed", func() bool { return noneAlive(procs) })
+		harness.WaitFor(t, 5*time.Second, "every process of the container killed", func() bool { return noneAlive(procs) })
 		if code := pm.inspect(t, c, "{{.State.ExitCode}}"); code != "137" {
 			t.Errorf("exit code after stop: %s, want 137", code)
 		}
@@ -331,7 +333,7 @@ func cgroupProcs(t *testing.T, pid, n int) []int {
 	t.Helper()
 	path := filepath.Join("/sys/fs/cgroup/memory", cgroupOf(t, pid, "memory"), "cgroup.procs")
 	var pids []int
-	waitFor(t, 5*time.Second, fmt.Sprintf("%d processes in %s", n, path), func() bool {
+	harness.WaitFor(t, 5*time.Second, fmt.Sprintf("%d processes in %s", n, path), func() bool {
 		data, _ := os.ReadFile(path)
 		pids = nil
 		for _, f := range strings.Fields(string(data)) {
@@ -364,13 +366,13 @@ func TestTTY(t *testing.T) {
 		id := "tty-" + uniq()
 		cd.cleanupAfter(t, id)
 		args := append([]string{"--address", cd.sock, "--namespace", cd.ns, "run", "--tty"}, cd.runArgs()...)
-		out, code := ptyRun(t, 60*time.Second, nil, "ctr", append(args, cd.image, id, "sh", "-c", "tty; exit 2")...)
+		out, code := harness.PtyRun(t, 60*time.Second, nil, "ctr", append(args, cd.image, id, "sh", "-c", "tty; exit 2")...)
 		if code != 2 || !ptsRE.MatchString(out) {
 			t.Errorf("ctr run -t tty: exit %d, output %q; want exit 2 and /dev/pts/N", code, out)
 		}
 		id2 := "ttyexec-" + uniq()
 		cd.runDetached(t, id2, nil, "sleep", "1000")
-		out, code = ptyRun(t, 60*time.Second, nil, "ctr", "--address", cd.sock, "--namespace", cd.ns,
+		out, code = harness.PtyRun(t, 60*time.Second, nil, "ctr", "--address", cd.sock, "--namespace", cd.ns,
 			"task", "exec", "--tty", "--exec-id", "t"+uniq(), "--fifo-dir", cd.fifoDir, id2, "sh", "-c", "tty; exit 4")
 		if code != 4 || !ptsRE.MatchString(out) {
 			t.Errorf("ctr task exec -t tty: exit %d, output %q; want exit 4 and /dev/pts/N", code, out)
@@ -908,7 +910,7 @@ func TestSignalProxy(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		waitFor(t, 30*time.Second, "the container's ready", func() bool { return strings.Contains(readAll(out), "ready") })
+		harness.WaitFor(t, 30*time.Second, "the container's ready", func() bool { return strings.Contains(readAll(out), "ready") })
 		// ctr installs its forwarder only after the task's start returns
 		// (run.go: task.Start, then ForwardAllSignals): a SIGTERM in
 		// between kills ctr itself, with runc too. Give it time.

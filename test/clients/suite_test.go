@@ -1,14 +1,12 @@
 package clients_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,48 +182,18 @@ func teardown(dir string) []string {
 	// Whatever is still running from the suite's directory: a shim, a
 	// conmon, a container process. Killed by pid.
 	for _, pid := range processesUnder(dir) {
-		note("process %d left (%s): killed", pid, cmdline(pid))
+		note("process %d left (%s): killed", pid, harness.Cmdline(pid))
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	waitGone(processesUnder, dir, 5*time.Second)
 	if cd := containerdFrom(dir); cd != nil {
 		problems = append(problems, cd.removeShimSockets()...)
 	}
-	for _, m := range mountsUnder(dir) {
+	for _, m := range harness.MountsUnder(dir) {
 		note("mount left: %s: unmounted", m)
 		syscall.Unmount(m, syscall.MNT_DETACH)
 	}
-	// A container left paused keeps its processes (SIGKILL waits for the
-	// thaw): thaw the suite's cgroups and kill what is in them.
-	for _, d := range cgroupDirsUnder(dir) {
-		if strings.HasPrefix(d, "/sys/fs/cgroup/freezer/") {
-			os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0o644)
-		}
-		if _, err := os.Stat(filepath.Join(d, "cgroup.freeze")); err == nil {
-			os.WriteFile(filepath.Join(d, "cgroup.freeze"), []byte("0"), 0o644)
-		}
-	}
-	for _, d := range cgroupDirsUnder(dir) {
-		data, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-		for _, f := range strings.Fields(string(data)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				note("process %d left in %s: killed", pid, d)
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
-	for _, d := range cgroupDirsUnder(dir) {
-		var err error
-		for i := 0; i < 50; i++ {
-			if err = syscall.Rmdir(d); err != syscall.EBUSY {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if err != nil {
-			note("cgroup dir %s: %v", d, err)
-		}
-	}
+	problems = append(problems, harness.RemoveCgroups(cgroupDirsUnder(dir))...)
 	created, _ := os.ReadFile(filepath.Join(dir, "created-dirs"))
 	if err := os.RemoveAll(dir); err != nil {
 		note("remove %s: %v", dir, err)
@@ -314,40 +282,18 @@ func readAll(f *os.File) string {
 	return string(b)
 }
 
-// processesUnder lists the pids whose command line or cwd names dir (the
-// suite's containerd, shims, conmons and container processes all do).
-func processesUnder(dir string) []int {
-	var pids []int
-	self := os.Getpid()
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self || pid == os.Getppid() {
-			continue
-		}
-		if isReaper(pid) {
-			continue
-		}
-		// dir+"/": another run's /tmp/rt-clients-<longer suffix> is not ours.
-		if cl := cmdline(pid) + " "; strings.Contains(cl, dir+"/") || strings.Contains(cl, dir+" ") {
-			pids = append(pids, pid)
-			continue
-		}
-		if root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid)); err == nil && strings.HasPrefix(root+"/", dir+"/") {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 func isReaper(pid int) bool {
 	env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	return strings.Contains(string(env), reaperEnv+"=")
 }
 
-func cmdline(pid int) string {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
+// processesUnder lists the suite's processes in dir (not the reaper).
+func processesUnder(dir string) []int { return harness.ProcessesUnder(dir, isReaper) }
+
+// cgroupDirsUnder lists the cgroup directories of the suite in dir (those
+// under <name> and <name>-podman in every hierarchy), deepest first.
+func cgroupDirsUnder(dir string) []string {
+	return harness.CgroupTrees(suiteName(dir), suiteName(dir)+"-podman")
 }
 
 func waitGone(list func(string) []int, dir string, d time.Duration) bool {
@@ -357,104 +303,6 @@ func waitGone(list func(string) []int, dir string, d time.Duration) bool {
 		}
 	}
 	return len(list(dir)) == 0
-}
-
-// mountsUnder lists the mount points under dir in this mount namespace,
-// deepest first.
-func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fs := strings.Fields(sc.Text()); len(fs) > 4 {
-			mp := unescapeMount(fs[4])
-			if mp == dir || strings.HasPrefix(mp, dir+"/") {
-				out = append(out, mp)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return out
-}
-
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-// cgroupDirsUnder lists the cgroup directories of the suite in dir (those
-// under /sys/fs/cgroup/*/<name> and <name>-podman, and the same directly
-// under /sys/fs/cgroup), deepest first.
-func cgroupDirsUnder(dir string) []string {
-	var out []string
-	var tops []string
-	for _, n := range []string{suiteName(dir), suiteName(dir) + "-podman"} {
-		ms, _ := filepath.Glob("/sys/fs/cgroup/*/" + n)
-		tops = append(tops, ms...)
-		if _, err := os.Stat("/sys/fs/cgroup/" + n); err == nil {
-			tops = append(tops, "/sys/fs/cgroup/"+n)
-		}
-	}
-	for _, top := range tops {
-		filepath.WalkDir(top, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				out = append(out, p)
-			}
-			return nil
-		})
-	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return out
-}
-
-// cgroupDirsOf lists the cgroup directories on the host, in any hierarchy,
-// whose name contains id (runc and rt name them after the container id;
-// podman's are libpod-<id>).
-func cgroupDirsOf(id string) []string {
-	var out []string
-	hier, _ := filepath.Glob("/sys/fs/cgroup/*")
-	hier = append(hier, "/sys/fs/cgroup")
-	for _, h := range hier {
-		for _, pattern := range []string{"*", "*/*", "*/*/*"} {
-			ms, _ := filepath.Glob(filepath.Join(h, pattern))
-			for _, m := range ms {
-				if strings.Contains(filepath.Base(m), id) {
-					if fi, err := os.Stat(m); err == nil && fi.IsDir() {
-						out = append(out, m)
-					}
-				}
-			}
-		}
-	}
-	return out
-}
-
-// waitFor polls cond for up to d.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("%s: not within %v", what, d)
 }
 
 var idSeq atomic.Int64

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rtkit/rt/test/harness"
 )
 
 // variable matches what differs between two containerd log lines that say
@@ -51,7 +53,7 @@ func TestZZNothingLeftBehind(t *testing.T) {
 	if pids := processesUnder(s.dir); len(pids) > 0 {
 		t.Errorf("processes left: %v", pids)
 	}
-	if ms := mountsUnder(s.dir); len(ms) > 0 {
+	if ms := harness.MountsUnder(s.dir); len(ms) > 0 {
 		t.Errorf("mounts left: %v", ms)
 	}
 	if ds := cgroupDirsUnder(s.dir); len(ds) > 0 {

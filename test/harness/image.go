@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -50,6 +51,31 @@ func BuildImageArchive(path, name string) error {
 	if err != nil {
 		return err
 	}
+	return writeImage(path, name, layerTar, []string{"sh"})
+}
+
+// BuildBinaryImageArchive writes, as BuildImageArchive, an image whose one
+// layer holds only the static program bin, as /<its base name>, which is
+// the image's command: a pause image for a pod sandbox.
+func BuildBinaryImageArchive(path, name, bin string) error {
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	base := filepath.Base(bin)
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	tw.WriteHeader(&tar.Header{Name: base, Mode: 0o755, Size: int64(len(data)), ModTime: imageEpoch, Typeflag: tar.TypeReg, Format: tar.FormatPAX})
+	tw.Write(data)
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return writeImage(path, name, out.Bytes(), []string{"/" + base})
+}
+
+// writeImage writes the OCI archive of an image of one layer, layerTar
+// (uncompressed), with cmd as its command.
+func writeImage(path, name string, layerTar []byte, cmd []string) error {
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
 	zw.ModTime = imageEpoch
@@ -67,7 +93,7 @@ func BuildImageArchive(path, name string) error {
 		"os":           "linux",
 		"config": map[string]any{
 			"Env":        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-			"Cmd":        []string{"sh"},
+			"Cmd":        cmd,
 			"WorkingDir": "/",
 		},
 		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + hex.EncodeToString(diffID[:])}},
