@@ -47,7 +47,7 @@ die() { printf 'deps: ERROR: %s\n' "$*" >&2; exit 1; }
 PKGS="
 runc crun containerd
 podman conmon golang-github-containers-common netavark iptables catatonit
-busybox-static uidmap
+busybox-static uidmap containernetworking-plugins
 libseccomp-dev pkg-config gcc libc6-dev
 iproute2 procps
 criu debian-archive-keyring
@@ -132,6 +132,19 @@ if ! command -v checkpointctl >/dev/null && command -v go >/dev/null; then
 	if ! (cd / && GOBIN=/usr/local/bin go install "github.com/checkpoint-restore/checkpointctl@$CHECKPOINTCTL_VERSION") >&2; then
 		log "WARNING: checkpointctl did not build: the archive test will not use it"
 	fi
+fi
+
+# crictl (cri-tools), kubelet's CRI client: test/cri drives pods through
+# containerd's CRI plugin with it. Not packaged in bookworm; v1.34.0 builds
+# with this Go and speaks CRI v1, which Debian's containerd 1.6 serves.
+# Unlike checkpointctl it is required: a failed build is an error.
+CRICTL_VERSION=v1.34.0
+if ! crictl --version 2>/dev/null | grep -qx "crictl version $CRICTL_VERSION"; then
+	command -v go >/dev/null || die "go is needed to build crictl $CRICTL_VERSION"
+	log "go install crictl@$CRICTL_VERSION into /usr/local/bin"
+	(cd / && GOBIN=/usr/local/bin go install -ldflags "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" \
+		"sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION") >&2 ||
+		die "crictl $CRICTL_VERSION did not build"
 fi
 
 log "ensuring a working criu (scripts/install-criu.sh)"

@@ -1,0 +1,43 @@
+package cri_test
+
+import (
+	"os/exec"
+	"sync"
+	"testing"
+
+	"github.com/rtkit/rt/test/harness"
+)
+
+// TestZZNothingLeftBehind runs last (its file name sorts last): it stops
+// the suite's containerd and checks that the host has nothing left of it:
+// no pod, no process, no mount (network namespaces included: they are
+// under the suite's state), no cgroup of a container, no link (veth or
+// bridge), nothing new in the CNI cache.
+func TestZZNothingLeftBehind(t *testing.T) {
+	s := theSuite
+	if s == nil {
+		t.Skip("no test set the suite up")
+	}
+	problems := teardown(s.dir)
+	s.reaperIn.Close()
+	// A next round (-count=2) sets a new suite up.
+	suiteOnce, theSuite, suiteErr = sync.Once{}, nil, nil
+	for _, p := range problems {
+		t.Errorf("teardown: %s", p)
+	}
+	if pids := processesUnder(s.dir); len(pids) > 0 {
+		t.Errorf("processes left: %v", pids)
+	}
+	if ms := harness.MountsUnder(s.dir); len(ms) > 0 {
+		t.Errorf("mounts left: %v", ms)
+	}
+	if ds := harness.CgroupTrees(s.name); len(ds) > 0 {
+		t.Errorf("cgroup dirs left: %v", ds)
+	}
+	if link, err := exec.Command("ip", "-o", "link").Output(); err != nil || string(link) != s.ipLink {
+		t.Errorf("ip link changed (%v):\nbefore:\n%s\nafter:\n%s", err, s.ipLink, link)
+	}
+	if now := cniListing(); now != s.cniState {
+		t.Errorf("/var/lib/cni changed:\nbefore:\n%s\nafter:\n%s", s.cniState, now)
+	}
+}
