@@ -149,7 +149,9 @@ func (r *Runtime) State(_ context.Context, id string) (*api.Container, error) {
 }
 
 // List implements api.ContainerOperations. A container that vanishes while
-// the list is made (a concurrent delete) is skipped, not an error.
+// the list is made (a concurrent delete) is skipped, not an error; one
+// whose state file is corrupt is skipped with a warning (as runc does),
+// so that one bad file does not hide the others. delete --force removes it.
 func (r *Runtime) List(_ context.Context) ([]api.Container, error) {
 	ids, err := r.store.List()
 	if err != nil {
@@ -159,6 +161,10 @@ func (r *Runtime) List(_ context.Context) ([]api.Container, error) {
 	for _, id := range ids {
 		st, err := r.store.Read(id)
 		if errors.Is(err, api.ErrNotExist) {
+			continue
+		}
+		if errors.Is(err, store.ErrCorrupt) {
+			r.log.Warn(err.Error())
 			continue
 		}
 		if err != nil {

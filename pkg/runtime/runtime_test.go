@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +114,39 @@ func TestUnknownContainer(t *testing.T) {
 	}
 	if err := r.Kill(ctx, "nope", 15, api.KillOpts{}); !errors.Is(err, api.ErrNotExist) {
 		t.Fatalf("kill of an unknown id = %v", err)
+	}
+}
+
+// TestCorruptState: a truncated or foreign state file is reported as such
+// by state, skipped by list (the other containers are listed), and removed
+// by delete --force.
+func TestCorruptState(t *testing.T) {
+	for name, data := range map[string]string{"truncated": `{"id":"bad","pid":`, "garbage": "garbage", "foreign": `{"id":"other"}`} {
+		t.Run(name, func(t *testing.T) {
+			r, s := newRuntime(t)
+			ctx := context.Background()
+			saveState(t, s, "good", 0, 0, true)
+			saveState(t, s, "bad", 0, 0, true)
+			if err := os.WriteFile(filepath.Join(s.Root(), "bad", store.StateFile), []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.State(ctx, "bad"); !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), `container "bad": corrupt state file`) {
+				t.Errorf("state = %v, want the corrupt state file named", err)
+			}
+			list, err := r.List(ctx)
+			if err != nil || len(list) != 1 || list[0].ID != "good" {
+				t.Errorf("list = %v, %v; want the good container alone", list, err)
+			}
+			if err := r.Delete(ctx, "bad", api.DeleteOpts{}); err == nil {
+				t.Error("delete without --force of a corrupt container succeeded")
+			}
+			if err := r.Delete(ctx, "bad", api.DeleteOpts{Force: true}); err != nil {
+				t.Fatalf("delete --force = %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(s.Root(), "bad")); !os.IsNotExist(err) {
+				t.Errorf("state dir still there: %v", err)
+			}
+		})
 	}
 }
 

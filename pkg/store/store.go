@@ -268,6 +268,10 @@ func (s *Store) Read(id string) (*State, error) {
 	return readState(id, dir)
 }
 
+// ErrCorrupt is a state file that cannot be read as a container's state:
+// truncated, garbled, or naming another container.
+var ErrCorrupt = errors.New("corrupt state file")
+
 func readState(id, dir string) (*State, error) {
 	data, err := os.ReadFile(filepath.Join(dir, StateFile))
 	if err != nil {
@@ -281,10 +285,10 @@ func readState(id, dir string) (*State, error) {
 	}
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("container %q: corrupt state file %s: %w", id, filepath.Join(dir, StateFile), err)
+		return nil, fmt.Errorf("container %q: %w %s: %v", id, ErrCorrupt, filepath.Join(dir, StateFile), err)
 	}
 	if st.ID != id {
-		return nil, fmt.Errorf("container %q: state file %s names container %q", id, filepath.Join(dir, StateFile), st.ID)
+		return nil, fmt.Errorf("container %q: %w: %s names container %q", id, ErrCorrupt, filepath.Join(dir, StateFile), st.ID)
 	}
 	return &st, nil
 }
