@@ -10,7 +10,9 @@
 // and containers per second with two parallel run loops. Then checkpoint and
 // restore of two workloads with CRIU, fewer samples (checkpoint.go), and rt's
 // live migration of the same workloads between two network namespaces
-// (migration.go); -only runs one of the three parts.
+// (migration.go); -only runs one of the three parts. -only stress runs
+// thousands of containers through each runtime's whole life in parallel
+// and checks the host is left as it was (stress.go; make stress).
 //
 // The pause matters: on cgroup v1 a join waits for an RCU grace period
 // unless another join happened in the last ~20 ms, so back-to-back calls of
@@ -71,14 +73,14 @@ var (
 	samples = flag.Int("n", 30, "samples per operation and runtime")
 	pause   = flag.Duration("pause", 50*time.Millisecond, "pause before each timed call")
 	window  = flag.Duration("window", 5*time.Second, "length of the containers-per-second run of each runtime")
-	only    = flag.String("only", "", `run one part only: "lifecycle" (the commands above), "checkpoint" (checkpoint and restore) or "migration" (rt's live migration)`)
+	only    = flag.String("only", "", `run one part only: "lifecycle" (the commands above), "checkpoint" (checkpoint and restore), "migration" (rt's live migration) or "stress" (stress.go: not part of a full run)`)
 )
 
 func main() {
 	rtPath := flag.String("rt", "bin/rt", "path of the rt binary")
 	flag.Parse()
-	if *only != "" && *only != "lifecycle" && *only != "checkpoint" && *only != "migration" {
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want lifecycle, checkpoint or migration\n", *only)
+	if *only != "" && *only != "lifecycle" && *only != "checkpoint" && *only != "migration" && *only != "stress" {
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want lifecycle, checkpoint, migration or stress\n", *only)
 		os.Exit(2)
 	}
 	if os.Getenv("RT_BENCH_NS") == "" {
@@ -225,6 +227,14 @@ func run(rtPath string) error {
 		return err
 	}
 	defer interrupted.push(b.cleanup)()
+	if *only == "stress" {
+		results, err := b.stress()
+		b.header()
+		if rerr := reportStress(results); err == nil {
+			err = rerr
+		}
+		return err
+	}
 	var rates map[string]float64
 	if *only == "" || *only == "lifecycle" {
 		if rates, err = b.lifecycle(); err != nil {

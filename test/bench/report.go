@@ -24,6 +24,8 @@ func (b *bench) header() {
 		n = fmt.Sprintf("%d samples per cell", *criuSamples)
 	case "migration":
 		n = fmt.Sprintf("%d samples per cell", *migSamples)
+	case "stress":
+		n = fmt.Sprintf("%d containers per runtime", *stressContainers)
 	}
 	fmt.Printf("rt benchmark, %s, host %s, kernel %s, %d CPUs, %s, %s pause\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), host, cstr(uname.Release[:]), runtime.NumCPU(), n, *pause)
