@@ -98,3 +98,7 @@ func (e *Entry) Close() error {
 // ErrNoCgroup is returned by Pids of a manager with no paths: a container
 // whose create stopped before its cgroups were chosen.
 var ErrNoCgroup = errors.New("the container has no cgroup")
+
+// ErrGone is a loaded manager's cgroup that no longer exists: the container
+// was deleted meanwhile, or exec --cgroup named a sub-cgroup never made.
+var ErrGone = errors.New("the cgroup does not exist")

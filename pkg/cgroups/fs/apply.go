@@ -63,11 +63,18 @@ func (t *target) join(pid int) (j joined) {
 	return j
 }
 
-// make makes t's directory (with its parents), ready to be joined.
+// make makes t's directory (with its parents), ready to be joined; a
+// loaded manager's directory must exist already.
 func (t *target) make() (j joined) {
 	h, err := t.hierarchy()
 	if err != nil {
 		j.err = fmt.Errorf("cgroups: join %s: %w", t.dir, err)
+		return j
+	}
+	if t.existing {
+		if _, err := os.Stat(t.dir); err != nil {
+			j.err = fmt.Errorf("cgroups: join %s: %w", t.dir, cgroups.ErrGone)
+		}
 		return j
 	}
 	if j.created, err = mkdirAll(t.dir, h.Mountpoint); err != nil {

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -293,5 +294,32 @@ func TestLoadGroupsCoMounted(t *testing.T) {
 	m.Paths()["memory"] = "/elsewhere"
 	if m.Paths()["memory"] != dirs["memory"] {
 		t.Error("Paths() shares the manager's map")
+	}
+}
+
+// TestLoadedJoinsOnly: a loaded manager (exec's) joins the container's
+// cgroup and never makes it: one removed meanwhile (a delete racing the
+// exec) is ErrGone, and stays removed.
+func TestLoadedJoinsOnly(t *testing.T) {
+	hs, err := cgroups.Mounts()
+	if err != nil || os.Geteuid() != 0 {
+		t.Skipf("needs root and the host's cgroup mounts (%v)", err)
+	}
+	paths := map[string]string{}
+	for _, h := range hs {
+		paths[h.Keys[0]] = filepath.Join(h.Mountpoint, fmt.Sprintf("rt-fs-gone-%d", os.Getpid()))
+	}
+	m := Load(paths)
+	if _, err := m.Prepare(); !errors.Is(err, cgroups.ErrGone) {
+		t.Errorf("Prepare = %v, want ErrGone", err)
+	}
+	if err := m.Apply(os.Getpid()); !errors.Is(err, cgroups.ErrGone) {
+		t.Errorf("Apply = %v, want ErrGone", err)
+	}
+	for _, dir := range paths {
+		if _, err := os.Stat(dir); err == nil {
+			os.Remove(dir)
+			t.Errorf("%s was made", dir)
+		}
 	}
 }

@@ -36,6 +36,10 @@ type target struct {
 	// h is the hierarchy dir is in; nil in a loaded manager until Apply, or
 	// a Destroy that finds more than an empty directory, needs it.
 	h *cgroups.Mount
+	// existing marks a loaded manager's directory: Apply and Prepare join
+	// it and never make it, so that an exec racing a delete cannot bring
+	// back the cgroup the delete removed.
+	existing bool
 }
 
 // New returns the manager of a new container with linux.cgroupsPath path
@@ -85,7 +89,7 @@ func Load(paths map[string]string) *Manager {
 	for _, dir := range slices.Sorted(maps.Keys(byDir)) {
 		keys := byDir[dir]
 		slices.Sort(keys)
-		m.targets = append(m.targets, target{dir: dir, keys: keys})
+		m.targets = append(m.targets, target{dir: dir, keys: keys, existing: true})
 	}
 	return m
 }

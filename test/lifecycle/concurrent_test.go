@@ -1,0 +1,133 @@
+package lifecycle_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/test/harness"
+)
+
+// TestConcurrentOperations: every command that changes a container, issued
+// at once on one container (created or running), has a well-defined
+// result: each succeeds, or fails with one clean line (the state error);
+// state and list always answer; afterwards the state agrees with the
+// processes, and delete --force leaves nothing.
+func TestConcurrentOperations(t *testing.T) {
+	r := runner(t)
+	b := bundle(t, []string{"sleep", "1000"}, nil)
+	for round := 0; round < 6; round++ {
+		id := harness.ID("conc")
+		verb := []string{"create", "run -d"}[round%2]
+		if res := r.RT(append(strings.Fields(verb), "--bundle", b, id)...); res.Code != 0 {
+			t.Fatalf("%s: %s", verb, res)
+		}
+		cmds := [][]string{
+			{"start", id}, {"kill", id, "KILL"}, {"delete", id}, {"delete", "--force", id},
+			{"exec", id, "true"}, {"pause", id}, {"resume", id}, {"update", "--memory", "104857600", id},
+			{"state", id}, {"list"}, {"ps", id}, {"kill", id, "TERM"},
+		}
+		// Each round starts them in another order.
+		order := make([][]string, len(cmds))
+		for i := range cmds {
+			order[i] = cmds[(i*5+round)%len(cmds)]
+		}
+		results := make([]harness.Result, len(order))
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range order {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				results[i] = r.RT(order[i]...)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i, res := range results {
+			checkConcurrentResult(t, id, order[i], res)
+		}
+		checkConsistent(t, r, id)
+		// A container left paused is thawed by delete --force.
+		if res := r.RT("delete", "--force", id); res.Code != 0 {
+			t.Errorf("final delete --force: %s", res)
+		}
+		r.AssertNoTrace(t, id, b)
+		if procs := procsInCgroup(id); len(procs) > 0 {
+			t.Errorf("processes left in the container's cgroups: %v", procs)
+		}
+	}
+}
+
+// checkConcurrentResult: a success is clean (state untorn, list a table),
+// a failure is one line; exec may also end with its process killed.
+func checkConcurrentResult(t *testing.T, id string, args []string, res harness.Result) {
+	t.Helper()
+	what := strings.Join(args, " ")
+	switch {
+	case args[0] == "list":
+		if res.Code != 0 || !strings.HasPrefix(res.Stdout, "ID ") {
+			t.Errorf("%s did not answer: %s", what, res)
+		}
+	case res.Code == 0 && args[0] == "state":
+		var c api.Container
+		if err := json.Unmarshal([]byte(res.Stdout), &c); err != nil || c.ID != id || c.Status == "" {
+			t.Errorf("%s: torn state: %s (%v)", what, res, err)
+		}
+	case res.Code == 0:
+		if res.Stderr != "" {
+			t.Errorf("%s: exit 0 with stderr %q", what, res.Stderr)
+		}
+	case args[0] == "exec" && res.Code == 128+int(syscall.SIGKILL) && res.Stderr == "":
+		// The process exec started was killed with the container.
+	case args[0] == "exec":
+		// exec fails with 255, as runc's, apart from its process's codes.
+		if res.Code != 255 {
+			t.Errorf("%s: %s, want exit 255", what, res)
+		}
+		res.Code = 1 // for failsCleanly's other checks
+		failsCleanly(t, what, res)
+	default:
+		failsCleanly(t, what, res)
+	}
+}
+
+// checkConsistent: what state says agrees with the init process.
+func checkConsistent(t *testing.T, r *harness.Runner, id string) {
+	t.Helper()
+	res := r.RT("state", id)
+	if res.Code != 0 {
+		failsCleanly(t, "state after the race", res, "does not exist")
+		return
+	}
+	var c api.Container
+	if err := json.Unmarshal([]byte(res.Stdout), &c); err != nil {
+		t.Fatalf("state after the race: %v: %s", err, res.Stdout)
+	}
+	alive := c.InitProcessPid > 0 && syscall.Kill(c.InitProcessPid, 0) == nil && !isZombie(c.InitProcessPid)
+	switch c.Status {
+	case "created", "running", "paused":
+		if !alive {
+			t.Errorf("state says %s but init %d is gone", c.Status, c.InitProcessPid)
+		}
+	case "stopped":
+		if alive {
+			t.Errorf("state says stopped but init %d is alive", c.InitProcessPid)
+		}
+	default:
+		t.Errorf("state after the race: status %q", c.Status)
+	}
+}
+
+func isZombie(pid int) bool {
+	raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	data := string(raw)
+	i := strings.LastIndexByte(data, ')')
+	return i < 0 || i+2 >= len(data) || data[i+2] == 'Z'
+}
