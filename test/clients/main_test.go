@@ -30,10 +30,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if dir := os.Getenv(reaperEnv); dir != "" {
-		reap(dir)
-		os.Exit(0)
-	}
+	harness.Reap(reaperEnv, func(dir string) { teardown(dir) })
 	harness.Main(m)
 }
 

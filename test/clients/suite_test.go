@@ -40,7 +40,7 @@ type suite struct {
 	ipLink  string // `ip -o link` before the suite touched anything
 	created []string
 
-	reaperIn io.WriteCloser
+	reaper *harness.Reaper
 
 	cdOnce sync.Once
 	cd     *containerd
@@ -92,7 +92,7 @@ func newSuite(bins harness.Bins) (*suite, error) {
 		}
 	}
 	os.Chmod(s.dir, 0o755)
-	if err := s.startReaper(); err != nil {
+	if s.reaper, err = harness.StartReaper(reaperEnv, s.dir); err != nil {
 		os.RemoveAll(s.dir)
 		return nil, err
 	}
@@ -131,41 +131,6 @@ exec ` + shellQuote(real) + ` "$@"
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// startReaper starts the test binary again as the reaper of s.dir. Its
-// stdin is a pipe whose write end only this process holds: when it ends,
-// however it ends, the reaper reads EOF and tears the suite down. Its
-// output goes to /dev/null so that go test does not wait for it.
-func (s *suite) startReaper() error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), reaperEnv+"="+s.dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	s.reaperIn = in
-	go cmd.Wait()
-	return nil
-}
-
-// reap is the reaper's main: wait for EOF on stdin, then tear down.
-func reap(dir string) {
-	signal := make(chan struct{})
-	go func() { io.Copy(io.Discard, os.Stdin); close(signal) }()
-	<-signal
-	if _, err := os.Stat(dir); err != nil {
-		return
-	}
-	teardown(dir)
-}
 
 // teardown stops everything the suite started under dir and removes dir.
 // It returns what it had to clean up by force or could not clean up. It is
@@ -282,13 +247,10 @@ func readAll(f *os.File) string {
 	return string(b)
 }
 
-func isReaper(pid int) bool {
-	env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	return strings.Contains(string(env), reaperEnv+"=")
-}
-
 // processesUnder lists the suite's processes in dir (not the reaper).
-func processesUnder(dir string) []int { return harness.ProcessesUnder(dir, isReaper) }
+func processesUnder(dir string) []int {
+	return harness.ProcessesUnder(dir, harness.IsReaper(reaperEnv))
+}
 
 // cgroupDirsUnder lists the cgroup directories of the suite in dir (those
 // under <name> and <name>-podman in every hierarchy), deepest first.

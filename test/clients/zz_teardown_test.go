@@ -44,7 +44,7 @@ func TestZZNothingLeftBehind(t *testing.T) {
 		}
 	}
 	problems := teardown(s.dir)
-	s.reaperIn.Close()
+	s.reaper.Close()
 	// A next round (-count=2) sets a new suite up.
 	suiteOnce, theSuite, suiteErr = sync.Once{}, nil, nil
 	for _, p := range problems {

@@ -2,7 +2,6 @@ package cri_test
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +40,7 @@ type suite struct {
 	subnet   string // the pods' IPv4 range (link-local)
 	ipLink   string // `ip -o link` before the suite
 	cniState string // a listing of /var/lib/cni before the suite
-	reaperIn io.WriteCloser
+	reaper   *harness.Reaper
 }
 
 var (
@@ -96,7 +95,7 @@ func newSuite(bins harness.Bins) (*suite, error) {
 	// 169.254/16, told apart by the test binary's pid.
 	n := os.Getpid() % 100
 	s.bridge, s.subnet = fmt.Sprintf("rtcri%d", os.Getpid()), fmt.Sprintf("169.254.%d.0/24", 100+n)
-	if err := s.startReaper(); err != nil {
+	if s.reaper, err = harness.StartReaper(reaperEnv, s.dir); err != nil {
 		os.RemoveAll(s.dir)
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package cri_test
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,45 +13,11 @@ import (
 	"github.com/rtkit/rt/test/harness"
 )
 
-// startReaper starts the test binary again as the reaper of s.dir. Its
-// stdin is a pipe whose write end only this process holds: when it ends,
-// however it ends, the reaper reads EOF and tears the suite down.
-func (s *suite) startReaper() error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), reaperEnv+"="+s.dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	s.reaperIn = in
-	go cmd.Wait()
-	return nil
-}
-
-// reap is the reaper's main: wait for EOF on stdin, then tear down.
-func reap(dir string) {
-	io.Copy(io.Discard, os.Stdin)
-	if _, err := os.Stat(dir); err == nil {
-		teardown(dir)
-	}
-}
-
-func isReaper(pid int) bool {
-	env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	return strings.Contains(string(env), reaperEnv+"=")
-}
-
 // processesUnder lists the suite's processes: containerd, the shims, the
 // containers (their root is under dir), not the reaper.
-func processesUnder(dir string) []int { return harness.ProcessesUnder(dir, isReaper) }
+func processesUnder(dir string) []int {
+	return harness.ProcessesUnder(dir, harness.IsReaper(reaperEnv))
+}
 
 // teardown removes every pod, stops containerd, and then removes by force
 // whatever is left (processes, mounts, cgroups, the bridge, dir itself),

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -436,21 +435,11 @@ func TestConcurrentDeleteStateKill(t *testing.T) {
 			t.Fatalf("run -d: %s", res)
 		}
 		cmds := [][]string{{"delete", "--force", id}, {"state", id}, {"kill", id, "KILL"}}
-		var wg sync.WaitGroup
-		results := make([]harness.Result, 10)
 		args := make([][]string, 10)
-		start := make(chan struct{})
-		for i := range results {
+		for i := range args {
 			args[i] = cmds[(i+round)%len(cmds)]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				results[i] = r.RT(args[i]...)
-			}()
 		}
-		close(start)
-		wg.Wait()
+		results := raceAll(r, args)
 		for i, res := range results {
 			what := strings.Join(args[i], " ")
 			switch {

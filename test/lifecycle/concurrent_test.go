@@ -37,20 +37,7 @@ func TestConcurrentOperations(t *testing.T) {
 		for i := range cmds {
 			order[i] = cmds[(i*5+round)%len(cmds)]
 		}
-		results := make([]harness.Result, len(order))
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range order {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				results[i] = r.RT(order[i]...)
-			}()
-		}
-		close(start)
-		wg.Wait()
-		for i, res := range results {
+		for i, res := range raceAll(r, order) {
 			checkConcurrentResult(t, id, order[i], res)
 		}
 		checkConsistent(t, r, id)
@@ -63,6 +50,25 @@ func TestConcurrentOperations(t *testing.T) {
 			t.Errorf("processes left in the container's cgroups: %v", procs)
 		}
 	}
+}
+
+// raceAll runs each of cmds (rt's arguments) at once, as far as
+// goroutines released together go, and returns their results in order.
+func raceAll(r *harness.Runner, cmds [][]string) []harness.Result {
+	results := make([]harness.Result, len(cmds))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range cmds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			results[i] = r.RT(cmds[i]...)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return results
 }
 
 // checkConcurrentResult: a success is clean (state untorn, list a table),
