@@ -20,7 +20,7 @@ TAGS     ?=
 comma    := ,
 SOURCES  := $(shell find cmd pkg \( -name '*.go' -not -name '*_test.go' \) -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
 
-.PHONY: man all deps build test stress unit lint bench install demo clean
+.PHONY: man all deps build test stress unit fuzz lint bench install demo clean
 
 all: build
 
@@ -78,6 +78,19 @@ stress: deps build
 
 unit:
 	$(GO) test -count=1 ./pkg/...
+
+# fuzz runs every Go fuzz target of pkg/ (each func Fuzz… in a _test.go,
+# found by scripts/fuzz.sh) for FUZZTIME, one after the other: go test
+# fuzzes one target per run. A failure leaves its input in the package's
+# testdata/fuzz/<target>/: fix the code and commit the file as a regression
+# seed, which plain go test (make unit) then runs. FUZZ picks targets by a
+# regexp (make fuzz FUZZ=store); FUZZFLAGS adds go test flags, such as
+# -parallel 1 on a shared machine.
+FUZZTIME ?= 60s
+FUZZ ?=
+FUZZFLAGS ?=
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZFLAGS='$(FUZZFLAGS)' scripts/fuzz.sh '$(FUZZ)'
 
 bench: deps build
 	$(GO) run ./test/bench -rt $(abspath $(BIN))/rt

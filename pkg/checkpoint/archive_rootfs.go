@@ -164,7 +164,7 @@ func applyRootfsDiff(r io.Reader, rootfs string) error {
 			return nil
 		}
 		if err := applyEntry(root, name, hdr, data); err != nil {
-			return fmt.Errorf("%s: apply %s: %w", rootfsDiffFile, name, err)
+			return fmt.Errorf("%s: apply %q: %w", rootfsDiffFile, name, err)
 		}
 		return nil
 	})

@@ -342,7 +342,7 @@ func TestRootfsDiff(t *testing.T) {
 // FuzzArchiveReader feeds arbitrary bytes to the archive reader (and the
 // rootfs diff checker and applier): whatever the input, nothing is
 // written but regular files and directories, all inside the destination,
-// and nothing panics.
+// nothing panics, and a refusal is one line.
 func FuzzArchiveReader(f *testing.F) {
 	f.Add(makeTar(f, tarEntry{name: "checkpoint/", typ: tar.TypeDir}, tarEntry{name: "checkpoint/inventory.img", body: "x"},
 		tarEntry{name: "config.dump", body: "{}"}, tarEntry{name: "rootfs-diff.tar", body: ""}))
@@ -355,13 +355,17 @@ func FuzzArchiveReader(f *testing.F) {
 		dest := filepath.Join(base, "dest")
 		os.Mkdir(dest, 0o700)
 		if r, err := decompress(bytes.NewReader(data)); err == nil {
-			_ = readArchive(r, dest)
+			if err := readArchive(r, dest); err != nil {
+				checkOneLine(t, "readArchive", err)
+			}
 			r.Close()
 		}
 		rootfs := filepath.Join(base, "rootfs")
 		os.Mkdir(rootfs, 0o755)
-		if checkRootfsDiff(bytes.NewReader(data)) == nil {
-			_ = applyRootfsDiff(bytes.NewReader(data), rootfs)
+		if err := checkRootfsDiff(bytes.NewReader(data)); err != nil {
+			checkOneLine(t, "checkRootfsDiff", err)
+		} else if err := applyRootfsDiff(bytes.NewReader(data), rootfs); err != nil {
+			checkOneLine(t, "applyRootfsDiff", err)
 		}
 		entries, _ := os.ReadDir(base)
 		if len(entries) != 2 {

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/checkpoint-restore/go-criu/v7/crit"
 	criucore "github.com/checkpoint-restore/go-criu/v7/crit/images/criu-core"
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/inventory"
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/mnt"
@@ -33,7 +32,7 @@ const recordFile = "rt-checkpoint.json"
 
 // statsDumpFile is CRIU's dump statistics image. CRIU writes it into its
 // work directory, which is the image directory unless --work-path is given.
-const statsDumpFile = crit.StatsDump
+const statsDumpFile = "stats-dump"
 
 var _ api.ImageInspector = (*Runtime)(nil)
 
@@ -115,31 +114,6 @@ func readInventory(dir string) (*inventory.InventoryEntry, error) {
 		return nil, fmt.Errorf("image path %s: inventory.img holds no inventory: %w", dir, api.ErrNotImage)
 	}
 	return inv, nil
-}
-
-// readImage decodes every entry of the CRIU image file dir/name as entry's
-// type (crit checks the file's magic first). A missing file's error wraps
-// fs.ErrNotExist.
-func readImage(dir, name string, entry proto.Message) ([]proto.Message, error) {
-	f, err := os.Open(filepath.Join(dir, name))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	img, err := crit.New(f, nil, "", false, true).Decode(entry)
-	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", name, err)
-	}
-	// crit accepts any known magic: a file of another kind under this name
-	// would decode into garbage, so check that it is what was asked for.
-	if want := string(entry.ProtoReflect().Descriptor().Name()); !magicMatches(img.Magic, want) {
-		return nil, fmt.Errorf("decode %s: it holds a %s image", name, img.Magic)
-	}
-	out := make([]proto.Message, 0, len(img.Entries))
-	for _, e := range img.Entries {
-		out = append(out, e.Message)
-	}
-	return out, nil
 }
 
 // magicMatches reports whether an image's magic (crit's name, "PSTREE")

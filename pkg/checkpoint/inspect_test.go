@@ -28,7 +28,7 @@ import (
 // service images such as the inventory and stats, the service) magic, the
 // file's own magic, then each entry as a little-endian 32-bit size and the
 // protobuf bytes.
-func writeImage(t *testing.T, dir, name, kind string, msgs ...proto.Message) {
+func writeImage(t testing.TB, dir, name, kind string, msgs ...proto.Message) {
 	t.Helper()
 	m := magic.LoadMagic()
 	head := "IMG_COMMON"
@@ -84,7 +84,7 @@ func mntEntry(id uint32, mountpoint string, fstype mnt.Fstype, fsname, source, r
 // fakeImage is a small dump: sh (pid 1, two threads) with a child sleep,
 // 3 + 2 pages in two pages files, mapped 5 + 1 (one in a parent image),
 // three mounts, one of them external.
-func fakeImage(t *testing.T) string {
+func fakeImage(t testing.TB) string {
 	dir := t.TempDir()
 	writeImage(t, dir, "inventory.img", "INVENTORY", &inventory.InventoryEntry{ImgVersion: proto.Uint32(2)})
 	writeImage(t, dir, "pstree.img", "PSTREE",

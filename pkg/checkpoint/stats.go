@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/checkpoint-restore/go-criu/v7/crit"
 	"github.com/checkpoint-restore/go-criu/v7/crit/images/stats"
 
 	"github.com/rtkit/rt/pkg/api"
@@ -14,7 +13,7 @@ import (
 // statsRestoreFile is CRIU's restore statistics image, which it writes
 // into its work directory (the image directory without --work-path) after
 // a successful restore.
-const statsRestoreFile = crit.StatsRestore
+const statsRestoreFile = "stats-restore"
 
 // readRestoreStats decodes stats-restore; nil, nil when there is none.
 func readRestoreStats(dir string) (*api.RestoreStats, error) {

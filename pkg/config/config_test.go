@@ -30,7 +30,7 @@ var envNames = []string{"RT_CONFIG", "RT_ROOT", "RT_CRIU", "RT_CRIU_PROGRESS_TIM
 
 // setenv sets e and every other variable Load reads empty, which Load
 // treats as unset, so the machine's RT_* cannot leak into a test.
-func (e env) setenv(t *testing.T) {
+func (e env) setenv(t testing.TB) {
 	t.Helper()
 	for _, name := range envNames {
 		t.Setenv(name, "")
@@ -57,7 +57,7 @@ type harness struct {
 	wantInit string
 }
 
-func newHarness(t *testing.T) harness {
+func newHarness(t testing.TB) harness {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
@@ -84,7 +84,7 @@ func newHarness(t *testing.T) harness {
 
 // options sets e as the environment for t and returns the Options that
 // keep Load off the machine's files.
-func (h harness) options(t *testing.T, e env) Options {
+func (h harness) options(t testing.TB, e env) Options {
 	t.Helper()
 	e.setenv(t)
 	return Options{
@@ -175,15 +175,20 @@ func checkSetting(t *testing.T, h harness, cfg *Config, key, wantValue string, w
 	}
 }
 
-func TestPrecedence(t *testing.T) {
-	tests := []struct {
-		name string
-		loadCase
-		key        string
-		wantValue  string
-		wantSource Source
-		wantOrigin string
-	}{
+// precedenceCase is a Load and the setting of key it must give.
+type precedenceCase struct {
+	name string
+	loadCase
+	key        string
+	wantValue  string
+	wantSource Source
+	wantOrigin string
+}
+
+// precedenceCases are TestPrecedence's cases; their files are FuzzLoad's
+// seeds.
+func precedenceCases() []precedenceCase {
+	return []precedenceCase{
 		{"root/default", loadCase{}, KeyRoot, "/run/rt", SourceDefault, "built-in"},
 		{"root/file", loadCase{file: "root: /file/root\n"}, KeyRoot, "/file/root", SourceFile, fileMark},
 		{"root/env+file", loadCase{file: "root: /file/root\n", env: env{"RT_ROOT": "/env/root"}}, KeyRoot, "/env/root", SourceEnv, "RT_ROOT"},
@@ -246,7 +251,10 @@ func TestPrecedence(t *testing.T) {
 		{"debug/flag+env+file", loadCase{file: "debug: false\n", env: env{"RT_DEBUG": "false"}, args: []string{"--debug"}}, KeyDebug, "true", SourceFlag, "--debug"},
 		{"debug/flag false+env+file", loadCase{file: "debug: true\n", env: env{"RT_DEBUG": "1"}, args: []string{"--debug=false"}}, KeyDebug, "false", SourceFlag, "--debug"},
 	}
-	for _, tt := range tests {
+}
+
+func TestPrecedence(t *testing.T) {
+	for _, tt := range precedenceCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
 			cfg, err := h.load(t, tt.loadCase)
@@ -309,16 +317,20 @@ const (
 	tokenAllowed  = "empty, or a migration-token of at least 16 characters"
 )
 
-func TestBadConfigFile(t *testing.T) {
-	tests := []struct {
-		name string
-		file string
-		args []string
-		// want is the exact message, or with wantPrefix only its start
-		// because the rest is the YAML parser's wording.
-		want       string
-		wantPrefix bool
-	}{
+// badConfigFileCase is a config file Load refuses, and its error.
+type badConfigFileCase struct {
+	name string
+	file string
+	args []string
+	// want is the exact message, or with wantPrefix only its start
+	// because the rest is the YAML parser's wording.
+	want       string
+	wantPrefix bool
+}
+
+// badConfigFileCases are TestBadConfigFile's cases, and FuzzLoad's seeds.
+func badConfigFileCases() []badConfigFileCase {
+	return []badConfigFileCase{
 		{name: "syntax error", file: "root: /a\n criu: b\n", want: "config file <FILE>: yaml: line 2:", wantPrefix: true},
 		{name: "unclosed flow sequence", file: "root: [\n", want: "config file <FILE>: yaml: line ", wantPrefix: true},
 		{name: "top level is a list", file: "- root\n", want: "config file <FILE>: yaml: unmarshal errors: line 1:", wantPrefix: true},
@@ -354,7 +366,10 @@ func TestBadConfigFile(t *testing.T) {
 		{name: "migration-token a number", file: "migration-token: 12345678901234567\n", want: `config file <FILE>: key "migration-token": value (not shown) is not a string (allowed: ` + tokenAllowed + `)`},
 		{name: "bad value hidden by flag", file: "log-format: xml\n", args: []string{"--log-format=json"}, want: `config file <FILE>: key "log-format": value "xml" not allowed (allowed: text, json)`},
 	}
-	for _, tt := range tests {
+}
+
+func TestBadConfigFile(t *testing.T) {
+	for _, tt := range badConfigFileCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
 			cfg, err := h.load(t, loadCase{file: tt.file, args: tt.args})

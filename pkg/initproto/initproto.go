@@ -60,6 +60,11 @@ const (
 // allocate without limit. A config.json is far smaller.
 const maxPayload = 16 << 20
 
+// readAtOnce is the largest payload read into a buffer of its size at
+// once; a larger one grows as it arrives, so that a corrupt header costs
+// what was sent, not the size it claims.
+const readAtOnce = 64 << 10
+
 // Write sends one message.
 func Write(w io.Writer, typ byte, payload []byte) error {
 	buf := make([]byte, 5+len(payload))
@@ -99,8 +104,8 @@ func Read(r io.Reader, want byte) ([]byte, error) {
 	if n > maxPayload {
 		return nil, fmt.Errorf("message of %d bytes: %w", n, ErrProtocol)
 	}
-	payload := make([]byte, n)
-	if _, err := io.ReadFull(r, payload); err != nil {
+	payload, err := readPayload(r, n)
+	if err != nil {
 		return nil, fmt.Errorf("read message: %w", err)
 	}
 	if hdr[0] == MsgError {
@@ -113,6 +118,20 @@ func Read(r io.Reader, want byte) ([]byte, error) {
 		return nil, fmt.Errorf("got message %s, want %s: %w", Name(hdr[0]), Name(want), ErrProtocol)
 	}
 	return payload, nil
+}
+
+// readPayload reads the n bytes of a payload.
+func readPayload(r io.Reader, n uint32) ([]byte, error) {
+	if n <= readAtOnce {
+		payload := make([]byte, n)
+		_, err := io.ReadFull(r, payload)
+		return payload, err
+	}
+	payload, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err == nil && len(payload) < int(n) {
+		err = io.ErrUnexpectedEOF
+	}
+	return payload, err
 }
 
 // Join is one namespace to join: its CLONE_NEW* flag and path.

@@ -56,7 +56,9 @@ func TestRoundTrip(t *testing.T) {
 		{MsgGo, 0},
 		{MsgPid, 1},
 		{MsgPid, 4},
-		{MsgConfig, 64 << 10},
+		{MsgConfig, readAtOnce},
+		{MsgConfig, readAtOnce + 1},
+		{MsgConfig, 1 << 20},
 		{MsgJoined, 0},
 		{MsgNamespaces, 1000},
 		{MsgReady, 0},
@@ -199,10 +201,17 @@ func TestReadOversized(t *testing.T) {
 			t.Errorf("header of %d bytes: %d bytes allocated", n, d)
 		}
 	}
-	// maxPayload itself is allowed: the reader goes on to the payload.
+	// maxPayload itself is allowed: the reader goes on to the payload,
+	// allocating as it arrives, not the size the header claims.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	_, err := Read(bytes.NewReader(frame(MsgConfig, maxPayload, "x")), MsgConfig)
-	if err == nil || strings.Contains(err.Error(), "protocol error") {
-		t.Errorf("header of maxPayload with a short body: %v, want a read error", err)
+	runtime.ReadMemStats(&after)
+	if err == nil || strings.Contains(err.Error(), "protocol error") || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("header of maxPayload with a short body: %v, want an unexpected EOF", err)
+	}
+	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+		t.Errorf("header of maxPayload with a short body: %d bytes allocated", d)
 	}
 }
 

@@ -12,12 +12,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestParseOptions(t *testing.T) {
-	tests := []struct {
-		name string
-		opts []string
-		want parsedOptions
-	}{
+// parseOptionsCase is a mounts[].options list and how it parses.
+type parseOptionsCase struct {
+	name string
+	opts []string
+	want parsedOptions
+}
+
+// parseOptionsCases are TestParseOptions's cases, and FuzzParseOptions's
+// seeds.
+func parseOptionsCases() []parseOptionsCase {
+	return []parseOptionsCase{
 		{"none", nil, parsedOptions{}},
 		{"defaults does nothing", []string{"defaults"}, parsedOptions{}},
 		{"ro", []string{"ro"}, parsedOptions{flags: unix.MS_RDONLY}},
@@ -70,7 +75,10 @@ func TestParseOptions(t *testing.T) {
 			data:  []string{"mode=755", "size=65536k"},
 		}},
 	}
-	for _, tt := range tests {
+}
+
+func TestParseOptions(t *testing.T) {
+	for _, tt := range parseOptionsCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			got := parseOptions(tt.opts)
 			if !equalParsed(got, tt.want) {

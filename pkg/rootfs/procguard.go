@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -91,7 +92,7 @@ func describeType(typ string) string {
 	if typ == "" {
 		return "no type given"
 	}
-	return "type " + typ
+	return "type " + strconv.Quote(typ)
 }
 
 // isBind reports whether m is a bind mount, as mountOne decides it.

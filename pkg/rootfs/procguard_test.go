@@ -13,24 +13,29 @@ import (
 // TestProcDestination is runc's checkProcMount on paths: outside /proc
 // anything, on /proc a fresh procfs (a bind only if its source is one),
 // under /proc only the listed files.
-func TestProcDestination(t *testing.T) {
+// procDestinationCase is a mount and what ProcDestination says of it.
+type procDestinationCase struct {
+	name       string
+	m          specs.Mount
+	procSource bool
+	want       string // "" for allowed
+}
+
+// procDestinationCases are TestProcDestination's cases, and
+// FuzzParseOptions's seeds.
+func procDestinationCases() []procDestinationCase {
 	bind := func(dest string) specs.Mount {
 		return specs.Mount{Destination: dest, Type: "bind", Source: "/x", Options: []string{"rbind"}}
 	}
 	typed := func(dest, typ string) specs.Mount { return specs.Mount{Destination: dest, Type: typ, Source: typ} }
-	tests := []struct {
-		name       string
-		m          specs.Mount
-		procSource bool
-		want       string // "" for allowed
-	}{
+	tests := []procDestinationCase{
 		{"procfs on /proc", typed("/proc", "proc"), false, ""},
 		{"procfs on /proc/ (trailing slash)", typed("/proc/", "proc"), false, ""},
 		{"procfs on proc (relative)", typed("proc", "proc"), false, ""},
 		{"bind on /proc: the source decides", bind("/proc"), true, ""},
 		{"bind option with type proc on /proc", specs.Mount{Destination: "/proc", Type: "proc", Source: "/proc", Options: []string{"bind"}}, true, ""},
-		{"tmpfs on /proc", typed("/proc", "tmpfs"), false, "because it is not of type proc (type tmpfs)"},
-		{"sysfs on /proc", typed("/proc", "sysfs"), false, "because it is not of type proc (type sysfs)"},
+		{"tmpfs on /proc", typed("/proc", "tmpfs"), false, `because it is not of type proc (type "tmpfs")`},
+		{"sysfs on /proc", typed("/proc", "sysfs"), false, `because it is not of type proc (type "sysfs")`},
 		{"no type on /proc", typed("/proc", ""), false, "because it is not of type proc (no type given)"},
 		{"cgroup on /proc", typed("/proc", "cgroup"), false, "not of type proc"},
 		{"procfs on /proc/sys", typed("/proc/sys", "proc"), false, "because it is inside /proc"},
@@ -48,14 +53,13 @@ func TestProcDestination(t *testing.T) {
 		{"outside", typed("/mnt", "tmpfs"), false, ""},
 	}
 	for _, ok := range ProcOvermounts {
-		tests = append(tests, struct {
-			name       string
-			m          specs.Mount
-			procSource bool
-			want       string
-		}{"allowed " + ok, bind(ok), false, ""})
+		tests = append(tests, procDestinationCase{"allowed " + ok, bind(ok), false, ""})
 	}
-	for _, tt := range tests {
+	return tests
+}
+
+func TestProcDestination(t *testing.T) {
+	for _, tt := range procDestinationCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			procSource, err := ProcDestination(tt.m.Destination, tt.m)
 			if tt.want == "" {
@@ -143,7 +147,7 @@ func TestCheckResolved(t *testing.T) {
 		{"through a symlink into /proc/sys", bind("/mnt/kernel/domainname", host), true, "resolves to /proc/sys/kernel/domainname in the rootfs: cannot be mounted because it is inside /proc"},
 		{"through a relative symlink into /proc", bind("/mnt/up/kernel", host), false, "resolves to /proc/sys/kernel in the rootfs"},
 		{"a symlink to an allowed file", bind("/mnt/info", host), true, ""},
-		{"a tmpfs on a symlink to /proc", specs.Mount{Destination: "/mnt/procdir", Type: "tmpfs"}, false, "resolves to /proc in the rootfs: cannot be mounted because it is not of type proc (type tmpfs)"},
+		{"a tmpfs on a symlink to /proc", specs.Mount{Destination: "/mnt/procdir", Type: "tmpfs"}, false, `resolves to /proc in the rootfs: cannot be mounted because it is not of type proc (type "tmpfs")`},
 		{"a bind of a procfs on a symlink to /proc", bind("/mnt/procdir", "/proc"), false, ""},
 		{"a bind of a directory on a symlink to /proc", bind("/mnt/procdir", host), false, "is not a procfs"},
 		{"a procfs on a symlink to /proc", specs.Mount{Destination: "/mnt/procdir", Type: "proc"}, false, ""},

@@ -140,20 +140,20 @@ func Validate(s *specs.LinuxSeccomp) error {
 	}
 	for i, sc := range s.Syscalls {
 		if !knownAction(sc.Action) {
-			return bad("syscalls[%d] %v: action %q: %w", i, sc.Names, sc.Action, ErrUnsupported)
+			return bad("syscalls[%d] %q: action %q: %w", i, sc.Names, sc.Action, ErrUnsupported)
 		}
 		if len(sc.Names) == 0 {
 			return bad("syscalls[%d]: names is empty (a rule needs at least one syscall)", i)
 		}
 		if sc.ErrnoRet != nil && !takesErrno(sc.Action) {
-			return bad("syscalls[%d] %v: errnoRet is set but action %s returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)", i, sc.Names, sc.Action)
+			return bad("syscalls[%d] %q: errnoRet is set but action %s returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)", i, sc.Names, sc.Action)
 		}
 		for _, arg := range sc.Args {
 			if !contains(Operators, arg.Op) {
-				return bad("syscalls[%d] %v: operator %q: %w", i, sc.Names, arg.Op, ErrUnsupported)
+				return bad("syscalls[%d] %q: operator %q: %w", i, sc.Names, arg.Op, ErrUnsupported)
 			}
 			if arg.Index > 5 {
-				return bad("syscalls[%d] %v: argument index %d: a syscall has 6 arguments", i, sc.Names, arg.Index)
+				return bad("syscalls[%d] %q: argument index %d: a syscall has 6 arguments", i, sc.Names, arg.Index)
 			}
 		}
 	}

@@ -23,18 +23,22 @@ var newerThanLibseccomp = map[specs.Arch]bool{
 	specs.ArchLOONGARCH64: true, specs.ArchM68K: true, specs.ArchSH: true, specs.ArchSHEB: true,
 }
 
-func TestValidate(t *testing.T) {
+// validateCase is a profile and the words of Validate's error for it.
+type validateCase struct {
+	name    string
+	profile *specs.LinuxSeccomp
+	// want are the words of the error; nil means valid.
+	want []string
+}
+
+// validateCases are TestValidate's cases, and FuzzCompile's seeds.
+func validateCases() []validateCase {
 	allow := func(edit func(*specs.LinuxSeccomp)) *specs.LinuxSeccomp {
 		p := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
 		edit(p)
 		return p
 	}
-	tests := []struct {
-		name    string
-		profile *specs.LinuxSeccomp
-		// want are the words of the error; nil means valid.
-		want []string
-	}{
+	return []validateCase{
 		{"nil", nil, nil},
 		{"allow all", allow(func(*specs.LinuxSeccomp) {}), nil},
 		// runc accepts TSYNC and ignores it; so does rt.
@@ -75,7 +79,10 @@ func TestValidate(t *testing.T) {
 			return &specs.LinuxSeccomp{DefaultAction: specs.ActNotify, ListenerPath: "/run/agent.sock"}
 		}(), []string{"defaultAction SCMP_ACT_NOTIFY would notify write and sendmsg"}},
 	}
-	for _, tt := range tests {
+}
+
+func TestValidate(t *testing.T) {
+	for _, tt := range validateCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			err := Validate(tt.profile)
 			if tt.want == nil {

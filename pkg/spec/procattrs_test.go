@@ -47,7 +47,16 @@ func TestParseList(t *testing.T) {
 // TestValidateProcAttrs checks the process.scheduler, process.ioPriority,
 // process.execCPUAffinity, linux.memoryPolicy and linux.intelRdt rules,
 // each case breaking one (or keeping a valid config valid).
-func TestValidateProcAttrs(t *testing.T) {
+// procAttrCase is a change to validSpec's process attributes and the error
+// Validate must give for it.
+type procAttrCase struct {
+	name string
+	edit func(*specs.Spec)
+	want string // "" for valid
+}
+
+// procAttrCases are TestValidateProcAttrs's cases, and FuzzParse's seeds.
+func procAttrCases() []procAttrCase {
 	sched := func(s specs.Scheduler) func(*specs.Spec) {
 		return func(sp *specs.Spec) { sp.Process.Scheduler = &s }
 	}
@@ -63,11 +72,7 @@ func TestValidateProcAttrs(t *testing.T) {
 	aff := func(initial, final string) func(*specs.Spec) {
 		return func(sp *specs.Spec) { sp.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: initial, Final: final} }
 	}
-	tests := []struct {
-		name string
-		edit func(*specs.Spec)
-		want string // "" for valid
-	}{
+	return []procAttrCase{
 		{"batch nice", sched(specs.Scheduler{Policy: specs.SchedBatch, Nice: 5}), ""},
 		{"idle nice", sched(specs.Scheduler{Policy: specs.SchedIdle, Nice: -20}), ""},
 		{"other with flags", sched(specs.Scheduler{Policy: specs.SchedOther, Flags: []specs.LinuxSchedulerFlag{specs.SchedFlagResetOnFork, specs.SchedFlagUtilClampMax}}), ""},
@@ -122,7 +127,10 @@ func TestValidateProcAttrs(t *testing.T) {
 		{"rdt schemata newline", rdt(specs.LinuxIntelRdt{Schemata: []string{"L3:0=f", "L2:0=1\n"}}), `linux.intelRdt.schemata[1] "L2:0=1\n": a schema is one line`},
 		{"rdt memBwSchema prefix", rdt(specs.LinuxIntelRdt{MemBwSchema: "L3:0=20"}), `linux.intelRdt.memBwSchema "L3:0=20": must start with "MB:"`},
 	}
-	for _, tt := range tests {
+}
+
+func TestValidateProcAttrs(t *testing.T) {
+	for _, tt := range procAttrCases() {
 		s := validSpec()
 		tt.edit(s)
 		err := Validate(s)

@@ -30,7 +30,7 @@ func TestValidateProcMounts(t *testing.T) {
 		{"relative destination in proc", specs.Mount{Destination: "proc/1/environ", Type: "bind", Source: "/x", Options: []string{"bind"}},
 			`mounts[1] "proc/1/environ": cannot be mounted because it is inside /proc`},
 		{"tmpfs on /proc", specs.Mount{Destination: "/proc", Type: "tmpfs", Source: "tmpfs"},
-			`mounts[1] "/proc": cannot be mounted because it is not of type proc (type tmpfs)`},
+			`mounts[1] "/proc": cannot be mounted because it is not of type proc (type "tmpfs")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

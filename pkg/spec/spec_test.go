@@ -48,14 +48,19 @@ func addNS(s *specs.Spec, types ...specs.LinuxNamespaceType) {
 
 func timeout(n int) *int { return &n }
 
-func TestValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(s *specs.Spec)
-		// want are substrings of the error naming the field; empty
-		// means the spec is valid.
-		want []string
-	}{
+// validateCase is a change to validSpec and the words of the error Validate
+// must give for it.
+type validateCase struct {
+	name   string
+	mutate func(s *specs.Spec)
+	// want are substrings of the error naming the field; empty
+	// means the spec is valid.
+	want []string
+}
+
+// validateCases are TestValidate's cases, and FuzzParse's seeds.
+func validateCases() []validateCase {
+	return []validateCase{
 		{"valid", func(s *specs.Spec) {}, nil},
 		{"missing ociVersion", func(s *specs.Spec) { s.Version = "" }, []string{"ociVersion"}},
 		{"ociVersion 2.x", func(s *specs.Spec) { s.Version = "2.0.0" }, []string{"ociVersion", `"2.0.0"`}},
@@ -240,7 +245,10 @@ func TestValidate(t *testing.T) {
 			s.Linux.Sysctl = map[string]string{"kernel.domainname": "x"}
 		}, nil},
 	}
-	for _, tt := range tests {
+}
+
+func TestValidate(t *testing.T) {
+	for _, tt := range validateCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			s := validSpec()
 			tt.mutate(s)
@@ -376,17 +384,21 @@ func lineCol(s string, off int) (int, int) {
 	return line, off - strings.LastIndex(s[:off], "\n")
 }
 
-func TestParseJSONErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		data string
-		// at marks the offending character by its offset in data; -1
-		// is the end of the input.
-		at int
-		// span is the length of the offending value for type errors:
-		// the column may point anywhere inside it.
-		span int
-	}{
+// jsonErrorCase is a config.json Parse refuses as JSON, and where.
+type jsonErrorCase struct {
+	name string
+	data string
+	// at marks the offending character by its offset in data; -1
+	// is the end of the input.
+	at int
+	// span is the length of the offending value for type errors:
+	// the column may point anywhere inside it.
+	span int
+}
+
+// jsonErrorCases are TestParseJSONErrors's cases, and FuzzParse's seeds.
+func jsonErrorCases() []jsonErrorCase {
+	tests := []jsonErrorCase{
 		{"bad character", `{"ociVersion": x}`, strings.Index(`{"ociVersion": x}`, "x"), 1},
 		{"missing colon", `{"ociVersion" "1.0.0"}`, strings.Index(`{"ociVersion" "1.0.0"}`, `"1.0.0"`), 1},
 		{"second line", "{\n  \"ociVersion\": \"1.0.0\",\n  oops\n}", strings.Index("{\n  \"ociVersion\": \"1.0.0\",\n  oops\n}", "oops"), 1},
@@ -410,14 +422,13 @@ func TestParseJSONErrors(t *testing.T) {
 		{"array for object", `{"process": [1, 2]}`, "[1, 2]"},
 	}
 	for _, tt := range typeTests {
-		tests = append(tests, struct {
-			name string
-			data string
-			at   int
-			span int
-		}{"type error: " + tt.name, tt.data, strings.Index(tt.data, tt.value), len(tt.value)})
+		tests = append(tests, jsonErrorCase{"type error: " + tt.name, tt.data, strings.Index(tt.data, tt.value), len(tt.value)})
 	}
-	for _, tt := range tests {
+	return tests
+}
+
+func TestParseJSONErrors(t *testing.T) {
+	for _, tt := range jsonErrorCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse([]byte(tt.data))
 			if err == nil {

@@ -229,23 +229,31 @@ func TestSaveIsAtomic(t *testing.T) {
 	}
 }
 
-func TestEncodeStateSameAsJSON(t *testing.T) {
+// encodeStateCase is a state to encode.
+type encodeStateCase struct {
+	name string
+	st   State
+}
+
+// encodeStateCases are TestEncodeStateSameAsJSON's states, and
+// FuzzReadState's seeds.
+func encodeStateCases(t testing.TB) []encodeStateCase {
 	// As rt writes it: compact, HTML characters escaped (encodeState passes
 	// a spec it read on as it is).
 	loaded := &SpecRecord{}
 	if err := loaded.UnmarshalJSON([]byte(`{"ociVersion":"1.0.2","hostname":"a\u003cb"}`)); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name string
-		st   State
-	}{
+	return []encodeStateCase{
 		{"no spec", State{ID: "a", InitPid: 7, CgroupPaths: map[string]string{"cpu": "/x"}}},
 		{"decoded spec", State{ID: "b", Spec: RecordSpec(&specs.Spec{Version: "1.0.2", Hostname: "h&<>", Process: &specs.Process{Args: []string{"sh"}}})}},
 		{"spec as read", State{ID: "c", Ready: true, Spec: loaded}},
 		{"zero", State{}},
 	}
-	for _, tt := range tests {
+}
+
+func TestEncodeStateSameAsJSON(t *testing.T) {
+	for _, tt := range encodeStateCases(t) {
 		t.Run(tt.name, func(t *testing.T) {
 			want, err := json.Marshal(&tt.st)
 			if err != nil {

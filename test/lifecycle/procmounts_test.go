@@ -124,7 +124,7 @@ func TestProcMountsRefused(t *testing.T) {
 		{"a file over pid 1's environ", bindFile("/proc/1/environ"), [2]string{}, []string{inside}},
 		{"/proc/net/dev, which runc 1.4 dropped", bindFile("/proc/net/dev"), [2]string{}, []string{inside}},
 		{"a relative destination in proc", bindFile("proc/sys/kernel/hostname"), [2]string{}, []string{inside}},
-		{"a tmpfs on /proc", specs.Mount{Destination: "/proc", Type: "tmpfs", Source: "tmpfs"}, [2]string{}, []string{notProc, "(type tmpfs)"}},
+		{"a tmpfs on /proc", specs.Mount{Destination: "/proc", Type: "tmpfs", Source: "tmpfs"}, [2]string{}, []string{notProc, `(type "tmpfs")`}},
 		{"a bind of a directory on /proc", specs.Mount{Destination: "/proc", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"}}, [2]string{},
 			[]string{"rt: rootfs: ", notProc, "is not a procfs"}},
 		{"a bind of the host's /sys on /proc", specs.Mount{Destination: "/proc", Type: "bind", Source: "/sys", Options: []string{"rbind"}}, [2]string{},
