@@ -510,16 +510,18 @@ func TestRunBackgroundChildHoldingOutput(t *testing.T) {
 	dir := t.TempDir()
 	// The child keeps the hook's stdout/stderr open long after the hook
 	// exited 0: Run must not wait for it.
-	path := script(t, dir, "hook", `/bin/sleep 60 &
-echo $! > "`+dir+`/child"
-exit 0`)
+	// sh -c, not a script file: a script written while a parallel test
+	// forks can be busy (ETXTBSY) for the fork's instant before its exec.
+	hook := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `/bin/sleep 60 &
+echo $! > "` + dir + `/child"
+exit 0`}}
 	start := time.Now()
-	err := Run(context.Background(), "poststart", []specs.Hook{{Path: path}}, testState(dir))
+	err := Run(context.Background(), "poststart", []specs.Hook{hook}, testState(dir))
 	took := time.Since(start)
-	unix.Kill(readPid(t, filepath.Join(dir, "child")), unix.SIGKILL)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	unix.Kill(readPid(t, filepath.Join(dir, "child")), unix.SIGKILL)
 	if took > 3*time.Second {
 		t.Errorf("Run took %v: it waited for the hook's background child", took)
 	}
