@@ -138,6 +138,9 @@ func Validate(s *specs.LinuxSeccomp) error {
 	if s.DefaultErrnoRet != nil && !takesErrno(s.DefaultAction) {
 		return bad("defaultErrnoRet is set but defaultAction %s returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)", s.DefaultAction)
 	}
+	if s.DefaultErrnoRet != nil && *s.DefaultErrnoRet > maxErrnoRet {
+		return bad("defaultErrnoRet %d: %s", *s.DefaultErrnoRet, errnoRange)
+	}
 	for i, sc := range s.Syscalls {
 		if !knownAction(sc.Action) {
 			return bad("syscalls[%d] %q: action %q: %w", i, sc.Names, sc.Action, ErrUnsupported)
@@ -147,6 +150,9 @@ func Validate(s *specs.LinuxSeccomp) error {
 		}
 		if sc.ErrnoRet != nil && !takesErrno(sc.Action) {
 			return bad("syscalls[%d] %q: errnoRet is set but action %s returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)", i, sc.Names, sc.Action)
+		}
+		if sc.ErrnoRet != nil && *sc.ErrnoRet > maxErrnoRet {
+			return bad("syscalls[%d] %q: errnoRet %d: %s", i, sc.Names, *sc.ErrnoRet, errnoRange)
 		}
 		for _, arg := range sc.Args {
 			if !contains(Operators, arg.Op) {
@@ -190,6 +196,13 @@ func validateNotify(s *specs.LinuxSeccomp) error {
 func knownAction(a specs.LinuxSeccompAction) bool { return contains(Actions, a) }
 
 // takesErrno reports whether action a returns an errno (errnoRet applies).
+// maxErrnoRet is the largest errno a filter's action holds (16 bits): a
+// larger one would wrap, 65536 becoming 0, a denied syscall "succeeding"
+// without running. runc passes it on; rt refuses it.
+const maxErrnoRet = 0xffff
+
+const errnoRange = "out of range: a seccomp action's errno is 16 bits (at most 65535; the kernel returns at most 4095)"
+
 func takesErrno(a specs.LinuxSeccompAction) bool { return a == specs.ActErrno || a == specs.ActTrace }
 
 func contains[T comparable](list []T, v T) bool {

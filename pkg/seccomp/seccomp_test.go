@@ -52,6 +52,18 @@ func validateCases() []validateCase {
 		}), []string{"flag SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a listener"}},
 		{"unknown flag", allow(func(p *specs.LinuxSeccomp) { p.Flags = []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_NOPE"} }),
 			[]string{`"SECCOMP_FILTER_FLAG_NOPE"`, "not supported"}},
+		{"errnoRet above 16 bits", allow(func(p *specs.LinuxSeccomp) {
+			big := uint(65536)
+			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno, ErrnoRet: &big}}
+		}), []string{`syscalls[0] ["mkdir"]: errnoRet 65536: out of range`}},
+		{"defaultErrnoRet above 16 bits", func() *specs.LinuxSeccomp {
+			big := uint(1 << 20)
+			return &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &big}
+		}(), []string{"defaultErrnoRet 1048576: out of range"}},
+		{"errnoRet 65535", allow(func(p *specs.LinuxSeccomp) {
+			most := uint(65535)
+			p.Syscalls = []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno, ErrnoRet: &most}}
+		}), nil},
 		{"MIPS", allow(func(p *specs.LinuxSeccomp) { p.Architectures = []specs.Arch{specs.ArchMIPS} }), nil},
 		{"PPC, S390 and PARISC", allow(func(p *specs.LinuxSeccomp) {
 			p.Architectures = []specs.Arch{specs.ArchPPC, specs.ArchPPC64, specs.ArchS390, specs.ArchPARISC, specs.ArchPARISC64}
