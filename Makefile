@@ -15,7 +15,8 @@ LDFLAGS  := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version
 TESTFLAGS ?=
 # Extra Go build tags, for test builds only: test/security's positive
 # controls build with rt_nodefence (harness.BuildWithTags), which turns the
-# race defences off. Never ship such a build.
+# race defences off, and test/crash with rt_killpoints, which lets
+# $RT_KILLPOINT SIGKILL rt at a named step. Never ship such a build.
 TAGS     ?=
 comma    := ,
 SOURCES  := $(shell find cmd pkg \( -name '*.go' -not -name '*_test.go' \) -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
@@ -50,6 +51,7 @@ lint:
 	@test -z "$$(gofmt -l cmd pkg test)" || { echo "gofmt needed:"; gofmt -l cmd pkg test; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags rt_nodefence ./...
+	$(GO) vet -tags rt_killpoints ./...
 	$(GO) vet -tags rt_man ./pkg/cli ./cmd/...
 	$(GO) run $(STATICCHECK) ./...
 	@dead="$$($(GO) run $(DEADCODE) -test ./...)"; test -z "$$dead" || { echo "deadcode:"; echo "$$dead"; exit 1; }

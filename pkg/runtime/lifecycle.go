@@ -16,6 +16,7 @@ import (
 	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/hooks"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/store"
 )
 
@@ -33,6 +34,7 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 	if err := Refuse(api.OpStart, st.ID, r.Status(st)); err != nil {
 		return err
 	}
+	killpoint.Hit("start.checked")
 	hks, err := st.Spec.Hooks()
 	if err != nil {
 		return fmt.Errorf("start container %q: %w", st.ID, err)
@@ -41,9 +43,11 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 	if err := releaseFifo(h.Path(ExecFifo), st); err != nil {
 		return fmt.Errorf("start container %q: %w", st.ID, err)
 	}
+	killpoint.Hit("start.released")
 	if err := os.Remove(h.Path(ExecFifo)); err != nil {
 		return fmt.Errorf("start container %q: %w", st.ID, err)
 	}
+	killpoint.Hit("start.fifo-removed")
 	if hasPoststart {
 		state := r.ociState(st, specs.StateRunning)
 		if err := hooks.Run(ctx, "poststart", hks.Poststart, &state); err != nil {
@@ -51,6 +55,7 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 			r.log.Warn("poststart hook failed", "id", st.ID, "error", err)
 		}
 	}
+	killpoint.Hit("start.done")
 	return nil
 }
 
@@ -67,6 +72,7 @@ func releaseFifo(path string, st *store.State) error {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
+	killpoint.Hit("start.fifo-opened")
 	buf := make([]byte, 4096)
 	var msg []byte
 	got, dead := false, false
@@ -77,6 +83,7 @@ func releaseFifo(path string, st *store.State) error {
 			data := buf[:n]
 			if !got {
 				got, data = true, data[1:]
+				killpoint.Hit("start.byte-read")
 			}
 			if len(msg) < maxInitError {
 				msg = append(msg, data...)
@@ -236,6 +243,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, opts api.DeleteOpts) er
 		// A corrupt state file must not make a container undeletable.
 		st = &store.State{ID: id}
 	}
+	killpoint.Hit("delete.loaded")
 	// A created container goes without --force, its init killed, as with
 	// runc (containerd deletes one that was never started so).
 	if !opts.Force {
@@ -259,6 +267,7 @@ func (r *Runtime) Remove(ctx context.Context, h *store.Handle, st *store.State) 
 	if err := r.destroy(st, cg); err != nil {
 		return err
 	}
+	killpoint.Hit("delete.destroyed")
 	hks, err := st.Spec.Hooks()
 	if err != nil {
 		// The container is gone already; a state too damaged to say
@@ -271,7 +280,11 @@ func (r *Runtime) Remove(ctx context.Context, h *store.Handle, st *store.State) 
 			r.log.Warn("poststop hook failed", "id", st.ID, "error", err)
 		}
 	}
-	return h.Remove()
+	if err := h.Remove(); err != nil {
+		return err
+	}
+	killpoint.Hit("delete.removed")
+	return nil
 }
 
 // destroy kills every process of the container, removes the mounts it made
@@ -281,6 +294,7 @@ func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
 		if err := signalInit(st, unix.SIGKILL); err != nil && !errors.Is(err, api.ErrNotRunning) {
 			return err
 		}
+		killpoint.Hit("destroy.init-killed")
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -300,6 +314,7 @@ func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
 		reapIfChild(st.InitPid)
 		time.Sleep(time.Millisecond)
 	}
+	killpoint.Hit("destroy.all-dead")
 	// Once nothing of the container runs: no process of its can stack
 	// a mount meanwhile.
 	if err := r.unmountHost(st); err != nil {
@@ -308,6 +323,7 @@ func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
 	if err := cg.Destroy(); err != nil {
 		return err
 	}
+	killpoint.Hit("destroy.cgroups-removed")
 	return st.IntelRdt.Destroy()
 }
 
