@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/hooks"
+	"github.com/rtkit/rt/pkg/initproto"
 	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -44,10 +46,6 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 		return fmt.Errorf("start container %q: %w", st.ID, err)
 	}
 	killpoint.Hit("start.released")
-	if err := os.Remove(h.Path(ExecFifo)); err != nil {
-		return fmt.Errorf("start container %q: %w", st.ID, err)
-	}
-	killpoint.Hit("start.fifo-removed")
 	if hasPoststart {
 		state := r.ociState(st, specs.StateRunning)
 		if err := hooks.Run(ctx, "poststart", hks.Poststart, &state); err != nil {
@@ -60,12 +58,21 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 }
 
 // releaseFifo opens the exec fifo for reading, which lets the init's
-// blocked open for writing through, reads the byte it writes, then reads
-// until end of file: the init keeps its write end open until execve, so at
-// EOF the container's program runs. Whatever the init writes after the
-// byte is the error it failed with after start (a seccomp filter, the
-// credentials, a startContainer hook), returned as start's. The open is
-// non-blocking so that an init that died cannot hang start forever.
+// blocked open for writing through, removes it, reads the byte it writes,
+// then reads until end of file: the init keeps its write end open until
+// execve, so at EOF the container's program runs. Whatever the init writes
+// after the byte is the error it failed with after start (a seccomp
+// filter, the credentials, a startContainer hook), returned as start's. The
+// open is non-blocking so that an init that died cannot hang start forever.
+//
+// The fifo goes as soon as it is open, before the init can run anything
+// (it opens its end through the fd it inherited, which the removal does
+// not affect): its name says "created". Removed after the read, a start
+// killed in between left a running container reported as created, and a
+// second start waited forever for a byte no writer would send. A start
+// killed between the open and the removal still leaves the name: then
+// the init no longer holds the fifo (holdsFifo), which Status and the wait
+// below look at.
 func releaseFifo(path string, st *store.State) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -73,6 +80,14 @@ func releaseFifo(path string, st *store.State) error {
 	}
 	defer unix.Close(fd)
 	killpoint.Hit("start.fifo-opened")
+	var fifo unix.Stat_t
+	if err := unix.Fstat(fd, &fifo); err != nil {
+		return fmt.Errorf("stat exec fifo: %w", err)
+	}
+	if err := unix.Unlink(path); err != nil {
+		return fmt.Errorf("remove exec fifo: %w", err)
+	}
+	killpoint.Hit("start.fifo-removed")
 	buf := make([]byte, 4096)
 	var msg []byte
 	got, dead := false, false
@@ -116,6 +131,11 @@ func releaseFifo(path string, st *store.State) error {
 			}
 			return errors.New("container init exited before start")
 		}
+		if !got && !holdsFifo(st.InitPid, &fifo) {
+			// An earlier start, killed before it read the byte, let
+			// the init through: the program runs (or is on its way).
+			return nil
+		}
 		// No writer yet (EOF before the byte) or no byte/EOF yet: wait.
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		if _, err := unix.Poll(pfd, 10); err != nil && err != unix.EINTR {
@@ -131,6 +151,35 @@ func releaseFifo(path string, st *store.State) error {
 
 // maxInitError bounds what start keeps of the init's error.
 const maxInitError = 4096
+
+// holdsFifo reports whether the init pid still holds the exec fifo: it
+// keeps the fd it inherited (initproto.FdFifo) until its execve, which
+// closes it. An init that no longer holds it went through it, released by
+// a start killed before it removed the fifo. An fd that cannot be looked at
+// (no right to) counts as held: the fifo's name then decides, as before.
+// So does one a dying init closed: it is not through, and is soon dead.
+func holdsFifo(pid int, fifo *unix.Stat_t) bool {
+	var fd unix.Stat_t
+	err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/fd/"+strconv.Itoa(initproto.FdFifo), &fd)
+	if err == nil {
+		return fd.Dev == fifo.Dev && fd.Ino == fifo.Ino
+	}
+	return !errors.Is(err, unix.ENOENT) || exiting(pid)
+}
+
+// exiting reports whether pid is on its way out (PF_EXITING in the flags,
+// field 9 of /proc/<pid>/stat), or gone. The kernel sets the flag before it
+// closes the process's files, so a file found closed and then no flag
+// was closed by the process itself.
+func exiting(pid int) bool {
+	const pfExiting = 0x4
+	f, err := ProcStat(pid)
+	if err != nil || len(f) < 7 {
+		return true
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err != nil || flags&pfExiting != 0
+}
 
 // ociState is the state hooks receive.
 func (r *Runtime) ociState(st *store.State, status specs.ContainerState) specs.State {
