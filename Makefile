@@ -65,10 +65,13 @@ test: deps build lint
 # stress runs test/security's race tests (TestRace*: a container swapping a
 # shared path while another is created) with 5000 victims each where make
 # test runs 200, to find a window a short run misses; RT_STRESS=N runs N.
-# It takes about an hour on 2 CPUs, and needs root, as test does.
+# Then test/crash's kill sweep, each step three times and the delays finely
+# (any RT_STRESS). It takes about an hour on 2 CPUs, and needs root, as
+# test does.
 RT_STRESS ?= 1
 stress: deps build
 	RT_STRESS=$(RT_STRESS) $(GO) run ./test/skipcheck -allow test/host-limits.txt -- -count=1 -timeout 6h -v -run '^TestRace' $(TESTFLAGS) ./test/security/
+	RT_STRESS=$(RT_STRESS) $(GO) run ./test/skipcheck -allow test/host-limits.txt -- -count=1 -timeout 2h $(TESTFLAGS) ./test/crash/
 
 unit:
 	$(GO) test -count=1 ./pkg/...
