@@ -70,7 +70,22 @@ func TestCreateKilled(t *testing.T) {
 			return []string{"create", "--bundle", f.bundle, "--pid-file", filepath.Join(f.dir, "pid"), f.id}
 		},
 		allowed: []string{absent, stopped, created_},
+		check:   startable,
 		delays:  quick(),
+	}, bundle(t, "sleep", "1000"))
+}
+
+// TestCreateKilledGoPath is TestCreateKilled with rt-init's Go path, which
+// the fast path (a plan run in C) leaves out for most configs: another
+// conversation, and another process the kill leaves behind.
+func TestCreateKilledGoPath(t *testing.T) {
+	sweep(t, command{
+		prepare: none,
+		args:    func(f *fixture) []string { return []string{"create", "--bundle", f.bundle, f.id} },
+		allowed: []string{absent, stopped, created_},
+		check:   startable,
+		delays:  quick(),
+		env:     []string{"RT_NO_FAST_INIT=1"},
 	}, bundle(t, "sleep", "1000"))
 }
 
