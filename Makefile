@@ -15,7 +15,8 @@ LDFLAGS  := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version
 TESTFLAGS ?=
 # Extra Go build tags, for test builds only: test/security's positive
 # controls build with rt_nodefence (harness.BuildWithTags), which turns the
-# race defences off. Never ship such a build.
+# race defences off, and test/crash with rt_killpoints, which lets
+# $RT_KILLPOINT SIGKILL rt at a named step. Never ship such a build.
 TAGS     ?=
 comma    := ,
 SOURCES  := $(shell find cmd pkg \( -name '*.go' -not -name '*_test.go' \) -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
@@ -50,6 +51,7 @@ lint:
 	@test -z "$$(gofmt -l cmd pkg test)" || { echo "gofmt needed:"; gofmt -l cmd pkg test; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags rt_nodefence ./...
+	$(GO) vet -tags rt_killpoints ./...
 	$(GO) vet -tags rt_man ./pkg/cli ./cmd/...
 	$(GO) run $(STATICCHECK) ./...
 	@dead="$$($(GO) run $(DEADCODE) -test ./...)"; test -z "$$dead" || { echo "deadcode:"; echo "$$dead"; exit 1; }
@@ -67,14 +69,16 @@ test: deps build lint
 # (test/bench/stress.go; make test runs 200 of rt's). Then test/security's
 # race tests (TestRace*: a container swapping a shared path while another
 # is created) with 5000 victims each where make test runs 200, to find a
-# window a short run misses; RT_STRESS=N runs N. It takes over an hour on
-# 2 CPUs, and needs root, as test does.
+# window a short run misses; RT_STRESS=N runs N. Then test/crash's kill
+# sweep, each step three times and the delays finely (any RT_STRESS). It
+# takes over an hour and a half on 2 CPUs, and needs root, as test does.
 RT_STRESS ?= 1
 STRESS_CONTAINERS ?= 5000
 STRESS_WORKERS ?= 8
 stress: deps build
 	$(GO) run ./test/bench -only stress -stress-containers $(STRESS_CONTAINERS) -stress-workers $(STRESS_WORKERS) -rt $(abspath $(BIN))/rt
 	RT_STRESS=$(RT_STRESS) $(GO) run ./test/skipcheck -allow test/host-limits.txt -- -count=1 -timeout 6h -v -run '^TestRace' $(TESTFLAGS) ./test/security/
+	RT_STRESS=$(RT_STRESS) $(GO) run ./test/skipcheck -allow test/host-limits.txt -- -count=1 -timeout 2h $(TESTFLAGS) ./test/crash/
 
 unit:
 	$(GO) test -count=1 ./pkg/...

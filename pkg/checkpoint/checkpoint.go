@@ -31,6 +31,7 @@ import (
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/cgroups/fs"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/runtime"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -158,6 +159,7 @@ func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.Sta
 	if err != nil {
 		return fmt.Errorf("checkpoint container %q: %w", id, err)
 	}
+	killpoint.Hit("checkpoint.dirs-made")
 	defer imageDir.Close()
 	defer workDir.Close()
 
@@ -178,12 +180,14 @@ func (r *Runtime) checkpoint(ctx context.Context, h *store.Handle, st *store.Sta
 	if err != nil {
 		return err
 	}
+	killpoint.Hit("checkpoint.records-written")
 	if err := r.dump(ctx, d, &opts); err != nil {
 		if cerr := (*CRIUError)(nil); errors.As(err, &cerr) {
 			return r.dumpFailed(id, cg, cerr)
 		}
 		return err
 	}
+	killpoint.Hit("checkpoint.dumped")
 	return r.afterDump(ctx, h, st, &opts, imageDir, workDir, &tmpImages)
 }
 

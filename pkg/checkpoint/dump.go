@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/rtkit/rt/pkg/api"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/store"
 )
 
@@ -92,6 +93,7 @@ func (r *Runtime) dump(ctx context.Context, d *preparedDump, opts *api.Checkpoin
 	}
 	stopKill := context.AfterFunc(ctx, sw.kill)
 	defer stopKill()
+	killpoint.Hit("checkpoint.criu-started")
 	if !opts.LazyPages {
 		// A lazy-pages dump waits, idle, for the lazy-pages daemon to
 		// take the pages: silence there is no sign of a hang.
@@ -143,6 +145,7 @@ func (r *Runtime) afterDump(ctx context.Context, h *store.Handle, st *store.Stat
 			}
 		}
 	}
+	killpoint.Hit("checkpoint.stats-kept")
 	if !opts.LeaveRunning && !opts.PreDump {
 		// CRIU killed the processes: the container is stopped, and goes
 		// as runc's does (its cgroups and state removed, poststop hooks

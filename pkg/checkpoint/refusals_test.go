@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/runtime"
 	"github.com/rtkit/rt/pkg/store"
@@ -26,7 +28,20 @@ func TestCheckpointRefusals(t *testing.T) {
 	}
 	r := ops.(*Runtime)
 	s := store.New(root)
+	// The created container's init holds its exec fifo (an O_PATH fd at
+	// fd 4, as rt-init until its execve); the fifo is linked into the
+	// state below.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opath, err := os.OpenFile(fifo, unix.O_PATH, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opath.Close()
 	child := exec.Command("sleep", "60")
+	child.ExtraFiles = []*os.File{opath, opath}
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +62,7 @@ func TestCheckpointRefusals(t *testing.T) {
 		return h
 	}
 	h := record("created", child.Process.Pid, start)
-	if err := os.WriteFile(h.Path(runtime.ExecFifo), nil, 0o600); err != nil {
+	if err := os.Link(fifo, h.Path(runtime.ExecFifo)); err != nil {
 		t.Fatal(err)
 	}
 	record("stopped", 0, 0)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/hooks"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -78,11 +79,13 @@ func (r *Runtime) Restore(ctx context.Context, id string, opts api.RestoreOpts) 
 	if err != nil {
 		return nil, err
 	}
+	killpoint.Hit("restore.restored")
 	if master != nil {
 		defer master.Close()
 	}
 	r.afterRestore(ctx, in, pid, &opts)
 	if opts.Detach {
+		killpoint.Hit("restore.done")
 		return &api.Result{}, nil
 	}
 	h.Close() // the lock must not be held while the container runs

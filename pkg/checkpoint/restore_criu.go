@@ -15,6 +15,7 @@ import (
 	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/hooks"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/runtime"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -34,11 +35,13 @@ func (r *Runtime) criuRestore(ctx context.Context, in *restoreIn, h *store.Handl
 		return 0, nil, fmt.Errorf("restore container %q: %w", id, err)
 	}
 	defer x.close()
+	killpoint.Hit("restore.criu-started")
 	// criu, and so the tree it restores, is in the container's cgroups
 	// before it starts; CgRoot then maps the dumped paths onto them.
 	if err := cg.Apply(x.sw.pid()); err != nil {
 		return 0, nil, fmt.Errorf("restore container %q: %w", id, err)
 	}
+	killpoint.Hit("restore.criu-in-cgroups")
 	if res := runtime.ContainerResources(s); res != nil {
 		if err := cg.Set(res); err != nil {
 			return 0, nil, fmt.Errorf("restore container %q: %w", id, err)
@@ -66,8 +69,10 @@ func (r *Runtime) criuRestore(ctx context.Context, in *restoreIn, h *store.Handl
 	defer n.pty.close()
 	// A killed criu fails the call: the caller's cleanup removes all.
 	x.sw.watch(r.progressTimeout, in.logPath)
+	killpoint.Hit("restore.request-sent")
 	_, err = x.sw.call(req, n.notify)
 	x.answered = true
+	killpoint.Hit("restore.criu-answered")
 	// Nothing of criu's namespace outlives criu (a foreground restore
 	// returns only when the container exits).
 	x.close()
@@ -238,6 +243,7 @@ func (n *restoreNotify) notify(script string, msg *rpc.CriuNotify, fds []*os.Fil
 				return err
 			}
 		}
+		killpoint.Hit("restore.setup-namespaces")
 	case "post-restore":
 		n.pid = int(msg.GetPid())
 		start, err := runtime.ProcStartTime(n.pid)
@@ -245,6 +251,7 @@ func (n *restoreNotify) notify(script string, msg *rpc.CriuNotify, fds []*os.Fil
 			return fmt.Errorf("restored init %d: %w", n.pid, err)
 		}
 		n.st.InitPid, n.st.InitStartTime, n.st.Ready = n.pid, start, true
+		killpoint.Hit("restore.post-restore")
 		if err := n.h.Save(n.st); err != nil {
 			return err
 		}

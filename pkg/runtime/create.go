@@ -18,6 +18,7 @@ import (
 	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/process"
 	"github.com/rtkit/rt/pkg/rootfs"
 	"github.com/rtkit/rt/pkg/spec"
@@ -39,6 +40,7 @@ func (r *Runtime) Create(ctx context.Context, id string, opts api.CreateOpts) er
 	if err != nil {
 		return err
 	}
+	killpoint.Hit("create.done")
 	if c.pty != nil {
 		c.pty.Close()
 	}
@@ -90,6 +92,7 @@ func (r *Runtime) create(ctx context.Context, id string, opts api.CreateOpts, re
 	if err != nil {
 		return nil, err
 	}
+	killpoint.Hit("create.fifo-made")
 	defer fifo.Close()
 	in.extraFDs = listenFDs(s.Process) + opts.PreserveFDs
 	in.plan = planNamespaces(s)
@@ -117,6 +120,7 @@ func (r *Runtime) startInit(ctx context.Context, in *createInput, opts api.Creat
 	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return nil, err
 	}
+	killpoint.Hit("create.cgroups-made")
 	if entry != nil {
 		if err := setRealtimeFirst(cg, s); err != nil {
 			entry.Close()

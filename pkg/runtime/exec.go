@@ -18,6 +18,7 @@ import (
 	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/process"
 	"github.com/rtkit/rt/pkg/spec"
 	"github.com/rtkit/rt/pkg/store"
@@ -37,10 +38,12 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 	if !opts.Detach {
 		sigs = relaySignals()
 	}
+	killpoint.Hit("exec.checked")
 	pid, pty, err := r.startExec(bin, in, opts)
 	if err != nil {
 		return nil, err
 	}
+	killpoint.Hit("exec.running")
 	if pty != nil {
 		defer pty.Close()
 	}
@@ -48,6 +51,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts api.ExecOpts) (*api.
 		if err := WritePidFile(opts.PidFile, pid); err != nil {
 			return nil, err
 		}
+		killpoint.Hit("exec.pid-file-written")
 	}
 	if opts.Detach {
 		return &api.Result{}, nil
@@ -130,6 +134,7 @@ func (r *Runtime) startExec(bin *initCopy, in *execRequest, opts api.ExecOpts) (
 	if err != nil {
 		return 0, nil, err
 	}
+	killpoint.Hit("exec.cgroups-opened")
 	init, err := spawnOn(in.initial, execInitialCPUs(in.process), func() (*startedInit, error) {
 		return r.spawnInit(initSpawn{
 			bin: bin, dir: "/", extra: opts.PreserveFDs, stdio: opts.Stdio,
@@ -170,12 +175,14 @@ func (r *Runtime) setUpExec(init *startedInit, cg cgroups.Manager, in *execReque
 		<-joined
 		return nil, err
 	}
+	killpoint.Hit("exec.config-sent")
 	if err := <-joined; err != nil {
 		return nil, err
 	}
 	if err := init.conv.Send(initproto.MsgJoined, nil); err != nil {
 		return nil, waitInitError(sock, "sync", err)
 	}
+	killpoint.Hit("exec.joined")
 	var pty *os.File
 	if in.process.Terminal {
 		var err error
@@ -199,6 +206,7 @@ func (r *Runtime) setUpExec(init *startedInit, cg cgroups.Manager, in *execReque
 	if _, err := init.conv.Recv(initproto.MsgReady); err != nil {
 		return fail(initError(err))
 	}
+	killpoint.Hit("exec.init-ready")
 	// The socket is close-on-exec in the process: end of file means the
 	// program replaced rt-init; a message means it failed first.
 	if err := init.conv.Closed(); err != nil {

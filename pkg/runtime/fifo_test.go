@@ -15,10 +15,20 @@ import (
 )
 
 // fakeInit is a real child process standing in for the container's init:
-// releaseFifo checks that the recorded pid and start time are alive.
-func fakeInit(t *testing.T) (*exec.Cmd, *store.State) {
+// releaseFifo checks that the recorded pid and start time are alive, and
+// that it holds the fifo (an O_PATH fd at initproto.FdFifo, as rt-init
+// until its execve) unless fifo is "".
+func fakeInit(t *testing.T, fifo string) (*exec.Cmd, *store.State) {
 	t.Helper()
 	cmd := exec.Command("sleep", "60")
+	if fifo != "" {
+		opath, err := os.OpenFile(fifo, unix.O_PATH, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer opath.Close()
+		cmd.ExtraFiles = []*os.File{opath, opath} // fds 3 and 4
+	}
 	if err := cmd.Start(); err != nil {
 		t.Skipf("cannot start sleep: %v", err)
 	}
@@ -61,9 +71,16 @@ type writer struct {
 func startWriter(t *testing.T, path string, msg string) *writer {
 	t.Helper()
 	w := &writer{wrote: make(chan error, 1), close: make(chan struct{}), closed: make(chan struct{})}
+	// As the init: through an O_PATH fd taken before start, which
+	// removes the name once it has opened its end.
+	opath, err := os.OpenFile(path, unix.O_PATH, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		defer close(w.closed)
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		defer opath.Close()
+		f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", opath.Fd()), os.O_WRONLY, 0)
 		if err != nil {
 			w.wrote <- err
 			return
@@ -100,8 +117,8 @@ func TestReleaseFifo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, st := fakeInit(t)
 			path := makeFifo(t)
+			_, st := fakeInit(t, path)
 			w := startWriter(t, path, tt.msg)
 			defer func() {
 				select {
@@ -156,8 +173,8 @@ func TestReleaseFifoDeadInit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd, st := fakeInit(t)
 			path := makeFifo(t)
+			cmd, st := fakeInit(t, path)
 			kill := func() {
 				if err := cmd.Process.Kill(); err != nil {
 					t.Fatal(err)
@@ -193,9 +210,9 @@ func TestReleaseFifoDeadInit(t *testing.T) {
 // TestReleaseFifoNoProcess: a recorded pid whose start time does not match
 // (a recycled pid) is a dead init too.
 func TestReleaseFifoNoProcess(t *testing.T) {
-	_, st := fakeInit(t)
-	st.InitStartTime++
 	path := makeFifo(t)
+	_, st := fakeInit(t, path)
+	st.InitStartTime++
 	select {
 	case err := <-release(path, st):
 		if err == nil {
@@ -206,8 +223,27 @@ func TestReleaseFifoNoProcess(t *testing.T) {
 	}
 }
 
+// TestReleaseFifoPassed: an init that no longer holds the fifo went
+// through it (released by a start killed before it removed the fifo):
+// start succeeds at once instead of waiting for a byte nobody will write.
+func TestReleaseFifoPassed(t *testing.T) {
+	path := makeFifo(t)
+	_, st := fakeInit(t, "")
+	select {
+	case err := <-release(path, st):
+		if err != nil {
+			t.Errorf("releaseFifo: %v, want nil", err)
+		}
+	case <-time.After(fifoTimeout):
+		t.Fatal("releaseFifo waits for an init that went through the fifo")
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the fifo is still there: %v", err)
+	}
+}
+
 func TestReleaseFifoMissing(t *testing.T) {
-	_, st := fakeInit(t)
+	_, st := fakeInit(t, "")
 	err := releaseFifo(filepath.Join(t.TempDir(), "nofifo"), st)
 	if err == nil || !strings.Contains(err.Error(), "open exec fifo") {
 		t.Errorf("releaseFifo of a missing fifo: %v, want an open error", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/rtkit/rt/pkg/console"
 	"github.com/rtkit/rt/pkg/hooks"
 	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/seccomp"
 	"github.com/rtkit/rt/pkg/store"
 )
@@ -47,6 +48,7 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 		return nil, err
 	}
 	defer closeFiles(trees)
+	killpoint.Hit("create.host-side-done")
 	if err := conv.Send(initproto.MsgGo, initproto.GoPayload(in.plan.newUser)); err != nil {
 		return nil, waitInitError(sock, "start init", err)
 	}
@@ -58,6 +60,7 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 	} else if err := sendConfig(init, in, opts, st, state, trees); err != nil {
 		return nil, err
 	}
+	killpoint.Hit("create.config-sent")
 	// The pid is saved while the init sets up. delete --force does not
 	// need it: until the init runs anything of the container's it blocks
 	// on this socket, and exits when a killed rt's end closes; and the
@@ -71,6 +74,7 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 	if err := conv.Send(initproto.MsgJoined, nil); err != nil {
 		return nil, waitInitError(sock, "sync", err)
 	}
+	killpoint.Hit("create.joined")
 	if err := runtimeHooks(ctx, init, s, &state); err != nil {
 		return nil, err
 	}
@@ -93,6 +97,7 @@ func (r *Runtime) setUpInit(ctx context.Context, in *createInput, opts api.Creat
 	if _, err := conv.Recv(initproto.MsgReady); err != nil {
 		return nil, initError(err)
 	}
+	killpoint.Hit("create.init-ready")
 	if err := ready(h, st, cg, s, opts.PidFile); err != nil {
 		return nil, err
 	}
@@ -146,12 +151,16 @@ func ready(h *store.Handle, st *store.State, cg cgroups.Manager, s *specs.Spec, 
 	if err := cg.Set(ContainerResources(s)); err != nil {
 		return err
 	}
+	killpoint.Hit("create.limits-set")
 	st.Ready = true
 	if err := h.Save(st); err != nil {
 		return err
 	}
 	if pidFile != "" {
-		return WritePidFile(pidFile, st.InitPid)
+		if err := WritePidFile(pidFile, st.InitPid); err != nil {
+			return err
+		}
+		killpoint.Hit("create.pid-file-written")
 	}
 	return nil
 }

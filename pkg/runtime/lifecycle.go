@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/hooks"
+	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/store"
 )
 
@@ -33,6 +36,7 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 	if err := Refuse(api.OpStart, st.ID, r.Status(st)); err != nil {
 		return err
 	}
+	killpoint.Hit("start.checked")
 	hks, err := st.Spec.Hooks()
 	if err != nil {
 		return fmt.Errorf("start container %q: %w", st.ID, err)
@@ -41,9 +45,7 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 	if err := releaseFifo(h.Path(ExecFifo), st); err != nil {
 		return fmt.Errorf("start container %q: %w", st.ID, err)
 	}
-	if err := os.Remove(h.Path(ExecFifo)); err != nil {
-		return fmt.Errorf("start container %q: %w", st.ID, err)
-	}
+	killpoint.Hit("start.released")
 	if hasPoststart {
 		state := r.ociState(st, specs.StateRunning)
 		if err := hooks.Run(ctx, "poststart", hks.Poststart, &state); err != nil {
@@ -51,22 +53,41 @@ func (r *Runtime) start(ctx context.Context, h *store.Handle, st *store.State) e
 			r.log.Warn("poststart hook failed", "id", st.ID, "error", err)
 		}
 	}
+	killpoint.Hit("start.done")
 	return nil
 }
 
 // releaseFifo opens the exec fifo for reading, which lets the init's
-// blocked open for writing through, reads the byte it writes, then reads
-// until end of file: the init keeps its write end open until execve, so at
-// EOF the container's program runs. Whatever the init writes after the
-// byte is the error it failed with after start (a seccomp filter, the
-// credentials, a startContainer hook), returned as start's. The open is
-// non-blocking so that an init that died cannot hang start forever.
+// blocked open for writing through, removes it, reads the byte it writes,
+// then reads until end of file: the init keeps its write end open until
+// execve, so at EOF the container's program runs. Whatever the init writes
+// after the byte is the error it failed with after start (a seccomp
+// filter, the credentials, a startContainer hook), returned as start's. The
+// open is non-blocking so that an init that died cannot hang start forever.
+//
+// The fifo goes as soon as it is open, before the init can run anything
+// (it opens its end through the fd it inherited, which the removal does
+// not affect): its name says "created". Removed after the read, a start
+// killed in between left a running container reported as created, and a
+// second start waited forever for a byte no writer would send. A start
+// killed between the open and the removal still leaves the name: then
+// the init no longer holds the fifo (holdsFifo), which Status and the wait
+// below look at.
 func releaseFifo(path string, st *store.State) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
+	killpoint.Hit("start.fifo-opened")
+	var fifo unix.Stat_t
+	if err := unix.Fstat(fd, &fifo); err != nil {
+		return fmt.Errorf("stat exec fifo: %w", err)
+	}
+	if err := unix.Unlink(path); err != nil {
+		return fmt.Errorf("remove exec fifo: %w", err)
+	}
+	killpoint.Hit("start.fifo-removed")
 	buf := make([]byte, 4096)
 	var msg []byte
 	got, dead := false, false
@@ -77,6 +98,7 @@ func releaseFifo(path string, st *store.State) error {
 			data := buf[:n]
 			if !got {
 				got, data = true, data[1:]
+				killpoint.Hit("start.byte-read")
 			}
 			if len(msg) < maxInitError {
 				msg = append(msg, data...)
@@ -109,6 +131,11 @@ func releaseFifo(path string, st *store.State) error {
 			}
 			return errors.New("container init exited before start")
 		}
+		if !got && !holdsFifo(st.InitPid, &fifo) {
+			// An earlier start, killed before it read the byte, let
+			// the init through: the program runs (or is on its way).
+			return nil
+		}
 		// No writer yet (EOF before the byte) or no byte/EOF yet: wait.
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		if _, err := unix.Poll(pfd, 10); err != nil && err != unix.EINTR {
@@ -124,6 +151,35 @@ func releaseFifo(path string, st *store.State) error {
 
 // maxInitError bounds what start keeps of the init's error.
 const maxInitError = 4096
+
+// holdsFifo reports whether the init pid still holds the exec fifo: it
+// keeps the fd it inherited (initproto.FdFifo) until its execve, which
+// closes it. An init that no longer holds it went through it, released by
+// a start killed before it removed the fifo. An fd that cannot be looked at
+// (no right to) counts as held: the fifo's name then decides, as before.
+// So does one a dying init closed: it is not through, and is soon dead.
+func holdsFifo(pid int, fifo *unix.Stat_t) bool {
+	var fd unix.Stat_t
+	err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/fd/"+strconv.Itoa(initproto.FdFifo), &fd)
+	if err == nil {
+		return fd.Dev == fifo.Dev && fd.Ino == fifo.Ino
+	}
+	return !errors.Is(err, unix.ENOENT) || exiting(pid)
+}
+
+// exiting reports whether pid is on its way out (PF_EXITING in the flags,
+// field 9 of /proc/<pid>/stat), or gone. The kernel sets the flag before it
+// closes the process's files, so a file found closed and then no flag
+// was closed by the process itself.
+func exiting(pid int) bool {
+	const pfExiting = 0x4
+	f, err := ProcStat(pid)
+	if err != nil || len(f) < 7 {
+		return true
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err != nil || flags&pfExiting != 0
+}
 
 // ociState is the state hooks receive.
 func (r *Runtime) ociState(st *store.State, status specs.ContainerState) specs.State {
@@ -236,6 +292,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, opts api.DeleteOpts) er
 		// A corrupt state file must not make a container undeletable.
 		st = &store.State{ID: id}
 	}
+	killpoint.Hit("delete.loaded")
 	// A created container goes without --force, its init killed, as with
 	// runc (containerd deletes one that was never started so).
 	if !opts.Force {
@@ -259,6 +316,7 @@ func (r *Runtime) Remove(ctx context.Context, h *store.Handle, st *store.State) 
 	if err := r.destroy(st, cg); err != nil {
 		return err
 	}
+	killpoint.Hit("delete.destroyed")
 	hks, err := st.Spec.Hooks()
 	if err != nil {
 		// The container is gone already; a state too damaged to say
@@ -271,7 +329,11 @@ func (r *Runtime) Remove(ctx context.Context, h *store.Handle, st *store.State) 
 			r.log.Warn("poststop hook failed", "id", st.ID, "error", err)
 		}
 	}
-	return h.Remove()
+	if err := h.Remove(); err != nil {
+		return err
+	}
+	killpoint.Hit("delete.removed")
+	return nil
 }
 
 // destroy kills every process of the container, removes the mounts it made
@@ -281,6 +343,7 @@ func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
 		if err := signalInit(st, unix.SIGKILL); err != nil && !errors.Is(err, api.ErrNotRunning) {
 			return err
 		}
+		killpoint.Hit("destroy.init-killed")
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -300,6 +363,7 @@ func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
 		reapIfChild(st.InitPid)
 		time.Sleep(time.Millisecond)
 	}
+	killpoint.Hit("destroy.all-dead")
 	// Once nothing of the container runs: no process of its can stack
 	// a mount meanwhile.
 	if err := r.unmountHost(st); err != nil {
@@ -308,6 +372,7 @@ func (r *Runtime) destroy(st *store.State, cg cgroups.Manager) error {
 	if err := cg.Destroy(); err != nil {
 		return err
 	}
+	killpoint.Hit("destroy.cgroups-removed")
 	return st.IntelRdt.Destroy()
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/cgroups/fs"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/store"
 )
 
@@ -28,12 +29,14 @@ func (r *Runtime) Pause(_ context.Context, id string) error {
 	if err := Refuse(api.OpPause, id, r.Status(st)); err != nil {
 		return err
 	}
+	killpoint.Hit("pause.checked")
 	if err := needCgroup(st); err != nil {
 		return fmt.Errorf("pause container %q: %w", id, err)
 	}
 	if err := fs.Load(st.CgroupPaths).Freeze(); err != nil {
 		return fmt.Errorf("pause container %q: %w", id, err)
 	}
+	killpoint.Hit("pause.done")
 	return nil
 }
 
@@ -47,12 +50,14 @@ func (r *Runtime) Resume(_ context.Context, id string) error {
 	if err := Refuse(api.OpResume, id, r.Status(st)); err != nil {
 		return err
 	}
+	killpoint.Hit("resume.checked")
 	if err := needCgroup(st); err != nil {
 		return fmt.Errorf("resume container %q: %w", id, err)
 	}
 	if err := fs.Load(st.CgroupPaths).Thaw(); err != nil {
 		return fmt.Errorf("resume container %q: %w", id, err)
 	}
+	killpoint.Hit("resume.done")
 	return nil
 }
 
@@ -83,6 +88,7 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 	if err := Refuse(api.OpUpdate, id, r.Status(st)); err != nil {
 		return err
 	}
+	killpoint.Hit("update.checked")
 	if opts.Resources == nil {
 		return nil
 	}
@@ -109,6 +115,7 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 	if err := cg.Set(&res); err != nil {
 		return err
 	}
+	killpoint.Hit("update.applied")
 	if st.Spec != nil {
 		if cur == nil {
 			cur = &specs.LinuxResources{}
@@ -118,7 +125,11 @@ func (r *Runtime) Update(_ context.Context, id string, opts api.UpdateOpts) erro
 			return err
 		}
 	}
-	return h.Save(st)
+	if err := h.Save(st); err != nil {
+		return err
+	}
+	killpoint.Hit("update.done")
+	return nil
 }
 
 // mergeResources sets in dst every field set in src.

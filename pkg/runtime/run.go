@@ -11,6 +11,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/console"
+	"github.com/rtkit/rt/pkg/killpoint"
 )
 
 // Run implements api.ContainerOperations: create, start, and in the
@@ -34,6 +35,7 @@ func (r *Runtime) Run(ctx context.Context, id string, opts api.CreateOpts) (*api
 	if err != nil {
 		return nil, err
 	}
+	killpoint.Hit("run.created")
 	h, err := r.store.Open(id)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
@@ -108,7 +109,10 @@ func (r *Runtime) Status(st *store.State) api.Status {
 	if frozen, err := fs.Load(st.CgroupPaths).Frozen(); err == nil && frozen {
 		return api.StatusPaused
 	}
-	if _, err := os.Stat(filepath.Join(r.store.Root(), st.ID, ExecFifo)); err == nil {
+	// The fifo's name says created, unless a start killed before it
+	// removed the name let the init through (see releaseFifo).
+	var fifo unix.Stat_t
+	if err := unix.Stat(filepath.Join(r.store.Root(), st.ID, ExecFifo), &fifo); err == nil && holdsFifo(st.InitPid, &fifo) {
 		return api.StatusCreated
 	}
 	return api.StatusRunning

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/store"
@@ -44,11 +45,7 @@ func saveState(t *testing.T, s *store.Store, id string, pid int, start uint64, r
 // not from what the state file says: a real child stands in for init.
 func TestStatusFromLiveProcess(t *testing.T) {
 	r, s := newRuntime(t)
-	child := exec.Command("sleep", "60")
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer child.Process.Kill()
+	child, fifo := fifoHolder(t)
 	start, err := ProcStartTime(child.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
@@ -59,22 +56,31 @@ func TestStatusFromLiveProcess(t *testing.T) {
 		pid     int
 		start   uint64
 		ready   bool
-		fifo    bool
+		fifo    string // "held": the init's; "stale": one it let go of
 		want    api.Status
 		wantPid int
 	}{
-		{"running", child.Process.Pid, start, true, false, api.StatusRunning, child.Process.Pid},
-		{"created while exec.fifo exists", child.Process.Pid, start, true, true, api.StatusCreated, child.Process.Pid},
-		{"pid reused by another process", child.Process.Pid, start + 1, true, false, api.StatusStopped, 0},
-		{"create never finished", child.Process.Pid, start, false, false, api.StatusStopped, 0},
-		{"no process", 0, 0, true, false, api.StatusStopped, 0},
+		{"running", child.Process.Pid, start, true, "", api.StatusRunning, child.Process.Pid},
+		{"created while the init holds exec.fifo", child.Process.Pid, start, true, "held", api.StatusCreated, child.Process.Pid},
+		// A start killed between opening the fifo and removing it.
+		{"running with an exec.fifo the init let go of", child.Process.Pid, start, true, "stale", api.StatusRunning, child.Process.Pid},
+		{"pid reused by another process", child.Process.Pid, start + 1, true, "", api.StatusStopped, 0},
+		{"create never finished", child.Process.Pid, start, false, "", api.StatusStopped, 0},
+		{"no process", 0, 0, true, "", api.StatusStopped, 0},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id := "c" + string(rune('a'+i))
 			h := saveState(t, s, id, tt.pid, tt.start, tt.ready)
-			if tt.fifo {
-				os.WriteFile(h.Path(ExecFifo), nil, 0o600)
+			switch tt.fifo {
+			case "held":
+				if err := os.Link(fifo, h.Path(ExecFifo)); err != nil {
+					t.Fatal(err)
+				}
+			case "stale":
+				if err := unix.Mkfifo(h.Path(ExecFifo), 0o600); err != nil {
+					t.Fatal(err)
+				}
 			}
 			c, err := r.State(ctx, id)
 			if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups"
 	"github.com/rtkit/rt/pkg/initproto"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/process"
 )
 
@@ -103,6 +104,7 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 		}
 	}()
 	childSock.Close()
+	killpoint.Hit("spawn.started")
 	conv := initproto.NewConv(sock, sp.kind, initproto.Runtime, sp.facts)
 	if err := conv.Send(initproto.MsgNamespaces, sp.ns.Encode()); err != nil {
 		return nil, initFailed(cmd, "send namespaces", err)
@@ -114,6 +116,7 @@ func (r *Runtime) spawnInit(sp initSpawn) (*startedInit, error) {
 	if err := cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("namespaces: rt-init stage 0: %w", err)
 	}
+	killpoint.Hit("spawn.forked")
 	if len(pidMsg) != 4 {
 		return nil, fmt.Errorf("namespaces: bad pid message (%d bytes)", len(pidMsg))
 	}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/cgroups/fs"
 	"github.com/rtkit/rt/pkg/store"
@@ -35,16 +37,20 @@ func stateFixtures(t *testing.T, s *store.Store) map[api.Status]string {
 	ids := map[api.Status]string{
 		api.StatusCreated: "created", api.StatusRunning: "running", api.StatusPaused: "paused", api.StatusStopped: "stopped",
 	}
-	_, pid, start := child()
-	h := saveState(t, s, ids[api.StatusCreated], pid, start, true)
-	if err := os.WriteFile(h.Path(ExecFifo), nil, 0o600); err != nil {
+	c, fifo := fifoHolder(t)
+	start, err := ProcStartTime(c.Process.Pid)
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, pid, start = child()
+	h := saveState(t, s, ids[api.StatusCreated], c.Process.Pid, start, true)
+	if err := os.Link(fifo, h.Path(ExecFifo)); err != nil {
+		t.Fatal(err)
+	}
+	_, pid, start := child()
 	saveState(t, s, ids[api.StatusRunning], pid, start, true)
 	saveState(t, s, ids[api.StatusStopped], 0, 0, true)
 
-	c, pid, start := child()
+	c, pid, start = child()
 	cg, err := fs.New("", "rt-states-test-"+strconv.Itoa(os.Getpid())+"-"+t.Name())
 	if err != nil {
 		t.Fatal(err)
@@ -222,17 +228,13 @@ func TestStateRefusalsWithFlags(t *testing.T) {
 // so).
 func TestDeleteCreated(t *testing.T) {
 	r, s := newRuntime(t)
-	child := exec.Command("sleep", "60")
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer child.Process.Kill()
+	child, fifo := fifoHolder(t)
 	start, err := ProcStartTime(child.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := saveState(t, s, "c", child.Process.Pid, start, true)
-	if err := os.WriteFile(h.Path(ExecFifo), nil, 0o600); err != nil {
+	if err := os.Link(fifo, h.Path(ExecFifo)); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Delete(context.Background(), "c", api.DeleteOpts{}); err != nil {
@@ -253,4 +255,33 @@ func TestDeleteCreated(t *testing.T) {
 	if ws, ok := child.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
 		t.Errorf("the init was not killed: %v", child.ProcessState)
 	}
+}
+
+// fifoHolder starts a sleeping child that holds a new fifo as a created
+// container's init holds its exec fifo (an O_PATH fd at initproto.FdFifo),
+// and returns it and the fifo's path, for a test to link as a state's
+// exec.fifo. The child is started, not waited for: a test may reap it.
+func fifoHolder(t *testing.T) (*exec.Cmd, string) {
+	t.Helper()
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opath, err := os.OpenFile(fifo, unix.O_PATH, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opath.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	c := exec.Command("sleep", "60")
+	c.ExtraFiles = []*os.File{null, opath} // fds 3 and initproto.FdFifo
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	return c, fifo
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/pkg/intelrdt"
+	"github.com/rtkit/rt/pkg/killpoint"
 	"github.com/rtkit/rt/pkg/rootfs"
 )
 
@@ -118,6 +119,7 @@ func (s *Store) Create(id string) (*Handle, error) {
 		}
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
+	killpoint.Hit("store.dir-made")
 	h, err := lockDir(id, dir)
 	if err != nil {
 		os.Remove(dir)
@@ -160,6 +162,7 @@ func lockDir(id, dir string) (*Handle, error) {
 		f.Close()
 		return nil, api.NewContainerError(id, api.ErrNotExist)
 	}
+	killpoint.Hit("store.locked")
 	return &Handle{ID: id, Dir: dir, f: f}, nil
 }
 
@@ -215,9 +218,11 @@ func (h *Handle) Save(st *State) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
+	killpoint.Hit("store.save-written")
 	if err := os.Rename(tmp.Name(), h.Path(StateFile)); err != nil {
 		return fmt.Errorf("replace state: %w", err)
 	}
+	killpoint.Hit("store.saved")
 	return nil
 }
 

@@ -33,8 +33,16 @@ var bins Bins
 
 // Main builds the binaries (unless $RT_TEST_BIN names a directory holding
 // them), runs the tests and removes what it built. Call it from TestMain.
-func Main(m *testing.M) {
-	code, err := run(m)
+func Main(m *testing.M) { main(m, nil) }
+
+// MainWithTags is Main for a package whose tests all run binaries built
+// with extra Go build tags (test/crash: rt_killpoints): those become the
+// binaries under test, built once, whatever $RT_TEST_BIN says (its
+// binaries lack the tags), and no untagged build is made for nothing.
+func MainWithTags(m *testing.M, tags ...string) { main(m, tags) }
+
+func main(m *testing.M, tags []string) {
+	code, err := run(m, tags)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		os.Exit(2)
@@ -42,16 +50,16 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-func run(m *testing.M) (int, error) {
+func run(m *testing.M, tags []string) (int, error) {
 	defer removeTagged()
 	dir := os.Getenv("RT_TEST_BIN")
-	if dir == "" {
+	if dir == "" || len(tags) > 0 {
 		tmp, err := os.MkdirTemp("", "rt-test-bin-")
 		if err != nil {
 			return 0, err
 		}
 		defer os.RemoveAll(tmp)
-		if err := build(tmp); err != nil {
+		if err := build(tmp, tags...); err != nil {
 			return 0, err
 		}
 		dir = tmp

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rtkit/rt/pkg/cgroups"
+	"github.com/rtkit/rt/pkg/killpoint"
 )
 
 // joined is what Apply did in one hierarchy, for undoing it.
@@ -98,6 +99,7 @@ func (m *Manager) Prepare() (*cgroups.Entry, error) {
 		t := &m.targets[i]
 		if done[i] = t.make(); done[i].err == nil {
 			done[i].err = openEntry(e, t)
+			killpoint.Hit("cgroups.made")
 		}
 		if err := done[i].err; err != nil {
 			e.Close()

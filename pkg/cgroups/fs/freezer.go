@@ -6,6 +6,8 @@ import (
 	libcg "github.com/opencontainers/cgroups"
 	libfs "github.com/opencontainers/cgroups/fs"
 	"github.com/opencontainers/cgroups/fs2"
+
+	"github.com/rtkit/rt/pkg/killpoint"
 )
 
 // freezer returns the container's directory that Freeze acts on: the v1
@@ -37,6 +39,7 @@ func (m *Manager) setFrozen(state libcg.FreezerState) error {
 	if err != nil {
 		return err
 	}
+	killpoint.Hit("cgroups.freezer")
 	if v2 {
 		var fm *fs2.Manager
 		if fm, err = fs2Manager(dir); err == nil {

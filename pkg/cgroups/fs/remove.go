@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/killpoint"
 )
 
 func (m *Manager) Destroy() error {
@@ -20,6 +22,7 @@ func (m *Manager) Destroy() error {
 		t := &m.targets[i]
 		// One rmdir is the whole job in the common case: the container made
 		// no cgroups of its own and its processes are gone.
+		killpoint.Hit("cgroups.remove")
 		err := rmdir(t.dir)
 		if err == nil || err == unix.ENOENT {
 			continue

@@ -10,6 +10,8 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/rtkit/rt/pkg/killpoint"
 )
 
 // Set builds a plan of every write r asks for, checking each value as it
@@ -146,6 +148,7 @@ func (m *Manager) Write(p *Plan) error {
 	pending := map[string][]int{}
 	for i := range p.steps {
 		s := &p.steps[i]
+		killpoint.Hit("cgroups.write")
 		if err := m.do(s); err != nil {
 			if s.retry && errors.Is(err, unix.EINVAL) && last[s.group] > i {
 				pending[s.group] = append(pending[s.group], i)
