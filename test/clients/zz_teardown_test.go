@@ -2,7 +2,6 @@ package clients_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -50,16 +49,5 @@ func TestZZNothingLeftBehind(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("teardown: %s", p)
 	}
-	if pids := processesUnder(s.dir); len(pids) > 0 {
-		t.Errorf("processes left: %v", pids)
-	}
-	if ms := harness.MountsUnder(s.dir); len(ms) > 0 {
-		t.Errorf("mounts left: %v", ms)
-	}
-	if ds := cgroupDirsUnder(s.dir); len(ds) > 0 {
-		t.Errorf("cgroup dirs left: %v", ds)
-	}
-	if link, err := exec.Command("ip", "-o", "link").Output(); err != nil || string(link) != s.ipLink {
-		t.Errorf("ip link changed (%v):\nbefore:\n%s\nafter:\n%s", err, s.ipLink, link)
-	}
+	harness.AssertNothingLeft(t, s.dir, harness.IsReaper(reaperEnv), s.ipLink, suiteName(s.dir), suiteName(s.dir)+"-podman")
 }

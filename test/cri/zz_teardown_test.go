@@ -1,7 +1,6 @@
 package cri_test
 
 import (
-	"os/exec"
 	"sync"
 	"testing"
 
@@ -25,18 +24,7 @@ func TestZZNothingLeftBehind(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("teardown: %s", p)
 	}
-	if pids := processesUnder(s.dir); len(pids) > 0 {
-		t.Errorf("processes left: %v", pids)
-	}
-	if ms := harness.MountsUnder(s.dir); len(ms) > 0 {
-		t.Errorf("mounts left: %v", ms)
-	}
-	if ds := harness.CgroupTrees(s.name); len(ds) > 0 {
-		t.Errorf("cgroup dirs left: %v", ds)
-	}
-	if link, err := exec.Command("ip", "-o", "link").Output(); err != nil || string(link) != s.ipLink {
-		t.Errorf("ip link changed (%v):\nbefore:\n%s\nafter:\n%s", err, s.ipLink, link)
-	}
+	harness.AssertNothingLeft(t, s.dir, harness.IsReaper(reaperEnv), s.ipLink, s.name)
 	if now := cniListing(); now != s.cniState {
 		t.Errorf("/var/lib/cni changed:\nbefore:\n%s\nafter:\n%s", s.cniState, now)
 	}

@@ -216,3 +216,22 @@ func (QuietTB) Helper()                   {}
 func (QuietTB) Logf(string, ...any)       {}
 func (QuietTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 func (QuietTB) Fatal(a ...any)            { panic(fmt.Sprint(a...)) }
+
+// AssertNothingLeft fails t for each process (but skip's), mount under
+// dir, cgroup directory of cgroupTrees, or change in `ip -o link` from
+// ipLink that a client suite left after its teardown.
+func AssertNothingLeft(t testing.TB, dir string, skip func(pid int) bool, ipLink string, cgroupTrees ...string) {
+	t.Helper()
+	if pids := ProcessesUnder(dir, skip); len(pids) > 0 {
+		t.Errorf("processes left: %v", pids)
+	}
+	if ms := MountsUnder(dir); len(ms) > 0 {
+		t.Errorf("mounts left: %v", ms)
+	}
+	if ds := CgroupTrees(cgroupTrees...); len(ds) > 0 {
+		t.Errorf("cgroup dirs left: %v", ds)
+	}
+	if link, err := exec.Command("ip", "-o", "link").Output(); err != nil || string(link) != ipLink {
+		t.Errorf("ip link changed (%v):\nbefore:\n%s\nafter:\n%s", err, ipLink, link)
+	}
+}
