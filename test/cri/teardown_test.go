@@ -61,8 +61,12 @@ func teardown(dir string) []string {
 		}
 	}
 	problems = append(problems, harness.RemoveCgroups(harness.CgroupTrees(s.name))...)
-	// The CNI bridge outlives its last veth (the plugin never removes it).
+	// The CNI bridge outlives its last veth (the plugin never removes it);
+	// a veth still on it is a pod's network left behind.
 	if bridge, err := os.ReadFile(filepath.Join(dir, "bridge")); err == nil {
+		if out, _ := exec.Command("ip", "-o", "link", "show", "master", string(bridge)).Output(); len(strings.TrimSpace(string(out))) > 0 {
+			note("links left on the bridge %s: %s", bridge, strings.TrimSpace(string(out)))
+		}
 		exec.Command("ip", "link", "del", string(bridge)).Run()
 	}
 	if err := os.RemoveAll(dir); err != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -218,9 +220,11 @@ func (QuietTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 func (QuietTB) Fatal(a ...any)            { panic(fmt.Sprint(a...)) }
 
 // AssertNothingLeft fails t for each process (but skip's), mount under
-// dir, cgroup directory of cgroupTrees, or change in `ip -o link` from
-// ipLink that a client suite left after its teardown.
-func AssertNothingLeft(t testing.TB, dir string, skip func(pid int) bool, ipLink string, cgroupTrees ...string) {
+// dir, cgroup directory of cgroupTrees, or network link that a client
+// suite left after its teardown: links are those of `ip -o link` then, by
+// name, against ipLink (its output before the suite), but for the names
+// other matches (another suite running at the same time makes those).
+func AssertNothingLeft(t testing.TB, dir string, skip func(pid int) bool, ipLink string, other *regexp.Regexp, cgroupTrees ...string) {
 	t.Helper()
 	if pids := ProcessesUnder(dir, skip); len(pids) > 0 {
 		t.Errorf("processes left: %v", pids)
@@ -231,7 +235,32 @@ func AssertNothingLeft(t testing.TB, dir string, skip func(pid int) bool, ipLink
 	if ds := CgroupTrees(cgroupTrees...); len(ds) > 0 {
 		t.Errorf("cgroup dirs left: %v", ds)
 	}
-	if link, err := exec.Command("ip", "-o", "link").Output(); err != nil || string(link) != ipLink {
-		t.Errorf("ip link changed (%v):\nbefore:\n%s\nafter:\n%s", err, ipLink, link)
+	now, err := exec.Command("ip", "-o", "link").Output()
+	if err != nil {
+		t.Errorf("ip -o link: %v", err)
+		return
 	}
+	before := linkNames(ipLink, other)
+	for _, name := range linkNames(string(now), other) {
+		if !slices.Contains(before, name) {
+			t.Errorf("link left: %s", name)
+		}
+	}
+}
+
+// linkNames are the link names in `ip -o link` output (without @peer), but
+// those other matches.
+func linkNames(out string, other *regexp.Regexp) []string {
+	var names []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+		if other == nil || !other.MatchString(name) {
+			names = append(names, name)
+		}
+	}
+	return names
 }
