@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -40,7 +41,9 @@ var (
 // OneLine folds a multi-line message (a YAML error, CRIU log lines, a
 // hook's stderr) into the single line a CLI prints: lines trimmed, empty
 // ones dropped, joined by "; ", or by a space after a line that ends in a
-// colon (a heading such as "yaml: unmarshal errors:").
+// colon (a heading such as "yaml: unmarshal errors:"). Other control
+// characters a message may carry from its input (a carriage return in a
+// YAML tag) are written as Go escapes (\r), so that nothing breaks the line.
 func OneLine(msg string) string {
 	var b strings.Builder
 	for l := range strings.SplitSeq(msg, "\n") {
@@ -54,7 +57,20 @@ func OneLine(msg string) string {
 				b.WriteString("; ")
 			}
 		}
-		b.WriteString(l)
+		writeEscaped(&b, l)
 	}
 	return b.String()
+}
+
+// writeEscaped writes l with its control characters (but tab) and Unicode
+// line separators as Go escapes.
+func writeEscaped(b *strings.Builder, l string) {
+	for _, r := range l {
+		if (r < 0x20 && r != '\t') || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
 }
