@@ -40,13 +40,19 @@ func installCopy(rt, dir string) (string, error) {
 	return filepath.Join(dir, filepath.Base(rt)), nil
 }
 
-// cleanup deletes whatever a failed run left in the runtimes' roots.
+// cleanup deletes whatever a failed run left in the runtimes' roots, and
+// the cgroup directories of the bench's containers that are left (crun's
+// in /sys/fs/cgroup's tmpfs where the bench unmounted cgroup2).
 func (b *bench) cleanup() {
 	for _, rt := range b.rts {
 		entries, _ := os.ReadDir(rt.root)
 		for _, e := range entries {
 			exec.Command(rt.path, "--root", rt.root, "delete", "--force", e.Name()).Run()
 		}
+	}
+	left, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/bench-*-%d-*", os.Getpid()))
+	for _, d := range left {
+		removeLeftCgroup(d)
 	}
 }
 

@@ -107,11 +107,27 @@ func (b *bench) stressOne(rt runtimeBin, n, workers int) (*stressResult, error) 
 	// cgroup2 (reexecInPrivateMountNS), hidden from the host beneath it.
 	for d := range after.cgroups {
 		if !before.cgroups[d] {
-			syscall.Rmdir(d)
+			removeLeftCgroup(d)
 		}
 	}
 	return res, nil
 }
+
+// removeLeftCgroup removes a cgroup directory a runtime left: an empty
+// cgroup by rmdir, a plain directory of /sys/fs/cgroup's tmpfs (crun's
+// cgroup2 files where the bench unmounted cgroup2) with what crun wrote
+// in it.
+func removeLeftCgroup(dir string) {
+	if syscall.Rmdir(dir) == nil {
+		return
+	}
+	var fs syscall.Statfs_t
+	if syscall.Statfs(dir, &fs) == nil && fs.Type == tmpfsMagic {
+		os.RemoveAll(dir)
+	}
+}
+
+const tmpfsMagic = 0x01021994
 
 // life takes one container of rt through its life, recording each step.
 func (b *bench) life(rt runtimeBin, record func(string, sample)) (err error) {
