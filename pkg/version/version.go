@@ -52,7 +52,11 @@ func CommitID() string {
 }
 
 // Write prints the version block every rt binary shows for --version, in
-// runc's layout (clients parse the first line).
+// runc's layout (clients parse the first line), with runc's libseccomp
+// line when the build knows it.
 func Write(w io.Writer, name string) {
 	fmt.Fprintf(w, "%s version %s\ncommit: %s\nspec: %s\ngo: %s\n", name, Version, CommitID(), specs.Version, runtime.Version())
+	if Libseccomp != "" {
+		fmt.Fprintf(w, "libseccomp: %s\n", Libseccomp)
+	}
 }
