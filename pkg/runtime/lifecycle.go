@@ -289,8 +289,10 @@ func (r *Runtime) Delete(ctx context.Context, id string, opts api.DeleteOpts) er
 		if !opts.Force {
 			return err
 		}
-		// A corrupt state file must not make a container undeletable.
-		st = &store.State{ID: id}
+		// A corrupt state file must not make a container undeletable,
+		// nor leave its processes running: what can be read of it still
+		// finds the init and the cgroups.
+		st = h.Salvage()
 	}
 	killpoint.Hit("delete.loaded")
 	// A created container goes without --force, its init killed, as with

@@ -1,8 +1,10 @@
 package lifecycle_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -57,4 +59,43 @@ func TestStateRootFull(t *testing.T) {
 		return
 	}
 	t.Fatalf("50 containers fit in a 16 KiB state root")
+}
+
+// TestCorruptStateDeleteForce: a running container whose state.json was
+// cut short (the spec, which comes last, lost) is reported corrupt by
+// state, left out of list with a warning, and delete --force still kills
+// its processes and removes its cgroups from what it can read.
+func TestCorruptStateDeleteForce(t *testing.T) {
+	r := runner(t)
+	b := bundle(t, []string{"sleep", "1000"}, nil)
+	id := harness.ID("corrupt")
+	if res := r.RT("run", "-d", "--bundle", b, id); res.Code != 0 {
+		t.Fatalf("run -d: %s", res)
+	}
+	path := filepath.Join(r.Root, id, "state.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := bytes.Index(data, []byte(`"spec"`))
+	if cut < 0 {
+		t.Fatalf("no spec in %s", data)
+	}
+	if err := os.WriteFile(path, data[:cut], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	failsCleanly(t, "state of a corrupt container", r.RT("state", id), "corrupt state file")
+	if res := r.RT("list", "-q"); res.Code != 0 || strings.Contains(res.Stdout, id) || !strings.Contains(res.Stderr, "corrupt state file") {
+		t.Errorf("list with a corrupt state: %s", res)
+	}
+	if procs := procsInCgroup(id); len(procs) == 0 {
+		t.Fatal("the container's processes are not in its cgroups before delete")
+	}
+	if res := r.RT("delete", "--force", id); res.Code != 0 {
+		t.Fatalf("delete --force: %s", res)
+	}
+	r.AssertNoTrace(t, id, b)
+	if procs := procsInCgroup(id); len(procs) > 0 {
+		t.Errorf("processes left after delete --force: %v", procs)
+	}
 }
