@@ -42,6 +42,7 @@ func Main(m *testing.M) { main(m, nil) }
 func MainWithTags(m *testing.M, tags ...string) { main(m, tags) }
 
 func main(m *testing.M, tags []string) {
+	Reap(suiteReaperEnv, reapSuite)
 	code, err := run(m, tags)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "harness:", err)
@@ -52,6 +53,10 @@ func main(m *testing.M, tags []string) {
 
 func run(m *testing.M, tags []string) (int, error) {
 	defer removeTagged()
+	// Before the build, so that binaries built into TMPDIR go with it.
+	if err := startSuiteReaper(); err != nil {
+		return 0, fmt.Errorf("suite reaper: %w", err)
+	}
 	dir := os.Getenv("RT_TEST_BIN")
 	if dir == "" || len(tags) > 0 {
 		tmp, err := os.MkdirTemp("", "rt-test-bin-")
@@ -278,6 +283,7 @@ func NewRunner(t testing.TB) *Runner {
 	if Compared != "" {
 		r.Bins.RT = Compared
 	}
+	registerRoot(r.Bins.RT, r.Root)
 	t.Cleanup(r.cleanup)
 	return r
 }
