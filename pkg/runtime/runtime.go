@@ -10,6 +10,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -56,7 +57,11 @@ func New(cfg api.GlobalConfig) (api.ContainerOperations, error) {
 	// records go to rt's own log instead.
 	logrus.SetOutput(logWriter{log})
 	logrus.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true, DisableQuote: true})
-	return &Runtime{cfg: cfg, store: store.New(cfg.Root), log: log}, nil
+	st := store.New(cfg.Root)
+	st.Waiting = func(id string, h store.Holder) {
+		log.Warn(fmt.Sprintf("container %s is locked by %s: waiting for it", id, h))
+	}
+	return &Runtime{cfg: cfg, store: st, log: log}, nil
 }
 
 // logWriter turns logrus lines into warnings of rt's logger.

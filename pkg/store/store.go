@@ -19,6 +19,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -76,6 +77,9 @@ type State struct {
 // Store is the root directory of all container state.
 type Store struct {
 	root string
+	// Waiting, if set, is told once when a command has waited
+	// WaitingAfter for another's lock on a container, and who holds it.
+	Waiting func(id string, holder Holder)
 }
 
 // New returns a store rooted at root. It creates nothing: the root is made by
@@ -120,7 +124,7 @@ func (s *Store) Create(id string) (*Handle, error) {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
 	killpoint.Hit("store.dir-made")
-	h, err := lockDir(id, dir)
+	h, err := s.lockDir(id, dir)
 	if err != nil {
 		os.Remove(dir)
 		return nil, err
@@ -135,10 +139,10 @@ func (s *Store) Open(id string) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lockDir(id, dir)
+	return s.lockDir(id, dir)
 }
 
-func lockDir(id, dir string) (*Handle, error) {
+func (s *Store) lockDir(id, dir string) (*Handle, error) {
 	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -146,7 +150,7 @@ func lockDir(id, dir string) (*Handle, error) {
 		}
 		return nil, fmt.Errorf("open state dir: %w", err)
 	}
-	if err := flockRetry(int(f.Fd())); err != nil {
+	if err := s.flock(id, f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock state dir %s: %w", dir, err)
 	}
@@ -166,12 +170,50 @@ func lockDir(id, dir string) (*Handle, error) {
 	return &Handle{ID: id, Dir: dir, f: f}, nil
 }
 
-func flockRetry(fd int) error {
+// WaitingAfter is how long a command waits for a lock before Waiting is
+// told: commands on one container routinely queue for milliseconds.
+var WaitingAfter = time.Second
+
+// flock takes the exclusive lock on f, telling s.Waiting who holds it
+// when it has waited WaitingAfter.
+func (s *Store) flock(id string, f *os.File) error {
+	fd := int(f.Fd())
+	err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	if err != unix.EWOULDBLOCK {
+		return err
+	}
+	if s.Waiting != nil {
+		defer s.tellAfter(id, f)()
+	}
 	for {
 		err := unix.Flock(fd, unix.LOCK_EX)
 		if err != unix.EINTR {
 			return err
 		}
+	}
+}
+
+// tellAfter tells s.Waiting who holds f's lock once WaitingAfter has
+// passed; the func it returns stops it, or waits until it has told.
+func (s *Store) tellAfter(id string, f *os.File) func() {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return func() {}
+	}
+	var mu sync.Mutex
+	stopped := false
+	t := time.AfterFunc(WaitingAfter, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if h := lockHolder(st); h.Pid > 0 && !stopped {
+			s.Waiting(id, h)
+		}
+	})
+	return func() {
+		t.Stop()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
 	}
 }
 

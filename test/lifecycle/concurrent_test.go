@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rtkit/rt/pkg/api"
 	"github.com/rtkit/rt/test/harness"
@@ -136,4 +140,39 @@ func isZombie(pid int) bool {
 	data := string(raw)
 	i := strings.LastIndexByte(data, ')')
 	return i < 0 || i+2 >= len(data) || data[i+2] == 'Z'
+}
+
+// TestLockWaitNamesHolder: a command that must wait for another's lock
+// (here a create held up by a createRuntime hook) says who holds it, and
+// state answers meanwhile without waiting.
+func TestLockWaitNamesHolder(t *testing.T) {
+	r := runner(t)
+	id := harness.ID("held")
+	b := bundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "3"}}}}
+	})
+	create := r.Command("create", "--bundle", b, id)
+	create.Stdout, create.Stderr = harness.TempFile(t), harness.TempFile(t)
+	if err := create.Start(); err != nil {
+		t.Fatal(err)
+	}
+	harness.WaitFor(t, 10*time.Second, "create's state dir", func() bool {
+		_, err := os.Stat(filepath.Join(r.Root, id))
+		return err == nil
+	})
+	before := time.Now()
+	if res := r.RT("state", id); res.Code != 0 && !strings.Contains(res.Stderr, "not exist") {
+		t.Errorf("state during create: %s", res)
+	}
+	if d := time.Since(before); d > time.Second {
+		t.Errorf("state waited %v for create's lock", d)
+	}
+	res := r.RT("start", id)
+	if err := create.Wait(); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	want := fmt.Sprintf("container %s is locked by pid %d (%s --root %s create", id, create.Process.Pid, r.Bins.RT, r.Root)
+	if res.Code != 0 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("start behind create's lock: %s; want it to start and say %q", res, want)
+	}
 }
