@@ -89,12 +89,15 @@ unit:
 # testdata/fuzz/<target>/: fix the code and commit the file as a regression
 # seed, which plain go test (make unit) then runs. FUZZ picks targets by a
 # regexp (make fuzz FUZZ=store); FUZZFLAGS adds go test flags, such as
-# -parallel 1 on a shared machine.
+# -parallel 1 on a shared machine. At the end test/fuzzmerge moves the
+# inputs the fuzzer found that cover something new from the build cache
+# into testdata/fuzz/ (FUZZMERGE=0 skips it): commit them, the corpus.
 FUZZTIME ?= 60s
 FUZZ ?=
 FUZZFLAGS ?=
+FUZZMERGE ?= 1
 fuzz:
-	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZFLAGS='$(FUZZFLAGS)' scripts/fuzz.sh '$(FUZZ)'
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZFLAGS='$(FUZZFLAGS)' FUZZMERGE=$(FUZZMERGE) scripts/fuzz.sh '$(FUZZ)'
 
 bench: deps build
 	$(GO) run ./test/bench -rt $(abspath $(BIN))/rt

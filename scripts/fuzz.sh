@@ -11,7 +11,13 @@
 #   -l      list the targets ("./pkg/dir FuzzX") instead of running them
 #   REGEXP  only the targets whose line matches (grep -E), such as "store|Inspect"
 # Environment: GO (go), FUZZTIME (60s), FUZZMINIMIZETIME (200x),
-# FUZZFLAGS (more go test flags, such as "-parallel 1" on a shared host).
+# FUZZFLAGS (more go test flags, such as "-parallel 1" on a shared host),
+# FUZZMERGE (1; 0 skips the merge below).
+#
+# At the end, test/fuzzmerge folds what the fuzzer added to its corpus in
+# the build cache into testdata/fuzz/, keeping only inputs that cover
+# something the seeds and smaller inputs do not: commit them, and the next
+# run (anyone's) starts from there.
 #
 # FUZZMINIMIZETIME bounds the minimizing of each new input, in runs of the
 # target: go's default, 60s, let FuzzParse spend a whole run minimizing its
@@ -76,6 +82,9 @@ done <<END
 $list
 END
 
+if [ "${FUZZMERGE:-1}" != 0 ]; then
+	"$GO" run ./test/fuzzmerge "${1:-.}"
+fi
 if [ -n "$failed" ]; then
 	echo "fuzz.sh: failed:$failed (inputs in their testdata/fuzz/)" >&2
 	exit 1
