@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -70,6 +71,9 @@ func (r *SpecRecord) Hooks() (*specs.Hooks, error) {
 // MarshalJSON encodes the decoded spec if there is one (it may have been
 // changed), else the raw JSON as read.
 func (r *SpecRecord) MarshalJSON() ([]byte, error) {
+	if r == nil {
+		return []byte("null"), nil
+	}
 	if r.spec != nil {
 		return specjson.Marshal(r.spec)
 	}
@@ -116,6 +120,9 @@ func (r *SpecRecord) Resources() (*specs.LinuxResources, error) {
 // through maps of raw messages, leaving every other field as it was read,
 // byte for byte, with no decoder or encoder built for their types.
 func (r *SpecRecord) SetResources(res *specs.LinuxResources) error {
+	if r == nil {
+		return errors.New("the state has no spec to set resources in")
+	}
 	if r.spec != nil {
 		if r.spec.Linux == nil {
 			r.spec.Linux = &specs.Linux{}

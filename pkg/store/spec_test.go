@@ -90,6 +90,15 @@ func TestSpecRecordNil(t *testing.T) {
 	if h, err := r.Hooks(); h != nil || err != nil {
 		t.Errorf("Hooks of nil = %v, %v", h, err)
 	}
+	if res, err := r.Resources(); res != nil || err != nil {
+		t.Errorf("Resources of nil = %v, %v", res, err)
+	}
+	if b, err := r.MarshalJSON(); string(b) != "null" || err != nil {
+		t.Errorf("MarshalJSON of nil = %s, %v", b, err)
+	}
+	if err := r.SetResources(&specs.LinuxResources{}); err == nil {
+		t.Error("SetResources on nil: no error")
+	}
 	if RecordSpec(nil) != nil {
 		t.Error("RecordSpec(nil) is not nil")
 	}
