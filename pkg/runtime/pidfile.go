@@ -50,24 +50,14 @@ func WritePidFile(path string, pid int) error {
 	}
 	defer d.Close()
 	dfd := int(d.Fd())
-	f, tmp, err := createPidTemp(dfd, base)
-	if err != nil {
-		return fmt.Errorf("pid file %s: %w", path, err)
-	}
-	_, err = f.WriteString(strconv.Itoa(pid))
-	if err == nil {
-		// Synced before the rename, so that after a crash the name
-		// holds the whole pid or its old content, never nothing.
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	tmp, err := writePidTemp(dfd, base, pid)
 	if err == nil {
 		err = unix.Renameat(dfd, tmp, dfd, base)
 	}
 	if err != nil {
-		unix.Unlinkat(dfd, tmp, 0)
+		if tmp != "" {
+			unix.Unlinkat(dfd, tmp, 0)
+		}
 		return fmt.Errorf("pid file %s: %w", path, err)
 	}
 	// The rename is the directory's to keep.
@@ -75,6 +65,56 @@ func WritePidFile(path string, pid int) error {
 		return fmt.Errorf("pid file %s: sync directory: %w", path, err)
 	}
 	return nil
+}
+
+// writePidTemp writes pid into a new file in the directory dfd, synced
+// (so that after a crash the final name holds the whole pid or its old
+// content, never nothing), and returns its temporary name. Where the file
+// system has O_TMPFILE the file gets a name only once written: a kill
+// before the rename leaves a named temp file only between two syscalls.
+func writePidTemp(dfd int, base string, pid int) (string, error) {
+	fd, err := openPidTmpfile(dfd)
+	var f *os.File
+	tmp := ""
+	if err == nil {
+		f = os.NewFile(uintptr(fd), "pid file")
+	} else if f, tmp, err = createPidTemp(dfd, base); err != nil {
+		return "", err
+	}
+	_, err = f.WriteString(strconv.Itoa(pid))
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil && tmp == "" {
+		tmp, err = linkPidTemp(f, dfd, base)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return tmp, err
+}
+
+// openPidTmpfile opens an unnamed file in dfd; a variable so that the
+// tests can take the path of a file system without O_TMPFILE.
+var openPidTmpfile = func(dfd int) (int, error) {
+	return unix.Openat(dfd, ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+}
+
+// linkPidTemp gives the O_TMPFILE file f a fresh pidTempName in dfd.
+// linkat never follows or replaces what is at the new name.
+func linkPidTemp(f *os.File, dfd int, base string) (string, error) {
+	var err error
+	for range pidTempTries {
+		tmp := pidTempName(base)
+		err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), dfd, tmp, unix.AT_SYMLINK_FOLLOW)
+		if err == nil {
+			return tmp, nil
+		}
+		if !errors.Is(err, unix.EEXIST) {
+			return "", fmt.Errorf("link %s: %w", tmp, err)
+		}
+	}
+	return "", fmt.Errorf("link a temporary file: %d names taken: %w", pidTempTries, err)
 }
 
 // createPidTemp creates a new file in the directory dfd under a fresh

@@ -185,12 +185,7 @@ func plantedNames(t *testing.T, names ...string) {
 // victims keep their content, nothing is created where a dangling link
 // points, and the pid file holds the pid; when every name rt would try is
 // taken, it fails having written nothing.
-// Long for its table of cases, which reads best in one place.
 func TestWritePidFilePlanted(t *testing.T) {
-	type plant struct {
-		name string
-		kind string // "symlink", "dangling", "hardlink", "fifo"
-	}
 	tests := []struct {
 		name   string
 		tries  []string // what pidTempName returns first
@@ -208,70 +203,94 @@ func TestWritePidFilePlanted(t *testing.T) {
 				{".pid.4", "symlink"}, {".pid.5", "hardlink"}, {".pid.6", "symlink"}, {".pid.7", "symlink"}},
 			fail: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir, elsewhere := t.TempDir(), t.TempDir()
-			victim := filepath.Join(elsewhere, "shadow")
-			if err := os.WriteFile(victim, []byte("root:secret\n"), 0o600); err != nil {
-				t.Fatal(err)
+	for _, tmpfile := range []bool{true, false} {
+		t.Run(map[bool]string{true: "O_TMPFILE", false: "no O_TMPFILE"}[tmpfile], func(t *testing.T) {
+			if !tmpfile {
+				withoutTmpfile(t)
 			}
-			dangling := filepath.Join(elsewhere, "created-through-a-link")
-			for _, p := range tt.plants {
-				at := filepath.Join(dir, p.name)
-				var err error
-				switch p.kind {
-				case "symlink":
-					err = os.Symlink(victim, at)
-				case "dangling":
-					err = os.Symlink(dangling, at)
-				case "hardlink":
-					err = os.Link(victim, at)
-				case "fifo":
-					err = unix.Mkfifo(at, 0o666)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			plantedNames(t, tt.tries...)
-			err := WritePidFile(filepath.Join(dir, "pid"), 4242)
-			if data, _ := os.ReadFile(victim); string(data) != "root:secret\n" {
-				t.Errorf("the planted link's target was written: %q", data)
-			}
-			if _, serr := os.Lstat(dangling); serr == nil {
-				t.Errorf("a file was created where a dangling link points")
-			}
-			if tt.fail {
-				if err == nil || !strings.Contains(err.Error(), "names taken") || !errors.Is(err, unix.EEXIST) {
-					t.Errorf("writePidFile = %v, want a failure saying every name was taken", err)
-				}
-				if _, serr := os.Lstat(filepath.Join(dir, "pid")); serr == nil {
-					t.Errorf("a pid file was written")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("writePidFile: %v", err)
-			}
-			st, err := os.Lstat(filepath.Join(dir, "pid"))
-			if err != nil || !st.Mode().IsRegular() {
-				t.Fatalf("the pid file is not a regular file: %v, %v", st, err)
-			}
-			if data, _ := os.ReadFile(filepath.Join(dir, "pid")); string(data) != "4242" {
-				t.Errorf("pid file holds %q, want 4242", data)
-			}
-			// What was planted stays, and rt leaves nothing of its own.
-			want := len(tt.plants)
-			for _, p := range tt.plants {
-				if p.name == "pid" {
-					want--
-				}
-			}
-			if got := len(leftovers(t, dir)); got != want {
-				t.Errorf("%d hidden names in the directory (%q), want the %d planted", got, leftovers(t, dir), want)
+			for _, tt := range tests {
+				testPlanted(t, tt.name, tt.tries, tt.plants, tt.fail)
 			}
 		})
 	}
+}
+
+// withoutTmpfile makes WritePidFile take its path for file systems
+// without O_TMPFILE until the test ends.
+func withoutTmpfile(t *testing.T) {
+	old := openPidTmpfile
+	openPidTmpfile = func(int) (int, error) { return -1, unix.EOPNOTSUPP }
+	t.Cleanup(func() { openPidTmpfile = old })
+}
+
+type plant struct {
+	name string
+	kind string // "symlink", "dangling", "hardlink", "fifo"
+}
+
+func testPlanted(t *testing.T, name string, tries []string, plants []plant, fail bool) {
+	t.Run(name, func(t *testing.T) {
+		dir, elsewhere := t.TempDir(), t.TempDir()
+		victim := filepath.Join(elsewhere, "shadow")
+		if err := os.WriteFile(victim, []byte("root:secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dangling := filepath.Join(elsewhere, "created-through-a-link")
+		for _, p := range plants {
+			at := filepath.Join(dir, p.name)
+			var err error
+			switch p.kind {
+			case "symlink":
+				err = os.Symlink(victim, at)
+			case "dangling":
+				err = os.Symlink(dangling, at)
+			case "hardlink":
+				err = os.Link(victim, at)
+			case "fifo":
+				err = unix.Mkfifo(at, 0o666)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		plantedNames(t, tries...)
+		err := WritePidFile(filepath.Join(dir, "pid"), 4242)
+		if data, _ := os.ReadFile(victim); string(data) != "root:secret\n" {
+			t.Errorf("the planted link's target was written: %q", data)
+		}
+		if _, serr := os.Lstat(dangling); serr == nil {
+			t.Errorf("a file was created where a dangling link points")
+		}
+		if fail {
+			if err == nil || !strings.Contains(err.Error(), "names taken") || !errors.Is(err, unix.EEXIST) {
+				t.Errorf("writePidFile = %v, want a failure saying every name was taken", err)
+			}
+			if _, serr := os.Lstat(filepath.Join(dir, "pid")); serr == nil {
+				t.Errorf("a pid file was written")
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("writePidFile: %v", err)
+		}
+		st, err := os.Lstat(filepath.Join(dir, "pid"))
+		if err != nil || !st.Mode().IsRegular() {
+			t.Fatalf("the pid file is not a regular file: %v, %v", st, err)
+		}
+		if data, _ := os.ReadFile(filepath.Join(dir, "pid")); string(data) != "4242" {
+			t.Errorf("pid file holds %q, want 4242", data)
+		}
+		// What was planted stays, and rt leaves nothing of its own.
+		want := len(plants)
+		for _, p := range plants {
+			if p.name == "pid" {
+				want--
+			}
+		}
+		if got := len(leftovers(t, dir)); got != want {
+			t.Errorf("%d hidden names in the directory (%q), want the %d planted", got, leftovers(t, dir), want)
+		}
+	})
 }
 
 // TestPidTempNameUnpredictable: the names are hidden, in the pid file's
