@@ -101,6 +101,26 @@ func TestRunDetachedKilled(t *testing.T) {
 	}, bundle(t, "sleep", "1000"))
 }
 
+// TestRunForegroundKilled: a foreground run, the shims' and podman's,
+// goes through create, start, the wait and its own delete once `true`
+// exits; killed anywhere, what it left is deleted as after run -d.
+func TestRunForegroundKilled(t *testing.T) {
+	sweep(t, command{
+		prepare: none,
+		args:    func(f *fixture) []string { return []string{"run", "--bundle", f.bundle, f.id} },
+		allowed: []string{absent, stopped, created_, running_},
+		check: func(t *testing.T, f *fixture, status string) {
+			// A container left created still starts (and `true` ends).
+			if status == created_ {
+				if res := f.rt(t, "start", f.id); res.Code != 0 {
+					t.Errorf("start of the container the kill left created: %s", res)
+				}
+			}
+		},
+		delays: quick(),
+	}, bundle(t, "true"))
+}
+
 func TestStartKilled(t *testing.T) {
 	sweep(t, command{
 		prepare: created,
@@ -130,6 +150,19 @@ func TestExecKilled(t *testing.T) {
 	sweep(t, command{
 		prepare: running,
 		args:    func(f *fixture) []string { return []string{"exec", "-d", f.id, "true"} },
+		allowed: []string{running_},
+		check:   onlyInit,
+		delays:  quick(),
+	}, bundle(t, "sleep", "1000"))
+}
+
+// TestExecForegroundKilled: an exec that waits for its process, killed
+// anywhere, leaves the container running with only its init once `true`
+// is done.
+func TestExecForegroundKilled(t *testing.T) {
+	sweep(t, command{
+		prepare: running,
+		args:    func(f *fixture) []string { return []string{"exec", f.id, "true"} },
 		allowed: []string{running_},
 		check:   onlyInit,
 		delays:  quick(),
