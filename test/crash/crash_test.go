@@ -59,6 +59,9 @@ type command struct {
 	delays []time.Duration
 	// env is more environment for the command.
 	env []string
+	// gone, when set, checks after the delete what assertGone does not
+	// know of (a systemd unit).
+	gone func(t *testing.T, f *fixture)
 }
 
 // fixture is one container of one sweep case.
@@ -141,6 +144,9 @@ func traceSteps(t *testing.T, c command, bundle string) []string {
 		}
 		steps = readTrace(trace)
 		f.deleteAndCheck(t)
+		if c.gone != nil {
+			c.gone(t, f)
+		}
 	})
 	if len(steps) == 0 {
 		t.FailNow()
@@ -204,6 +210,9 @@ func afterKill(t *testing.T, c command, f *fixture) {
 		c.check(t, f, status)
 	}
 	f.deleteAndCheck(t)
+	if c.gone != nil {
+		c.gone(t, f)
+	}
 }
 
 // status is what `rt state` says of the container: its status, or absent.
