@@ -972,7 +972,8 @@ func processesWith(arg string) []string {
 	return out
 }
 
-// children lists this process's children, zombies included.
+// children lists this process's children, zombies included, but for the
+// suite's reaper.
 func children() map[int]string {
 	out := map[int]string{}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
@@ -991,6 +992,9 @@ func children() map[int]string {
 			continue
 		}
 		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if harness.IsSuiteReaper(pid) {
+			continue
+		}
 		out[pid] = strings.TrimSpace(s)
 	}
 	return out

@@ -98,3 +98,7 @@ func reapRoot(bin, root string) {
 		exec.Command(bin, "--root", root, "delete", "--force", e.Name()).Run()
 	}
 }
+
+// IsSuiteReaper reports whether pid is this suite's reaper, a child of
+// every test binary that a test counting its children must leave out.
+func IsSuiteReaper(pid int) bool { return IsReaper(suiteReaperEnv)(pid) }
