@@ -353,6 +353,9 @@ func execProcess(rt *peer, cfg *initproto.InitConfig) error {
 	if err := step("rootfs", cfg.HostMounts.Enter()); err != nil {
 		return err
 	}
+	if err := step("process", setPersonality(cfg.Spec.Linux.Personality)); err != nil {
+		return err
+	}
 	last, err := prepareProcess(rt, cfg, nil)
 	if err != nil {
 		return err
@@ -425,11 +428,8 @@ func setupSystem(cfg *initproto.InitConfig) error {
 			return err
 		}
 	}
-	if p := s.Linux.Personality; p != nil {
-		dom := map[string]uintptr{"LINUX": 0x0000, "LINUX32": 0x0008}[string(p.Domain)]
-		if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, dom, 0, 0); e != 0 {
-			return fmt.Errorf("personality %s: %w", p.Domain, e)
-		}
+	if err := setPersonality(s.Linux.Personality); err != nil {
+		return err
 	}
 	if !cfg.NoNewKeyring {
 		// A keyring of its own, so the container cannot see the host's
@@ -437,6 +437,20 @@ func setupSystem(cfg *initproto.InitConfig) error {
 		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EDQUOT) {
 			return fmt.Errorf("join session keyring: %w", err)
 		}
+	}
+	return nil
+}
+
+// setPersonality sets linux.personality's execution domain (spec.Validate
+// allows LINUX and LINUX32, no flags), for the init and for every exec:
+// a process inherits its parent's, and rt-init's parent is rt, on the host.
+func setPersonality(p *specs.LinuxPersonality) error {
+	if p == nil {
+		return nil
+	}
+	dom := map[specs.LinuxPersonalityDomain]uintptr{"LINUX": 0x0000, "LINUX32": 0x0008}[p.Domain]
+	if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, dom, 0, 0); e != 0 {
+		return fmt.Errorf("personality %s: %w", p.Domain, e)
 	}
 	return nil
 }

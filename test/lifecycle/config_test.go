@@ -1115,7 +1115,7 @@ func TestConfigJoinNamespaces(t *testing.T) {
 }
 
 // TestConfigPersonality checks linux.personality: LINUX32 makes uname
-// report a 32-bit machine.
+// report a 32-bit machine, in the init and in an exec (as runc's).
 func TestConfigPersonality(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the expected machine names are x86's")
@@ -1134,6 +1134,16 @@ func TestConfigPersonality(t *testing.T) {
 			}))
 			if strings.TrimSpace(out) != tc.want {
 				t.Errorf("uname -m: %q, want %s", out, tc.want)
+			}
+			id := harness.ID("pers-exec")
+			if res := r.RT("run", "-d", "--bundle", bundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+				s.Linux.Personality = &specs.LinuxPersonality{Domain: tc.domain}
+			}), id); res.Code != 0 {
+				t.Fatalf("run -d: %s", res)
+			}
+			defer r.RT("delete", "--force", id)
+			if res := r.RT("exec", id, "uname", "-m"); res.Code != 0 || strings.TrimSpace(res.Stdout) != tc.want {
+				t.Errorf("exec uname -m: %s, want %s", res, tc.want)
 			}
 		})
 	}
