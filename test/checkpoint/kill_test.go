@@ -19,7 +19,11 @@ import (
 // `delete --force` then leaves no trace.
 func TestRestoreKilled(t *testing.T) {
 	requireCRIU(t)
-	c := startCounter(t, counter)
+	// Every case restores the same image onto the same rootfs, and a
+	// restore killed late lets the process run on: it must not change
+	// the rootfs (the counter's mv would take away the c.new a dump
+	// taken mid-write holds open, and fail every later case).
+	c := startCounter(t, []string{"sh", "-c", "echo 1 > /tmp/c; echo 2 > /tmp/c; exec sleep 100000"})
 	images := filepath.Join(t.TempDir(), "img")
 	if res := c.r.RT("checkpoint", "--image-path", images, c.id); res.Code != 0 {
 		t.Fatalf("checkpoint: %s", res)
