@@ -103,34 +103,38 @@ var openPidTmpfile = func(dfd int) (int, error) {
 // linkPidTemp gives the O_TMPFILE file f a fresh pidTempName in dfd.
 // linkat never follows or replaces what is at the new name.
 func linkPidTemp(f *os.File, dfd int, base string) (string, error) {
-	var err error
-	for range pidTempTries {
-		tmp := pidTempName(base)
-		err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), dfd, tmp, unix.AT_SYMLINK_FOLLOW)
-		if err == nil {
-			return tmp, nil
-		}
-		if !errors.Is(err, unix.EEXIST) {
-			return "", fmt.Errorf("link %s: %w", tmp, err)
-		}
-	}
-	return "", fmt.Errorf("link a temporary file: %d names taken: %w", pidTempTries, err)
+	return freshPidTemp(base, "link", func(tmp string) error {
+		return unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), dfd, tmp, unix.AT_SYMLINK_FOLLOW)
+	})
 }
 
 // createPidTemp creates a new file in the directory dfd under a fresh
 // pidTempName, never opening anything that exists.
 func createPidTemp(dfd int, base string) (*os.File, string, error) {
+	var f *os.File
+	tmp, err := freshPidTemp(base, "create", func(tmp string) error {
+		fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			f = os.NewFile(uintptr(fd), tmp)
+		}
+		return err
+	})
+	return f, tmp, err
+}
+
+// freshPidTemp calls try (which must fail with EEXIST on a name taken)
+// on up to pidTempTries fresh pidTempNames and returns the one it made;
+// verb names the operation in its errors.
+func freshPidTemp(base, verb string, try func(tmp string) error) (string, error) {
 	var err error
 	for range pidTempTries {
 		tmp := pidTempName(base)
-		var fd int
-		fd, err = unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-		if err == nil {
-			return os.NewFile(uintptr(fd), tmp), tmp, nil
+		if err = try(tmp); err == nil {
+			return tmp, nil
 		}
 		if !errors.Is(err, unix.EEXIST) {
-			return nil, "", fmt.Errorf("create %s: %w", tmp, err)
+			return "", fmt.Errorf("%s %s: %w", verb, tmp, err)
 		}
 	}
-	return nil, "", fmt.Errorf("create a temporary file: %d names taken: %w", pidTempTries, err)
+	return "", fmt.Errorf("%s a temporary file: %d names taken: %w", verb, pidTempTries, err)
 }
