@@ -456,12 +456,6 @@ func TestConcurrentDeleteStateKill(t *testing.T) {
 				failsCleanly(t, what, res)
 			}
 		}
-		if res := r.RT("delete", "--force", id); res.Code != 0 {
-			t.Errorf("final delete --force: %s", res)
-		}
-		r.AssertNoTrace(t, id, b)
-		if procs := procsInCgroup(id); len(procs) > 0 {
-			t.Errorf("processes left in the container's cgroups: %v", procs)
-		}
+		deleteLeavesNothing(t, r, id, b)
 	}
 }

@@ -47,13 +47,7 @@ func TestConcurrentOperations(t *testing.T) {
 		}
 		checkConsistent(t, r, id)
 		// A container left paused is thawed by delete --force.
-		if res := r.RT("delete", "--force", id); res.Code != 0 {
-			t.Errorf("final delete --force: %s", res)
-		}
-		r.AssertNoTrace(t, id, b)
-		if procs := procsInCgroup(id); len(procs) > 0 {
-			t.Errorf("processes left in the container's cgroups: %v", procs)
-		}
+		deleteLeavesNothing(t, r, id, b)
 	}
 }
 
@@ -89,13 +83,21 @@ func TestConcurrentCreate(t *testing.T) {
 			t.Error("no create of a free id succeeded")
 		}
 		checkConsistent(t, r, id)
-		if res := r.RT("delete", "--force", id); res.Code != 0 {
-			t.Errorf("final delete --force: %s", res)
-		}
-		r.AssertNoTrace(t, id, b)
-		if procs := procsInCgroup(id); len(procs) > 0 {
-			t.Errorf("processes left in the container's cgroups: %v", procs)
-		}
+		deleteLeavesNothing(t, r, id, b)
+	}
+}
+
+// deleteLeavesNothing deletes a raced container with --force and checks
+// that nothing of it is left: no trace of it on the host, no process in
+// its cgroups.
+func deleteLeavesNothing(t *testing.T, r *harness.Runner, id, bundle string) {
+	t.Helper()
+	if res := r.RT("delete", "--force", id); res.Code != 0 {
+		t.Errorf("final delete --force: %s", res)
+	}
+	r.AssertNoTrace(t, id, bundle)
+	if procs := procsInCgroup(id); len(procs) > 0 {
+		t.Errorf("processes left in the container's cgroups: %v", procs)
 	}
 }
 
