@@ -107,14 +107,22 @@ func sweep(t *testing.T, c command, bundle string) {
 		}
 		for _, d := range c.delays {
 			t.Run(fmt.Sprintf("after-%v", d), func(t *testing.T) {
-				f := newFixture(t, bundle)
-				c.prepare(t, f)
-				f.pid = initPid(t, f)
+				f := c.ready(t, bundle)
 				f.killAfter(t, c.args(f), d, c.env...)
 				afterKill(t, c, f)
 			})
 		}
 	}
+}
+
+// ready is a fresh fixture on bundle, prepared for c, its init's pid
+// noted.
+func (c command) ready(t *testing.T, bundle string) *fixture {
+	t.Helper()
+	f := newFixture(t, bundle)
+	c.prepare(t, f)
+	f.pid = initPid(t, f)
+	return f
 }
 
 // killAtStep kills c at the traced run's step i (0-based) and checks what
@@ -124,9 +132,7 @@ func sweep(t *testing.T, c command, bundle string) {
 // is said to have missed it.
 func killAtStep(t *testing.T, c command, bundle string, steps []string, i int) {
 	for attempt := 1; ; attempt++ {
-		f := newFixture(t, bundle)
-		c.prepare(t, f)
-		f.pid = initPid(t, f)
+		f := c.ready(t, bundle)
 		res, trace := f.killAt(t, c.args(f), append(c.env, "RT_KILLPOINT="+strconv.Itoa(i+1))...)
 		switch {
 		case res.Code == -1:
