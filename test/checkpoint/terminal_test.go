@@ -3,7 +3,6 @@ package checkpoint_test
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +83,7 @@ func TestRestoreTerminal(t *testing.T) {
 	}
 	master = harness.Receive(t, recv)
 	// rt-checkpoint has exited and kept no copy of the master.
-	if left := processesWith(r.Root); len(left) > 0 {
+	if left := harness.ProcessesWith(r.Root); len(left) > 0 {
 		t.Errorf("processes of the runtime left after restore: %v", left)
 	}
 	assertNoCRIURoot(t, b)
@@ -149,26 +148,4 @@ func waitStopped(t *testing.T, c *container) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("container %s did not stop", c.id)
-}
-
-// processesWith lists the pids (not this test's) whose command line has
-// arg as one of its words.
-func processesWith(arg string) []string {
-	var out []string
-	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range cmdlines {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		for _, a := range strings.Split(string(data), "\x00") {
-			if a == arg {
-				if pid := filepath.Base(filepath.Dir(p)); pid != strconv.Itoa(os.Getpid()) {
-					out = append(out, pid)
-				}
-				break
-			}
-		}
-	}
-	return out
 }

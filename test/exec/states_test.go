@@ -248,7 +248,7 @@ func TestExecConcurrent(t *testing.T) {
 	if z := zombies(c); len(z) > 0 {
 		t.Errorf("zombies left: %v", z)
 	}
-	if left := processesWith(r.Root); len(left) > 0 {
+	if left := harness.ProcessesWith(r.Root); len(left) > 0 {
 		t.Errorf("runtime processes left: %v", left)
 	}
 }
@@ -278,24 +278,6 @@ func zombies(c *container) []string {
 		_, perr := os.Stat(fmt.Sprintf("/proc/%d", ppid))
 		if ppid == c.Pid || strings.Contains(string(cg), c.ID) || perr != nil {
 			out = append(out, fmt.Sprintf("%s (parent %d): %s", filepath.Base(dir), ppid, strings.TrimSpace(s)))
-		}
-	}
-	return out
-}
-
-// processesWith lists the pids whose command line has arg (other than this
-// test's own).
-func processesWith(arg string) []string {
-	var out []string
-	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range cmdlines {
-		data, err := os.ReadFile(p)
-		if err != nil || !slices.Contains(strings.Split(string(data), "\x00"), arg) {
-			continue
-		}
-		pid := filepath.Base(filepath.Dir(p))
-		if pid != strconv.Itoa(os.Getpid()) {
-			out = append(out, pid)
 		}
 	}
 	return out

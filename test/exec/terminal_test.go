@@ -37,7 +37,7 @@ func TestExecTerminalConsoleSocket(t *testing.T) {
 		}
 		master := harness.Receive(t, recv)
 		pid := readPidFile(t, pidFile)
-		if left := processesWith(r.Root); len(left) > 0 {
+		if left := harness.ProcessesWith(r.Root); len(left) > 0 {
 			t.Errorf("processes of the runtime left after exec -d: %v", left)
 		}
 		out := harness.Collect(master)

@@ -29,6 +29,23 @@ func Cmdline(pid int) string {
 	return strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
 }
 
+// ProcessesWith lists the pids (not this process's) whose command line
+// has arg as one of its words: what is still running with a test's root.
+func ProcessesWith(arg string) []string {
+	var out []string
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range cmdlines {
+		data, err := os.ReadFile(p)
+		if err != nil || !slices.Contains(strings.Split(string(data), "\x00"), arg) {
+			continue
+		}
+		if pid := filepath.Base(filepath.Dir(p)); pid != strconv.Itoa(os.Getpid()) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
 // ProcessesUnder lists the pids (but this process, its parent and those
 // skip names) whose command line or root names dir: a client's daemons,
 // shims and container processes all do when their files are under dir.

@@ -16,9 +16,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -58,24 +55,6 @@ func thTtyBundle(t *testing.T, edit func(*specs.Spec)) string {
 	})
 }
 
-// thProcessesWith lists the pids whose command line has arg (other than this
-// test's own).
-func thProcessesWith(arg string) []string {
-	var out []string
-	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range cmdlines {
-		data, err := os.ReadFile(p)
-		if err != nil || !slices.Contains(strings.Split(string(data), "\x00"), arg) {
-			continue
-		}
-		pid := filepath.Base(filepath.Dir(p))
-		if pid != strconv.Itoa(os.Getpid()) {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 func thWaitStopped(t *testing.T, r *harness.Runner, id string) {
 	t.Helper()
 	waitFor(t, func() bool { return state(t, r, id).Status == api.StatusStopped })
@@ -110,7 +89,7 @@ func TestTerminalConsoleSocket(t *testing.T) {
 			master := harness.Receive(t, recv)
 			// rt has exited and left no process of its own behind that
 			// could hold a copy of the master.
-			if left := thProcessesWith(r.Root); len(left) > 0 {
+			if left := harness.ProcessesWith(r.Root); len(left) > 0 {
 				t.Errorf("processes of the runtime left after %s: %v", name, left)
 			}
 			if create {
